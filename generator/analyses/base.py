@@ -1,0 +1,45 @@
+"""What every analysis is: a name, typed options, and per-example / per-dataset results.
+
+Analyses compute numbers and never write HTML; the run directory stores what they return.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from generator.store.records import Trajectory
+
+
+@dataclass
+class ExampleContext:
+    """Everything an analysis may use for one example."""
+
+    model: Any
+    tokenizer: Any
+    input_ids: Any  # torch tensor [1, T] on the model's device
+    trajectory: Trajectory
+    segment_ids: np.ndarray  # [T] index into trajectory.segments, -1 for none
+
+
+class Analysis:
+    name: ClassVar[str]
+    options_type: ClassVar[type]
+    # Keys of per-example results too large to keep in memory for the dataset summary.
+    large_outputs: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def parse_options(cls, raw: dict[str, Any] | None, source: str = "<options>", prefix: str = ""):
+        """Validate options like the rest of the config; errors name ``prefix.key``."""
+        from generator.config import build_dataclass
+
+        return build_dataclass(cls.options_type, raw or {}, prefix or f"analyses.{cls.name}", source)
+
+    def analyze_example(self, context: ExampleContext, options) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def summarize_dataset(self, trajectories: list[Trajectory], results: list[dict[str, np.ndarray]],
+                          options) -> dict[str, Any] | None:
+        return None

@@ -1,0 +1,75 @@
+"""Greedy generation in batches, and the token strings and offsets pages display."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from tqdm import tqdm
+
+from generator.datasets import Example
+
+DETOKENIZE_WINDOW = 6
+
+
+@dataclass(frozen=True)
+class Generation:
+    example: Example
+    token_ids: tuple[int, ...]  # prompt and generated tokens, no padding
+    n_prompt_tokens: int
+
+
+def generate(model, tokenizer, examples: Sequence[Example], max_new_tokens: int, batch_size: int,
+             desc: str = "generating") -> list[Generation]:
+    import torch
+
+    out: list[Generation] = []
+    device = next(model.parameters()).device
+    bar = tqdm(total=len(examples), desc=desc, unit="example")
+    for start in range(0, len(examples), batch_size):
+        chunk = list(examples[start:start + batch_size])
+        batch = tokenizer([e.prompt for e in chunk], return_tensors="pt", padding=True).to(device)
+        with torch.no_grad():
+            sequences = model.generate(
+                **batch, max_new_tokens=max_new_tokens, do_sample=False,
+                pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+            )
+        width = batch["input_ids"].shape[1]
+        for row, example in enumerate(chunk):
+            prompt = [int(t) for t, m in zip(batch["input_ids"][row], batch["attention_mask"][row]) if m]
+            generated = []
+            for token in sequences[row, width:].tolist():
+                generated.append(token)
+                if token == tokenizer.eos_token_id:
+                    break
+            out.append(Generation(example, tuple(prompt + generated), len(prompt)))
+        bar.update(len(chunk))
+    bar.close()
+    return out
+
+
+def token_pieces(tokenizer, token_ids: Sequence[int]) -> tuple[list[str], list[tuple[int, int]], str]:
+    """Display string and character span of every token, and the decoded text they index.
+
+    Decoding a short window before each token (instead of one token alone) keeps byte-level
+    and sentencepiece tokenizers right about leading spaces and merged characters.
+    """
+    special = set(tokenizer.all_special_ids)
+    pieces: list[str] = []
+    offsets: list[tuple[int, int]] = []
+    text = ""
+    plain: list[int] = []
+    for token in token_ids:
+        if token in special:
+            pieces.append(tokenizer.convert_ids_to_tokens(int(token)))
+            offsets.append((len(text), len(text)))
+            continue
+        window = plain[-DETOKENIZE_WINDOW:]
+        before = tokenizer.decode(window, clean_up_tokenization_spaces=False)
+        after = tokenizer.decode(window + [token], clean_up_tokenization_spaces=False)
+        piece = after[len(before):] if after.startswith(before) else tokenizer.decode([token])
+        plain.append(token)
+        pieces.append(piece)
+        offsets.append((len(text), len(text) + len(piece)))
+        text += piece
+    return pieces, offsets, text

@@ -1,0 +1,141 @@
+"""The `atlas` command line: demo, run, build, serve, train-demo-model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DEMO_CONFIG = Path("configs/demo.yaml")
+DEMO_MODEL = Path("data/models/atlas-arith-demo")
+DEFAULT_RUNS = Path("data/runs")
+DEFAULT_MKDOCS = Path("mkdocs.yml")
+
+
+class UsageError(RuntimeError):
+    """A problem the user can fix; printed without a traceback."""
+
+
+def _run(config_path: Path, output_dir: Path | None) -> Path:
+    from generator.config import read_config, resolve_paths
+    from generator.pipeline import execute_run
+
+    written = read_config(config_path)
+    config = resolve_paths(written, config_path.parent)
+    summary = execute_run(config, written.to_dict(), written.config_hash(), output_dir)
+    for dataset, accuracy in summary.accuracy_by_dataset.items():
+        shown = "not scored" if accuracy is None else f"{100 * accuracy:.1f}%"
+        print(f"  {dataset}: accuracy {shown}")
+    print(f"Wrote run ({summary.n_examples} examples) to {summary.directory}")
+    return summary.directory
+
+
+def _build(runs_dir: Path, mkdocs_config: Path, site_dir: Path | None) -> Path:
+    from generator.render.site import build_site
+
+    if not mkdocs_config.is_file():
+        raise UsageError(f"{mkdocs_config}: MkDocs config not found (run atlas from the project root or pass --mkdocs-config)")
+    if not runs_dir.is_dir():
+        raise UsageError(f"{runs_dir}: no runs directory; create a run first with `atlas run CONFIG.yaml` or `atlas demo`")
+    built = build_site(runs_dir, mkdocs_config, site_dir)
+    index = built.site_dir / "index.html"
+    print(f"Built {built.pages} pages and {built.figures} figure files into {built.site_dir}")
+    print(f"Open {index}")
+    return index
+
+
+def command_run(args: argparse.Namespace) -> None:
+    _run(Path(args.config), Path(args.output_dir) if args.output_dir else None)
+
+
+def command_build(args: argparse.Namespace) -> None:
+    _build(Path(args.runs), Path(args.mkdocs_config), Path(args.site_dir) if args.site_dir else None)
+
+
+def command_demo(args: argparse.Namespace) -> None:
+    if not DEMO_MODEL.joinpath("config.json").is_file():
+        raise UsageError(f"{DEMO_MODEL}: shipped model not found; run atlas from the project root "
+                         "(or rebuild it with `atlas train-demo-model`)")
+    _run(DEMO_CONFIG, None)
+    _build(DEFAULT_RUNS, DEFAULT_MKDOCS, None)
+
+
+def command_serve(args: argparse.Namespace) -> None:
+    from mkdocs.commands.serve import serve
+
+    from generator.render.site import render_docs
+
+    config = Path(args.mkdocs_config).resolve()
+    docs_dir = config.parent / "build" / "docs"
+    render_docs(Path(args.runs), docs_dir, config.parent / "docs")
+    print(f"Serving the site from {docs_dir} at http://{args.dev_addr}/ (Ctrl+C stops)")
+    serve(config_file=str(config), dev_addr=args.dev_addr, docs_dir=str(docs_dir))
+
+
+def command_train_demo_model(args: argparse.Namespace) -> None:
+    import torch
+
+    from generator.demo_model.datasets import shipped_prompts, write_demo_datasets
+    from generator.demo_model.train import TrainSettings, train_demo_model
+
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    if args.write_datasets:
+        for path in write_demo_datasets(Path("data/datasets")):
+            print(f"Wrote dataset {path}")
+    settings = TrainSettings(steps=args.steps, seed=args.seed)
+    report = train_demo_model(Path(args.output), settings, shipped_prompts())
+    print(f"Held-out exact-answer accuracy: {100 * report['held_out_exact_answer_accuracy']:.1f}% "
+          f"on {report['held_out_problems']} problems ({report['train_seconds']} s)")
+    print(f"Wrote model to {args.output}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="atlas", description="Attention Atlas: interpretability reports as a static site.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="run the shipped model on the shipped datasets and build the site")
+    demo.set_defaults(handler=command_demo)
+
+    run = sub.add_parser("run", help="run a model and analyses as described by a YAML config")
+    run.add_argument("config", help="run config (YAML)")
+    run.add_argument("--output-dir", help="where run directories go (default: the config's output_dir)")
+    run.set_defaults(handler=command_run)
+
+    build = sub.add_parser("build", help="render every run into pages and build the site with MkDocs")
+    build.add_argument("--runs", default=str(DEFAULT_RUNS), help="directory of runs (default: data/runs)")
+    build.add_argument("--mkdocs-config", default=str(DEFAULT_MKDOCS), help="MkDocs config (default: mkdocs.yml)")
+    build.add_argument("--site-dir", help="output directory (default: site_dir of the MkDocs config)")
+    build.set_defaults(handler=command_build)
+
+    serve = sub.add_parser("serve", help="render pages and preview them with `mkdocs serve`")
+    serve.add_argument("--runs", default=str(DEFAULT_RUNS))
+    serve.add_argument("--mkdocs-config", default=str(DEFAULT_MKDOCS))
+    serve.add_argument("--dev-addr", default="127.0.0.1:8000")
+    serve.set_defaults(handler=command_serve)
+
+    train = sub.add_parser("train-demo-model", help="train the shipped demo model from scratch (about 15 minutes on 2 cores)")
+    train.add_argument("--steps", type=int, default=4000)
+    train.add_argument("--seed", type=int, default=1234)
+    train.add_argument("--output", default=str(DEMO_MODEL))
+    train.add_argument("--write-datasets", action="store_true", help="also rewrite the shipped datasets (deterministic)")
+    train.set_defaults(handler=command_train_demo_model)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from generator.capture.model_loading import ModelLoadError
+    from generator.config import ConfigError
+    from generator.datasets import DatasetError
+    from generator.store.run_directory import RunFormatError
+
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except (UsageError, ConfigError, DatasetError, ModelLoadError, RunFormatError) as exc:
+        print(f"atlas {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

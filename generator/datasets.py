@@ -1,0 +1,88 @@
+"""Prompt datasets: JSONL files, one example per line, validated line by line."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from generator.store.run_directory import SAFE_NAME
+
+
+class DatasetError(ValueError):
+    """A dataset file that cannot be used; the message names file, line and field."""
+
+
+@dataclass(frozen=True)
+class Example:
+    id: str
+    prompt: str
+    answer: str | None = None
+    difficulty: str | None = None
+    category: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+KNOWN_FIELDS = {"id", "prompt", "answer", "difficulty", "category"}
+
+
+def _optional_text(value: Any, where: str, name: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise DatasetError(f"{where}: field '{name}': expected a string or number, got {type(value).__name__}")
+    return str(value)
+
+
+def parse_example(data: Any, where: str) -> Example:
+    if not isinstance(data, dict):
+        raise DatasetError(f"{where}: expected a JSON object, got {type(data).__name__}")
+    for name in ("id", "prompt"):
+        if name not in data:
+            raise DatasetError(f"{where}: field '{name}': missing (required)")
+    example_id, prompt = data["id"], data["prompt"]
+    if isinstance(example_id, int) and not isinstance(example_id, bool):
+        example_id = str(example_id)
+    if not isinstance(example_id, str) or not SAFE_NAME.match(example_id):
+        raise DatasetError(
+            f"{where}: field 'id': expected letters, digits, '.', '_' or '-' (it names files), got {example_id!r}"
+        )
+    if not isinstance(prompt, str) or not prompt:
+        raise DatasetError(f"{where}: field 'prompt': expected a non-empty string, got {prompt!r}")
+    return Example(
+        id=example_id,
+        prompt=prompt,
+        answer=_optional_text(data.get("answer"), where, "answer"),
+        difficulty=_optional_text(data.get("difficulty"), where, "difficulty"),
+        category=_optional_text(data.get("category"), where, "category"),
+        extra={k: v for k, v in data.items() if k not in KNOWN_FIELDS},
+    )
+
+
+def load_dataset(path: Path, limit: int | None = None) -> list[Example]:
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError as exc:
+        raise DatasetError(f"{path}: dataset file not found") from exc
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not UTF-8 text ({exc})") from exc
+    examples: list[Example] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{where}: not valid JSON ({exc.msg})") from exc
+        example = parse_example(data, where)
+        if example.id in seen:
+            raise DatasetError(f"{where}: field 'id': {example.id!r} already used on line {seen[example.id]}")
+        seen[example.id] = number
+        examples.append(example)
+    if not examples:
+        raise DatasetError(f"{path}: no examples (expected one JSON object per line)")
+    return examples[:limit] if limit else examples

@@ -1,0 +1,156 @@
+"""Train the shipped demo model: a small Llama on step-by-step arithmetic.
+
+Problems are drawn fresh for every batch from a seeded generator; every prompt of the
+shipped datasets and of the held-out evaluation set is excluded, so reported accuracy is on
+problems the model never saw.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from generator.demo_model.arithmetic import ALL_KINDS, ArithmeticProblem, parse_answer, sample_problem, sample_unique
+from generator.demo_model.tokenizer import build_tokenizer
+from generator.store.atomic import atomic_write_text, replace_directory
+
+EVAL_SEED = 7_000_001
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    steps: int = 4000
+    batch_size: int = 64
+    learning_rate: float = 3e-3
+    warmup_steps: int = 200
+    weight_decay: float = 0.01
+    seed: int = 1234
+    hidden_size: int = 128
+    intermediate_size: int = 512
+    num_layers: int = 4
+    num_heads: int = 4
+    eval_problems: int = 200
+
+
+def model_config(settings: TrainSettings, tokenizer):
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=settings.hidden_size,
+        intermediate_size=settings.intermediate_size,
+        num_hidden_layers=settings.num_layers,
+        num_attention_heads=settings.num_heads,
+        num_key_value_heads=settings.num_heads,
+        max_position_embeddings=128,
+        rms_norm_eps=1e-5,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+
+
+def encode_batch(problems: list[ArithmeticProblem], tokenizer):
+    """Token ids, attention mask and labels that score only the completion and <eos>."""
+    import torch
+
+    rows, label_rows = [], []
+    for problem in problems:
+        prompt_ids = tokenizer(problem.prompt)["input_ids"]
+        completion_ids = tokenizer(problem.completion, add_special_tokens=False)["input_ids"]
+        ids = prompt_ids + completion_ids + [tokenizer.eos_token_id]
+        rows.append(ids)
+        label_rows.append([-100] * len(prompt_ids) + completion_ids + [tokenizer.eos_token_id])
+    width = max(len(r) for r in rows)
+    pad = tokenizer.pad_token_id
+    input_ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
+    attention_mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+    labels = torch.tensor([r + [-100] * (width - len(r)) for r in label_rows])
+    return input_ids, attention_mask, labels
+
+
+def greedy_completions(model, tokenizer, prompts: list[str], max_new_tokens: int = 48) -> list[str]:
+    import torch
+
+    batch = tokenizer(prompts, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        out = model.generate(
+            **batch, max_new_tokens=max_new_tokens, do_sample=False,
+            eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        )
+    return tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+def exact_answer_accuracy(model, tokenizer, problems: list[ArithmeticProblem], batch_size: int = 100) -> float:
+    correct = 0
+    for start in range(0, len(problems), batch_size):
+        chunk = problems[start:start + batch_size]
+        for problem, completion in zip(chunk, greedy_completions(model, tokenizer, [p.prompt for p in chunk])):
+            correct += parse_answer(completion) == problem.answer
+    return correct / len(problems)
+
+
+def train_demo_model(output_dir: Path, settings: TrainSettings, excluded_prompts: set[str]) -> dict:
+    """Train, evaluate on held-out problems and save with `save_pretrained`; returns the report."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    torch.manual_seed(settings.seed)
+    rng = random.Random(settings.seed)
+    tokenizer = build_tokenizer()
+    model = LlamaForCausalLM(model_config(settings, tokenizer))
+    eval_set = sample_unique(random.Random(EVAL_SEED), settings.eval_problems, ALL_KINDS, excluded_prompts)
+    held_out = excluded_prompts | {p.prompt for p in eval_set}
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
+
+    def lr_factor(step: int) -> float:
+        if step < settings.warmup_steps:
+            return (step + 1) / settings.warmup_steps
+        progress = (step - settings.warmup_steps) / max(1, settings.steps - settings.warmup_steps)
+        return 0.5 * (1 + math.cos(math.pi * progress))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    started = time.monotonic()
+    model.train()
+    bar = tqdm(range(settings.steps), desc="training demo model", unit="step")
+    for step in bar:
+        problems = []
+        while len(problems) < settings.batch_size:
+            problem = sample_problem(rng)
+            if problem.prompt not in held_out:
+                problems.append(problem)
+        input_ids, attention_mask, labels = encode_batch(problems, tokenizer)
+        loss = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        if step % 50 == 0:
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+    model.eval()
+    accuracy = exact_answer_accuracy(model, tokenizer, eval_set)
+    report = {
+        "held_out_exact_answer_accuracy": accuracy,
+        "held_out_problems": len(eval_set),
+        "train_seconds": round(time.monotonic() - started, 1),
+        "final_loss": round(loss.item(), 5),
+        "settings": asdict(settings),
+        "torch_version": torch.__version__,
+    }
+
+    def write(tmp: Path) -> None:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        atomic_write_text(tmp / "training_report.json", json.dumps(report, indent=2) + "\n")
+
+    replace_directory(output_dir, write)
+    return report

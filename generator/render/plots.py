@@ -1,0 +1,138 @@
+"""Interactive Bokeh figures, returned as ``json_item`` documents for embedding in pages.
+
+Bokeh numbers its model ids sequentially per process, so building the same run twice in
+the same order gives byte-identical pages. Token text reaches the browser only as data
+(canvas labels and escaped tooltips), never as markup.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+PALETTE = "Viridis256"
+
+
+def display_token(token: str) -> str:
+    """Make whitespace visible so a token strip or axis label never shows an empty cell."""
+    return token.replace(" ", "\u2423").replace("\n", "\u21b5").replace("\t", "\u21e5") or "\u2205"
+
+
+def _axis_labels(tokens: Sequence[str]) -> dict[int, str]:
+    return {i: f"{display_token(t)}" for i, t in enumerate(tokens)}
+
+
+def token_attention_heatmap(maps: np.ndarray, tokens: Sequence[str], target: str) -> dict[str, Any]:
+    """Token-by-token attention for every layer and head, with layer and head selectors.
+
+    ``maps`` is [layer, head, query, key]. Only the causal lower triangle is drawn; each
+    (layer, head) map is one float32 column that the selectors copy into the drawn source.
+    """
+    from bokeh.embed import json_item
+    from bokeh.layouts import column, row
+    from bokeh.models import ColorBar, ColumnDataSource, CustomJS, HoverTool, LinearColorMapper, Select
+    from bokeh.plotting import figure
+
+    n_layers, n_heads, n_tokens, _ = maps.shape
+    query, key = np.tril_indices(n_tokens)
+    labels = [display_token(t) for t in tokens]
+    columns = {f"w_{l}_{h}": maps[l, h, query, key].astype(np.float32) for l in range(n_layers) for h in range(n_heads)}
+    drawn = ColumnDataSource({
+        "key": key.astype(np.int32), "query": query.astype(np.int32),
+        "key_token": [labels[k] for k in key], "query_token": [labels[q] for q in query],
+        "weight": columns["w_0_0"].copy(),
+    })
+    store = ColumnDataSource(columns)
+    size = int(min(900, max(360, 14 * n_tokens + 120)))
+    mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0)
+    fig = figure(width=size, height=size, x_range=(-0.5, n_tokens - 0.5), y_range=(n_tokens - 0.5, -0.5),
+                 tools="pan,wheel_zoom,box_zoom,reset,save", toolbar_location="above",
+                 x_axis_label="key token (attended to)", y_axis_label="query token (attending)",
+                 title="Layer 0, head 0")
+    fig.rect(x="key", y="query", width=1, height=1, source=drawn, line_color=None,
+             fill_color={"field": "weight", "transform": mapper})
+    fig.add_tools(HoverTool(tooltips=[("query", "@query: @query_token"), ("key", "@key: @key_token"),
+                                      ("weight", "@weight{0.0000}")]))
+    for axis in (fig.xaxis, fig.yaxis):
+        axis.ticker = list(range(n_tokens))
+        axis.major_label_overrides = _axis_labels(tokens)
+    fig.xaxis.major_label_orientation = 1.2
+    fig.grid.visible = False
+    fig.add_layout(ColorBar(color_mapper=mapper, width=10), "right")
+    layer = Select(title="Layer", value="0", options=[str(l) for l in range(n_layers)], name="atlas-layer")
+    head = Select(title="Head", value="0", options=[str(h) for h in range(n_heads)], name="atlas-head")
+    update = CustomJS(args=dict(drawn=drawn, store=store, layer=layer, head=head, fig=fig), code="""
+        const column = store.data['w_' + layer.value + '_' + head.value];
+        drawn.data = Object.assign({}, drawn.data, {weight: Array.from(column)});
+        fig.title.text = 'Layer ' + layer.value + ', head ' + head.value;
+    """)
+    layer.js_on_change("value", update)
+    head.js_on_change("value", update)
+    return json_item(column(row(layer, head), fig), target)
+
+
+def layer_head_heatmap(values: np.ndarray, options: Sequence[str], target: str, title: str,
+                       value_label: str, hover_text: Sequence[str] | None = None) -> dict[str, Any]:
+    """A layers x heads grid per option (e.g. per segment), with a selector over options.
+
+    ``values`` is [option, layer, head].
+    """
+    from bokeh.embed import json_item
+    from bokeh.layouts import column
+    from bokeh.models import ColorBar, ColumnDataSource, CustomJS, HoverTool, LinearColorMapper, Select
+    from bokeh.plotting import figure
+
+    n_options, n_layers, n_heads = values.shape
+    layer, head = np.meshgrid(np.arange(n_layers), np.arange(n_heads), indexing="ij")
+    store = ColumnDataSource({f"v_{i}": values[i].ravel().astype(np.float32) for i in range(n_options)})
+    hover = list(hover_text) if hover_text is not None else list(options)
+    drawn = ColumnDataSource({
+        "layer": layer.ravel().astype(np.int32), "head": head.ravel().astype(np.int32),
+        "value": values[0].ravel().astype(np.float32).copy(),
+        "option": [hover[0]] * (n_layers * n_heads),
+    })
+    mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=float(max(values.max(), 1e-9)))
+    fig = figure(width=max(320, 60 * n_heads + 160), height=max(260, 50 * n_layers + 120),
+                 x_range=(-0.5, n_heads - 0.5), y_range=(n_layers - 0.5, -0.5), tools="save,reset",
+                 x_axis_label="head", y_axis_label="layer", title=f"{title}: {options[0]}")
+    fig.rect(x="head", y="layer", width=1, height=1, source=drawn, line_color=None,
+             fill_color={"field": "value", "transform": mapper})
+    fig.add_tools(HoverTool(tooltips=[("layer", "@layer"), ("head", "@head"), (value_label, "@value{0.0000}"),
+                                      ("part", "@option")]))
+    fig.xaxis.ticker = list(range(n_heads))
+    fig.yaxis.ticker = list(range(n_layers))
+    fig.grid.visible = False
+    fig.add_layout(ColorBar(color_mapper=mapper, width=10), "right")
+    if n_options == 1:
+        return json_item(fig, target)
+    select = Select(title="Part", value=options[0], options=list(options), name="atlas-part")
+    select.js_on_change("value", CustomJS(args=dict(drawn=drawn, store=store, select=select, fig=fig,
+                                                    options=list(options), hover=hover, title=title), code="""
+        const i = options.indexOf(select.value);
+        const n = drawn.data.value.length;
+        drawn.data = Object.assign({}, drawn.data, {value: Array.from(store.data['v_' + i]),
+                                                    option: new Array(n).fill(hover[i])});
+        fig.title.text = title + ': ' + select.value;
+    """))
+    return json_item(column(select, fig), target)
+
+
+def line_by_layer(series: dict[str, np.ndarray], target: str, title: str, y_label: str) -> dict[str, Any]:
+    """One line per series over layers (e.g. mean entropy per layer, per dataset)."""
+    from bokeh.embed import json_item
+    from bokeh.models import HoverTool
+    from bokeh.palettes import Category10_10
+    from bokeh.plotting import figure
+
+    fig = figure(width=560, height=320, title=title, x_axis_label="layer", y_axis_label=y_label,
+                 tools="save,reset")
+    for index, (name, values) in enumerate(series.items()):
+        layers = np.arange(len(values))
+        color = Category10_10[index % 10]
+        fig.line(layers, values, legend_label=name, line_width=2, color=color)
+        fig.scatter(layers, values, size=7, color=color, legend_label=name)
+    fig.add_tools(HoverTool(tooltips=[("layer", "@x"), (y_label, "@y{0.000}")]))
+    fig.xaxis.ticker = list(range(max(len(v) for v in series.values())))
+    fig.legend.location = "top_right"
+    return json_item(fig, target)

@@ -1,0 +1,103 @@
+"""Runs on disk -> Markdown pages and figures -> ``mkdocs build`` -> ``site/``.
+
+The build gathers everything first (runs, pages, figures) into a fresh docs directory, then
+hands it to MkDocs. It reads run directories only; it never loads or runs a model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from generator.render.jinja import template_environment
+from generator.render.pages import PAGE_KINDS, IndexEntry, Page, SiteContext
+from generator.store.atomic import atomic_write_text, replace_directory
+from generator.store.run_directory import list_runs
+
+PACKAGE_ASSETS = Path(__file__).parent / "assets"
+INDEX_FILE = "atlas-index.json"
+
+
+def project_root() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+def copy_static_assets(docs_dir: Path) -> None:
+    """BokehJS from the installed bokeh package and our own CSS/JS: nothing from a CDN."""
+    import bokeh
+
+    bokeh_js = Path(bokeh.__file__).parent / "server" / "static" / "js"
+    target = docs_dir / "assets" / "bokeh"
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("bokeh.min.js", "bokeh-widgets.min.js"):
+        shutil.copyfile(bokeh_js / name, target / name)
+    shutil.copytree(PACKAGE_ASSETS, docs_dir / "assets", dirs_exist_ok=True)
+
+
+@dataclass
+class BuiltSite:
+    site_dir: Path
+    pages: int
+    figures: int
+
+
+def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None) -> tuple[int, int]:
+    """Write every page, figure, asset and the index into a fresh ``docs_dir``."""
+    runs = list_runs(runs_dir)
+    env = template_environment()
+
+    def fill(tmp: Path) -> None:
+        if handwritten_docs is not None and handwritten_docs.is_dir():
+            shutil.copytree(handwritten_docs, tmp, dirs_exist_ok=True)
+        copy_static_assets(tmp)
+        site = SiteContext(tmp)
+        pages: list[Page] = []
+        for run in tqdm(runs, desc="rendering runs", unit="run"):
+            for kind in PAGE_KINDS:
+                pages.extend(PAGE_KINDS.get(kind)(site, run))
+        pages.append(index_page(runs))
+        for page in tqdm(pages, desc="writing pages", unit="page"):
+            text = env.get_template(page.template).render(**page.context)
+            atomic_write_text(tmp / page.path, text)
+        entries = [dataclasses.asdict(p.entry) for p in pages] + [dataclasses.asdict(f) for f in site.figures]
+        entries.sort(key=lambda e: e["path"])
+        atomic_write_text(tmp / INDEX_FILE, json.dumps({"schema_version": 1, "entries": entries}, indent=1) + "\n")
+        fill.counts = (len(pages), len(site.figures))  # type: ignore[attr-defined]
+
+    replace_directory(docs_dir, fill)
+    return fill.counts  # type: ignore[attr-defined]
+
+
+def index_page(runs) -> Page:
+    from generator.render.pages import accuracy_text, dataset_dir, run_dir
+
+    listed = []
+    for run in runs:
+        datasets = [{"name": name, "href": f"{dataset_dir(run, name)}/index.html",
+                     "accuracy_text": accuracy_text(list(run.trajectories(name)))} for name in run.dataset_names()]
+        listed.append({"name": run.name, "href": f"{run_dir(run)}/index.html", "model": run.manifest.model.id,
+                       "created": run.manifest.created, "datasets": datasets})
+    return Page("index.md", "index.md.j2", {"runs": listed}, IndexEntry("index", None, None, None, "index.html"))
+
+
+def build_site(runs_dir: Path, config_file: Path, site_dir: Path | None = None,
+               docs_dir: Path | None = None) -> BuiltSite:
+    """Render pages for every run under ``runs_dir`` and build the MkDocs site."""
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    config_file = Path(config_file).resolve()
+    root = config_file.parent
+    docs_dir = Path(docs_dir or root / "build" / "docs").resolve()
+    n_pages, n_figures = render_docs(Path(runs_dir), docs_dir, root / "docs")
+    overrides = {"docs_dir": str(docs_dir)}
+    if site_dir is not None:
+        overrides["site_dir"] = str(Path(site_dir).resolve())
+    config = load_config(str(config_file), **overrides)
+    build(config)
+    return BuiltSite(Path(config["site_dir"]), n_pages, n_figures)
