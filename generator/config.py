@@ -179,7 +179,10 @@ def parse_config(data: Any, source: str = "<config>") -> RunConfig:
         raise ConfigError(f"{source}: key 'datasets': expected at least one dataset")
     names = [d.name for d in config.datasets]
     for index, spec in enumerate(config.datasets):
-        if names.count(spec.name) > 1:
+        if not RUN_NAME.match(spec.name):
+            raise ConfigError(f"{source}: key 'datasets[{index}].name': expected letters, digits, '.', '_' or '-' "
+                              f"(it names a directory), got {spec.name!r}")
+        if spec.name in names[:index]:
             raise ConfigError(f"{source}: key 'datasets[{index}].name': dataset name {spec.name!r} is used twice")
         if spec.limit is not None and spec.limit < 1:
             raise ConfigError(f"{source}: key 'datasets[{index}].limit': expected a positive integer, got {spec.limit}")

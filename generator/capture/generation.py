@@ -51,24 +51,29 @@ def generate(model, tokenizer, examples: Sequence[Example], max_new_tokens: int,
 def token_pieces(tokenizer, token_ids: Sequence[int]) -> tuple[list[str], list[tuple[int, int]], str]:
     """Display string and character span of every token, and the decoded text they index.
 
-    Decoding a short window before each token (instead of one token alone) keeps byte-level
-    and sentencepiece tokenizers right about leading spaces and merged characters.
+    Decoding from a few tokens back (instead of one token alone) keeps byte-level and
+    sentencepiece tokenizers right about leading spaces; a token that ends inside a
+    multi-byte character gets an empty piece and the token completing it gets the character.
     """
     special = set(tokenizer.all_special_ids)
     pieces: list[str] = []
     offsets: list[tuple[int, int]] = []
     text = ""
     plain: list[int] = []
+    prefix_start = read_start = 0  # plain[prefix_start:read_start] is context already emitted
     for token in token_ids:
         if token in special:
             pieces.append(tokenizer.convert_ids_to_tokens(int(token)))
             offsets.append((len(text), len(text)))
             continue
-        window = plain[-DETOKENIZE_WINDOW:]
-        before = tokenizer.decode(window, clean_up_tokenization_spaces=False)
-        after = tokenizer.decode(window + [token], clean_up_tokenization_spaces=False)
-        piece = after[len(before):] if after.startswith(before) else tokenizer.decode([token])
-        plain.append(token)
+        plain.append(int(token))
+        before = tokenizer.decode(plain[prefix_start:read_start], clean_up_tokenization_spaces=False)
+        after = tokenizer.decode(plain[prefix_start:], clean_up_tokenization_spaces=False)
+        piece = ""
+        if len(after) > len(before) and not after.endswith("\ufffd"):
+            piece = after[len(before):]
+            prefix_start = max(0, len(plain) - DETOKENIZE_WINDOW)
+            read_start = len(plain)
         pieces.append(piece)
         offsets.append((len(text), len(text) + len(piece)))
         text += piece

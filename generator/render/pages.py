@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 import yaml
+from markupsafe import Markup
 
 from generator.registry import Registry
 from generator.render import figures, plots
@@ -79,9 +80,10 @@ def html_path(markdown_path: str) -> str:
 
 def plot_item(item: dict[str, Any]) -> dict[str, str]:
     """A Bokeh json_item as text that is safe inside a <script> element."""
-    text = json.dumps(item, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    text = json.dumps(item, separators=(",", ":"), allow_nan=False)  # key order matters to BokehJS
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return {"target": item["target_id"], "json": text}
+    # Safe to mark: no '<', '>' or '&' is left, so the text cannot close the <script> element.
+    return {"target": item["target_id"], "json": Markup(text)}
 
 
 def accuracy_text(trajectories: list[Trajectory]) -> str:

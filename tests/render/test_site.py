@@ -1,0 +1,77 @@
+"""The built site: index of pages and figures, offline references, escaping, reproducibility."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import HOSTILE_PROMPT, REPO_ROOT
+
+EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE)
+
+
+def test_index_lists_every_page_and_figure(tiny_site):
+    index = json.loads((tiny_site / "atlas-index.json").read_text())
+    entries = index["entries"]
+    kinds = {}
+    for entry in entries:
+        assert (tiny_site / entry["path"]).is_file(), entry
+        kinds.setdefault(entry["kind"], []).append(entry)
+    assert sorted(e["example_id"] for e in kinds["example"]) == ["a-0", "a-1", "b-0"]
+    assert sorted(e["dataset"] for e in kinds["dataset"]) == ["alpha", "beta"]
+    assert len(kinds["run"]) == 1 and len(kinds["index"]) == 1
+    assert {e["path"].rsplit(".", 1)[1] for e in kinds["answer-to-steps-grid"]} == {"png", "svg"}
+    generated = {p.relative_to(tiny_site).as_posix() for p in (tiny_site / "runs").rglob("*.html")}
+    assert generated <= {e["path"] for e in entries}
+
+
+def test_no_page_references_the_network(tiny_site):
+    pages = list(tiny_site.rglob("*.html"))
+    assert len(pages) >= 7
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        assert not EXTERNAL.search(html), f"{page} references an external URL"
+        assert "fonts.googleapis" not in html
+
+
+def test_bokeh_and_search_shim_are_local(tiny_site):
+    html = (tiny_site / "runs/tiny/alpha/examples/a-0.html").read_text()
+    assert '<script src="../../../../assets/bokeh/bokeh.min.js"></script>' in html
+    assert '<script src="../../../../assets/vendor/iframe-worker-shim.js"></script>' in html
+    assert (tiny_site / "assets/bokeh/bokeh-widgets.min.js").is_file()
+
+
+def test_hostile_tokens_are_escaped_everywhere(tiny_site):
+    for page in ["runs/tiny/alpha/examples/a-1.html", "runs/tiny/alpha/index.html"]:
+        html = (tiny_site / page).read_text()
+        assert "<script>alert(1)" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    docs_example = (tiny_site / "runs/tiny/alpha/examples/a-1.html").read_text()
+    # the token strip shows every character of the prompt as its own escaped token
+    assert '">&lt;</span>' in docs_example
+
+
+def test_example_pages_stay_out_of_the_navigation(tiny_site):
+    html = (tiny_site / "runs/tiny/alpha/index.html").read_text()
+    nav = html.split('class="md-nav md-nav--primary"', 1)[1].split("</nav>", 1)[0]
+    assert "a-0.html" not in nav
+    assert 'href="examples/a-0.html"' in html
+
+
+@pytest.mark.slow
+def test_two_builds_of_one_run_are_byte_identical(tiny_run, tmp_path):
+    outputs = []
+    for attempt in ("first", "second"):
+        docs = tmp_path / attempt
+        code = ("import sys; from pathlib import Path; from generator.render.site import render_docs; "
+                f"render_docs(Path({str(tiny_run.parent)!r}), Path({str(docs)!r}), Path({str(REPO_ROOT / 'docs')!r}))")
+        subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT, capture_output=True)
+        outputs.append({p.relative_to(docs).as_posix(): p.read_bytes() for p in docs.rglob("*") if p.is_file()})
+    assert outputs[0].keys() == outputs[1].keys()
+    different = [name for name in outputs[0] if outputs[0][name] != outputs[1][name]]
+    assert different == []

@@ -1,0 +1,86 @@
+import pytest
+
+from generator.config import ConfigError, parse_config, read_config
+
+VALID = {
+    "run_name": "demo",
+    "model": {"id": "data/models/atlas-arith-demo"},
+    "datasets": [{"name": "two-step", "path": "data/datasets/two-step.jsonl"}],
+}
+
+
+def with_changes(**changes):
+    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in VALID.items()}
+    for dotted, value in changes.items():
+        target = data
+        *parents, last = dotted.split("__")
+        for key in parents:
+            target = target[key]
+        if value is KeyError:
+            del target[last]
+        else:
+            target[last] = value
+    return data
+
+
+def test_valid_config_gets_defaults():
+    config = parse_config(VALID)
+    assert config.model.device == "auto"
+    assert config.analyses == {"attention": {}}
+    assert config.generation.max_new_tokens == 64
+
+
+def test_config_hash_is_stable_and_sensitive():
+    assert parse_config(VALID).config_hash() == parse_config(VALID).config_hash()
+    assert parse_config(VALID).config_hash() != parse_config(with_changes(seed=1)).config_hash()
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"run_name": KeyError}, "key 'run_name': required"),
+    ({"model": KeyError}, "key 'model': required"),
+    ({"model__dtype": "fp64"}, "key 'model.dtype': expected one of 'float32', 'float16', 'bfloat16'"),
+    ({"model__device": "tpu"}, "key 'model.device'"),
+    ({"model__id": ""}, "key 'model.id': expected a non-empty string"),
+    ({"model__colour": "red"}, "key 'model.colour': unknown key"),
+    ({"datasets": []}, "key 'datasets': expected at least one dataset"),
+    ({"datasets": "two-step.jsonl"}, "key 'datasets': expected a list"),
+    ({"datasets": [{"name": "x"}]}, "key 'datasets[0].path': required"),
+    ({"datasets": [{"name": "x", "path": "a"}, {"name": "x", "path": "b"}]}, "key 'datasets[1].name'"),
+    ({"datasets": [{"name": "x", "path": "a", "limit": 0}]}, "key 'datasets[0].limit'"),
+    ({"seed": "zero"}, "key 'seed': expected an integer"),
+    ({"seed": True}, "key 'seed': expected an integer"),
+    ({"run_name": "../escape"}, "key 'run_name'"),
+    ({"analyses": {"nonsense": {}}}, "key 'analyses.nonsense': unknown analysis 'nonsense'"),
+    ({"analyses": {"attention": {"max_map_tokens": "many"}}}, "key 'analyses.attention.max_map_tokens': expected an integer"),
+    ({"analyses": {"attention": {"bogus": 1}}}, "key 'analyses.attention.bogus': unknown key"),
+    ({"generation": {"batch_size": 0}}, "key 'generation.batch_size'"),
+    ({"segmentation": {"step_pattern": "(["}}, "key 'segmentation.step_pattern': not a valid regular expression"),
+])
+def test_invalid_configs_name_the_key(changes, message):
+    with pytest.raises(ConfigError) as info:
+        parse_config(with_changes(**changes), "run.yaml")
+    assert "run.yaml" in str(info.value)
+    assert message in str(info.value)
+
+
+def test_unreadable_and_malformed_files(tmp_path):
+    with pytest.raises(ConfigError, match="missing.yaml: cannot read config"):
+        read_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("run_name: [unclosed\n")
+    with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
+        read_config(bad)
+    scalar = tmp_path / "scalar.yaml"
+    scalar.write_text("42\n")
+    with pytest.raises(ConfigError, match="expected a mapping at the top level"):
+        read_config(scalar)
+
+
+def test_invalid_config_fails_before_any_model_loads(tmp_path, monkeypatch):
+    import generator.capture.model_loading as loading
+    from generator.cli import main
+
+    monkeypatch.setattr(loading, "load_model", lambda spec: pytest.fail("model was loaded"))
+    config = tmp_path / "run.yaml"
+    config.write_text("run_name: x\nmodel: {id: m, dtype: float64}\ndatasets: [{name: d, path: d.jsonl}]\n")
+    assert main(["run", str(config)]) == 2
