@@ -26,7 +26,7 @@ def _run(config_path: Path, output_dir: Path | None) -> Path:
     for dataset, accuracy in summary.accuracy_by_dataset.items():
         shown = "not scored" if accuracy is None else f"{100 * accuracy:.1f}%"
         print(f"  {dataset}: accuracy {shown}")
-    print(f"Wrote run ({summary.n_examples} examples) to {summary.directory}")
+    print(f"Wrote run ({summary.n_examples} examples) to {summary.directory.resolve()}")
     return summary.directory
 
 

@@ -134,6 +134,8 @@ def train_demo_model(output_dir: Path, settings: TrainSettings, excluded_prompts
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
+        if step == 0:
+            initial_loss = loss.item()
         if step % 50 == 0:
             bar.set_postfix(loss=f"{loss.item():.4f}")
     model.eval()
@@ -142,6 +144,7 @@ def train_demo_model(output_dir: Path, settings: TrainSettings, excluded_prompts
         "held_out_exact_answer_accuracy": accuracy,
         "held_out_problems": len(eval_set),
         "train_seconds": round(time.monotonic() - started, 1),
+        "initial_loss": round(initial_loss, 5),
         "final_loss": round(loss.item(), 5),
         "settings": asdict(settings),
         "torch_version": torch.__version__,

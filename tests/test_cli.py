@@ -1,0 +1,63 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from generator.cli import build_parser, main
+from tests.conftest import REPO_ROOT, save_tiny_checkpoint, write_dataset
+
+COMMANDS = ["demo", "run", "build", "serve", "train-demo-model"]
+
+
+def test_help_lists_every_command():
+    console_script = Path(sys.executable).parent / "atlas"
+    for argv in ([str(console_script), "--help"], [sys.executable, "-m", "generator", "--help"]):
+        out = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=REPO_ROOT).stdout
+        for command in COMMANDS:
+            assert command in out
+
+
+def test_demo_config_is_valid():
+    from generator.config import load_config
+
+    config = load_config(REPO_ROOT / "configs/demo.yaml")
+    assert {d.name for d in config.datasets} == {"two-step", "three-step"}
+
+
+def test_run_then_build_prints_where_output_went(tmp_path, capsys, monkeypatch):
+    save_tiny_checkpoint(tmp_path / "model")
+    write_dataset(tmp_path / "d.jsonl", [{"id": "e1", "prompt": "Q: 1+2=", "answer": "3"}])
+    (tmp_path / "run.yaml").write_text(
+        "run_name: cli\nmodel: {id: model}\ndatasets: [{name: d, path: d.jsonl}]\n"
+        "generation: {max_new_tokens: 4}\noutput_dir: runs\n")
+    assert main(["run", str(tmp_path / "run.yaml")]) == 0
+    assert f"to {(tmp_path / 'runs/cli').resolve()}" in capsys.readouterr().out
+    monkeypatch.chdir(REPO_ROOT)
+    assert main(["build", "--runs", str(tmp_path / "runs"), "--site-dir", str(tmp_path / "site")]) == 0
+    out = capsys.readouterr().out
+    assert f"Open {tmp_path / 'site' / 'index.html'}" in out
+    assert (tmp_path / "site/runs/cli/d/examples/e1.html").is_file()
+
+
+@pytest.mark.parametrize("setup,message", [
+    ("model: {id: does-not-exist-anywhere}", "could not load model 'does-not-exist-anywhere'"),
+    ("model: {id: m}\nanalyses: {attention: {max_map_tokens: x}}", "analyses.attention.max_map_tokens"),
+])
+def test_run_errors_are_clear(tmp_path, capsys, setup, message):
+    write_dataset(tmp_path / "d.jsonl", [{"id": "e1", "prompt": "p"}])
+    (tmp_path / "run.yaml").write_text(f"run_name: bad\n{setup}\ndatasets: [{{name: d, path: d.jsonl}}]\n")
+    assert main(["run", str(tmp_path / "run.yaml")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()
+
+
+def test_build_without_runs_says_what_to_do(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(REPO_ROOT)
+    assert main(["build", "--runs", str(tmp_path / "nothing")]) == 2
+    assert "atlas run" in capsys.readouterr().err
+
+
+def test_parser_requires_a_command():
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([])
