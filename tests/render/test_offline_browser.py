@@ -85,3 +85,13 @@ def test_hostile_tokens_render_as_text(browser, tiny_site):
     assert dialogs == []
     assert "<script>alert(1)</script>" in page.locator("article").inner_text()
     assert errors == []
+
+
+def test_search_works_from_disk(browser, tiny_site):
+    page, external, errors = open_offline(browser, (tiny_site / "index.html").as_uri())
+    page.locator(".md-search__input").first.focus()
+    page.keyboard.type("safetensors")
+    page.locator(".md-search-result__item").first.wait_for(timeout=10000)
+    assert page.locator(".md-search-result__item").count() >= 1
+    assert external == []
+    assert errors == []
