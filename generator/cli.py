@@ -123,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from generator.analyses import AnalysisError
+    from generator.capture.attention import CaptureError
     from generator.capture.model_loading import ModelLoadError
     from generator.config import ConfigError
     from generator.datasets import DatasetError
@@ -131,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.handler(args)
-    except (UsageError, ConfigError, DatasetError, ModelLoadError, RunFormatError) as exc:
+    except (UsageError, ConfigError, DatasetError, ModelLoadError, RunFormatError, AnalysisError, CaptureError) as exc:
         print(f"atlas {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -81,6 +81,8 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
                 for name, opts in config.analyses.items()}
     loaded = loaded or load_model(config.model)
     model, tokenizer = loaded.model, loaded.tokenizer
+    for analysis, options in analyses.values():
+        analysis.check_model(model, options)
     directory = config.run_directory(output_dir)
     accuracy: dict[str, float | None] = {}
 

@@ -61,3 +61,14 @@ def test_build_without_runs_says_what_to_do(tmp_path, capsys, monkeypatch):
 def test_parser_requires_a_command():
     with pytest.raises(SystemExit):
         build_parser().parse_args([])
+
+
+def test_map_heads_out_of_range_fail_before_any_example_runs(tmp_path, capsys):
+    save_tiny_checkpoint(tmp_path / "model")
+    write_dataset(tmp_path / "d.jsonl", [{"id": "e1", "prompt": "Q: 1+2="}])
+    (tmp_path / "run.yaml").write_text(
+        "run_name: heads\nmodel: {id: model}\ndatasets: [{name: d, path: d.jsonl}]\n"
+        "analyses: {attention: {map_heads: [[0, 1], [7, 0]]}}\noutput_dir: runs\n")
+    assert main(["run", str(tmp_path / "run.yaml")]) == 2
+    assert "analyses.attention.map_heads[1]: layer 7, head 0 is out of range" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()

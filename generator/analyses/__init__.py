@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from generator.analyses.base import Analysis, ExampleContext
+from generator.analyses.base import Analysis, AnalysisError, ExampleContext
 from generator.registry import Registry
 
 ANALYSES: Registry[Analysis] = Registry("analysis")
@@ -24,4 +24,4 @@ def list_analyses() -> list[str]:
 # Importing a module registers its analysis.
 from generator.analyses import attention  # noqa: E402,F401
 
-__all__ = ["Analysis", "ExampleContext", "get_analysis", "list_analyses", "register_analysis"]
+__all__ = ["Analysis", "AnalysisError", "ExampleContext", "get_analysis", "list_analyses", "register_analysis"]

@@ -8,15 +8,29 @@ from typing import Any
 import numpy as np
 
 from generator.analyses import register_analysis
-from generator.analyses.base import Analysis, ExampleContext
-from generator.capture.attention import capture_attention
+from generator.analyses.base import Analysis, AnalysisError, ExampleContext
+from generator.capture.attention import CaptureOptions, capture_attention
 from generator.store.records import Trajectory
 
 
 @dataclass(frozen=True)
 class AttentionOptions:
-    # Full token-by-token maps are stored only for sequences up to this length.
+    # Every head's full token-by-token map is stored for sequences up to this length.
     max_map_tokens: int = 256
+    # For longer sequences, these (layer, head) pairs keep a map pooled to a bounded size.
+    map_heads: tuple[tuple[int, ...], ...] = ()
+    pooled_map_size: int = 128
+
+
+def check_map_heads(options: AttentionOptions, n_layers: int, n_heads: int) -> None:
+    for index, pair in enumerate(options.map_heads):
+        where = f"analyses.attention.map_heads[{index}]"
+        if len(pair) != 2:
+            raise AnalysisError(f"{where}: expected [layer, head], got {list(pair)}")
+        layer, head = pair
+        if not (0 <= layer < n_layers and 0 <= head < n_heads):
+            raise AnalysisError(f"{where}: layer {layer}, head {head} is out of range "
+                             f"(the model has {n_layers} layers of {n_heads} heads)")
 
 
 def answer_queries(trajectory: Trajectory) -> np.ndarray:
@@ -31,14 +45,20 @@ def answer_queries(trajectory: Trajectory) -> np.ndarray:
 class AttentionAnalysis(Analysis):
     name = "attention"
     options_type = AttentionOptions
-    large_outputs = frozenset({"maps", "segment_mass", "entropy", "max_weight"})
+    large_outputs = frozenset({"maps", "segment_mass", "entropy", "max_weight", "pooled_heads",
+                               "pooled_mean", "pooled_max", "pooled_edges"})
+
+    def check_model(self, model, options: AttentionOptions) -> None:
+        text_config = model.config.get_text_config()
+        check_map_heads(options, text_config.num_hidden_layers, text_config.num_attention_heads)
 
     def analyze_example(self, context: ExampleContext, options: AttentionOptions) -> dict[str, np.ndarray]:
         n_tokens = context.input_ids.shape[1]
-        captured = capture_attention(
-            context.model, context.input_ids, context.segment_ids, len(context.trajectory.segments),
-            keep_maps=n_tokens <= options.max_map_tokens,
-        )
+        capture_options = CaptureOptions(exact_maps_up_to=options.max_map_tokens,
+                                         map_heads=tuple(tuple(p) for p in options.map_heads),
+                                         pooled_map_size=options.pooled_map_size)
+        captured = capture_attention(context.model, context.input_ids, context.segment_ids,
+                                     len(context.trajectory.segments), options=capture_options)
         queries = answer_queries(context.trajectory)
         out = {
             "segment_mass": captured.segment_mass,  # [layer, head, query, segment]
@@ -51,6 +71,11 @@ class AttentionAnalysis(Analysis):
         }
         if captured.maps is not None:
             out["maps"] = captured.maps  # [layer, head, query, key]
+        if captured.pooled_heads is not None and len(captured.pooled_heads):
+            out["pooled_heads"] = captured.pooled_heads  # [n, 2] (layer, head)
+            out["pooled_mean"] = captured.pooled_mean  # [n, bins, bins]
+            out["pooled_max"] = captured.pooled_max  # [n, bins, bins]
+            out["pooled_edges"] = captured.pooled_edges  # [bins + 1] token index of each block start
         return out
 
     def summarize_dataset(self, trajectories: list[Trajectory], results: list[dict[str, np.ndarray]],

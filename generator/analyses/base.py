@@ -24,6 +24,10 @@ class ExampleContext:
     segment_ids: np.ndarray  # [T] index into trajectory.segments, -1 for none
 
 
+class AnalysisError(ValueError):
+    """Options that do not fit the loaded model; the message names the option."""
+
+
 class Analysis:
     name: ClassVar[str]
     options_type: ClassVar[type]
@@ -36,6 +40,9 @@ class Analysis:
         from generator.config import build_dataclass
 
         return build_dataclass(cls.options_type, raw or {}, prefix or f"analyses.{cls.name}", source)
+
+    def check_model(self, model, options) -> None:
+        """Raise AnalysisError if ``options`` do not fit ``model``; called before any example runs."""
 
     def analyze_example(self, context: ExampleContext, options) -> dict[str, np.ndarray]:
         raise NotImplementedError

@@ -1,29 +1,42 @@
-"""Attention capture through transformers' ``AttentionInterface``.
+"""Attention capture through transformers' ``AttentionInterface``, at bounded memory.
 
-While a capture is active, the model's attention layers call ``_capturing_attention``
-instead of their usual kernel. It computes the layer's output exactly as eager attention
-does and hands the attention weights to the active recorder, which reduces them to what
-pages need (segment mass, entropy, max weight, and optionally the full maps).
+While a capture is active, the model's attention layers call ``_capturing_attention``. The
+layer's output comes from the same SDPA kernel the model uses by default, so the forward
+pass is unchanged. Alongside, the recorder walks the queries in blocks, recomputes each
+block's attention weights in float32 from the layer's own queries, keys and mask, and keeps
+only the summaries: mass on each segment, entropy, max weight, and full or pooled maps for
+the heads asked for. Nothing of size heads x tokens x tokens is kept for any layer.
 
-The capture is installed for one forward pass inside a ``with`` block and removed after,
-whatever happens. Everything outside this module sees only ``capture_attention`` and
-``AttentionCapture``, so a faster engine can replace the internals without touching callers.
+The capture is installed for one forward (or one ``generate``) inside a ``with`` block and
+removed after, whatever happens. Callers see ``capture_attention`` / ``capture_attention_batch``
+and ``AttentionCapture`` only, so the engine can change without touching them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-from dataclasses import dataclass
-from typing import Iterator
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
 
 import numpy as np
 
 CAPTURE_IMPLEMENTATION = "atlas_capture"
+DEFAULT_BLOCK_BYTES = 256 * 1024 * 1024
 
 
 class CaptureError(RuntimeError):
     """A model whose attention cannot be captured exactly; never silently wrong numbers."""
+
+
+@dataclass(frozen=True)
+class CaptureOptions:
+    """What to keep besides the per-query summaries, which are always captured."""
+
+    exact_maps_up_to: int = 256  # sequences this short keep every head's full map
+    map_heads: tuple[tuple[int, int], ...] = ()  # (layer, head) pairs whose map is kept for longer sequences
+    pooled_map_size: int = 128  # longer maps are pooled to this many query x key blocks
+    block_bytes: int = DEFAULT_BLOCK_BYTES  # memory for one block of recomputed scores
 
 
 @dataclass
@@ -33,84 +46,169 @@ class AttentionCapture:
     segment_mass: np.ndarray  # [layer, head, query, segment]: weight each query puts on each segment
     entropy: np.ndarray  # [layer, head, query]: entropy (nats) of each query's distribution
     max_weight: np.ndarray  # [layer, head, query]: largest single weight of each query
-    maps: np.ndarray | None  # [layer, head, query, key]: full maps, only when asked for
+    maps: np.ndarray | None = None  # [layer, head, query, key]: every head, short sequences only
+    pooled_heads: np.ndarray | None = None  # [n, 2] (layer, head) of the pooled maps
+    pooled_mean: np.ndarray | None = None  # [n, bins, bins]: mean weight in each query x key block
+    pooled_max: np.ndarray | None = None  # [n, bins, bins]: max weight in each block
+    pooled_edges: np.ndarray | None = None  # [bins + 1]: token index where each block starts (and the end)
+    extra: dict = field(default_factory=dict)
+
+
+def bin_edges(n_tokens: int, n_bins: int) -> np.ndarray:
+    n_bins = min(n_bins, n_tokens)
+    return np.array([(i * n_tokens) // n_bins for i in range(n_bins + 1)], dtype=np.int64)
 
 
 class _Recorder:
-    """Collects one sequence's attention, layer by layer, as the forward pass runs."""
+    """Receives each layer's queries/keys/mask and keeps only the summaries."""
 
-    def __init__(self, segment_matrix, keep_maps: bool) -> None:
-        self.segment_matrix = segment_matrix  # [key, segment] one-hot, float32
-        self.keep_maps = keep_maps
-        self.by_layer: dict[int, dict[str, np.ndarray]] = {}
+    def __init__(self, segment_matrix, options: CaptureOptions, n_tokens: int) -> None:
+        self.segment_matrix = segment_matrix  # [batch, key, segment] float32 one-hot (0 rows for padding)
+        self.options = options
+        self.keep_all_maps = n_tokens <= options.exact_maps_up_to
+        self.pooled = () if self.keep_all_maps else tuple(options.map_heads)
+        self.edges = None if self.keep_all_maps else bin_edges(n_tokens, options.pooled_map_size)
+        self.by_layer: dict[int, dict[str, object]] = {}
         self.calls = 0
 
-    def record(self, layer: int, weights) -> None:
+    def record(self, layer: int, query, key, attention_mask, scaling: float, softcap: float | None) -> None:
         import torch
 
         self.calls += 1
-        w = weights[0].float()  # [head, query, key]
-        mass = w @ self.segment_matrix  # [head, query, segment]
-        entropy = -(torch.where(w > 0, w * torch.log(w), torch.zeros_like(w))).sum(-1)
-        entry = {
-            "segment_mass": mass.cpu().numpy(),
-            "entropy": entropy.cpu().numpy(),
-            "max_weight": w.max(-1).values.cpu().numpy(),
-        }
-        if self.keep_maps:
-            entry["maps"] = w.cpu().numpy()
+        batch, n_heads, n_queries, head_dim = query.shape
+        n_kv_heads, n_keys = key.shape[1], key.shape[2]
+        groups = n_heads // n_kv_heads
+        # [batch, kv_head, group * query, dim]: GQA without copying keys per query head
+        q = query.float().reshape(batch, n_kv_heads, groups, n_queries, head_dim)
+        k_t = key.float().transpose(-1, -2)  # [batch, kv_head, dim, key]
+        seg = self.segment_matrix[:, :n_keys].unsqueeze(1)  # [batch, 1, key, segment]
+        rows_per_block = max(1, self.options.block_bytes // max(1, 4 * 3 * batch * n_heads * n_keys))
+        offset = n_keys - n_queries  # queries are the last n_queries positions (bottom-right causal)
+        key_positions = torch.arange(n_keys, device=query.device)
+        out = {name: [] for name in ("segment_mass", "entropy", "max_weight")}
+        maps, pooled_sum, pooled_max = [], None, None
+        if self.pooled:
+            heads_here = [h for (l, h) in self.pooled if l == layer]
+        for start in range(0, n_queries, rows_per_block):
+            stop = min(n_queries, start + rows_per_block)
+            block = q[:, :, :, start:stop].reshape(batch, n_kv_heads, groups * (stop - start), head_dim)
+            scores = (block @ k_t).view(batch, n_heads, stop - start, n_keys)
+            scores = scores * scaling  # [batch, head, query block, key]
+            if softcap is not None:
+                scores = torch.tanh(scores / softcap) * softcap
+            if attention_mask is None:
+                query_positions = torch.arange(start, stop, device=query.device) + offset
+                allowed = key_positions[None, :] <= query_positions[:, None]
+                scores = scores.masked_fill(~allowed, float("-inf"))
+            else:
+                mask = attention_mask[:, :, start:stop, :n_keys]
+                if mask.dtype == torch.bool:
+                    scores = scores.masked_fill(~mask, float("-inf"))
+                else:
+                    scores = scores + mask.float()
+            weights = torch.softmax(scores, dim=-1)
+            weights = torch.nan_to_num(weights, nan=0.0)  # fully masked rows (padding queries)
+            out["segment_mass"].append(weights @ seg)
+            out["entropy"].append(torch.special.entr(weights).sum(-1))
+            out["max_weight"].append(weights.amax(-1))
+            if self.keep_all_maps:
+                maps.append(weights)
+            elif self.pooled and heads_here:
+                pooled_sum, pooled_max = self._pool(weights[:, heads_here], start, n_keys, pooled_sum, pooled_max)
+        entry: dict[str, object] = {name: torch.cat(parts, dim=2) for name, parts in out.items()}
+        if self.keep_all_maps:
+            entry["maps"] = torch.cat(maps, dim=2)
+        elif self.pooled and heads_here:
+            entry["pooled"] = (heads_here, pooled_sum, pooled_max)
         self.by_layer[layer] = entry
+
+    def _pool(self, weights, start: int, n_keys: int, pooled_sum, pooled_max):
+        """Fold a block of rows [batch, head, rows, key] into query x key bins (sum and max)."""
+        import torch
+
+        edges = torch.as_tensor(self.edges, device=weights.device)
+        n_bins = len(self.edges) - 1
+        batch, heads, rows, _ = weights.shape
+        key_bin = torch.bucketize(torch.arange(n_keys, device=weights.device), edges[1:], right=True)
+        query_bin = torch.bucketize(torch.arange(start, start + rows, device=weights.device), edges[1:], right=True)
+        by_key_sum = torch.zeros(batch, heads, rows, n_bins, device=weights.device).index_add_(3, key_bin, weights)
+        by_key_max = torch.full((batch, heads, rows, n_bins), 0.0, device=weights.device).scatter_reduce_(
+            3, key_bin.expand(batch, heads, rows, n_keys), weights, reduce="amax")
+        if pooled_sum is None:
+            pooled_sum = torch.zeros(batch, heads, n_bins, n_bins, device=weights.device)
+            pooled_max = torch.zeros(batch, heads, n_bins, n_bins, device=weights.device)
+        pooled_sum.index_add_(2, query_bin, by_key_sum)
+        pooled_max.scatter_reduce_(2, query_bin.view(1, 1, rows, 1).expand_as(by_key_max), by_key_max, reduce="amax")
+        return pooled_sum, pooled_max
 
 
 _ACTIVE: contextvars.ContextVar[_Recorder | None] = contextvars.ContextVar("atlas_recorder", default=None)
 
 # Keyword arguments that change attention in ways this function does not implement. A model
 # that passes one is refused rather than captured wrongly.
-_UNSUPPORTED_KWARGS = ("s_aux", "sinks")
+_UNSUPPORTED_KWARGS = ("s_aux", "sinks", "position_bias")
+
+
+def _eager_output(module, query, key, value, attention_mask, scaling, softcap):
+    """Eager attention output, for the cases SDPA kernels do not cover (logit soft-capping)."""
+    import torch
+
+    groups = query.shape[1] // key.shape[1]
+    key = key.repeat_interleave(groups, dim=1) if groups > 1 else key
+    value = value.repeat_interleave(groups, dim=1) if groups > 1 else value
+    scores = torch.matmul(query, key.transpose(2, 3)) * scaling
+    if softcap is not None:
+        scores = torch.tanh(scores / softcap) * softcap
+    # The most negative finite value, as eager attention uses: a fully masked (padding) row
+    # then gets harmless uniform weights instead of NaN that would spread to real tokens.
+    lowest = torch.finfo(scores.dtype).min
+    if attention_mask is not None:
+        mask = attention_mask[:, :, :, : key.shape[-2]]
+        scores = scores.masked_fill(~mask, lowest) if mask.dtype == torch.bool else scores + mask
+    elif query.shape[2] > 1:
+        n_q, n_k = query.shape[2], key.shape[2]
+        allowed = torch.ones(n_q, n_k, dtype=torch.bool, device=query.device).tril(n_k - n_q)
+        scores = scores.masked_fill(~allowed, lowest)
+    weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
+    return torch.matmul(weights, value).transpose(1, 2).contiguous()
 
 
 def _capturing_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, softcap=None, **kwargs):
-    """Eager attention, weights recorded. Shapes: query [batch, head, q, d], key/value [batch, kv_head, k, d]."""
-    import torch
+    """Attention whose weights are summarised on the side. query [batch, head, q, d]; key/value [batch, kv_head, k, d]."""
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     for name in _UNSUPPORTED_KWARGS:
         if kwargs.get(name) is not None:
             raise CaptureError(
-                f"{type(module).__name__} passes {name!r} to its attention function (attention sinks); "
+                f"{type(module).__name__} passes {name!r} to its attention function (attention sinks or a position "
+                "bias); "
                 "Attention Atlas cannot capture this architecture exactly yet"
             )
-    groups = query.shape[1] // key.shape[1]
-    key_states = key.repeat_interleave(groups, dim=1) if groups > 1 else key
-    value_states = value.repeat_interleave(groups, dim=1) if groups > 1 else value
     if scaling is None:
         scaling = query.shape[-1] ** -0.5
-    scores = torch.matmul(query, key_states.transpose(2, 3)) * scaling  # [batch, head, q, k]
-    if softcap is not None:
-        scores = torch.tanh(scores / softcap) * softcap
-    if attention_mask is not None:
-        scores = scores + attention_mask[:, :, :, : key_states.shape[-2]]
-    weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
     recorder = _ACTIVE.get()
     if recorder is not None:
         layer = getattr(module, "layer_idx", None)
-        recorder.record(recorder.calls if layer is None else layer, weights)
-    output = torch.matmul(weights, value_states).transpose(1, 2).contiguous()
-    return output, weights
+        recorder.record(recorder.calls if layer is None else layer, query, key, attention_mask, scaling, softcap)
+    if softcap is not None:
+        return _eager_output(module, query, key, value, attention_mask, scaling, softcap), None
+    kwargs.pop("output_attentions", None)
+    return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
 
 
 def _register_once() -> None:
     from transformers import AttentionInterface
-    from transformers.masking_utils import AttentionMaskInterface, eager_mask
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
     if CAPTURE_IMPLEMENTATION not in AttentionInterface._global_mapping:
         AttentionInterface.register(CAPTURE_IMPLEMENTATION, _capturing_attention)
     if CAPTURE_IMPLEMENTATION not in AttentionMaskInterface._global_mapping:
         # Without a registered mask function the mask would silently be None (wrong for padding).
-        AttentionMaskInterface.register(CAPTURE_IMPLEMENTATION, eager_mask)
+        AttentionMaskInterface.register(CAPTURE_IMPLEMENTATION, sdpa_mask)
 
 
 @contextlib.contextmanager
-def _capturing(model, recorder: _Recorder) -> Iterator[None]:
+def capturing(model, recorder: _Recorder | None) -> Iterator[None]:
     """Route the model's attention through the recorder for the duration of the block."""
     _register_once()
     previous = model.config._attn_implementation
@@ -136,27 +234,90 @@ def segment_matrix(segment_ids: np.ndarray, n_segments: int) -> np.ndarray:
     return matrix
 
 
-def capture_attention(model, input_ids, segment_ids: np.ndarray, n_segments: int, keep_maps: bool) -> AttentionCapture:
-    """Run one sequence (``input_ids`` of shape [1, T]) and return its attention summaries."""
-    import torch
-
-    if input_ids.shape[0] != 1:
-        raise ValueError(f"capture_attention takes one sequence at a time, got a batch of {input_ids.shape[0]}")
-    seg = torch.from_numpy(segment_matrix(np.asarray(segment_ids), n_segments)).to(input_ids.device)
-    recorder = _Recorder(seg, keep_maps)
-    with _capturing(model, recorder), torch.no_grad():
-        model(input_ids=input_ids, use_cache=False)
+def _check_layers(model, recorder: _Recorder) -> int:
     n_layers = model.config.get_text_config().num_hidden_layers
     if sorted(recorder.by_layer) != list(range(n_layers)):
         raise CaptureError(
             f"{type(model).__name__}: captured attention for layers {sorted(recorder.by_layer)}, "
             f"expected 0..{n_layers - 1}; this architecture is not supported"
         )
+    return n_layers
+
+
+def capture_attention_batch(model, input_ids, attention_mask, segment_ids: Sequence[np.ndarray],
+                            options: CaptureOptions = CaptureOptions()) -> list[AttentionCapture]:
+    """Capture a (left- or right-) padded batch; returns one capture per sequence, padding removed.
+
+    ``segment_ids[i]`` gives each real token of sequence ``i`` its segment (-1 for none).
+    """
+    import torch
+
+    batch, width = input_ids.shape
+    valid = attention_mask.bool().cpu().numpy()
+    n_segments = max(1, max(int(np.max(s)) + 1 if len(s) else 0 for s in segment_ids))
+    matrix = np.zeros((batch, width, n_segments), dtype=np.float32)
+    for row, ids in enumerate(segment_ids):
+        positions = np.flatnonzero(valid[row])
+        if len(positions) != len(ids):
+            raise ValueError(f"sequence {row}: {len(ids)} segment ids for {len(positions)} tokens")
+        matrix[row, positions] = segment_matrix(np.asarray(ids), n_segments)
+    recorder = _Recorder(torch.from_numpy(matrix).to(input_ids.device), options, int(valid.sum(1).max()))
+    with capturing(model, recorder), torch.no_grad():
+        model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+    n_layers = _check_layers(model, recorder)
     layers = [recorder.by_layer[i] for i in range(n_layers)]
-    stack = lambda key: np.stack([entry[key] for entry in layers]).astype(np.float32)  # noqa: E731
-    return AttentionCapture(
-        segment_mass=stack("segment_mass"),
-        entropy=stack("entropy"),
-        max_weight=stack("max_weight"),
-        maps=stack("maps") if keep_maps else None,
-    )
+    captures = []
+    for row, ids in enumerate(segment_ids):
+        keep = torch.from_numpy(np.flatnonzero(valid[row])).to(input_ids.device)
+        n_seg = int(np.max(ids)) + 1 if len(ids) else 0
+
+        def stack(name: str, trim_keys: bool = False):
+            parts = []
+            for entry in layers:
+                value = entry[name][row].index_select(1, keep)
+                if trim_keys:
+                    value = value.index_select(2, keep)
+                parts.append(value)
+            return torch.stack(parts).cpu().numpy().astype(np.float32)
+
+        capture = AttentionCapture(
+            segment_mass=stack("segment_mass")[..., :n_seg],
+            entropy=stack("entropy"),
+            max_weight=stack("max_weight"),
+            maps=stack("maps", trim_keys=True) if recorder.keep_all_maps else None,
+        )
+        if recorder.pooled:
+            if batch > 1:
+                raise ValueError("pooled maps of long sequences are captured one sequence at a time")
+            heads, sums, maxes = [], [], []
+            for layer, entry in enumerate(layers):
+                if "pooled" in entry:
+                    names, pooled_sum, pooled_max = entry["pooled"]
+                    heads += [(layer, h) for h in names]
+                    sums.append(pooled_sum[0])
+                    maxes.append(pooled_max[0])
+            edges = recorder.edges
+            area = np.outer(np.diff(edges), np.diff(edges)).astype(np.float32)
+            capture.pooled_heads = np.array(heads, dtype=np.int64).reshape(-1, 2)
+            capture.pooled_mean = torch.cat(sums).cpu().numpy() / area
+            capture.pooled_max = torch.cat(maxes).cpu().numpy()
+            capture.pooled_edges = edges
+        captures.append(capture)
+    return captures
+
+
+def capture_attention(model, input_ids, segment_ids: np.ndarray, n_segments: int | None = None,
+                      keep_maps: bool | None = None, options: CaptureOptions | None = None) -> AttentionCapture:
+    """Capture one sequence (``input_ids`` of shape [1, T])."""
+    import torch
+
+    if input_ids.shape[0] != 1:
+        raise ValueError(f"capture_attention takes one sequence at a time, got a batch of {input_ids.shape[0]}")
+    if options is None:
+        options = CaptureOptions(exact_maps_up_to=input_ids.shape[1] if keep_maps else 0)
+    ids = np.asarray(segment_ids)
+    (capture,) = capture_attention_batch(model, input_ids, torch.ones_like(input_ids), [ids], options)
+    if n_segments is not None and capture.segment_mass.shape[-1] < n_segments:
+        pad = n_segments - capture.segment_mass.shape[-1]
+        capture.segment_mass = np.pad(capture.segment_mass, [(0, 0)] * 3 + [(0, pad)])
+    return capture
