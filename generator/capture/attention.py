@@ -36,7 +36,8 @@ class CaptureOptions:
     exact_maps_up_to: int = 256  # sequences this short keep every head's full map
     map_heads: tuple[tuple[int, int], ...] = ()  # (layer, head) pairs whose map is kept for longer sequences
     pooled_map_size: int = 128  # longer maps are pooled to this many query x key blocks
-    block_bytes: int = DEFAULT_BLOCK_BYTES  # memory for one block of recomputed scores
+    block_bytes: int = DEFAULT_BLOCK_BYTES  # at most this much memory for one block of recomputed scores
+    block_bytes_floor: int = 16 * 1024 * 1024  # and at least this much (fewer, larger blocks on short inputs)
 
 
 @dataclass
@@ -71,56 +72,115 @@ class _Recorder:
         self.by_layer: dict[int, dict[str, object]] = {}
         self.calls = 0
 
-    def record(self, layer: int, query, key, attention_mask, scaling: float, softcap: float | None) -> None:
+    def record(self, layer: int, query, key, attention_mask, scaling: float, softcap: float | None, value=None):
+        """Reduce one layer's attention to summaries, one block of query rows at a time.
+
+        Per block: scores s, row max m, e = exp(s - m), z = sum(e). Then p = e / z, the
+        largest weight is 1 / z, and one matmul e @ [S | K] gives both the segment mass and
+        sum_k p_k k, from which entropy = logsumexp(s) - scale * q . sum_k p_k k, because
+        sum_k p_k s_k = scale * q . sum_k p_k k when s is plain scaled dot products (masked
+        keys have p = 0). With soft-capping or additive float masks the entropy is summed
+        directly instead.
+
+        With ``value`` given, the same pass also returns the layer's output ([batch, query,
+        head, dim], from e @ V / z), so the scores are computed once, not twice.
+        """
         import torch
 
         self.calls += 1
         batch, n_heads, n_queries, head_dim = query.shape
         n_kv_heads, n_keys = key.shape[1], key.shape[2]
         groups = n_heads // n_kv_heads
-        # [batch, kv_head, group * query, dim]: GQA without copying keys per query head
         q = query.float().reshape(batch, n_kv_heads, groups, n_queries, head_dim)
-        k_t = key.float().transpose(-1, -2)  # [batch, kv_head, dim, key]
-        seg = self.segment_matrix[:, :n_keys].unsqueeze(1)  # [batch, 1, key, segment]
-        rows_per_block = max(1, self.options.block_bytes // max(1, 4 * 3 * batch * n_heads * n_keys))
+        k = key.float()
+        k_t = k.transpose(-1, -2)  # [batch, kv_head, dim, key]
+        seg = self.segment_matrix[:, :n_keys].unsqueeze(1).expand(batch, n_kv_heads, n_keys, -1)
+        n_seg = seg.shape[-1]
+        linear_scores = softcap is None and (attention_mask is None or attention_mask.dtype == torch.bool)
+        parts = ([value.float()] if value is not None else []) + [seg] + ([k] if linear_scores else [])
+        right = torch.cat(parts, dim=-1)  # [batch, kv_head, key, (value dim +) segment (+ dim)]
+        n_value = value.shape[-1] if value is not None else 0
+        # Blocks are sized like the layer's own activations, so the capture adds little peak memory.
+        budget = max(self.options.block_bytes_floor, 4 * query.numel() * 2)
+        budget = min(budget, self.options.block_bytes)
+        rows_per_block = max(1, budget // max(1, 4 * batch * n_heads * n_keys))
         offset = n_keys - n_queries  # queries are the last n_queries positions (bottom-right causal)
         key_positions = torch.arange(n_keys, device=query.device)
         out = {name: [] for name in ("segment_mass", "entropy", "max_weight")}
+        outputs = []
         maps, pooled_sum, pooled_max = [], None, None
-        if self.pooled:
-            heads_here = [h for (l, h) in self.pooled if l == layer]
+        heads_here = [h for (l, h) in self.pooled if l == layer]
         for start in range(0, n_queries, rows_per_block):
             stop = min(n_queries, start + rows_per_block)
-            block = q[:, :, :, start:stop].reshape(batch, n_kv_heads, groups * (stop - start), head_dim)
-            scores = (block @ k_t).view(batch, n_heads, stop - start, n_keys)
-            scores = scores * scaling  # [batch, head, query block, key]
-            if softcap is not None:
-                scores = torch.tanh(scores / softcap) * softcap
+            rows = stop - start
+            # Only keys some row of the block may see: causal blocks skip the future, sliding
+            # windows the distant past. Every weight outside [first, last) is exactly zero.
             if attention_mask is None:
-                query_positions = torch.arange(start, stop, device=query.device) + offset
-                allowed = key_positions[None, :] <= query_positions[:, None]
-                scores = scores.masked_fill(~allowed, float("-inf"))
+                first, last = 0, min(n_keys, stop + offset)
+            elif attention_mask.dtype == torch.bool:
+                visible = torch.nonzero(attention_mask[:, :, start:stop, :n_keys].any(dim=(0, 1, 2)))
+                first, last = (int(visible[0]), int(visible[-1]) + 1) if len(visible) else (0, 1)
             else:
-                mask = attention_mask[:, :, start:stop, :n_keys]
+                first, last = 0, n_keys
+            width = last - first
+            q_block = q[:, :, :, start:stop].reshape(batch, n_kv_heads, groups * rows, head_dim)
+            scores = torch.matmul(q_block, k_t[..., first:last]).mul_(scaling).view(batch, n_heads, rows, width)
+            if softcap is not None:
+                scores = scores.div_(softcap).tanh_().mul_(softcap)
+            if attention_mask is None:
+                # only the keys from the block's first query on can lie in some row's future
+                edge = max(first, start + offset)
+                query_positions = torch.arange(start, stop, device=query.device) + offset
+                scores[..., edge - first:].masked_fill_(key_positions[None, edge:last] > query_positions[:, None],
+                                                        float("-inf"))
+            else:
+                mask = attention_mask[:, :, start:stop, first:last]
                 if mask.dtype == torch.bool:
-                    scores = scores.masked_fill(~mask, float("-inf"))
+                    scores.masked_fill_(~mask, float("-inf"))
                 else:
-                    scores = scores + mask.float()
-            weights = torch.softmax(scores, dim=-1)
-            weights = torch.nan_to_num(weights, nan=0.0)  # fully masked rows (padding queries)
-            out["segment_mass"].append(weights @ seg)
-            out["entropy"].append(torch.special.entr(weights).sum(-1))
-            out["max_weight"].append(weights.amax(-1))
-            if self.keep_all_maps:
-                maps.append(weights)
-            elif self.pooled and heads_here:
-                pooled_sum, pooled_max = self._pool(weights[:, heads_here], start, n_keys, pooled_sum, pooled_max)
+                    scores.add_(mask.float())
+            row_max = scores.amax(-1, keepdim=True)
+            row_max = torch.where(torch.isfinite(row_max), row_max, torch.zeros_like(row_max))
+            raw_scores = None if linear_scores else scores.clone()
+            weights = scores.sub_(row_max).exp_()  # unnormalised, in place: e = exp(s - m)
+            total = weights.sum(-1, keepdim=True)  # z; 0 for a fully masked (padding) row
+            inv_total = torch.where(total > 0, 1.0 / total, torch.zeros_like(total))
+            mixed = torch.matmul(weights.view(batch, n_kv_heads, groups * rows, width), right[:, :, first:last])
+            mixed = mixed.view(batch, n_heads, rows, -1) * inv_total
+            if n_value:
+                outputs.append(mixed[..., :n_value])
+                mixed = mixed[..., n_value:]
+            out["segment_mass"].append(mixed[..., :n_seg])
+            out["max_weight"].append(inv_total[..., 0])
+            log_total = row_max + torch.log(torch.where(total > 0, total, torch.ones_like(total)))  # logsumexp
+            if linear_scores:
+                expected_key = mixed[..., n_seg:]  # sum_k p_k k  [batch, head, rows, dim]
+                q_rows = q[:, :, :, start:stop].reshape(batch, n_heads, rows, head_dim)
+                expected_score = scaling * (q_rows * expected_key).sum(-1)
+            else:
+                expected_score = (weights * torch.nan_to_num(raw_scores, neginf=0.0)).sum(-1) * inv_total[..., 0]
+            entropy = (log_total[..., 0] - expected_score) * (total[..., 0] > 0)
+            out["entropy"].append(entropy.clamp_min_(0.0))
+            if self.keep_all_maps or heads_here:
+                probabilities = weights.mul_(inv_total)
+                if width != n_keys:
+                    full = probabilities.new_zeros(batch, n_heads, rows, n_keys)
+                    full[..., first:last] = probabilities
+                    probabilities = full
+                if self.keep_all_maps:
+                    maps.append(probabilities)
+                else:
+                    pooled_sum, pooled_max = self._pool(probabilities[:, heads_here], start, n_keys,
+                                                        pooled_sum, pooled_max)
         entry: dict[str, object] = {name: torch.cat(parts, dim=2) for name, parts in out.items()}
         if self.keep_all_maps:
             entry["maps"] = torch.cat(maps, dim=2)
-        elif self.pooled and heads_here:
+        elif heads_here:
             entry["pooled"] = (heads_here, pooled_sum, pooled_max)
         self.by_layer[layer] = entry
+        if n_value:
+            return torch.cat(outputs, dim=2).transpose(1, 2).to(query.dtype).contiguous()
+        return None
 
     def _pool(self, weights, start: int, n_keys: int, pooled_sum, pooled_max):
         """Fold a block of rows [batch, head, rows, key] into query x key bins (sum and max)."""
@@ -175,6 +235,7 @@ def _eager_output(module, query, key, value, attention_mask, scaling, softcap):
 
 def _capturing_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, softcap=None, **kwargs):
     """Attention whose weights are summarised on the side. query [batch, head, q, d]; key/value [batch, kv_head, k, d]."""
+    import torch
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     for name in _UNSUPPORTED_KWARGS:
@@ -189,7 +250,13 @@ def _capturing_attention(module, query, key, value, attention_mask, scaling=None
     recorder = _ACTIVE.get()
     if recorder is not None:
         layer = getattr(module, "layer_idx", None)
-        recorder.record(recorder.calls if layer is None else layer, query, key, attention_mask, scaling, softcap)
+        layer = recorder.calls if layer is None else layer
+        if query.dtype == torch.float32:
+            # One pass gives output and summaries: in float32 the output equals eager attention.
+            output = recorder.record(layer, query, key, attention_mask, scaling, softcap, value=value)
+            return output, None
+        # Half precision: keep the model's own kernel for the output, summarise in float32 beside it.
+        recorder.record(layer, query, key, attention_mask, scaling, softcap)
     if softcap is not None:
         return _eager_output(module, query, key, value, attention_mask, scaling, softcap), None
     kwargs.pop("output_attentions", None)

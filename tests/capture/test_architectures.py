@@ -109,7 +109,7 @@ def test_small_block_budget_gives_the_same_numbers():
     segments = np.array([0] * 10 + [1] * 20)
     (whole,) = capture_attention_batch(model, input_ids, attention_mask, [segments])
     (blocked,) = capture_attention_batch(model, input_ids, attention_mask, [segments],
-                                         CaptureOptions(block_bytes=1))  # one query row per block
+                                         CaptureOptions(block_bytes=1, block_bytes_floor=1))  # one query row per block
     np.testing.assert_allclose(whole.segment_mass, blocked.segment_mass, atol=1e-6)
     np.testing.assert_allclose(whole.maps, blocked.maps, atol=1e-6)
 
@@ -119,7 +119,7 @@ def test_long_sequences_keep_pooled_maps_for_requested_heads_only():
     n = 40
     input_ids, attention_mask = padded_batch([n], n)
     segments = np.zeros(n, dtype=int)
-    options = CaptureOptions(exact_maps_up_to=16, map_heads=((0, 1), (2, 3)), pooled_map_size=8, block_bytes=2000)
+    options = CaptureOptions(exact_maps_up_to=16, map_heads=((0, 1), (2, 3)), pooled_map_size=8, block_bytes=2000, block_bytes_floor=1)
     (capture,) = capture_attention_batch(model, input_ids, attention_mask, [segments], options)
     reference, _ = eager(model, input_ids, attention_mask)
     assert capture.maps is None
@@ -143,3 +143,33 @@ def test_unsupported_attention_is_refused_by_name():
     model._can_set_attn_implementation = lambda: False  # as for a model with its own attention code
     with pytest.raises(CaptureError, match="LlamaForCausalLM does not dispatch attention"):
         capture_attention_batch(model, torch.tensor([[1, 2]]), torch.tensor([[1, 1]]), [np.array([0, 0])])
+
+
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_logits_while_recording_match_the_plain_model(name):
+    """In float32 the recorder also computes each layer's output; it must equal the model's own."""
+    from generator.capture.attention import _Recorder
+
+    model = build(name)
+    input_ids, attention_mask = padded_batch([12, 9], 12)
+    recorder = _Recorder(torch.zeros(2, 12, 1), CaptureOptions(exact_maps_up_to=0), 12)
+    with torch.no_grad():
+        expected = model(input_ids=input_ids, attention_mask=attention_mask).logits
+        with capturing(model, recorder):
+            got = model(input_ids=input_ids, attention_mask=attention_mask).logits
+    valid = attention_mask.bool()
+    assert torch.allclose(expected[valid], got[valid], atol=1e-4)
+
+
+def test_half_precision_keeps_the_models_own_kernel_output():
+    from generator.capture.attention import _Recorder
+
+    model = build("llama-gqa").to(torch.bfloat16)
+    input_ids, attention_mask = padded_batch([10], 10)
+    recorder = _Recorder(torch.zeros(1, 10, 1), CaptureOptions(exact_maps_up_to=0), 10)
+    with torch.no_grad():
+        expected = model(input_ids=input_ids, attention_mask=attention_mask).logits
+        with capturing(model, recorder):
+            got = model(input_ids=input_ids, attention_mask=attention_mask).logits
+    assert torch.equal(expected, got)
+    assert sorted(recorder.by_layer) == [0, 1, 2]

@@ -1,0 +1,145 @@
+"""Capture cost against the plain forward and eager ``output_attentions``.
+
+Prints a Markdown table: for each sequence length, the median time and the peak extra
+memory of (a) the plain SDPA forward, (b) eager with ``output_attentions=True``, (c) our
+all-layer summary capture (segment mass, entropy, max weight; no maps), and our ratio to
+plain. Each measurement runs in a fresh process so peak memory is its own.
+
+    python benchmarks/capture.py                          # shipped model, CPU
+    python benchmarks/capture.py --model qwen2-1.5b-shape # random 1.5B-shaped model (GPU)
+
+Memory is peak RSS growth on CPU and peak allocated memory on CUDA, beyond the model and
+inputs. Results and the machine they ran on are recorded in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+MODES = ("plain", "eager", "capture")
+
+
+def build_model(name: str, device: str):
+    import torch
+    import transformers as tf
+
+    if name == "shipped":
+        model = tf.AutoModelForCausalLM.from_pretrained(ROOT / "data/models/atlas-arith-demo", attn_implementation="sdpa")
+        dtype = torch.float32
+    elif name == "qwen2-1.5b-shape":
+        config = tf.Qwen2Config(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
+                                num_key_value_heads=2, vocab_size=151936, max_position_embeddings=32768,
+                                attn_implementation="sdpa")
+        dtype = torch.bfloat16 if device == "cuda" else torch.float32
+        with torch.device(device):
+            model = tf.Qwen2ForCausalLM(config)
+    else:
+        raise SystemExit(f"unknown model {name!r}")
+    return model.to(device=device, dtype=dtype).eval()
+
+
+def measure(name: str, mode: str, length: int, repeats: int, device: str) -> dict:
+    import numpy as np
+    import torch
+
+    from generator.capture.attention import CaptureOptions, capture_attention_batch
+
+    torch.manual_seed(0)
+    model = build_model(name, device)
+    vocab = model.config.vocab_size
+    input_ids = torch.randint(4, vocab, (1, length), device=device)
+    mask = torch.ones_like(input_ids)
+    segments = [np.minimum(np.arange(length) * 4 // length, 3)]
+    options = CaptureOptions(exact_maps_up_to=0)
+
+    def run_once():
+        with torch.no_grad():
+            if mode == "plain":
+                model(input_ids=input_ids, attention_mask=mask, use_cache=False, logits_to_keep=1)
+            elif mode == "eager":
+                model.set_attn_implementation("eager")
+                model(input_ids=input_ids, attention_mask=mask, use_cache=False, output_attentions=True, logits_to_keep=1)
+            else:
+                capture_attention_batch(model, input_ids, mask, segments, options)
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    # warm up on a short input, then take the baseline
+    with torch.no_grad():
+        model(input_ids=input_ids[:, :16], use_cache=False)
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+    else:
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    times = []
+    for _ in range(repeats + 1):
+        started = time.perf_counter()
+        run_once()
+        times.append(time.perf_counter() - started)
+    peak = torch.cuda.max_memory_allocated() if device == "cuda" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"ms": 1000 * statistics.median(times[1:]), "extra_gib": max(0, peak - base) / 2**30}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="shipped", choices=["shipped", "qwen2-1.5b-shape"])
+    parser.add_argument("--lengths", type=int, nargs="+", default=[1024, 2048, 4096, 8192, 16384, 32768])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--eager-max", type=int, default=8192, help="skip eager above this length (it keeps every map)")
+    parser.add_argument("--child", nargs=2, metavar=("MODE", "LENGTH"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    import torch
+
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    if args.child:
+        print(json.dumps(measure(args.model, args.child[0], int(args.child[1]), args.repeats, device)))
+        return
+    cpu = platform.processor() or platform.machine()
+    where = torch.cuda.get_device_name() if device == "cuda" else f"CPU ({cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+    print(f"model: {args.model}; device: {where}; torch {torch.__version__}; median of {args.repeats}\n")
+    print("| tokens | plain ms | plain +GiB | eager ms | eager +GiB | capture ms | capture +GiB | capture/plain time | capture/plain memory |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for length in args.lengths:
+        row = {}
+        for mode in MODES:
+            if mode == "eager" and length > args.eager_max:
+                row[mode] = None
+                continue
+            done = subprocess.run([sys.executable, __file__, "--model", args.model, "--device", device,
+                                   "--repeats", str(args.repeats), "--child", mode, str(length)],
+                                  capture_output=True, text=True)
+            row[mode] = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else "failed"
+        cells = []
+        for mode in MODES:
+            value = row[mode]
+            if value is None:
+                cells += ["skipped", "skipped"]
+            elif value == "failed":
+                cells += ["failed (OOM?)", "-"]
+            else:
+                cells += [f"{value['ms']:.0f}", f"{value['extra_gib']:.2f}"]
+        plain, capture = row["plain"], row["capture"]
+        if isinstance(plain, dict) and isinstance(capture, dict):
+            memory = capture["extra_gib"] / plain["extra_gib"] if plain["extra_gib"] > 0.01 else float("nan")
+            cells += [f"{capture['ms'] / plain['ms']:.2f}x", f"{memory:.2f}x"]
+        else:
+            cells += ["-", "-"]
+        print(f"| {length:,} | " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
