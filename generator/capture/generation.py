@@ -48,33 +48,46 @@ def generate(model, tokenizer, examples: Sequence[Example], max_new_tokens: int,
     return out
 
 
-def token_pieces(tokenizer, token_ids: Sequence[int]) -> tuple[list[str], list[tuple[int, int]], str]:
-    """Display string and character span of every token, and the decoded text they index.
+class Detokenizer:
+    """Turns token ids into display pieces one at a time, with character offsets.
 
     Decoding from a few tokens back (instead of one token alone) keeps byte-level and
     sentencepiece tokenizers right about leading spaces; a token that ends inside a
     multi-byte character gets an empty piece and the token completing it gets the character.
     """
-    special = set(tokenizer.all_special_ids)
-    pieces: list[str] = []
-    offsets: list[tuple[int, int]] = []
-    text = ""
-    plain: list[int] = []
-    prefix_start = read_start = 0  # plain[prefix_start:read_start] is context already emitted
-    for token in token_ids:
-        if token in special:
-            pieces.append(tokenizer.convert_ids_to_tokens(int(token)))
-            offsets.append((len(text), len(text)))
-            continue
-        plain.append(int(token))
-        before = tokenizer.decode(plain[prefix_start:read_start], clean_up_tokenization_spaces=False)
-        after = tokenizer.decode(plain[prefix_start:], clean_up_tokenization_spaces=False)
+
+    def __init__(self, tokenizer) -> None:
+        self.tokenizer = tokenizer
+        self.special = set(tokenizer.all_special_ids)
+        self.pieces: list[str] = []
+        self.offsets: list[tuple[int, int]] = []
+        self.text = ""
+        self._plain: list[int] = []
+        self._prefix_start = self._read_start = 0  # plain[prefix_start:read_start] was emitted
+
+    def push(self, token: int) -> None:
+        token = int(token)
+        if token in self.special:
+            self.pieces.append(self.tokenizer.convert_ids_to_tokens(token))
+            self.offsets.append((len(self.text), len(self.text)))
+            return
+        self._plain.append(token)
+        decode = self.tokenizer.decode
+        before = decode(self._plain[self._prefix_start:self._read_start], clean_up_tokenization_spaces=False)
+        after = decode(self._plain[self._prefix_start:], clean_up_tokenization_spaces=False)
         piece = ""
         if len(after) > len(before) and not after.endswith("\ufffd"):
             piece = after[len(before):]
-            prefix_start = max(0, len(plain) - DETOKENIZE_WINDOW)
-            read_start = len(plain)
-        pieces.append(piece)
-        offsets.append((len(text), len(text) + len(piece)))
-        text += piece
-    return pieces, offsets, text
+            self._prefix_start = max(0, len(self._plain) - DETOKENIZE_WINDOW)
+            self._read_start = len(self._plain)
+        self.pieces.append(piece)
+        self.offsets.append((len(self.text), len(self.text) + len(piece)))
+        self.text += piece
+
+
+def token_pieces(tokenizer, token_ids: Sequence[int]) -> tuple[list[str], list[tuple[int, int]], str]:
+    """Display string and character span of every token, and the decoded text they index."""
+    detokenizer = Detokenizer(tokenizer)
+    for token in token_ids:
+        detokenizer.push(token)
+    return detokenizer.pieces, detokenizer.offsets, detokenizer.text

@@ -10,12 +10,13 @@ from generator.config import SegmentationSpec
 from generator.store.records import Segment
 
 
-def segment_trajectory(text: str, offsets: list[tuple[int, int]], n_prompt_tokens: int,
-                       spec: SegmentationSpec) -> tuple[Segment, ...]:
-    """Question = the prompt's tokens; then one segment per step marker; then the answer.
+def segment_owners(text: str, offsets, n_prompt_tokens: int,
+                   spec: SegmentationSpec) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """Index of the part each token belongs to, and the parts' (name, kind).
 
-    Generated tokens belong to the segment in which their text starts; special tokens (empty
-    spans) to the segment of the token before them.
+    Part 0 is the question (the prompt's tokens); then one part per step marker, and the
+    answer. Generated tokens belong to the part in which their text starts; special tokens
+    (empty spans) to the part of the token before them.
     """
     prompt_end = offsets[n_prompt_tokens - 1][1] if n_prompt_tokens else 0
     step_re, answer_re = re.compile(spec.step_pattern), re.compile(spec.answer_pattern)
@@ -31,18 +32,22 @@ def segment_trajectory(text: str, offsets: list[tuple[int, int]], n_prompt_token
     if answers:
         boundaries.append((answer_start, "answer", "answer"))
 
-    owner = np.full(len(offsets), -1)
+    spans = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+    starts = np.array([b[0] for b in boundaries], dtype=np.int64)
+    owner = np.searchsorted(starts, spans[:, 0], side="right")  # boundaries at or before each token
     owner[:n_prompt_tokens] = 0
-    starts = [b[0] for b in boundaries]
-    for index in range(n_prompt_tokens, len(offsets)):
-        begin, end = offsets[index]
-        if begin == end:  # special token: joins the previous token's segment
-            owner[index] = owner[index - 1] if index else 0
-            continue
-        position = int(np.searchsorted(starts, begin, side="right")) - 1
-        owner[index] = position + 1 if position >= 0 else (owner[index - 1] if index else 0)
+    # Special tokens (empty spans) take the part of the token before them: forward-fill.
+    special = spans[:, 0] == spans[:, 1]
+    special[:n_prompt_tokens] = False
+    if special.any():
+        keep = np.where(special, 0, np.arange(len(owner)))
+        owner = owner[np.maximum.accumulate(keep)]
+    return owner, [("question", "question")] + [(b[1], b[2]) for b in boundaries]
 
-    names = [("question", "question")] + [(b[1], b[2]) for b in boundaries]
+
+def segment_trajectory(text: str, offsets, n_prompt_tokens: int, spec: SegmentationSpec) -> tuple[Segment, ...]:
+    """The parts of a finished trajectory as token spans (parts with no tokens are left out)."""
+    owner, names = segment_owners(text, offsets, n_prompt_tokens, spec)
     segments = []
     for seg_index, (name, kind) in enumerate(names):
         members = np.flatnonzero(owner == seg_index)
