@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from generator.analyses import ExampleContext, get_analysis
 from generator.capture.generation import Generation, generate, token_pieces
+from generator.capture.generation_capture import generate_with_capture_batched
 from generator.capture.model_loading import LoadedModel, load_model
 from generator.capture.segmentation import parse_answer, segment_ids, segment_trajectory
 from generator.config import RunConfig
@@ -89,8 +90,17 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
     def fill(writer: RunWriter) -> None:
         entries = []
         for dataset, examples in datasets.items():
-            generations = generate(model, tokenizer, examples, config.generation.max_new_tokens,
-                                   config.generation.batch_size, desc=f"generating {dataset}")
+            captures: dict[str, object] = {}
+            attention = analyses.get("attention")
+            if attention is not None and attention[1].during_generation:
+                captured = generate_with_capture_batched(
+                    model, tokenizer, examples, config.generation.max_new_tokens, config.generation.batch_size,
+                    config.segmentation, attention[1].capture_options(), desc=f"generating {dataset}")
+                generations = [c.generation for c in captured]
+                captures = {c.generation.example.id: c.capture for c in captured}
+            else:
+                generations = generate(model, tokenizer, examples, config.generation.max_new_tokens,
+                                       config.generation.batch_size, desc=f"generating {dataset}")
             trajectories = [build_trajectory(g, dataset, tokenizer, config) for g in generations]
             kept: dict[str, list[dict]] = {name: [] for name in analyses}
             for trajectory in tqdm(trajectories, desc=f"analysing {dataset}", unit="example"):
@@ -101,6 +111,7 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
                     input_ids=torch.tensor([trajectory.token_ids], device=model.device),
                     trajectory=trajectory,
                     segment_ids=segment_ids(trajectory.segments, len(trajectory.tokens)),
+                    captured_attention=captures.get(trajectory.example_id),
                 )
                 for name, (analysis, options) in analyses.items():
                     tensors = analysis.analyze_example(context, options)

@@ -20,6 +20,12 @@ class AttentionOptions:
     # For longer sequences, these (layer, head) pairs keep a map pooled to a bounded size.
     map_heads: tuple[tuple[int, ...], ...] = ()
     pooled_map_size: int = 128
+    # Capture rows while generating (no second pass over the sequence).
+    during_generation: bool = True
+
+    def capture_options(self) -> CaptureOptions:
+        return CaptureOptions(exact_maps_up_to=self.max_map_tokens, map_heads=tuple(tuple(p) for p in self.map_heads),
+                              pooled_map_size=self.pooled_map_size)
 
 
 def check_map_heads(options: AttentionOptions, n_layers: int, n_heads: int) -> None:
@@ -54,11 +60,12 @@ class AttentionAnalysis(Analysis):
 
     def analyze_example(self, context: ExampleContext, options: AttentionOptions) -> dict[str, np.ndarray]:
         n_tokens = context.input_ids.shape[1]
-        capture_options = CaptureOptions(exact_maps_up_to=options.max_map_tokens,
-                                         map_heads=tuple(tuple(p) for p in options.map_heads),
-                                         pooled_map_size=options.pooled_map_size)
-        captured = capture_attention(context.model, context.input_ids, context.segment_ids,
-                                     len(context.trajectory.segments), options=capture_options)
+        captured = context.captured_attention
+        wants_maps = n_tokens <= options.max_map_tokens
+        wants_pooled = not wants_maps and bool(options.map_heads)
+        if captured is None or (wants_maps and captured.maps is None) or wants_pooled:
+            captured = capture_attention(context.model, context.input_ids, context.segment_ids,
+                                         len(context.trajectory.segments), options=options.capture_options())
         queries = answer_queries(context.trajectory)
         out = {
             "segment_mass": captured.segment_mass,  # [layer, head, query, segment]
@@ -69,7 +76,7 @@ class AttentionAnalysis(Analysis):
             # [layer, head]: mean entropy over queries 1.. (query 0 can only attend to itself)
             "mean_entropy": captured.entropy[:, :, 1:].mean(axis=2) if n_tokens > 1 else captured.entropy[:, :, 0],
         }
-        if captured.maps is not None:
+        if captured.maps is not None and wants_maps:
             out["maps"] = captured.maps  # [layer, head, query, key]
         if captured.pooled_heads is not None and len(captured.pooled_heads):
             out["pooled_heads"] = captured.pooled_heads  # [n, 2] (layer, head)

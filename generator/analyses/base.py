@@ -22,6 +22,7 @@ class ExampleContext:
     input_ids: Any  # torch tensor [1, T] on the model's device
     trajectory: Trajectory
     segment_ids: np.ndarray  # [T] index into trajectory.segments, -1 for none
+    captured_attention: Any = None  # AttentionCapture recorded during generation, when there is one
 
 
 class AnalysisError(ValueError):

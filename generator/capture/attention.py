@@ -63,9 +63,10 @@ def bin_edges(n_tokens: int, n_bins: int) -> np.ndarray:
 class _Recorder:
     """Receives each layer's queries/keys/mask and keeps only the summaries."""
 
-    def __init__(self, segment_matrix, options: CaptureOptions, n_tokens: int) -> None:
+    def __init__(self, segment_matrix, options: CaptureOptions, n_tokens: int, tail: int = 0) -> None:
         self.segment_matrix = segment_matrix  # [batch, key, segment] float32 one-hot (0 rows for padding)
         self.options = options
+        self.tail = tail  # also keep each row's weights on the last `tail` keys
         self.keep_all_maps = n_tokens <= options.exact_maps_up_to
         self.pooled = () if self.keep_all_maps else tuple(options.map_heads)
         self.edges = None if self.keep_all_maps else bin_edges(n_tokens, options.pooled_map_size)
@@ -107,7 +108,7 @@ class _Recorder:
         offset = n_keys - n_queries  # queries are the last n_queries positions (bottom-right causal)
         key_positions = torch.arange(n_keys, device=query.device)
         out = {name: [] for name in ("segment_mass", "entropy", "max_weight")}
-        outputs = []
+        outputs, tails = [], []
         maps, pooled_sum, pooled_max = [], None, None
         heads_here = [h for (l, h) in self.pooled if l == layer]
         for start in range(0, n_queries, rows_per_block):
@@ -161,18 +162,25 @@ class _Recorder:
                 expected_score = (weights * torch.nan_to_num(raw_scores, neginf=0.0)).sum(-1) * inv_total[..., 0]
             entropy = (log_total[..., 0] - expected_score) * (total[..., 0] > 0)
             out["entropy"].append(entropy.clamp_min_(0.0))
-            if self.keep_all_maps or heads_here:
+            if self.keep_all_maps or heads_here or self.tail:
                 probabilities = weights.mul_(inv_total)
                 if width != n_keys:
                     full = probabilities.new_zeros(batch, n_heads, rows, n_keys)
                     full[..., first:last] = probabilities
                     probabilities = full
+                if self.tail:
+                    tail = probabilities[..., max(0, n_keys - self.tail):]
+                    if tail.shape[-1] < self.tail:  # fewer keys than the tail: left-pad with zeros
+                        tail = torch.nn.functional.pad(tail, (self.tail - tail.shape[-1], 0))
+                    tails.append(tail)
                 if self.keep_all_maps:
                     maps.append(probabilities)
-                else:
+                elif heads_here:
                     pooled_sum, pooled_max = self._pool(probabilities[:, heads_here], start, n_keys,
                                                         pooled_sum, pooled_max)
         entry: dict[str, object] = {name: torch.cat(parts, dim=2) for name, parts in out.items()}
+        if self.tail:
+            entry["tail"] = torch.cat(tails, dim=2)  # [batch, head, query, last keys]
         if self.keep_all_maps:
             entry["maps"] = torch.cat(maps, dim=2)
         elif heads_here:

@@ -1,0 +1,233 @@
+"""Attention captured while the model generates, from the rows the KV cache already computes.
+
+Each forward step of ``generate`` attends from the newest token to every earlier one; the
+recorder summarises that row as it is produced, so a trajectory's attention needs no second
+pass over the sequence. Which part (question, step, answer) a key token belongs to is only
+certain once a little more text exists (a step marker such as ``T:`` spans two tokens), so
+each row keeps its exact weights on the last ``TAIL`` keys and is corrected once the final
+segmentation is known. A sequence whose segmentation changed further back than that is
+recaptured with one forward pass, so results are always exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from generator.capture.attention import AttentionCapture, CaptureOptions, _Recorder, capture_attention, capturing
+from generator.capture.generation import Detokenizer, Generation
+from generator.capture.segmentation import segment_owners
+from generator.config import SegmentationSpec
+from generator.datasets import Example
+
+TAIL = 32
+MAX_PARTS = 64
+
+
+class _SequenceTracker:
+    """Text and provisional part of each token of one sequence, updated token by token."""
+
+    def __init__(self, tokenizer, prompt_ids: list[int], spec: SegmentationSpec) -> None:
+        self.detokenizer = Detokenizer(tokenizer)
+        for token in prompt_ids:
+            self.detokenizer.push(token)
+        self.tokens = list(prompt_ids)
+        self.n_prompt = len(prompt_ids)
+        self.spec = spec
+        self.eos = tokenizer.eos_token_id
+        self.owner = np.zeros(self.n_prompt, dtype=np.int64)
+        self.finished = False
+
+    def push(self, token: int) -> None:
+        if self.finished:
+            return
+        self.tokens.append(int(token))
+        self.detokenizer.push(token)
+        owner, _ = segment_owners(self.detokenizer.text, self.detokenizer.offsets, self.n_prompt, self.spec)
+        frozen = max(self.n_prompt, len(owner) - TAIL)  # parts of older tokens stay as they were used
+        self.owner = np.concatenate([self.owner[:frozen], owner[frozen:]])
+        self.finished = int(token) == self.eos
+
+
+class _Streamer:
+    """A ``generate`` streamer: feeds each new token to its sequence's tracker before the next step."""
+
+    def __init__(self, trackers: list[_SequenceTracker]) -> None:
+        self.trackers = trackers
+        self.seen_prompt = False
+
+    def put(self, value) -> None:
+        if not self.seen_prompt:  # the first call repeats the prompt
+            self.seen_prompt = True
+            return
+        for tracker, token in zip(self.trackers, value.reshape(-1).tolist()):
+            tracker.push(token)
+
+    def end(self) -> None:
+        pass
+
+
+@dataclass
+class _Step:
+    n_keys: int
+    rows: int
+    owners: np.ndarray  # [batch, TAIL] provisional part of the last keys when this step ran (-1: none)
+
+
+class _StreamRecorder:
+    """Collects every forward step's rows, layer by layer."""
+
+    def __init__(self, trackers: list[_SequenceTracker], pads: list[int], options: CaptureOptions, keep_rows: bool,
+                 device) -> None:
+        self.trackers, self.pads, self.options, self.device = trackers, pads, options, device
+        self.keep_rows = keep_rows
+        self.steps: list[_Step] = []
+        self.by_layer: dict[int, list[dict]] = {}
+        self._inner: _Recorder | None = None
+        self.calls = 0
+
+    def _start_step(self, n_keys: int, rows: int) -> None:
+        import torch
+
+        batch = len(self.trackers)
+        matrix = np.zeros((batch, n_keys, MAX_PARTS), dtype=np.float32)
+        tail_owners = np.full((batch, TAIL), -1, dtype=np.int64)
+        for row, (tracker, pad) in enumerate(zip(self.trackers, self.pads)):
+            owner = tracker.owner[: n_keys - pad]
+            if owner.max(initial=0) >= MAX_PARTS:
+                raise ValueError(f"more than {MAX_PARTS} parts in one sequence")
+            matrix[row, pad + np.arange(len(owner)), owner] = 1.0
+            last = owner[-TAIL:]
+            tail_owners[row, TAIL - len(last):] = last
+        options = CaptureOptions(exact_maps_up_to=n_keys if self.keep_rows else 0,
+                                 block_bytes=self.options.block_bytes, block_bytes_floor=self.options.block_bytes_floor)
+        self._inner = _Recorder(torch.from_numpy(matrix).to(self.device), options, n_keys, tail=TAIL)
+        self.steps.append(_Step(n_keys, rows, tail_owners))
+
+    def record(self, layer, query, key, attention_mask, scaling, softcap, value=None):
+        if layer == 0:
+            self._start_step(key.shape[2], query.shape[2])
+        self.calls += 1
+        output = self._inner.record(layer, query, key, attention_mask, scaling, softcap, value=value)
+        entry = self._inner.by_layer.pop(layer)
+        self.by_layer.setdefault(layer, []).append({k: v.cpu() for k, v in entry.items()})
+        return output
+
+
+@dataclass
+class CapturedGeneration:
+    generation: Generation
+    capture: AttentionCapture
+    recaptured: bool  # True when the sequence needed one forward pass after all
+
+
+def _finish(sequence: int, tracker: _SequenceTracker, pad: int, recorder: _StreamRecorder, n_layers: int,
+            spec: SegmentationSpec, keep_rows: bool) -> AttentionCapture | None:
+    """Assemble one sequence's rows and correct recent keys' parts; None if it must be recaptured."""
+    n_tokens = len(tracker.tokens)
+    final, _ = segment_owners(tracker.detokenizer.text, tracker.detokenizer.offsets, tracker.n_prompt, spec)
+    checked = max(0, n_tokens - TAIL)
+    if not np.array_equal(tracker.owner[:checked], final[:checked]):
+        return None
+    parts = np.unique(final)  # parts that have tokens, in order: the trajectory's segments
+    mass_rows, entropy_rows, max_rows, map_rows = [], [], [], []
+    for layer in range(n_layers):
+        layer_mass, layer_entropy, layer_max, layer_maps = [], [], [], []
+        position = 0  # next token index whose row we need
+        for step, entry in zip(recorder.steps, recorder.by_layer[layer]):
+            # rows of this step in token coordinates: the last `rows` key positions
+            first_token = step.n_keys - step.rows - pad
+            for r in range(step.rows):
+                token = first_token + r
+                if token != position or token >= n_tokens:
+                    continue
+                mass = entry["segment_mass"][sequence, :, r].numpy().copy()  # [head, MAX_PARTS]
+                tail = entry["tail"][sequence, :, r].numpy()  # [head, TAIL] weights on the last keys
+                owners_then = step.owners[sequence]
+                for slot in range(TAIL):
+                    key_token = token - (TAIL - 1 - slot) if step.rows == 1 else -1
+                    if key_token < tracker.n_prompt or owners_then[slot] < 0:
+                        continue  # prompt keys never change part; prefill rows have no pending keys
+                    before, after = owners_then[slot], final[key_token]
+                    if before != after:
+                        mass[:, before] -= tail[:, slot]
+                        mass[:, after] += tail[:, slot]
+                layer_mass.append(mass[:, parts])
+                layer_entropy.append(entry["entropy"][sequence, :, r].numpy())
+                layer_max.append(entry["max_weight"][sequence, :, r].numpy())
+                if keep_rows:
+                    row = np.zeros((mass.shape[0], n_tokens), dtype=np.float32)
+                    weights = entry["maps"][sequence, :, r, pad:].numpy()
+                    row[:, : min(n_tokens, weights.shape[-1])] = weights[:, :n_tokens]
+                    layer_maps.append(row)
+                position += 1
+        if position != n_tokens:
+            raise RuntimeError(f"sequence {sequence}: captured {position} rows for {n_tokens} tokens")
+        mass_rows.append(np.stack(layer_mass, axis=1))
+        entropy_rows.append(np.stack(layer_entropy, axis=1))
+        max_rows.append(np.stack(layer_max, axis=1))
+        if keep_rows:
+            map_rows.append(np.stack(layer_maps, axis=1))
+    return AttentionCapture(
+        segment_mass=np.stack(mass_rows).astype(np.float32),  # [layer, head, query, segment]
+        entropy=np.stack(entropy_rows).astype(np.float32),
+        max_weight=np.stack(max_rows).astype(np.float32),
+        maps=np.stack(map_rows).astype(np.float32) if keep_rows else None,
+    )
+
+
+def generate_with_capture(model, tokenizer, examples: Sequence[Example], max_new_tokens: int,
+                          spec: SegmentationSpec, options: CaptureOptions = CaptureOptions()) -> list[CapturedGeneration]:
+    """Greedy generation of one batch, capturing every token's attention row as it is produced."""
+    import torch
+
+    device = next(model.parameters()).device
+    batch = tokenizer([e.prompt for e in examples], return_tensors="pt", padding=True).to(device)
+    mask = batch["attention_mask"]
+    width = batch["input_ids"].shape[1]
+    pads = [int(width - m.sum()) for m in mask]
+    prompts = [[int(t) for t, keep in zip(ids, m) if keep] for ids, m in zip(batch["input_ids"], mask)]
+    trackers = [_SequenceTracker(tokenizer, p, spec) for p in prompts]
+    keep_rows = width + max_new_tokens <= options.exact_maps_up_to
+    recorder = _StreamRecorder(trackers, pads, options, keep_rows, device)
+    streamer = _Streamer(trackers)
+    with capturing(model, recorder), torch.no_grad():
+        out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, streamer=streamer,
+                             pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                             return_dict_in_generate=True)
+        # generate never feeds its last token back: one more step gives that token's row.
+        sequences = out.sequences
+        full_mask = torch.cat([mask, torch.ones_like(sequences[:, width:])], dim=1)
+        position_ids = (full_mask.long().cumsum(-1) - 1).clamp_min(0)[:, -1:]
+        model(input_ids=sequences[:, -1:], attention_mask=full_mask,
+              past_key_values=out.past_key_values, position_ids=position_ids, use_cache=True,
+              cache_position=torch.tensor([sequences.shape[1] - 1], device=device))
+    n_layers = model.config.get_text_config().num_hidden_layers
+    results = []
+    for index, (example, tracker, pad) in enumerate(zip(examples, trackers, pads)):
+        generation = Generation(example, tuple(tracker.tokens), tracker.n_prompt)
+        capture = _finish(index, tracker, pad, recorder, n_layers, spec, keep_rows)
+        recaptured = capture is None
+        if recaptured:
+            final, _ = segment_owners(tracker.detokenizer.text, tracker.detokenizer.offsets, tracker.n_prompt, spec)
+            ids = torch.tensor([generation.token_ids], device=device)
+            parts = np.unique(final)
+            capture = capture_attention(model, ids, np.searchsorted(parts, final), options=options)
+        results.append(CapturedGeneration(generation, capture, recaptured))
+    return results
+
+
+def generate_with_capture_batched(model, tokenizer, examples: Sequence[Example], max_new_tokens: int, batch_size: int,
+                                  spec: SegmentationSpec, options: CaptureOptions = CaptureOptions(),
+                                  desc: str = "generating") -> list[CapturedGeneration]:
+    from tqdm import tqdm
+
+    results: list[CapturedGeneration] = []
+    with tqdm(total=len(examples), desc=desc, unit="example") as bar:
+        for start in range(0, len(examples), batch_size):
+            chunk = list(examples[start:start + batch_size])
+            results += generate_with_capture(model, tokenizer, chunk, max_new_tokens, spec, options)
+            bar.update(len(chunk))
+    return results

@@ -1,0 +1,101 @@
+"""Rows captured during generation equal a forward-pass capture of the finished sequence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from generator.capture.attention import CaptureOptions, capture_attention
+from generator.capture.generation import token_pieces
+from generator.capture.generation_capture import generate_with_capture
+from generator.capture.segmentation import segment_owners
+from generator.config import SegmentationSpec
+from generator.datasets import Example, load_dataset
+from tests.conftest import REPO_ROOT, save_tiny_checkpoint
+
+SPEC = SegmentationSpec()
+
+
+def load(path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer.padding_side = "left"
+    return AutoModelForCausalLM.from_pretrained(path).eval(), tokenizer
+
+
+def forward_reference(model, tokenizer, token_ids, n_prompt, spec):
+    _, offsets, text = token_pieces(tokenizer, token_ids)
+    owner, _ = segment_owners(text, offsets, n_prompt, spec)
+    ids = np.searchsorted(np.unique(owner), owner)
+    return capture_attention(model, torch.tensor([token_ids]), ids, options=CaptureOptions())
+
+
+def assert_same(captured, reference, maps=True):
+    assert captured.segment_mass.shape == reference.segment_mass.shape
+    assert np.abs(captured.segment_mass - reference.segment_mass).max() <= 1e-4
+    assert np.abs(captured.max_weight - reference.max_weight).max() <= 1e-4
+    assert np.abs(captured.entropy - reference.entropy).max() <= 1e-3
+    if maps:
+        assert np.abs(captured.maps - reference.maps).max() <= 1e-4
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load(REPO_ROOT / "data/models/atlas-arith-demo")
+
+
+def test_shipped_model_batch_matches_forward_capture(shipped):
+    model, tokenizer = shipped
+    examples = load_dataset(REPO_ROOT / "data/datasets/three-step.jsonl")[:3] + \
+        load_dataset(REPO_ROOT / "data/datasets/two-step.jsonl")[:3]  # different prompt lengths: left padding
+    results = generate_with_capture(model, tokenizer, examples, 64, SPEC)
+    for result in results:
+        g = result.generation
+        assert not result.recaptured
+        assert tokenizer.decode(g.token_ids, skip_special_tokens=True).endswith(f"A: {g.example.answer}")
+        assert_same(result.capture, forward_reference(model, tokenizer, list(g.token_ids), g.n_prompt_tokens, SPEC))
+
+
+def test_random_model_hitting_the_token_limit(tmp_path):
+    model, tokenizer = load(save_tiny_checkpoint(tmp_path / "m"))
+    examples = [Example("a", "Q: 1+2*3="), Example("b", "Q: 45*6+7*8-9=")]
+    for result in generate_with_capture(model, tokenizer, examples, 10, SPEC):
+        g = result.generation
+        assert len(g.token_ids) <= g.n_prompt_tokens + 10
+        assert_same(result.capture, forward_reference(model, tokenizer, list(g.token_ids), g.n_prompt_tokens, SPEC))
+
+
+def test_late_segment_decisions_are_recaptured_exactly(shipped):
+    """A step marker recognised only once the answer appears changes parts far back: recapture."""
+    model, tokenizer = shipped
+    late = SegmentationSpec(step_pattern=r"T:(?=.*A:)")
+    examples = load_dataset(REPO_ROOT / "data/datasets/three-step.jsonl")[:2]
+    for result in generate_with_capture(model, tokenizer, examples, 64, late):
+        g = result.generation
+        assert result.recaptured
+        assert_same(result.capture, forward_reference(model, tokenizer, list(g.token_ids), g.n_prompt_tokens, late))
+
+
+def test_pipeline_stores_the_same_numbers_either_way(tmp_path):
+    from generator.config import parse_config, resolve_paths
+    from generator.pipeline import execute_run
+    from generator.store.run_directory import load_run
+
+    runs = {}
+    for during in (True, False):
+        written = parse_config({
+            "run_name": f"during-{during}",
+            "model": {"id": str(REPO_ROOT / "data/models/atlas-arith-demo")},
+            "datasets": [{"name": "two-step", "path": str(REPO_ROOT / "data/datasets/two-step.jsonl"), "limit": 4}],
+            "analyses": {"attention": {"during_generation": during}},
+            "output_dir": str(tmp_path),
+        })
+        runs[during] = load_run(execute_run(resolve_paths(written, tmp_path), written.to_dict(), "x").directory)
+    for example_id in runs[True].example_ids("two-step"):
+        a = runs[True].tensors("two-step", example_id, "attention")
+        b = runs[False].tensors("two-step", example_id, "attention")
+        assert a.keys() == b.keys()
+        for key in a:
+            assert np.abs(a[key] - b[key]).max() <= 1e-4, key
