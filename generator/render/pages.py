@@ -209,9 +209,16 @@ def example_pages(site: SiteContext, run: Run) -> list[Page]:
                 if "maps" in tensors:
                     context["attention_plot"] = plot_item(plots.token_attention_heatmap(
                         tensors["maps"], trajectory.tokens, f"{base}-attention"))
+                elif "pooled_mean" in tensors:
+                    context["attention_plot"] = plot_item(plots.pooled_attention_heatmap(
+                        tensors["pooled_mean"], tensors["pooled_max"], tensors["pooled_heads"],
+                        tensors["pooled_edges"], trajectory.tokens, f"{base}-pooled"))
+                    context["attention_note"] = (f"This sequence has {len(trajectory.tokens)} tokens: maps are pooled "
+                                                 "into blocks for the heads listed in analyses.attention.map_heads.")
                 else:
                     context["attention_note"] = (f"This sequence has {len(trajectory.tokens)} tokens, more than the run "
-                                                 "stored full maps for (analyses.attention.max_map_tokens).")
+                                                 "stored full maps for (analyses.attention.max_map_tokens); list heads "
+                                                 "in analyses.attention.map_heads to keep pooled maps.")
                 mass = tensors["answer_segment_mass"]  # [layer, head, segment]
                 seg_names = [s.name for s in trajectory.segments]
                 seg_text = [f"{s.name}: {plots.display_token(trajectory.text[s.char_start:s.char_end])}" for s in trajectory.segments]

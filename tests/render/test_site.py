@@ -75,3 +75,23 @@ def test_two_builds_of_one_run_are_byte_identical(tiny_run, tmp_path):
     assert outputs[0].keys() == outputs[1].keys()
     different = [name for name in outputs[0] if outputs[0][name] != outputs[1][name]]
     assert different == []
+
+
+def test_long_sequences_show_pooled_maps_for_chosen_heads(tmp_path):
+    from generator.config import parse_config, resolve_paths
+    from generator.pipeline import execute_run
+    from generator.render.site import build_site
+    from tests.conftest import save_tiny_checkpoint, write_dataset
+
+    save_tiny_checkpoint(tmp_path / "model")
+    write_dataset(tmp_path / "d.jsonl", [{"id": "long", "prompt": "Q: " + "1+2*3-4+" * 4 + "5="}])
+    written = parse_config({
+        "run_name": "pooled", "model": {"id": "model"}, "datasets": [{"name": "d", "path": "d.jsonl"}],
+        "generation": {"max_new_tokens": 6}, "output_dir": "runs",
+        "analyses": {"attention": {"max_map_tokens": 8, "map_heads": [[0, 1], [1, 3]], "pooled_map_size": 5}},
+    })
+    run_dir = execute_run(resolve_paths(written, tmp_path), written.to_dict(), written.config_hash()).directory
+    site = build_site(run_dir.parent, REPO_ROOT / "mkdocs.yml", site_dir=tmp_path / "site", docs_dir=tmp_path / "docs")
+    html = (site.site_dir / "runs/pooled/d/examples/long.html").read_text()
+    assert "maps are pooled into blocks" in html
+    assert "layer 1, head 3" in html
