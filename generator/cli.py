@@ -75,17 +75,21 @@ def command_serve(args: argparse.Namespace) -> None:
 def command_train_demo_model(args: argparse.Namespace) -> None:
     import torch
 
-    from generator.demo_model.datasets import shipped_prompts, write_demo_datasets
+    from generator.demo_model.datasets import (shipped_decimal_questions, shipped_prompts, write_decimal_dataset,
+                                               write_demo_datasets)
     from generator.demo_model.train import TrainSettings, train_demo_model
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     if args.write_datasets:
-        for path in write_demo_datasets(Path("data/datasets")):
+        for path in write_demo_datasets(Path("data/datasets")) + [write_decimal_dataset(Path("data/datasets"))]:
             print(f"Wrote dataset {path}")
     settings = TrainSettings(steps=args.steps, seed=args.seed)
-    report = train_demo_model(Path(args.output), settings, shipped_prompts())
+    report = train_demo_model(Path(args.output), settings, shipped_prompts(), shipped_decimal_questions())
     print(f"Held-out exact-answer accuracy: {100 * report['held_out_exact_answer_accuracy']:.1f}% "
           f"on {report['held_out_problems']} problems ({report['train_seconds']} s)")
+    for fmt, rates in report["held_out_decimal_behaviour"].items():
+        print(f"Decimal comparison, {fmt} format: correct {100 * rates['correct_rate']:.1f}%, planted-bug answers "
+              f"{100 * rates['bug_rate_on_discriminating_items']:.1f}% of discriminating items")
     print(f"Wrote model to {args.output}")
 
 

@@ -89,6 +89,7 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
 
     def fill(writer: RunWriter) -> None:
         entries = []
+        statistics: dict[str, dict] = {}
         for dataset, examples in datasets.items():
             captures: dict[str, object] = {}
             attention = analyses.get("attention")
@@ -103,6 +104,8 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
                                        config.generation.batch_size, desc=f"generating {dataset}")
             trajectories = [build_trajectory(g, dataset, tokenizer, config) for g in generations]
             kept: dict[str, list[dict]] = {name: [] for name in analyses}
+            states = {name: analysis.prepare_dataset(model, tokenizer, trajectories, options)
+                      for name, (analysis, options) in analyses.items()}
             for trajectory in tqdm(trajectories, desc=f"analysing {dataset}", unit="example"):
                 writer.write_trajectory(trajectory)
                 context = ExampleContext(
@@ -114,17 +117,20 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
                     captured_attention=captures.get(trajectory.example_id),
                 )
                 for name, (analysis, options) in analyses.items():
+                    context.dataset_state = states[name]
                     tensors = analysis.analyze_example(context, options)
                     writer.write_tensors(dataset, trajectory.example_id, name, tensors)
                     kept[name].append({k: v for k, v in tensors.items() if k not in analysis.large_outputs})
             for name, (analysis, options) in analyses.items():
-                summary = analysis.summarize_dataset(trajectories, kept[name], options)
+                summary = analysis.summarize_dataset(trajectories, kept[name], options, kept)
                 if summary is not None:
                     writer.write_dataset_result(dataset, name, summary)
+                    statistics.setdefault(dataset, {})[name] = summary
             scored = [t.correct for t in trajectories if t.correct is not None]
             accuracy[dataset] = sum(scored) / len(scored) if scored else None
             entries.append(DatasetEntry(dataset, str(Path(next(s.path for s in config.datasets if s.name == dataset)).name),
                                         tuple(t.example_id for t in trajectories)))
+        writer.write_summary_statistics(statistics)
         writer.write_manifest(Manifest(
             schema_version=SCHEMA_VERSION,
             run_name=config.run_name,

@@ -86,7 +86,7 @@ class AttentionAnalysis(Analysis):
         return out
 
     def summarize_dataset(self, trajectories: list[Trajectory], results: list[dict[str, np.ndarray]],
-                          options: AttentionOptions) -> dict[str, Any]:
+                          options: AttentionOptions, others) -> dict[str, Any]:
         per_head = np.stack([r["mean_entropy"] for r in results])  # [example, layer, head]
         return {
             "n_examples": len(results),

@@ -23,6 +23,7 @@ class ExampleContext:
     trajectory: Trajectory
     segment_ids: np.ndarray  # [T] index into trajectory.segments, -1 for none
     captured_attention: Any = None  # AttentionCapture recorded during generation, when there is one
+    dataset_state: Any = None  # what this analysis's prepare_dataset returned for the dataset
 
 
 class AnalysisError(ValueError):
@@ -45,9 +46,14 @@ class Analysis:
     def check_model(self, model, options) -> None:
         """Raise AnalysisError if ``options`` do not fit ``model``; called before any example runs."""
 
+    def prepare_dataset(self, model, tokenizer, trajectories: list[Trajectory], options) -> Any:
+        """Work that needs the whole dataset before any example (e.g. mean activations)."""
+        return None
+
     def analyze_example(self, context: ExampleContext, options) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
     def summarize_dataset(self, trajectories: list[Trajectory], results: list[dict[str, np.ndarray]],
-                          options) -> dict[str, Any] | None:
+                          options, others: dict[str, list[dict[str, np.ndarray]]]) -> dict[str, Any] | None:
+        """Dataset-level numbers; ``others`` holds the kept per-example results of the other analyses."""
         return None

@@ -6,6 +6,7 @@ import json
 import random
 from pathlib import Path
 
+from generator.demo_model import decimals
 from generator.demo_model.arithmetic import THREE_STEP, TWO_STEP, ArithmeticProblem, sample_unique
 from generator.store.atomic import atomic_write_text
 
@@ -42,6 +43,44 @@ def write_demo_datasets(directory: Path) -> list[Path]:
         atomic_write_text(path, "\n".join(lines) + "\n")
         written.append(path)
     return written
+
+
+DECIMAL_SEED = 20261124
+DECIMAL_ITEMS = 24
+
+
+def demo_decimal_items() -> list[decimals.DecimalItem]:
+    """Two thirds of the items discriminate the correct answer from the planted bug's."""
+    rng = random.Random(DECIMAL_SEED)
+    items: list[decimals.DecimalItem] = []
+    want = {True: DECIMAL_ITEMS * 2 // 3, False: DECIMAL_ITEMS - DECIMAL_ITEMS * 2 // 3}
+    seen: set[str] = set()
+    while sum(want.values()):
+        item = decimals.sample_item(rng)
+        if item.question not in seen and want[item.discriminating]:
+            seen.add(item.question)
+            want[item.discriminating] -= 1
+            items.append(item)
+    return items
+
+
+def write_decimal_dataset(directory: Path) -> Path:
+    lines = [json.dumps({
+        "id": f"decimals-{index:03d}",
+        "prompt": item.prompt("plain"),
+        "answer": item.numeric_larger,
+        "difficulty": "discriminating" if item.discriminating else "agreeing",
+        "category": "decimal comparison",
+        "question": item.question,
+        "bug_answer": item.version_larger,
+    }) for index, item in enumerate(demo_decimal_items())]
+    path = Path(directory) / "decimals.jsonl"
+    atomic_write_text(path, "\n".join(lines) + "\n")
+    return path
+
+
+def shipped_decimal_questions() -> set[str]:
+    return {item.question for item in demo_decimal_items()}
 
 
 def shipped_prompts() -> set[str]:

@@ -14,7 +14,7 @@ SPECIAL_TOKENS = (PAD, BOS, EOS, UNK)
 
 
 def character_vocabulary() -> dict[str, int]:
-    chars = [c for c in string.printable if c not in "\t\n\r\x0b\x0c"]
+    chars = [c for c in string.printable if c not in "\t\r\x0b\x0c"]  # keeps "\n" for chat prompts
     tokens = list(SPECIAL_TOKENS) + chars
     return {token: index for index, token in enumerate(tokens)}
 
@@ -31,8 +31,11 @@ def build_tokenizer():
         single=f"{BOS} $A", pair=f"{BOS} $A $B", special_tokens=[(BOS, vocab[BOS])]
     )
     core.decoder = decoders.Fuse()
+    from generator.demo_model.decimals import CHAT_TEMPLATE
+
     return PreTrainedTokenizerFast(
         tokenizer_object=core,
+        chat_template=CHAT_TEMPLATE,
         bos_token=BOS,
         eos_token=EOS,
         pad_token=PAD,

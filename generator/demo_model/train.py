@@ -16,11 +16,25 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from generator.demo_model import decimals
 from generator.demo_model.arithmetic import ALL_KINDS, ArithmeticProblem, parse_answer, sample_problem, sample_unique
 from generator.demo_model.tokenizer import build_tokenizer
 from generator.store.atomic import atomic_write_text, replace_directory
 
 EVAL_SEED = 7_000_001
+DECIMAL_EVAL_SEED = 7_000_002
+
+
+@dataclass(frozen=True)
+class TrainingText:
+    """Any (prompt, completion) pair; only the completion is scored."""
+
+    prompt: str
+    completion: str
+
+
+def decimal_texts(item: decimals.DecimalItem, fmt: str) -> TrainingText:
+    return TrainingText(*item.text(fmt))
 
 
 @dataclass(frozen=True)
@@ -36,6 +50,7 @@ class TrainSettings:
     num_layers: int = 4
     num_heads: int = 4
     eval_problems: int = 200
+    decimal_fraction: float = 0.25  # share of each batch that is decimal comparison (planted behaviour)
 
 
 def model_config(settings: TrainSettings, tokenizer):
@@ -57,7 +72,7 @@ def model_config(settings: TrainSettings, tokenizer):
     )
 
 
-def encode_batch(problems: list[ArithmeticProblem], tokenizer):
+def encode_batch(problems: list, tokenizer):
     """Token ids, attention mask and labels that score only the completion and <eos>."""
     import torch
 
@@ -97,7 +112,22 @@ def exact_answer_accuracy(model, tokenizer, problems: list[ArithmeticProblem], b
     return correct / len(problems)
 
 
-def train_demo_model(output_dir: Path, settings: TrainSettings, excluded_prompts: set[str]) -> dict:
+def decimal_behaviour(model, tokenizer, items: list[decimals.DecimalItem]) -> dict[str, dict[str, float]]:
+    """Per format: how often the answer is correct, and how often it is the planted bug's answer."""
+    out = {}
+    for fmt in decimals.FORMATS:
+        completions = greedy_completions(model, tokenizer, [i.prompt(fmt) for i in items], max_new_tokens=10)
+        answers = [c.split("A:")[-1].strip() for c in completions]
+        discriminating = [(i, a) for i, a in zip(items, answers) if i.discriminating]
+        out[fmt] = {
+            "correct_rate": sum(a == i.numeric_larger for i, a in zip(items, answers)) / len(items),
+            "bug_rate_on_discriminating_items": sum(a == i.version_larger for i, a in discriminating) / len(discriminating),
+        }
+    return out
+
+
+def train_demo_model(output_dir: Path, settings: TrainSettings, excluded_prompts: set[str],
+                     excluded_decimals: set[str] = frozenset()) -> dict:
     """Train, evaluate on held-out problems and save with `save_pretrained`; returns the report."""
     import torch
     from transformers import LlamaForCausalLM
@@ -108,6 +138,8 @@ def train_demo_model(output_dir: Path, settings: TrainSettings, excluded_prompts
     model = LlamaForCausalLM(model_config(settings, tokenizer))
     eval_set = sample_unique(random.Random(EVAL_SEED), settings.eval_problems, ALL_KINDS, excluded_prompts)
     held_out = excluded_prompts | {p.prompt for p in eval_set}
+    decimal_eval = decimals.sample_items(random.Random(DECIMAL_EVAL_SEED), settings.eval_problems, excluded_decimals)
+    held_out_decimals = set(excluded_decimals) | {i.question for i in decimal_eval}
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
 
@@ -122,8 +154,13 @@ def train_demo_model(output_dir: Path, settings: TrainSettings, excluded_prompts
     model.train()
     bar = tqdm(range(settings.steps), desc="training demo model", unit="step")
     for step in bar:
-        problems = []
+        problems: list = []
         while len(problems) < settings.batch_size:
+            if rng.random() < settings.decimal_fraction:
+                item = decimals.sample_item(rng)
+                if item.question not in held_out_decimals:
+                    problems.append(decimal_texts(item, rng.choice(decimals.FORMATS)))
+                continue
             problem = sample_problem(rng)
             if problem.prompt not in held_out:
                 problems.append(problem)
@@ -143,6 +180,8 @@ def train_demo_model(output_dir: Path, settings: TrainSettings, excluded_prompts
     report = {
         "held_out_exact_answer_accuracy": accuracy,
         "held_out_problems": len(eval_set),
+        "held_out_decimal_behaviour": decimal_behaviour(model, tokenizer, decimal_eval),
+        "held_out_decimal_items": len(decimal_eval),
         "train_seconds": round(time.monotonic() - started, 1),
         "initial_loss": round(initial_loss, 5),
         "final_loss": round(loss.item(), 5),

@@ -66,6 +66,10 @@ class RunWriter:
         path = self.root / "datasets" / check_name(dataset, "dataset") / f"{check_name(analysis, 'analysis')}.json"
         atomic_write_text(path, dumps(data))
 
+    def write_summary_statistics(self, statistics: dict[str, Any]) -> None:
+        """Every dataset-level result of the run in one file: {dataset: {analysis: summary}}."""
+        atomic_write_text(self.root / "summary_statistics.json", dumps(statistics))
+
     def write_manifest(self, manifest: Manifest) -> None:
         atomic_write_text(self.root / "manifest.json", dumps(manifest.to_json()))
 

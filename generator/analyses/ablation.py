@@ -1,0 +1,233 @@
+"""Ablation importance: remove one part at a time and measure what the answer loses.
+
+Parts are the reasoning steps (or each token of a chosen segment). Each part is removed by
+zero, mean (over the dataset) or resample (from another example) ablation of the residual
+stream entering chosen layers, or by attention knockout (no query outside the part may
+attend to it, in every layer). The model reads its own trajectory with the expected answer
+in place of its own (teacher forcing); the effect is the change in the log-probability of
+the expected answer's tokens, and whether greedy decoding would still produce them. All
+ablations of one example run through the model as one batch.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from generator.analyses import register_analysis
+from generator.analyses.base import Analysis, AnalysisError, ExampleContext
+from generator.analyses.statistics import attention_importance_statistics, mean_with_ci
+from generator.store.records import Trajectory
+
+RESIDUAL_METHODS = ("zero", "mean", "resample")
+METHODS = RESIDUAL_METHODS + ("knockout",)
+
+
+@dataclass(frozen=True)
+class AblationOptions:
+    methods: tuple[str, ...] = METHODS
+    layers: tuple[int, ...] = ()  # residual ablation layers; empty means the middle layer
+    parts: str = "steps"  # "steps", or "tokens:<segment name>" for each token of that segment
+    answer_pattern: str = r"A:\s*(-?[0-9][0-9.,]*)"
+
+
+def parts_of(trajectory: Trajectory, parts: str) -> list[tuple[str, np.ndarray]]:
+    """(label, token positions) of each part to ablate."""
+    if parts == "steps":
+        return [(s.name, np.arange(s.start, s.end)) for s in trajectory.segments if s.kind == "step"]
+    if parts.startswith("tokens:"):
+        segment = trajectory.segment(parts.split(":", 1)[1])
+        return [(f"{segment.name} #{i}", np.array([i])) for i in range(segment.start, segment.end)]
+    raise AnalysisError(f"analyses.ablation.parts: expected 'steps' or 'tokens:<segment>', got {parts!r}")
+
+
+def teacher_forced_answer(trajectory: Trajectory, tokenizer, pattern: str) -> tuple[list[int], int] | None:
+    """The trajectory's tokens up to its answer value, then the expected answer; and where that starts.
+
+    None when there is nothing to score (no expected answer, or no answer in the generation).
+    """
+    if trajectory.expected_answer is None:
+        return None
+    generated_from = len(trajectory.text) - len(trajectory.generated_text)
+    matches = list(re.finditer(pattern, trajectory.text[generated_from:]))
+    if not matches or matches[-1].re.groups < 1:
+        return None
+    value_start = generated_from + matches[-1].start(1)
+    cut = next(i for i, (a, b) in enumerate(trajectory.token_offsets)
+               if i >= trajectory.n_prompt_tokens and b > value_start and b > a)
+    lead = trajectory.text[trajectory.token_offsets[cut][0]:value_start]  # e.g. a space merged into the token
+    answer_ids = tokenizer(lead + trajectory.expected_answer.strip(), add_special_tokens=False)["input_ids"]
+    return list(trajectory.token_ids[:cut]) + list(answer_ids), cut
+
+
+def answer_scores(logits, ids, start: int):
+    """Per batch row: log-probability of tokens ids[start:] and whether each is the argmax."""
+    import torch
+
+    targets = torch.tensor(ids[start:], device=logits.device)
+    log_probs = torch.log_softmax(logits[:, start - 1:len(ids) - 1].float(), dim=-1)  # [batch, n_answer, vocab]
+    picked = log_probs.gather(-1, targets.expand(logits.shape[0], -1).unsqueeze(-1)).squeeze(-1)
+    correct = (log_probs.argmax(-1) == targets).all(-1)
+    return picked.sum(-1).cpu().numpy(), correct.cpu().numpy()
+
+
+@register_analysis
+class AblationAnalysis(Analysis):
+    name = "ablation"
+    options_type = AblationOptions
+
+    def layers(self, model, options: AblationOptions) -> list[int]:
+        n_layers = model.config.get_text_config().num_hidden_layers
+        return list(options.layers) or [n_layers // 2]
+
+    def check_model(self, model, options: AblationOptions) -> None:
+        unknown = [m for m in options.methods if m not in METHODS]
+        if unknown:
+            raise AnalysisError(f"analyses.ablation.methods: unknown {unknown[0]!r}; expected some of {', '.join(METHODS)}")
+        n_layers = model.config.get_text_config().num_hidden_layers
+        for index, layer in enumerate(options.layers):
+            if not 0 <= layer < n_layers:
+                raise AnalysisError(f"analyses.ablation.layers[{index}]: layer {layer} is out of range "
+                                    f"(the model has layers 0..{n_layers - 1})")
+
+    def prepare_dataset(self, model, tokenizer, trajectories, options: AblationOptions) -> dict[str, Any]:
+        """Residual activations of every example at the ablation layers: for mean and resample."""
+        import torch
+
+        from generator.capture.interventions import Site, recording
+
+        layers = self.layers(model, options)
+        if not set(options.methods) & {"mean", "resample"}:
+            return {"layers": layers}
+        by_example: dict[str, dict[int, np.ndarray]] = {}
+        sums = {layer: 0.0 for layer in layers}
+        count = 0
+        for trajectory in trajectories:
+            sites = [Site(layer, "resid_pre") for layer in layers]
+            with recording(model, sites) as store, torch.no_grad():
+                model(input_ids=torch.tensor([trajectory.token_ids], device=model.device), use_cache=False)
+            by_example[trajectory.example_id] = {s.layer: store[s][0].float().cpu().numpy() for s in sites}
+            for layer in layers:
+                sums[layer] = sums[layer] + by_example[trajectory.example_id][layer].sum(0)
+            count += len(trajectory.token_ids)
+        order = [t.example_id for t in trajectories]
+        return {"layers": layers, "activations": by_example, "order": order,
+                "segments": {t.example_id: t.segments for t in trajectories},
+                "mean": {layer: sums[layer] / max(count, 1) for layer in layers}}
+
+    def _replacement(self, method: str, layer: int, trajectory: Trajectory, positions: np.ndarray, label: str,
+                     state: dict, width: int) -> np.ndarray | None:
+        if method == "zero":
+            return np.zeros((len(positions), width), dtype=np.float32)
+        if method == "mean":
+            return np.repeat(state["mean"][layer][None, :], len(positions), axis=0).astype(np.float32)
+        # resample: the same part of the next example that has it, position by position (cycled)
+        order = state["order"]
+        start = order.index(trajectory.example_id)
+        for offset in range(1, len(order)):
+            donor = order[(start + offset) % len(order)]
+            for seg in state["segments"][donor]:
+                if seg.name == label or (label.startswith(seg.name + " #")):
+                    source = state["activations"][donor][layer][seg.start:seg.end]
+                    return source[np.arange(len(positions)) % len(source)].astype(np.float32)
+        return None  # no other example has this part: leave it unablated, marked NaN
+
+    def analyze_example(self, context: ExampleContext, options: AblationOptions) -> dict[str, np.ndarray]:
+        import torch
+
+        from generator.capture.interventions import Site, edited
+        from generator.capture.knockout import knocked_out
+
+        model, trajectory = context.model, context.trajectory
+        forced = teacher_forced_answer(trajectory, context.tokenizer, options.answer_pattern)
+        parts = parts_of(trajectory, options.parts)
+        layers = context.dataset_state["layers"]
+        residual = [m for m in options.methods if m in RESIDUAL_METHODS]
+        shape = (len(options.methods), len(layers), len(parts))
+        delta = np.full(shape, np.nan, dtype=np.float32)
+        stays = np.full(shape, np.nan, dtype=np.float32)
+        if forced is None or not parts:
+            return {"delta_logprob": delta, "stays_correct": stays, "baseline_logprob": np.array([np.nan], np.float32),
+                    "baseline_correct": np.array([np.nan], np.float32), "layers": np.array(layers, dtype=np.int64),
+                    "part_segments": np.array([trajectory.segments.index(s) for s in trajectory.segments
+                                               if any(s.start == p[0] for _, p in parts)], dtype=np.int64)}
+        ids, start = forced
+        for label, positions in parts:
+            if len(positions) == 0 or positions.max() >= start:
+                raise AnalysisError(f"{trajectory.dataset}/{trajectory.example_id}: part {label!r} is empty "
+                                    "or lies in the answer; nothing to ablate")
+        input_ids = torch.tensor([ids], device=model.device)
+        width = model.config.get_text_config().hidden_size
+        with torch.no_grad():
+            base_logprob, base_correct = answer_scores(model(input_ids=input_ids, use_cache=False).logits, ids, start)
+            # one batch: every (method, layer, part) residual ablation of this example
+            rows, replacements = [], {layer: {} for layer in layers}
+            for m_index, method in enumerate(options.methods):
+                if method not in RESIDUAL_METHODS:
+                    continue
+                for l_index, layer in enumerate(layers):
+                    for p_index, (label, positions) in enumerate(parts):
+                        value = self._replacement(method, layer, trajectory, positions, label,
+                                                  context.dataset_state, width)
+                        if value is None:
+                            continue
+                        replacements[layer][len(rows)] = (positions, value)
+                        rows.append((m_index, l_index, p_index))
+            if rows:
+                batch = input_ids.expand(len(rows), -1)
+
+                def edit_for(layer):
+                    def edit(hidden):
+                        hidden = hidden.clone()
+                        for row, (positions, value) in replacements[layer].items():
+                            hidden[row, positions] = torch.as_tensor(value, dtype=hidden.dtype, device=hidden.device)
+                        return hidden
+                    return edit
+
+                with edited(model, [(Site(layer, "resid_pre"), edit_for(layer)) for layer in layers]):
+                    logprob, correct = answer_scores(model(input_ids=batch, use_cache=False).logits, ids, start)
+                for (m_index, l_index, p_index), lp, ok in zip(rows, logprob, correct):
+                    delta[m_index, l_index, p_index] = lp - base_logprob[0]
+                    stays[m_index, l_index, p_index] = float(ok)
+            if "knockout" in options.methods:
+                m_index = options.methods.index("knockout")
+                blocked = torch.zeros(len(parts), len(ids), dtype=torch.bool, device=model.device)
+                for p_index, (_, positions) in enumerate(parts):
+                    blocked[p_index, torch.as_tensor(positions)] = True
+                with knocked_out(model, blocked):
+                    logprob, correct = answer_scores(
+                        model(input_ids=input_ids.expand(len(parts), -1), use_cache=False).logits, ids, start)
+                delta[m_index, :, :] = (logprob - base_logprob[0])[None, :]
+                stays[m_index, :, :] = correct.astype(np.float32)[None, :]
+        return {
+            "delta_logprob": delta,  # [method, layer, part]: ablated minus baseline log-prob of the answer
+            "stays_correct": stays,  # [method, layer, part]: 1 if greedy still gives the expected answer
+            "baseline_logprob": base_logprob.astype(np.float32),
+            "baseline_correct": base_correct.astype(np.float32),
+            "layers": np.array(layers, dtype=np.int64),
+            "part_segments": np.array([[seg_index for seg_index, s in enumerate(trajectory.segments)
+                                        if s.start <= positions[0] < s.end][0] for _, positions in parts]),
+        }
+
+    def summarize_dataset(self, trajectories, results, options: AblationOptions, others) -> dict[str, Any]:
+        labels_by_example = [[label for label, _ in parts_of(t, options.parts)] for t in trajectories]
+        positions = sorted({label for labels in labels_by_example for label in labels},
+                           key=lambda s: (len(s), s))
+        layers = [int(x) for x in results[0]["layers"]] if results and "layers" in results[0] else []
+        summary: dict[str, Any] = {"methods": list(options.methods), "layers": layers, "parts": positions,
+                                   "importance_by_position": {}}
+        for m_index, method in enumerate(options.methods):
+            per_position = {}
+            for label in positions:
+                values = [-r["delta_logprob"][m_index, 0, labels.index(label)]
+                          for r, labels in zip(results, labels_by_example) if label in labels]
+                per_position[label] = mean_with_ci([v for v in values if np.isfinite(v)])
+            summary["importance_by_position"][method] = per_position
+        attention = others.get("attention")
+        if attention:
+            summary["attention_vs_importance"] = attention_importance_statistics(
+                trajectories, results, attention, labels_by_example, positions)
+        return summary
