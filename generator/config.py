@@ -37,6 +37,7 @@ class DatasetSpec:
     name: str
     path: str
     limit: int | None = None
+    analyses: tuple[str, ...] | None = None  # which of the run's analyses apply (default: all)
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,10 @@ def parse_config(data: Any, source: str = "<config>") -> RunConfig:
                               f"(it names a directory), got {spec.name!r}")
         if spec.name in names[:index]:
             raise ConfigError(f"{source}: key 'datasets[{index}].name': dataset name {spec.name!r} is used twice")
+        for name in spec.analyses or ():
+            if name not in config.analyses:
+                raise ConfigError(f"{source}: key 'datasets[{index}].analyses': {name!r} is not configured under "
+                                  f"'analyses' (configured: {', '.join(config.analyses) or 'none'})")
         if spec.limit is not None and spec.limit < 1:
             raise ConfigError(f"{source}: key 'datasets[{index}].limit': expected a positive integer, got {spec.limit}")
     for key in ("max_new_tokens", "batch_size"):

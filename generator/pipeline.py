@@ -78,11 +78,11 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
 
     torch.manual_seed(config.seed)
     datasets = {spec.name: load_dataset(Path(spec.path), spec.limit) for spec in config.datasets}
-    analyses = {name: (get_analysis(name), get_analysis(name).parse_options(opts, "config", f"analyses.{name}"))
-                for name, opts in config.analyses.items()}
+    all_analyses = {name: (get_analysis(name), get_analysis(name).parse_options(opts, "config", f"analyses.{name}"))
+                    for name, opts in config.analyses.items()}
     loaded = loaded or load_model(config.model)
     model, tokenizer = loaded.model, loaded.tokenizer
-    for analysis, options in analyses.values():
+    for analysis, options in all_analyses.values():
         analysis.check_model(model, options)
     directory = config.run_directory(output_dir)
     accuracy: dict[str, float | None] = {}
@@ -91,8 +91,10 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
         entries = []
         statistics: dict[str, dict] = {}
         for dataset, examples in datasets.items():
+            spec = next(s for s in config.datasets if s.name == dataset)
+            active = {name: pair for name, pair in all_analyses.items() if spec.analyses is None or name in spec.analyses}
             captures: dict[str, object] = {}
-            attention = analyses.get("attention")
+            attention = active.get("attention")
             if attention is not None and attention[1].during_generation:
                 captured = generate_with_capture_batched(
                     model, tokenizer, examples, config.generation.max_new_tokens, config.generation.batch_size,
@@ -103,9 +105,9 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
                 generations = generate(model, tokenizer, examples, config.generation.max_new_tokens,
                                        config.generation.batch_size, desc=f"generating {dataset}")
             trajectories = [build_trajectory(g, dataset, tokenizer, config) for g in generations]
-            kept: dict[str, list[dict]] = {name: [] for name in analyses}
+            kept: dict[str, list[dict]] = {name: [] for name in active}
             states = {name: analysis.prepare_dataset(model, tokenizer, trajectories, options)
-                      for name, (analysis, options) in analyses.items()}
+                      for name, (analysis, options) in active.items()}
             for trajectory in tqdm(trajectories, desc=f"analysing {dataset}", unit="example"):
                 writer.write_trajectory(trajectory)
                 context = ExampleContext(
@@ -116,20 +118,19 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
                     segment_ids=segment_ids(trajectory.segments, len(trajectory.tokens)),
                     captured_attention=captures.get(trajectory.example_id),
                 )
-                for name, (analysis, options) in analyses.items():
+                for name, (analysis, options) in active.items():
                     context.dataset_state = states[name]
                     tensors = analysis.analyze_example(context, options)
                     writer.write_tensors(dataset, trajectory.example_id, name, tensors)
                     kept[name].append({k: v for k, v in tensors.items() if k not in analysis.large_outputs})
-            for name, (analysis, options) in analyses.items():
+            for name, (analysis, options) in active.items():
                 summary = analysis.summarize_dataset(trajectories, kept[name], options, kept)
                 if summary is not None:
                     writer.write_dataset_result(dataset, name, summary)
                     statistics.setdefault(dataset, {})[name] = summary
             scored = [t.correct for t in trajectories if t.correct is not None]
             accuracy[dataset] = sum(scored) / len(scored) if scored else None
-            entries.append(DatasetEntry(dataset, str(Path(next(s.path for s in config.datasets if s.name == dataset)).name),
-                                        tuple(t.example_id for t in trajectories)))
+            entries.append(DatasetEntry(dataset, Path(spec.path).name, tuple(t.example_id for t in trajectories)))
         writer.write_summary_statistics(statistics)
         writer.write_manifest(Manifest(
             schema_version=SCHEMA_VERSION,
@@ -140,7 +141,7 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
             config_sha256=config_sha256,
             library_versions=library_versions(),
             datasets=tuple(entries),
-            analyses=tuple(analyses),
+            analyses=tuple(all_analyses),
         ))
 
     write_run(directory, fill)

@@ -11,7 +11,9 @@ import numpy as np
 from generator.store.atomic import atomic_write_bytes
 
 FORMATS = ("png", "svg")
-DPI = 200
+PAPER_FORMATS = ("png", "svg", "pdf")  # figures meant for citing: 300 dpi PNG, SVG and PDF
+DPI = 150  # on-page figures
+PAPER_DPI = 300  # figures meant for citing
 STYLE = {
     "text.parse_math": False,  # model text may contain '$'; never interpret it as mathtext
     "svg.hashsalt": "attention-atlas",  # fixed ids inside SVG files
@@ -20,13 +22,14 @@ STYLE = {
 
 
 def _save(fig, stem: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
+    dpi = PAPER_DPI if tuple(formats) == PAPER_FORMATS else DPI
     import matplotlib.pyplot as plt
 
     written = []
     for fmt in formats:
         buffer = io.BytesIO()
-        metadata = {"Date": None} if fmt == "svg" else {"Software": None}
-        fig.savefig(buffer, format=fmt, dpi=DPI, bbox_inches="tight", metadata=metadata)
+        metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(fmt, {"Software": None})
+        fig.savefig(buffer, format=fmt, dpi=dpi, bbox_inches="tight", metadata=metadata)
         path = stem.with_suffix(f".{fmt}")
         atomic_write_bytes(path, buffer.getvalue())
         written.append(path)
@@ -97,3 +100,57 @@ def lines_by_layer(series: dict[str, np.ndarray], stem: Path, title: str, y_labe
         ax.set_xticks(range(max(len(v) for v in series.values())))
         ax.legend()
         return _save(fig, stem)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def bars_with_ci(categories: Sequence[str], means, lows, highs, stem: Path, title: str, y_label: str) -> list[Path]:
+    plt = _pyplot()
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(1.0 + 0.7 * len(categories), 2.8))
+        means = np.asarray(means, dtype=float)
+        err = np.array([means - np.asarray(lows, dtype=float), np.asarray(highs, dtype=float) - means])
+        ax.bar(range(len(categories)), means, yerr=np.nan_to_num(err), capsize=3, color="#3b75af")
+        ax.set_xticks(range(len(categories)), categories, rotation=30, ha="right")
+        ax.set_ylabel(y_label)
+        ax.set_title(title)
+        ax.axhline(0, color="black", linewidth=0.5)
+        return _save(fig, stem, PAPER_FORMATS)
+
+
+def matrix_heatmap(values: np.ndarray, row_labels: Sequence[str], column_labels: Sequence[str], stem: Path,
+                   title: str, value_label: str) -> list[Path]:
+    plt = _pyplot()
+    with plt.rc_context(STYLE):
+        n_rows, n_columns = values.shape
+        fig, ax = plt.subplots(figsize=(1.6 + 0.5 * n_columns, 1.0 + 0.22 * n_rows))
+        image = ax.imshow(np.ma.masked_invalid(values), cmap="viridis", aspect="auto")
+        ax.set_xticks(range(n_columns), column_labels, rotation=30, ha="right")
+        ax.set_yticks(range(n_rows), row_labels, fontsize=5 if n_rows > 20 else 8)
+        ax.set_title(title)
+        fig.colorbar(image, ax=ax, label=value_label)
+        return _save(fig, stem, PAPER_FORMATS)
+
+
+def scatter_grid(panels: list[dict], stem: Path, x_label: str, y_label: str) -> list[Path]:
+    """One scatter per layer with its least-squares line and r."""
+    plt = _pyplot()
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(panels), figsize=(2.4 * len(panels), 2.4), squeeze=False)
+        for ax, panel in zip(axes[0], panels):
+            ax.scatter(panel["x"], panel["y"], s=8, alpha=0.7)
+            if panel["slope"] is not None and panel["x"]:
+                xs = np.array([min(panel["x"]), max(panel["x"])])
+                ax.plot(xs, panel["intercept"] + panel["slope"] * xs, color="#d62728")
+            r = "n/a" if panel["r"] is None else f"{panel['r']:.2f}"
+            ax.set_title(f"layer {panel['layer']}: r = {r} (n = {panel['n']})")
+            ax.set_xlabel(x_label)
+        axes[0][0].set_ylabel(y_label)
+        return _save(fig, stem, PAPER_FORMATS)

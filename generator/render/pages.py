@@ -165,6 +165,10 @@ def dataset_pages(site: SiteContext, run: Run) -> list[Page]:
             written = figures.small_multiples(grids, [t.example_id for t in with_attention], figure_dir / "answer-to-steps-grid",
                                               f"{run.name} / {name}: answer-to-steps attention", "attention mass")
             context["grid_figure"] = site.figure("answer-to-steps-grid", run.name, name, None, written, page_dir)
+        from generator.render.sections import DATASET_SECTIONS
+
+        context["sections"] = [section for kind in DATASET_SECTIONS
+                               if (section := DATASET_SECTIONS.get(kind)(site, run, name, trajectories, page_dir))]
         path = f"{page_dir}/index.md"
         pages.append(Page(path, "dataset.md.j2", {"dataset": context},
                           IndexEntry("dataset", run.name, name, None, html_path(path))))
@@ -227,6 +231,10 @@ def example_pages(site: SiteContext, run: Run) -> list[Page]:
                 written = figures.layer_head_grid(steps_mass(trajectory, mass), site.docs_dir / page_dir / "figures" / f"{trajectory.example_id}-answer-to-steps",
                                                   f"{trajectory.example_id}: answer-to-steps attention", "attention mass")
                 context["answer_figure"] = site.figure("answer-to-steps", run.name, name, trajectory.example_id, written, page_dir)
+            from generator.render.sections import EXAMPLE_SECTIONS
+
+            context["sections"] = [section for kind in EXAMPLE_SECTIONS
+                                   if (section := EXAMPLE_SECTIONS.get(kind)(site, run, trajectory, page_dir))]
             pages.append(Page(path, "example.md.j2", {"example": context},
                               IndexEntry("example", run.name, name, trajectory.example_id, html_path(path))))
     return pages

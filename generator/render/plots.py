@@ -180,3 +180,108 @@ def pooled_attention_heatmap(mean: np.ndarray, maximum: np.ndarray, heads: np.nd
     head.js_on_change("value", update)
     statistic.js_on_change("value", update)
     return json_item(column(row(head, statistic), fig), target)
+
+
+def bars_with_ci(series: dict[str, dict[str, dict]], target: str, title: str, y_label: str) -> dict[str, Any]:
+    """Bars per category with confidence whiskers; a selector picks the series (e.g. ablation method).
+
+    ``series`` maps a series name to {category: {"mean", "ci_low", "ci_high", "n"}}.
+    """
+    from bokeh.embed import json_item
+    from bokeh.layouts import column
+    from bokeh.models import ColumnDataSource, CustomJS, HoverTool, Select, Whisker
+    from bokeh.plotting import figure
+
+    names = list(series)
+    categories = list(next(iter(series.values())))
+
+    def columns(name):
+        rows = [series[name].get(c) or {} for c in categories]
+        value = lambda r, k: float("nan") if r.get(k) is None else float(r[k])  # noqa: E731
+        return {"category": categories, "mean": [value(r, "mean") for r in rows],
+                "low": [value(r, "ci_low") for r in rows], "high": [value(r, "ci_high") for r in rows],
+                "n": [int(r.get("n") or 0) for r in rows]}
+
+    store = {name: columns(name) for name in names}
+    drawn = ColumnDataSource(dict(store[names[0]]))
+    fig = figure(x_range=categories, width=max(360, 70 * len(categories) + 160), height=320, title=f"{title}: {names[0]}",
+                 y_axis_label=y_label, tools="save,reset")
+    fig.vbar(x="category", top="mean", width=0.7, source=drawn, color="#3b75af")
+    fig.add_layout(Whisker(source=drawn, base="category", upper="high", lower="low"))
+    fig.add_tools(HoverTool(tooltips=[("part", "@category"), ("mean", "@mean{0.000}"),
+                                      ("95% CI", "@low{0.000} to @high{0.000}"), ("n", "@n")]))
+    if len(names) == 1:
+        return json_item(fig, target)
+    select = Select(title="Method", value=names[0], options=names, name="atlas-series")
+    select.js_on_change("value", CustomJS(args=dict(drawn=drawn, store=store, select=select, fig=fig, title=title), code="""
+        drawn.data = Object.assign({}, store[select.value]);
+        fig.title.text = title + ': ' + select.value;
+    """))
+    return json_item(column(select, fig), target)
+
+
+def matrix_heatmap(values: np.ndarray, row_labels: Sequence[str], column_labels: Sequence[str], target: str,
+                   title: str, value_label: str, low: float | None = None, high: float | None = None) -> dict[str, Any]:
+    """A labelled matrix (rows down, columns across) with hover."""
+    from bokeh.embed import json_item
+    from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper
+    from bokeh.plotting import figure
+
+    n_rows, n_columns = values.shape
+    r, c = np.meshgrid(np.arange(n_rows), np.arange(n_columns), indexing="ij")
+    finite = values[np.isfinite(values)]
+    mapper = LinearColorMapper(palette=PALETTE, low=float(finite.min()) if low is None and finite.size else (low or 0.0),
+                               high=float(finite.max()) if high is None and finite.size else (high or 1.0),
+                               nan_color="#dddddd")
+    source = ColumnDataSource({"row": [row_labels[i] for i in r.ravel()], "column": [column_labels[j] for j in c.ravel()],
+                               "value": values.ravel().astype(np.float32)})
+    fig = figure(x_range=list(column_labels), y_range=list(reversed(row_labels)), title=title, tools="save,reset",
+                 width=max(320, 60 * n_columns + 200), height=max(240, 22 * n_rows + 120))
+    fig.rect(x="column", y="row", width=1, height=1, source=source, line_color=None,
+             fill_color={"field": "value", "transform": mapper})
+    fig.add_tools(HoverTool(tooltips=[("row", "@row"), ("column", "@column"), (value_label, "@value{0.000}")]))
+    fig.xaxis.major_label_orientation = 0.8
+    fig.grid.visible = False
+    fig.add_layout(ColorBar(color_mapper=mapper, width=10), "right")
+    return json_item(fig, target)
+
+
+def scatter_by_layer(points: list[dict], target: str, x_label: str, y_label: str) -> dict[str, Any]:
+    """One scatter per layer with its least-squares line and r in the title; a selector picks the layer.
+
+    ``points[layer]`` has "x", "y", "label" lists and "slope", "intercept", "r", "p", "n".
+    """
+    from bokeh.embed import json_item
+    from bokeh.layouts import column
+    from bokeh.models import ColumnDataSource, CustomJS, HoverTool, Select
+    from bokeh.plotting import figure
+
+    def titled(p):
+        r = "undefined" if p["r"] is None else f"{p['r']:.3f}"
+        pv = "" if p["p"] is None else f", p = {p['p']:.3g}"
+        return f"Layer {p['layer']}: r = {r}{pv}, n = {p['n']}"
+
+    def line(p):
+        xs = [min(p["x"], default=0.0), max(p["x"], default=1.0)]
+        if p["slope"] is None:
+            return {"x": [], "y": []}
+        return {"x": xs, "y": [p["intercept"] + p["slope"] * x for x in xs]}
+
+    store = {str(p["layer"]): {"x": p["x"], "y": p["y"], "label": p["label"]} for p in points}
+    lines = {str(p["layer"]): line(p) for p in points}
+    titles = {str(p["layer"]): titled(p) for p in points}
+    first = str(points[0]["layer"])
+    dots, fit = ColumnDataSource(dict(store[first])), ColumnDataSource(dict(lines[first]))
+    fig = figure(width=520, height=380, title=titles[first], x_axis_label=x_label, y_axis_label=y_label,
+                 tools="pan,wheel_zoom,reset,save")
+    fig.scatter("x", "y", source=dots, size=7, alpha=0.7)
+    fig.line("x", "y", source=fit, color="#d62728", line_width=2)
+    fig.add_tools(HoverTool(tooltips=[("part", "@label"), ("x", "@x{0.000}"), ("y", "@y{0.000}")]))
+    select = Select(title="Layer", value=first, options=list(store), name="atlas-scatter-layer")
+    select.js_on_change("value", CustomJS(args=dict(dots=dots, fit=fit, store=store, lines=lines, titles=titles,
+                                                    select=select, fig=fig), code="""
+        dots.data = Object.assign({}, store[select.value]);
+        fit.data = Object.assign({}, lines[select.value]);
+        fig.title.text = titles[select.value];
+    """))
+    return json_item(column(select, fig), target)

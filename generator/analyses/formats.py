@@ -1,0 +1,86 @@
+"""Prompt-format evaluation: the same items in several templates, behaviour rates per format."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from generator.analyses import register_analysis
+from generator.analyses.base import Analysis, AnalysisError, ExampleContext
+from generator.analyses.patching import fill_template, greedy_ids
+from generator.analyses.statistics import rate_with_ci
+
+CHAT = "chat"  # a template of just "chat": the field as one user message, through the tokenizer's chat template
+
+
+@dataclass(frozen=True)
+class FormatOptions:
+    templates: dict[str, str] = field(default_factory=lambda: {"plain": "P: {question}", "qa": "Q: {question}",
+                                                               "chat": CHAT})
+    chat_field: str = "question"
+    answer_pattern: str = r"A:\s*(\S+)"
+    bug_field: str = "bug_answer"  # a dataset field with a known wrong answer to count, if items have it
+    max_new_tokens: int = 16
+
+
+def format_prompt(tokenizer, template: str, metadata: dict, chat_field: str, where: str) -> str | None:
+    if template != CHAT:
+        return fill_template(template, metadata, where)
+    if not getattr(tokenizer, "chat_template", None):
+        return None
+    if chat_field not in metadata:
+        raise AnalysisError(f"{where}: the chat format needs field {chat_field!r}")
+    return tokenizer.apply_chat_template([{"role": "user", "content": str(metadata[chat_field])}],
+                                         tokenize=False, add_generation_prompt=True)
+
+
+@register_analysis
+class FormatAnalysis(Analysis):
+    name = "formats"
+    options_type = FormatOptions
+
+    def analyze_example(self, context: ExampleContext, options: FormatOptions) -> dict[str, np.ndarray]:
+        tokenizer, trajectory = context.tokenizer, context.trajectory
+        where = f"{trajectory.dataset}/{trajectory.example_id}"
+        metadata = trajectory.metadata | {"prompt": trajectory.prompt}
+        expected = (trajectory.expected_answer or "").strip()
+        bug = str(metadata.get(options.bug_field, "")).strip()
+        correct, buggy, available = [], [], []
+        for name, template in options.templates.items():
+            prompt = format_prompt(tokenizer, template, metadata, options.chat_field, where)
+            if prompt is None:
+                correct.append(np.nan), buggy.append(np.nan), available.append(0.0)
+                continue
+            if template == CHAT:  # chat templates write their own special tokens; add <bos> only if missing
+                ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+                if tokenizer.bos_token_id is not None and ids[:1] != [tokenizer.bos_token_id]:
+                    ids = [tokenizer.bos_token_id] + ids
+            else:
+                ids = tokenizer(prompt)["input_ids"]
+            text = tokenizer.decode(greedy_ids(context.model, ids, options.max_new_tokens, tokenizer.eos_token_id),
+                                    skip_special_tokens=True)
+            matches = re.findall(options.answer_pattern, text)
+            answer = matches[-1].strip() if matches else None
+            correct.append(float(answer == expected) if expected else np.nan)
+            buggy.append(float(answer == bug) if bug and bug != expected else np.nan)
+            available.append(1.0)
+        return {"correct": np.array(correct, np.float32),  # [format]
+                "bug": np.array(buggy, np.float32),  # [format]; NaN where the item cannot show the bug
+                "available": np.array(available, np.float32)}
+
+    def summarize_dataset(self, trajectories, results, options: FormatOptions, others) -> dict[str, Any]:
+        rows = []
+        for index, (name, template) in enumerate(options.templates.items()):
+            if not any(r["available"][index] for r in results):
+                rows.append({"format": name, "template": template,
+                             "note": "skipped: the tokenizer has no chat template"})
+                continue
+            correct = [r["correct"][index] for r in results if np.isfinite(r["correct"][index])]
+            bug = [r["bug"][index] for r in results if np.isfinite(r["bug"][index])]
+            rows.append({"format": name, "template": template,
+                         "correct": rate_with_ci(int(sum(correct)), len(correct)),
+                         "bug": rate_with_ci(int(sum(bug)), len(bug))})
+        return {"formats": rows, "bug_field": options.bug_field}
