@@ -32,6 +32,7 @@ class AblationOptions:
     layers: tuple[int, ...] = ()  # residual ablation layers; empty means the middle layer
     parts: str = "steps"  # "steps", or "tokens:<segment name>" for each token of that segment
     answer_pattern: str = r"A:\s*(-?[0-9][0-9.,]*)"
+    batched: bool = True  # all ablations of one example in one batch (False: one forward each, for benchmarks)
 
 
 def parts_of(trajectory: Trajectory, parts: str) -> list[tuple[str, np.ndarray]]:
@@ -164,7 +165,7 @@ class AblationAnalysis(Analysis):
         with torch.no_grad():
             base_logprob, base_correct = answer_scores(model(input_ids=input_ids, use_cache=False).logits, ids, start)
             # one batch: every (method, layer, part) residual ablation of this example
-            rows, replacements = [], {layer: {} for layer in layers}
+            rows = []  # (method index, layer index, part index, layer, positions, replacement)
             for m_index, method in enumerate(options.methods):
                 if method not in RESIDUAL_METHODS:
                     continue
@@ -172,36 +173,40 @@ class AblationAnalysis(Analysis):
                     for p_index, (label, positions) in enumerate(parts):
                         value = self._replacement(method, layer, trajectory, positions, label,
                                                   context.dataset_state, width)
-                        if value is None:
-                            continue
-                        replacements[layer][len(rows)] = (positions, value)
-                        rows.append((m_index, l_index, p_index))
-            if rows:
-                batch = input_ids.expand(len(rows), -1)
+                        if value is not None:
+                            rows.append((m_index, l_index, p_index, layer, positions, value))
+            chunk = len(rows) if options.batched else 1
+            for begin in range(0, len(rows), max(chunk, 1)):
+                group = rows[begin:begin + chunk]
 
-                def edit_for(layer):
+                def edit_for(layer, group=group):
                     def edit(hidden):
                         hidden = hidden.clone()
-                        for row, (positions, value) in replacements[layer].items():
-                            hidden[row, positions] = torch.as_tensor(value, dtype=hidden.dtype, device=hidden.device)
+                        for row, (_, _, _, row_layer, positions, value) in enumerate(group):
+                            if row_layer == layer:
+                                hidden[row, positions] = torch.as_tensor(value, dtype=hidden.dtype, device=hidden.device)
                         return hidden
                     return edit
 
                 with edited(model, [(Site(layer, "resid_pre"), edit_for(layer)) for layer in layers]):
-                    logprob, correct = answer_scores(model(input_ids=batch, use_cache=False).logits, ids, start)
-                for (m_index, l_index, p_index), lp, ok in zip(rows, logprob, correct):
+                    logprob, correct = answer_scores(
+                        model(input_ids=input_ids.expand(len(group), -1), use_cache=False).logits, ids, start)
+                for (m_index, l_index, p_index, *_), lp, ok in zip(group, logprob, correct):
                     delta[m_index, l_index, p_index] = lp - base_logprob[0]
                     stays[m_index, l_index, p_index] = float(ok)
             if "knockout" in options.methods:
                 m_index = options.methods.index("knockout")
-                blocked = torch.zeros(len(parts), len(ids), dtype=torch.bool, device=model.device)
-                for p_index, (_, positions) in enumerate(parts):
-                    blocked[p_index, torch.as_tensor(positions)] = True
-                with knocked_out(model, blocked):
-                    logprob, correct = answer_scores(
-                        model(input_ids=input_ids.expand(len(parts), -1), use_cache=False).logits, ids, start)
-                delta[m_index, :, :] = (logprob - base_logprob[0])[None, :]
-                stays[m_index, :, :] = correct.astype(np.float32)[None, :]
+                chunk = len(parts) if options.batched else 1
+                for begin in range(0, len(parts), chunk):
+                    group = parts[begin:begin + chunk]
+                    blocked = torch.zeros(len(group), len(ids), dtype=torch.bool, device=model.device)
+                    for row, (_, positions) in enumerate(group):
+                        blocked[row, torch.as_tensor(positions)] = True
+                    with knocked_out(model, blocked):
+                        logprob, correct = answer_scores(
+                            model(input_ids=input_ids.expand(len(group), -1), use_cache=False).logits, ids, start)
+                    delta[m_index, :, begin:begin + len(group)] = (logprob - base_logprob[0])[None, :]
+                    stays[m_index, :, begin:begin + len(group)] = correct.astype(np.float32)[None, :]
         return {
             "delta_logprob": delta,  # [method, layer, part]: ablated minus baseline log-prob of the answer
             "stays_correct": stays,  # [method, layer, part]: 1 if greedy still gives the expected answer
