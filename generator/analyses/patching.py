@@ -139,7 +139,7 @@ class PatchingAnalysis(Analysis):
         summary: dict[str, Any] = {"components": list(options.components), "positions": options.positions,
                                    "clean_template": options.clean_template,
                                    "corrupted_template": options.corrupted_template,
-                                   "items": len(results), "informative_items": len(informative)}
+                                   "n_items": len(results), "informative_items": len(informative)}
         if not informative:
             return summary
         flips = np.stack([r["flips"] for r in informative])  # [item, layer, component]

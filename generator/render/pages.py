@@ -159,7 +159,8 @@ def dataset_pages(site: SiteContext, run: Run) -> list[Page]:
             context["entropy_plot"] = plot_item(plots.line_by_layer(series, target, "Mean attention entropy", "entropy (nats)"))
             written = figures.lines_by_layer(series, figure_dir / "entropy-by-layer", f"{name}: attention entropy", "entropy (nats)")
             context["entropy_figure"] = site.figure("entropy-by-layer", run.name, name, None, written, page_dir)
-        with_attention = [t for t in trajectories if run.has_tensors(name, t.example_id, "attention")]
+        with_attention = [t for t in trajectories if run.has_tensors(name, t.example_id, "attention")
+                          and any(seg.kind == "step" for seg in t.segments)]
         if with_attention:
             grids = [steps_mass(t, run.tensors(name, t.example_id, "attention")["answer_segment_mass"]) for t in with_attention]
             written = figures.small_multiples(grids, [t.example_id for t in with_attention], figure_dir / "answer-to-steps-grid",
@@ -228,9 +229,13 @@ def example_pages(site: SiteContext, run: Run) -> list[Page]:
                 seg_text = [f"{s.name}: {plots.display_token(trajectory.text[s.char_start:s.char_end])}" for s in trajectory.segments]
                 context["answer_plot"] = plot_item(plots.layer_head_heatmap(
                     np.moveaxis(mass, 2, 0), seg_names, f"{base}-answer", "Answer attention to", "mass", seg_text))
-                written = figures.layer_head_grid(steps_mass(trajectory, mass), site.docs_dir / page_dir / "figures" / f"{trajectory.example_id}-answer-to-steps",
-                                                  f"{trajectory.example_id}: answer-to-steps attention", "attention mass")
-                context["answer_figure"] = site.figure("answer-to-steps", run.name, name, trajectory.example_id, written, page_dir)
+                if any(seg.kind == "step" for seg in trajectory.segments):
+                    written = figures.layer_head_grid(
+                        steps_mass(trajectory, mass),
+                        site.docs_dir / page_dir / "figures" / f"{trajectory.example_id}-answer-to-steps",
+                        f"{trajectory.example_id}: answer-to-steps attention", "attention mass")
+                    context["answer_figure"] = site.figure("answer-to-steps", run.name, name, trajectory.example_id,
+                                                           written, page_dir)
             from generator.render.sections import EXAMPLE_SECTIONS
 
             context["sections"] = [section for kind in EXAMPLE_SECTIONS

@@ -25,7 +25,7 @@ def test_index_lists_every_page_and_figure(tiny_site):
     assert sorted(e["example_id"] for e in kinds["example"]) == ["a-0", "a-1", "b-0"]
     assert sorted(e["dataset"] for e in kinds["dataset"]) == ["alpha", "beta"]
     assert len(kinds["run"]) == 1 and len(kinds["index"]) == 1
-    assert {e["path"].rsplit(".", 1)[1] for e in kinds["answer-to-steps-grid"]} == {"png", "svg"}
+    assert {e["path"].rsplit(".", 1)[1] for e in kinds["entropy-by-layer"]} == {"png", "svg"}
     generated = {p.relative_to(tiny_site).as_posix() for p in (tiny_site / "runs").rglob("*.html")}
     assert generated <= {e["path"] for e in entries}
 
