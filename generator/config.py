@@ -38,6 +38,7 @@ class DatasetSpec:
     path: str
     limit: int | None = None
     analyses: tuple[str, ...] | None = None  # which of the run's analyses apply (default: all)
+    description: str | None = None  # shown on the dataset's page
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ def layer_head_grid(values: np.ndarray, stem: Path, title: str, value_label: str
 
 
 def small_multiples(grids: Sequence[np.ndarray], titles: Sequence[str], stem: Path, suptitle: str,
-                    value_label: str, columns: int = 6) -> list[Path]:
+                    value_label: str, columns: int = 6, high: float | None = None) -> list[Path]:
     """Every example's layers x heads grid on one shared colour scale."""
     import matplotlib
 
@@ -68,7 +68,8 @@ def small_multiples(grids: Sequence[np.ndarray], titles: Sequence[str], stem: Pa
     with plt.rc_context(STYLE):
         rows = int(np.ceil(len(grids) / columns))
         fig, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.5 * rows + 0.6), squeeze=False)
-        high = float(max(g.max() for g in grids)) if grids else 1.0
+        if high is None:
+            high = float(max(g.max() for g in grids)) if grids else 1.0
         image = None
         for ax in axes.ravel():
             ax.set_axis_off()

@@ -141,8 +141,9 @@ def dataset_pages(site: SiteContext, run: Run) -> list[Page]:
         page_dir = dataset_dir(run, name)
         figure_dir = site.docs_dir / page_dir / "figures"
         metadata_columns = sorted({k for t in trajectories for k in t.metadata if isinstance(t.metadata[k], (str, int, float))})
+        spec = next((d for d in run.manifest.config.get("datasets", []) if d.get("name") == name), {})
         context: dict[str, Any] = {
-            "name": name, "run": run.name, "n_examples": len(trajectories),
+            "name": name, "run": run.name, "n_examples": len(trajectories), "description": spec.get("description"),
             "accuracy_text": accuracy_text(trajectories), "metadata_columns": metadata_columns,
             "examples": [{
                 "id": t.example_id, "href": f"examples/{t.example_id}.html", "prompt": t.prompt,

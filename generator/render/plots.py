@@ -73,7 +73,8 @@ def token_attention_heatmap(maps: np.ndarray, tokens: Sequence[str], target: str
 
 
 def layer_head_heatmap(values: np.ndarray, options: Sequence[str], target: str, title: str,
-                       value_label: str, hover_text: Sequence[str] | None = None) -> dict[str, Any]:
+                       value_label: str, hover_text: Sequence[str] | None = None,
+                       layer_labels: Sequence[int] | None = None) -> dict[str, Any]:
     """A layers x heads grid per option (e.g. per segment), with a selector over options.
 
     ``values`` is [option, layer, head].
@@ -102,6 +103,8 @@ def layer_head_heatmap(values: np.ndarray, options: Sequence[str], target: str, 
                                       ("part", "@option")]))
     fig.xaxis.ticker = list(range(n_heads))
     fig.yaxis.ticker = list(range(n_layers))
+    if layer_labels is not None:  # a subset of layers: label rows with the real layer numbers
+        fig.yaxis.major_label_overrides = {i: str(l) for i, l in enumerate(layer_labels)}
     fig.grid.visible = False
     fig.add_layout(ColorBar(color_mapper=mapper, width=10), "right")
     if n_options == 1:

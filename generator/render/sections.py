@@ -187,3 +187,54 @@ DATASET_SECTIONS.register("ablation", ablation_dataset)
 DATASET_SECTIONS.register("formats", formats_dataset)
 DATASET_SECTIONS.register("patching", patching_dataset)
 EXAMPLE_SECTIONS.register("ablation", ablation_example)
+
+
+def salience_example(site, run: Run, trajectory: Trajectory, page_dir: str):
+    dataset = trajectory.dataset
+    if not run.has_tensors(dataset, trajectory.example_id, "salience"):
+        return None
+    tensors = run.tensors(dataset, trajectory.example_id, "salience")
+    if tensors["salience"].shape[-1] == 0:
+        return None
+    steps = [trajectory.segments[int(i)] for i in tensors["step_segments"]]
+    hover = [f"{s.name}: {plots.display_token(trajectory.text[s.char_start:s.char_end])}" for s in steps]
+    values = np.moveaxis(tensors["salience"], 2, 0)  # [step, layer, head]
+    item = plots.layer_head_heatmap(values, [s.name for s in steps], f"atlas-{run.name}-{dataset}-{trajectory.example_id}-salience",
+                                    "Salience of", "mass", hover, layer_labels=[int(x) for x in tensors["layers"]])
+    return {"template": "_section_salience_example.md.j2", "plot": _item(item)}
+
+
+def salience_dataset(site, run: Run, dataset: str, trajectories: list[Trajectory], page_dir: str):
+    summary = run.dataset_result(dataset, "salience")
+    if summary is None or not summary["mean_by_step"]:
+        return None
+    figure_dir = site.docs_dir / page_dir / "figures"
+    steps = list(summary["mean_by_step"])
+    layers = summary["layers"]
+    means = np.stack([np.array(summary["mean_by_step"][s], dtype=np.float32) for s in steps])
+    item = plots.layer_head_heatmap(means, steps, f"atlas-{run.name}-{dataset}-salience-mean", "Mean salience of",
+                                    "mass", layer_labels=layers)
+    grids_by_step = []
+    for step in steps:
+        grids, titles = [], []
+        for t in trajectories:
+            if not run.has_tensors(dataset, t.example_id, "salience"):
+                continue
+            tensors = run.tensors(dataset, t.example_id, "salience")
+            names = [t.segments[int(i)].name for i in tensors["step_segments"]]
+            if step in names:
+                grids.append(tensors["salience"][:, :, names.index(step)])
+                titles.append(t.example_id)
+        if grids:
+            slug = step.replace(" ", "-")
+            written = figures.small_multiples(grids, titles, figure_dir / f"salience-{slug}",
+                                              f"{dataset}: salience of {step} (layers down, heads across)", "mass",
+                                              high=summary["max"])
+            grids_by_step.append({"step": step, "figure": site.figure(f"salience-{slug}", run.name, dataset, None,
+                                                                      written, page_dir)})
+    return {"template": "_section_salience_dataset.md.j2", "plot": _item(item), "span": summary["span"],
+            "layers": layers, "grids": grids_by_step}
+
+
+DATASET_SECTIONS.register("salience", salience_dataset)
+EXAMPLE_SECTIONS.register("salience", salience_example)
