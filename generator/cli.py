@@ -72,6 +72,14 @@ def command_serve(args: argparse.Namespace) -> None:
     serve(config_file=str(config), dev_addr=args.dev_addr, docs_dir=str(docs_dir))
 
 
+def command_import(args: argparse.Namespace) -> None:
+    from generator.importers import IMPORTERS, import_run
+
+    directory = import_run(IMPORTERS.get(args.kind), Path(args.source), args.run, Path(args.runs))
+    print(f"Imported {args.source} as run {args.run!r} into {directory.resolve()}")
+    print("Render it with `atlas build`.")
+
+
 def command_train_demo_model(args: argparse.Namespace) -> None:
     import torch
 
@@ -117,6 +125,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--dev-addr", default="127.0.0.1:8000")
     serve.set_defaults(handler=command_serve)
 
+    importing = sub.add_parser("import", help="turn result files you already have into a run directory")
+    from generator.importers import IMPORTERS
+
+    importing.add_argument("kind", choices=IMPORTERS.names(),
+                           help="; ".join(f"{name}: {IMPORTERS.get(name).help}" for name in IMPORTERS.names()))
+    importing.add_argument("source", help="the file or directory to import")
+    importing.add_argument("--run", required=True, help="name of the run directory to create")
+    importing.add_argument("--runs", default=str(DEFAULT_RUNS), help="directory of runs (default: data/runs)")
+    importing.set_defaults(handler=command_import)
+
     train = sub.add_parser("train-demo-model", help="train the shipped demo model from scratch (about 15 minutes on 2 cores)")
     train.add_argument("--steps", type=int, default=4000)
     train.add_argument("--seed", type=int, default=1234)
@@ -132,12 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     from generator.capture.model_loading import ModelLoadError
     from generator.config import ConfigError
     from generator.datasets import DatasetError
+    from generator.importers import ImportValidationError
     from generator.store.run_directory import RunFormatError
 
     args = build_parser().parse_args(argv)
     try:
         args.handler(args)
-    except (UsageError, ConfigError, DatasetError, ModelLoadError, RunFormatError, AnalysisError, CaptureError) as exc:
+    except (UsageError, ConfigError, DatasetError, ModelLoadError, RunFormatError, AnalysisError, CaptureError,
+            ImportValidationError) as exc:
         print(f"atlas {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -22,6 +22,6 @@ def list_analyses() -> list[str]:
 
 
 # Importing a module registers its analysis.
-from generator.analyses import ablation, attention, formats, patching, salience  # noqa: E402,F401
+from generator.analyses import ablation, attention, features, formats, patching, salience  # noqa: E402,F401
 
 __all__ = ["Analysis", "AnalysisError", "ExampleContext", "get_analysis", "list_analyses", "register_analysis"]

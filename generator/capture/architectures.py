@@ -21,6 +21,7 @@ class Layout:
     attention: str
     attention_output: str
     mlp: str
+    mlp_output: str
 
 
 @lru_cache(maxsize=None)
@@ -50,6 +51,6 @@ def decoder_layers(model) -> list:
 
 
 def layer_module(model, layer: int, component: str):
-    """``component`` is 'block', 'attention', 'attention_output' or 'mlp' of decoder layer ``layer``."""
+    """``component`` is 'block', 'attention', 'attention_output', 'mlp' or 'mlp_output' of layer ``layer``."""
     block = decoder_layers(model)[layer]
     return block if component == "block" else resolve(block, getattr(layout_of(model), component))

@@ -7,6 +7,8 @@ A site is a place data flows through every decoder layer:
 - ``mlp_out``     the MLP block's output in layer L            # [batch, pos, d_model]
 - ``head``        one head's slice of the input to the head-mixing projection
                                                                # [batch, pos, d_head]
+- ``mlp_neurons`` the MLP's hidden activations (input to its last projection)
+                                                               # [batch, pos, d_mlp]
 
 Edits and recordings are installed for the duration of a ``with`` block and removed after,
 whatever happens, so an exception never leaves a model hooked.
@@ -20,8 +22,8 @@ from typing import Callable, Iterator, Literal
 
 from generator.capture.architectures import layer_module
 
-Component = Literal["resid_pre", "attn_out", "mlp_out", "head"]
-COMPONENTS: tuple[Component, ...] = ("resid_pre", "attn_out", "mlp_out", "head")
+Component = Literal["resid_pre", "attn_out", "mlp_out", "head", "mlp_neurons"]
+COMPONENTS: tuple[Component, ...] = ("resid_pre", "attn_out", "mlp_out", "head", "mlp_neurons")
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,10 @@ def _install(model, site: Site, edit: Edit):
                 return (edit(output[0]),) + tuple(output[1:])
             return edit(output)
         return module.register_forward_hook(post_hook)
+    if site.component == "mlp_neurons":
+        def neuron_hook(module, args):
+            return (edit(args[0]),) + tuple(args[1:])
+        return layer_module(model, site.layer, "mlp_output").register_forward_pre_hook(neuron_hook)
     if site.component == "head":
         if site.head is None:
             raise ValueError("a 'head' site needs a head index")

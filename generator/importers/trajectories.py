@@ -1,0 +1,79 @@
+"""`atlas import trajectories DIR`: trajectory JSON files (and manifest.json) of the attention agent.
+
+Each file: {"id", "test_case": {"category", "query", ...}, "response", "tokens",
+"attention_data": {"tokens", "attention_matrix": [[...]] (tokens x tokens), "num_layers",
+"num_heads"}, "metadata"}. The matrix becomes a one-layer, one-head map; its segment mass,
+entropy and max weight are computed from it exactly as for a captured run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from generator.importers.base import ImportedExample, ImportedRun, Importer, ImportValidationError, finite_array, \
+    read_json, require, safe_id, text_trajectory
+from generator.store.records import Segment
+
+
+def attention_tensors(matrix: np.ndarray) -> dict[str, np.ndarray]:
+    """The attention analysis's tensors for one map, with the whole sequence as one segment."""
+    maps = matrix[None, None]  # [layer, head, query, key]
+    safe = np.where(maps > 0, maps, 1.0)
+    entropy = -(np.where(maps > 0, maps * np.log(safe), 0.0)).sum(-1)
+    n = matrix.shape[0]
+    return {"maps": maps.astype(np.float32), "segment_mass": maps.sum(-1, keepdims=True).astype(np.float32),
+            "entropy": entropy.astype(np.float32), "max_weight": maps.max(-1).astype(np.float32),
+            "answer_segment_mass": maps.sum(-1, keepdims=True)[:, :, -1:, :].mean(2).astype(np.float32),
+            "mean_entropy": (entropy[:, :, 1:].mean(2) if n > 1 else entropy[:, :, 0]).astype(np.float32)}
+
+
+def read(source: Path) -> ImportedRun:
+    if not source.is_dir():
+        raise ImportValidationError(f"{source}: expected a directory of trajectory_*.json files")
+    manifest_path = source / "manifest.json"
+    files = sorted(p for p in source.glob("*.json") if p.name != "manifest.json")
+    if manifest_path.exists():
+        listed = read_json(manifest_path)
+        entries = listed.get("trajectories", listed) if isinstance(listed, dict) else listed
+        if not isinstance(entries, list):
+            raise ImportValidationError(f"{manifest_path}: expected a list of trajectories (or {{'trajectories': [...]}})")
+        names = [e.get("filename") or e.get("file") if isinstance(e, dict) else e for e in entries]
+        missing = [n for n in names if not isinstance(n, str) or not (source / n).is_file()]
+        if missing:
+            raise ImportValidationError(f"{manifest_path}: lists {missing[0]!r}, which is not a file in {source}")
+        files = [source / n for n in names]
+    if not files:
+        raise ImportValidationError(f"{source}: no trajectory JSON files found")
+    examples, taken = [], set()
+    for path in files:
+        data = read_json(path)
+        where = str(path)
+        test_case = require(data, "test_case", dict, where, "an object with 'query'")
+        query = require(test_case, "query", str, f"{where}: test_case", "a string")
+        response = data.get("response") if isinstance(data.get("response"), str) else ""
+        attention = require(data, "attention_data", dict, where, "an object with 'tokens' and 'attention_matrix'")
+        tokens = require(attention, "tokens", list, f"{where}: attention_data", "a list of token strings")
+        if not tokens or not all(isinstance(t, str) for t in tokens):
+            raise ImportValidationError(f"{where}: field 'attention_data.tokens': expected a non-empty list of strings")
+        matrix = finite_array(require(attention, "attention_matrix", list, f"{where}: attention_data", "a 2-D list"),
+                              where, "attention_data.attention_matrix", 2)
+        if matrix.shape != (len(tokens), len(tokens)):
+            raise ImportValidationError(f"{where}: field 'attention_data.attention_matrix': expected {len(tokens)} x "
+                                        f"{len(tokens)} (tokens x tokens), got {matrix.shape[0]} x {matrix.shape[1]}")
+        if (matrix < 0).any():
+            raise ImportValidationError(f"{where}: field 'attention_data.attention_matrix': negative weights")
+        dataset = safe_id(test_case.get("category") or "trajectories", set())
+        example_id = safe_id(data.get("id", path.stem), taken)
+        segment = Segment("sequence", "other", 0, len(tokens), 0, sum(len(t) for t in tokens))
+        trajectory = text_trajectory(example_id, dataset, list(tokens), prompt=query, generated=response,
+                                     segments=[segment],
+                                     metadata={k: str(v) for k, v in (("timestamp", data.get("timestamp")),
+                                                                      ("description", test_case.get("description")))
+                                               if v is not None})
+        examples.append(ImportedExample(trajectory, {"attention": attention_tensors(matrix)}))
+    return ImportedRun("imported trajectories", 1, 1, examples)
+
+
+IMPORTER = Importer("trajectories", "trajectory JSON files and manifest.json of the attention agent", read)
