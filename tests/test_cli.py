@@ -23,7 +23,7 @@ def test_demo_config_is_valid():
 
     config = load_config(REPO_ROOT / "configs/demo.yaml")
     assert {d.name for d in config.datasets} == {"two-step", "three-step", "decimals"}
-    assert set(config.analyses) == {"attention", "ablation", "formats", "patching"}
+    assert set(config.analyses) == {"attention", "ablation", "salience", "features", "formats", "patching"}
 
 
 def test_run_then_build_prints_where_output_went(tmp_path, capsys, monkeypatch):
