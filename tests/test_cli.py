@@ -7,7 +7,7 @@ import pytest
 from generator.cli import build_parser, main
 from tests.conftest import REPO_ROOT, save_tiny_checkpoint, write_dataset
 
-COMMANDS = ["demo", "run", "build", "serve", "train-demo-model"]
+COMMANDS = ["demo", "run", "build", "serve", "import", "train-demo-model"]
 
 
 def test_help_lists_every_command():
