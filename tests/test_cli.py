@@ -73,3 +73,16 @@ def test_map_heads_out_of_range_fail_before_any_example_runs(tmp_path, capsys):
     assert main(["run", str(tmp_path / "run.yaml")]) == 2
     assert "analyses.attention.map_heads[1]: layer 7, head 0 is out of range" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_import_prints_where_the_run_went_and_refuses_bad_input(tmp_path, capsys):
+    import json
+
+    dump = tmp_path / "dump.json"
+    dump.write_text(json.dumps({"results": [{"probe_id": "p", "tokens": ["a", "b"], "counts": [[1.0, 2.0]]}]}))
+    assert main(["import", "activations", str(dump), "--run", "acts", "--runs", str(tmp_path / "runs")]) == 0
+    assert f"into {(tmp_path / 'runs/acts').resolve()}" in capsys.readouterr().out
+    dump.write_text(json.dumps({"results": [{"probe_id": "p", "tokens": ["a"], "counts": [[1.0, 2.0]]}]}))
+    assert main(["import", "activations", str(dump), "--run", "bad", "--runs", str(tmp_path / "runs")]) == 2
+    assert "field 'counts': expected rows of 1 values" in capsys.readouterr().err
+    assert not (tmp_path / "runs/bad").exists()
