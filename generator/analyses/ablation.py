@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from generator.analyses import register_analysis
-from generator.analyses.base import Analysis, AnalysisError, ExampleContext
+from generator.analyses.base import Analysis, AnalysisError, ExampleContext, check_layers
 from generator.analyses.statistics import attention_importance_statistics, mean_with_ci
 from generator.store.records import Trajectory
 
@@ -88,11 +88,7 @@ class AblationAnalysis(Analysis):
         unknown = [m for m in options.methods if m not in METHODS]
         if unknown:
             raise AnalysisError(f"analyses.ablation.methods: unknown {unknown[0]!r}; expected some of {', '.join(METHODS)}")
-        n_layers = model.config.get_text_config().num_hidden_layers
-        for index, layer in enumerate(options.layers):
-            if not 0 <= layer < n_layers:
-                raise AnalysisError(f"analyses.ablation.layers[{index}]: layer {layer} is out of range "
-                                    f"(the model has layers 0..{n_layers - 1})")
+        check_layers(model, options.layers, "analyses.ablation.layers")
 
     def prepare_dataset(self, model, tokenizer, trajectories, options: AblationOptions) -> dict[str, Any]:
         """Residual activations of every example at the ablation layers: for mean and resample."""

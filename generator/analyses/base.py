@@ -30,6 +30,15 @@ class AnalysisError(ValueError):
     """Options that do not fit the loaded model; the message names the option."""
 
 
+def check_layers(model, layers, key: str) -> None:
+    """Raise AnalysisError naming ``key[i]`` for the first layer the model does not have."""
+    n_layers = model.config.get_text_config().num_hidden_layers
+    for index, layer in enumerate(layers):
+        if not 0 <= layer < n_layers:
+            raise AnalysisError(f"{key}[{index}]: layer {layer} is out of range "
+                                f"(the model has layers 0..{n_layers - 1})")
+
+
 class Analysis:
     name: ClassVar[str]
     options_type: ClassVar[type]

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from generator.analyses import register_analysis
-from generator.analyses.base import Analysis, AnalysisError, ExampleContext
+from generator.analyses.base import Analysis, AnalysisError, ExampleContext, check_layers
 
 
 @dataclass(frozen=True)
@@ -84,10 +84,8 @@ class FeatureAnalysis(Analysis):
         return n_layers // 2 if options.layer == -1 else options.layer
 
     def check_model(self, model, options: FeatureOptions) -> None:
-        n_layers = model.config.get_text_config().num_hidden_layers
-        if not 0 <= self._layer(model, options) < n_layers:
-            raise AnalysisError(f"analyses.features.layer: layer {options.layer} is out of range "
-                                f"(the model has layers 0..{n_layers - 1})")
+        if options.layer != -1:
+            check_layers(model, [options.layer], "analyses.features.layer")
         if options.sae_site not in ("resid_pre", "mlp_out"):
             raise AnalysisError(f"analyses.features.sae_site: expected 'resid_pre' or 'mlp_out', got {options.sae_site!r}")
         if options.top_k < 1:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from generator.analyses import register_analysis
-from generator.analyses.base import Analysis, AnalysisError, ExampleContext
+from generator.analyses.base import Analysis, ExampleContext, check_layers
 from generator.capture.attention import CaptureOptions, capture_attention
 
 
@@ -38,11 +38,7 @@ class SalienceAnalysis(Analysis):
     options_type = SalienceOptions
 
     def check_model(self, model, options: SalienceOptions) -> None:
-        n_layers = model.config.get_text_config().num_hidden_layers
-        for index, layer in enumerate(options.layers):
-            if not 0 <= layer < n_layers:
-                raise AnalysisError(f"analyses.salience.layers[{index}]: layer {layer} is out of range "
-                                    f"(the model has layers 0..{n_layers - 1})")
+        check_layers(model, options.layers, "analyses.salience.layers")
 
     def analyze_example(self, context: ExampleContext, options: SalienceOptions) -> dict[str, np.ndarray]:
         trajectory = context.trajectory

@@ -217,8 +217,11 @@ _ACTIVE: contextvars.ContextVar[_Recorder | None] = contextvars.ContextVar("atla
 _UNSUPPORTED_KWARGS = ("s_aux", "sinks", "position_bias")
 
 
-def _eager_output(module, query, key, value, attention_mask, scaling, softcap):
-    """Eager attention output, for the cases SDPA kernels do not cover (logit soft-capping)."""
+def eager_output(module, query, key, value, attention_mask, scaling, softcap, knocked=None):
+    """Eager attention output, for the cases SDPA kernels do not cover (soft-capping, knockout).
+
+    ``knocked`` ([batch, 1, query, key] bool, optional) marks pairs that may not attend.
+    """
     import torch
 
     groups = query.shape[1] // key.shape[1]
@@ -237,6 +240,8 @@ def _eager_output(module, query, key, value, attention_mask, scaling, softcap):
         n_q, n_k = query.shape[2], key.shape[2]
         allowed = torch.ones(n_q, n_k, dtype=torch.bool, device=query.device).tril(n_k - n_q)
         scores = scores.masked_fill(~allowed, lowest)
+    if knocked is not None:
+        scores = scores.masked_fill(knocked, lowest)
     weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
     return torch.matmul(weights, value).transpose(1, 2).contiguous()
 
@@ -266,39 +271,45 @@ def _capturing_attention(module, query, key, value, attention_mask, scaling=None
         # Half precision: keep the model's own kernel for the output, summarise in float32 beside it.
         recorder.record(layer, query, key, attention_mask, scaling, softcap)
     if softcap is not None:
-        return _eager_output(module, query, key, value, attention_mask, scaling, softcap), None
+        return eager_output(module, query, key, value, attention_mask, scaling, softcap), None
     kwargs.pop("output_attentions", None)
     return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
 
 
-def _register_once() -> None:
+def register_attention(name: str, function) -> None:
+    """Register an attention function and the SDPA mask function under ``name`` (once)."""
     from transformers import AttentionInterface
     from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
-    if CAPTURE_IMPLEMENTATION not in AttentionInterface._global_mapping:
-        AttentionInterface.register(CAPTURE_IMPLEMENTATION, _capturing_attention)
-    if CAPTURE_IMPLEMENTATION not in AttentionMaskInterface._global_mapping:
+    if name not in AttentionInterface._global_mapping:
+        AttentionInterface.register(name, function)
+    if name not in AttentionMaskInterface._global_mapping:
         # Without a registered mask function the mask would silently be None (wrong for padding).
-        AttentionMaskInterface.register(CAPTURE_IMPLEMENTATION, sdpa_mask)
+        AttentionMaskInterface.register(name, sdpa_mask)
 
 
 @contextlib.contextmanager
-def capturing(model, recorder: _Recorder | None) -> Iterator[None]:
-    """Route the model's attention through the recorder for the duration of the block."""
-    _register_once()
+def attention_routed(model, name: str, function, variable: contextvars.ContextVar, value) -> Iterator[None]:
+    """Run the model's attention through ``function`` (reading ``variable``) for the block, then restore it."""
+    register_attention(name, function)
     previous = model.config._attn_implementation
-    model.set_attn_implementation(CAPTURE_IMPLEMENTATION)
-    if model.config._attn_implementation != CAPTURE_IMPLEMENTATION:
+    model.set_attn_implementation(name)
+    if model.config._attn_implementation != name:
         raise CaptureError(
             f"{type(model).__name__} does not dispatch attention through transformers' AttentionInterface; "
-            "its attention cannot be captured"
+            "its attention cannot be captured or edited"
         )
-    token = _ACTIVE.set(recorder)
+    token = variable.set(value)
     try:
         yield
     finally:
-        _ACTIVE.reset(token)
+        variable.reset(token)
         model.set_attn_implementation(previous)
+
+
+def capturing(model, recorder: _Recorder | None):
+    """Route the model's attention through the recorder for the duration of the block."""
+    return attention_routed(model, CAPTURE_IMPLEMENTATION, _capturing_attention, _ACTIVE, recorder)
 
 
 def segment_matrix(segment_ids: np.ndarray, n_segments: int) -> np.ndarray:

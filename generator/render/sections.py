@@ -27,6 +27,14 @@ def _item(item: dict) -> dict[str, str]:
     return plot_item(item)
 
 
+def _stored(run: Run, trajectory: Trajectory, analysis: str) -> tuple[dict, dict] | None:
+    """An example's tensors of ``analysis`` and the dataset's summary of it, or None if it did not run."""
+    if not run.has_tensors(trajectory.dataset, trajectory.example_id, analysis):
+        return None
+    return (run.tensors(trajectory.dataset, trajectory.example_id, analysis),
+            run.dataset_result(trajectory.dataset, analysis) or {})
+
+
 def _fmt(value, digits: int = 3) -> str:
     return "–" if value is None or (isinstance(value, float) and not np.isfinite(value)) else f"{value:.{digits}g}"
 
@@ -149,10 +157,10 @@ def formats_dataset(site, run: Run, dataset: str, trajectories: list[Trajectory]
 
 def ablation_example(site, run: Run, trajectory: Trajectory, page_dir: str):
     dataset = trajectory.dataset
-    if not run.has_tensors(dataset, trajectory.example_id, "ablation"):
+    stored = _stored(run, trajectory, "ablation")
+    if stored is None:
         return None
-    tensors = run.tensors(dataset, trajectory.example_id, "ablation")
-    summary = run.dataset_result(dataset, "ablation") or {}
+    tensors, summary = stored
     methods = summary.get("methods", [f"method {i}" for i in range(tensors["delta_logprob"].shape[0])])
     layers = [int(x) for x in tensors["layers"]]
     parts = [trajectory.segments[int(i)].name for i in tensors["part_segments"]]
@@ -191,11 +199,10 @@ EXAMPLE_SECTIONS.register("ablation", ablation_example)
 
 def salience_example(site, run: Run, trajectory: Trajectory, page_dir: str):
     dataset = trajectory.dataset
-    if not run.has_tensors(dataset, trajectory.example_id, "salience"):
+    stored = _stored(run, trajectory, "salience")
+    if stored is None or stored[0]["salience"].shape[-1] == 0:
         return None
-    tensors = run.tensors(dataset, trajectory.example_id, "salience")
-    if tensors["salience"].shape[-1] == 0:
-        return None
+    tensors = stored[0]
     steps = [trajectory.segments[int(i)] for i in tensors["step_segments"]]
     hover = [f"{s.name}: {plots.display_token(trajectory.text[s.char_start:s.char_end])}" for s in steps]
     values = np.moveaxis(tensors["salience"], 2, 0)  # [step, layer, head]
@@ -248,10 +255,10 @@ def features_example(site, run: Run, trajectory: Trajectory, page_dir: str):
     from generator.render.token_strips import strip_rows
 
     dataset = trajectory.dataset
-    if not run.has_tensors(dataset, trajectory.example_id, "features"):
+    stored = _stored(run, trajectory, "features")
+    if stored is None:
         return None
-    tensors = run.tensors(dataset, trajectory.example_id, "features")
-    summary = run.dataset_result(dataset, "features") or {}
+    tensors, summary = stored
     per_row, show = int(summary.get("tokens_per_row", 20)), bool(summary.get("show_values", True))
     top_k = int(summary.get("top_k", 8))
     values, ids = tensors["activations"], tensors["feature_ids"]
