@@ -81,13 +81,10 @@ def command_import(args: argparse.Namespace) -> None:
 
 
 def command_train_demo_model(args: argparse.Namespace) -> None:
-    import torch
-
     from generator.demo_model.datasets import (shipped_decimal_questions, shipped_prompts, write_decimal_dataset,
                                                write_demo_datasets)
     from generator.demo_model.train import TrainSettings, train_demo_model
 
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     if args.write_datasets:
         for path in write_demo_datasets(Path("data/datasets")) + [write_decimal_dataset(Path("data/datasets"))]:
             print(f"Wrote dataset {path}")
