@@ -98,7 +98,8 @@ def patching_dataset(site, run: Run, dataset: str, trajectories: list[Trajectory
     summary = run.dataset_result(dataset, "patching")
     if summary is None:
         return None
-    context: dict[str, Any] = {"template": "_section_patching_dataset.md.j2", "summary": summary, "grid": None}
+    context: dict[str, Any] = {"template": "_section_patching_dataset.md.j2", "summary": summary, "grid": None,
+                               "items": None}
     if summary.get("informative_items"):
         base = f"atlas-{run.name}-{dataset}-patching"
         figure_dir = site.docs_dir / page_dir / "figures"
@@ -118,6 +119,12 @@ def patching_dataset(site, run: Run, dataset: str, trajectories: list[Trajectory
             written = figures.matrix_heatmap(heads, layers, head_labels, figure_dir / "patching-heads",
                                              f"{dataset}: per-head patching flip rate", "flip rate")
             context["heads_figure"] = site.figure("patching-heads", run.name, dataset, None, written, page_dir)
+        items = summary.get("flips_by_item", {})
+        if items:
+            columns = [f"L{l} {c}" for l in range(grid.shape[0]) for c in summary["components"]]
+            by_item = np.array([np.array(v, dtype=np.float32).ravel() for v in items.values()])
+            context["items"] = _item(plots.matrix_heatmap(by_item, list(items), columns, f"{base}-items",
+                                                          "Flips item by item (1 = flipped)", "flipped", 0.0, 1.0))
         context["rows"] = [{"layer": l, "cells": [
             f"{100 * c['rate']:.0f}% ({c['k']}/{c['n']}, CI {100 * c['ci_low']:.0f}–{100 * c['ci_high']:.0f}%)"
             for c in row]} for l, row in enumerate(summary["flip_rate_ci"])]
