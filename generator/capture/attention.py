@@ -72,6 +72,7 @@ class _Recorder:
         self.edges = None if self.keep_all_maps else bin_edges(n_tokens, options.pooled_map_size)
         self.by_layer: dict[int, dict[str, object]] = {}
         self.calls = 0
+        self._buffer = None
 
     def record(self, layer: int, query, key, attention_mask, scaling: float, softcap: float | None, value=None):
         """Reduce one layer's attention to summaries, one block of query rows at a time.
@@ -93,8 +94,7 @@ class _Recorder:
         n_kv_heads, n_keys = key.shape[1], key.shape[2]
         groups = n_heads // n_kv_heads
         q = query.float().reshape(batch, n_kv_heads, groups, n_queries, head_dim)
-        k = key.float()
-        k_t = k.transpose(-1, -2)  # [batch, kv_head, dim, key]
+        k = key.float().contiguous()  # [batch, kv_head, key, dim]; row slices stay contiguous for bmm
         seg = self.segment_matrix[:, :n_keys].unsqueeze(1).expand(batch, n_kv_heads, n_keys, -1)
         n_seg = seg.shape[-1]
         linear_scores = softcap is None and (attention_mask is None or attention_mask.dtype == torch.bool)
@@ -125,7 +125,10 @@ class _Recorder:
                 first, last = 0, n_keys
             width = last - first
             q_block = q[:, :, :, start:stop].reshape(batch, n_kv_heads, groups * rows, head_dim)
-            scores = torch.matmul(q_block, k_t[..., first:last]).mul_(scaling).view(batch, n_heads, rows, width)
+            scores = self._scratch(batch * n_kv_heads * groups * rows * width, query.device)
+            scores = scores.view(batch, n_kv_heads, groups * rows, width)
+            torch.matmul(q_block, k[:, :, first:last].transpose(-1, -2), out=scores)
+            scores = scores.mul_(scaling).view(batch, n_heads, rows, width)
             if softcap is not None:
                 scores = scores.div_(softcap).tanh_().mul_(softcap)
             if attention_mask is None:
@@ -164,10 +167,10 @@ class _Recorder:
             out["entropy"].append(entropy.clamp_min_(0.0))
             if self.keep_all_maps or heads_here or self.tail:
                 probabilities = weights.mul_(inv_total)
-                if width != n_keys:
-                    full = probabilities.new_zeros(batch, n_heads, rows, n_keys)
-                    full[..., first:last] = probabilities
-                    probabilities = full
+                # a copy: the block lives in the reusable scratch buffer, which the next block overwrites
+                full = probabilities.new_zeros(batch, n_heads, rows, n_keys)
+                full[..., first:last] = probabilities
+                probabilities = full
                 if self.tail:
                     tail = probabilities[..., max(0, n_keys - self.tail):]
                     if tail.shape[-1] < self.tail:  # fewer keys than the tail: left-pad with zeros
@@ -189,6 +192,14 @@ class _Recorder:
         if n_value:
             return torch.cat(outputs, dim=2).transpose(1, 2).to(query.dtype).contiguous()
         return None
+
+    def _scratch(self, size: int, device):
+        """One reusable buffer for score blocks: no allocation, and no heap fragmentation, per block."""
+        import torch
+
+        if self._buffer is None or self._buffer.numel() < size or self._buffer.device != device:
+            self._buffer = torch.empty(size, dtype=torch.float32, device=device)
+        return self._buffer[:size]
 
     def _pool(self, weights, start: int, n_keys: int, pooled_sum, pooled_max):
         """Fold a block of rows [batch, head, rows, key] into query x key bins (sum and max)."""

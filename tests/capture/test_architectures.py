@@ -173,3 +173,17 @@ def test_half_precision_keeps_the_models_own_kernel_output():
             got = model(input_ids=input_ids, attention_mask=attention_mask).logits
     assert torch.equal(expected, got)
     assert sorted(recorder.by_layer) == [0, 1, 2]
+
+
+def test_padded_batch_maps_survive_many_blocks():
+    """Full-width blocks (padding masks) must not alias the reusable score buffer."""
+    model = build("llama-gqa")
+    lengths, width = [20, 14], 20
+    input_ids, attention_mask = padded_batch(lengths, width)
+    segments = [np.zeros(n, dtype=int) for n in lengths]
+    captures = capture_attention_batch(model, input_ids, attention_mask, segments,
+                                       CaptureOptions(block_bytes=1, block_bytes_floor=1))
+    reference, _ = eager(model, input_ids, attention_mask)
+    for row, n in enumerate(lengths):
+        real = slice(width - n, width)
+        assert np.abs(captures[row].maps - reference[row][:, :, real, real]).max() <= 1e-4
