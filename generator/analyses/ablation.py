@@ -40,7 +40,11 @@ def parts_of(trajectory: Trajectory, parts: str) -> list[tuple[str, np.ndarray]]
     if parts == "steps":
         return [(s.name, np.arange(s.start, s.end)) for s in trajectory.segments if s.kind == "step"]
     if parts.startswith("tokens:"):
-        segment = trajectory.segment(parts.split(":", 1)[1])
+        try:
+            segment = trajectory.segment(parts.split(":", 1)[1])
+        except KeyError as exc:
+            raise AnalysisError(f"{trajectory.dataset}/{trajectory.example_id}: analyses.ablation.parts: "
+                                f"{exc.args[0]}") from exc
         return [(f"{segment.name} #{i}", np.array([i])) for i in range(segment.start, segment.end)]
     raise AnalysisError(f"analyses.ablation.parts: expected 'steps' or 'tokens:<segment>', got {parts!r}")
 

@@ -99,7 +99,7 @@ def patching_dataset(site, run: Run, dataset: str, trajectories: list[Trajectory
     if summary is None:
         return None
     context: dict[str, Any] = {"template": "_section_patching_dataset.md.j2", "summary": summary, "grid": None,
-                               "items": None}
+                               "item_flips": None}
     if summary.get("informative_items"):
         base = f"atlas-{run.name}-{dataset}-patching"
         figure_dir = site.docs_dir / page_dir / "figures"
@@ -123,7 +123,7 @@ def patching_dataset(site, run: Run, dataset: str, trajectories: list[Trajectory
         if items:
             columns = [f"L{l} {c}" for l in range(grid.shape[0]) for c in summary["components"]]
             by_item = np.array([np.array(v, dtype=np.float32).ravel() for v in items.values()])
-            context["items"] = _item(plots.matrix_heatmap(by_item, list(items), columns, f"{base}-items",
+            context["item_flips"] = _item(plots.matrix_heatmap(by_item, list(items), columns, f"{base}-items",
                                                           "Flips item by item (1 = flipped)", "flipped", 0.0, 1.0))
         context["rows"] = [{"layer": l, "cells": [
             f"{100 * c['rate']:.0f}% ({c['k']}/{c['n']}, CI {100 * c['ci_low']:.0f}–{100 * c['ci_high']:.0f}%)"

@@ -50,6 +50,7 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None) -
     """Write every page, figure, asset and the index into a fresh ``docs_dir``."""
     runs = list_runs(runs_dir)
     env = template_environment()
+    counts: list[int] = []
 
     def fill(tmp: Path) -> None:
         if handwritten_docs is not None and handwritten_docs.is_dir():
@@ -67,10 +68,10 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None) -
         entries = [dataclasses.asdict(p.entry) for p in pages] + [dataclasses.asdict(f) for f in site.figures]
         entries.sort(key=lambda e: e["path"])
         atomic_write_text(tmp / INDEX_FILE, json.dumps({"schema_version": 1, "entries": entries}, indent=1) + "\n")
-        fill.counts = (len(pages), len(site.figures))  # type: ignore[attr-defined]
+        counts[:] = [len(pages), len(site.figures)]
 
     replace_directory(docs_dir, fill)
-    return fill.counts  # type: ignore[attr-defined]
+    return counts[0], counts[1]
 
 
 def index_page(runs) -> Page:

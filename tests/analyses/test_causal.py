@@ -102,3 +102,19 @@ def test_empty_and_out_of_range_ablations_are_refused(tmp_path):
     with pytest.raises(AnalysisError, match="three-step/three-step-000: part 'answer #"):
         run(tmp_path, [{"name": "three-step", "path": "data/datasets/three-step.jsonl", "limit": 1}],
             {"ablation": {"parts": "tokens:answer"}}, name="empty")
+
+
+@pytest.mark.parametrize("fixture,page,expected", [
+    ("decimal_run", "runs/causal/decimals/index.html", ["Activation patching", "Generalisation across items",
+                                                          "Prompt formats", "95% CI"]),
+    ("arithmetic_run", "runs/causal/three-step/index.html", ["Ablation importance", "Attention versus importance"]),
+    ("arithmetic_run", "runs/causal/three-step/examples/three-step-000.html", ["Ablation effect per part"]),
+])
+def test_causal_sections_render(request, tmp_path, fixture, page, expected):
+    from generator.render.site import build_site
+
+    run_ = request.getfixturevalue(fixture)
+    built = build_site(run_.root.parent, REPO_ROOT / "mkdocs.yml", site_dir=tmp_path / "site", docs_dir=tmp_path / "docs")
+    html = (built.site_dir / page).read_text()
+    for text in expected:
+        assert text in html
