@@ -86,11 +86,22 @@ def ablation_dataset(site, run: Run, dataset: str, trajectories: list[Trajectory
             "x": stats["x"], "y": stats["y"],
             "scatter": _item(plots.scatter_by_layer(panels, f"{base}-scatter", "attention from answer", "importance")),
             "figure": site.figure("attention-vs-importance", run.name, dataset, None, written, page_dir),
+            "by_position": None,
             "rows": [{"layer": e["layer"], "n": e["n"], "pearson_r": _fmt(e["pearson_r"]), "pearson_p": _fmt(e["pearson_p"]),
                       "spearman_rho": _fmt(e["spearman_rho"]), "spearman_p": _fmt(e["spearman_p"]),
                       "by_position": [(label, _fmt(c["pearson_r"]), c["n"]) for label, c in e["by_position"].items()]}
                      for e in stats["by_layer"]],
         }
+        # correlation by position: Pearson r per layer (rows) and step (columns)
+        r = np.array([[np.nan if e["by_position"][p]["pearson_r"] is None else e["by_position"][p]["pearson_r"]
+                       for p in parts] for e in stats["by_layer"]], dtype=np.float32)
+        layers = [f"layer {e['layer']}" for e in stats["by_layer"]]
+        written = figures.matrix_heatmap(r, layers, parts, figure_dir / "correlation-by-position",
+                                         f"{dataset}: attention-importance r by position", "Pearson r")
+        context["correlation"]["by_position"] = {
+            "plot": _item(plots.matrix_heatmap(r, layers, parts, f"{base}-by-position",
+                                               "Pearson r by position (grey: undefined)", "r", -1.0, 1.0)),
+            "figure": site.figure("correlation-by-position", run.name, dataset, None, written, page_dir)}
     return context
 
 
@@ -191,7 +202,14 @@ def ablation_example(site, run: Run, trajectory: Trajectory, page_dir: str):
     for m_index, method in enumerate(methods):
         series[method] = {part: {"mean": float(-tensors["delta_logprob"][m_index, 0, p]), "ci_low": None,
                                  "ci_high": None, "n": 1} for p, part in enumerate(parts)}
-    return {"template": "_section_ablation_example.md.j2", "rows": rows,
+    figure = None
+    if parts:
+        first = [float(-tensors["delta_logprob"][0, 0, p]) for p in range(len(parts))]
+        written = figures.bars_with_ci(parts, first, first, first,
+                                       site.docs_dir / page_dir / "figures" / f"{trajectory.example_id}-ablation",
+                                       f"{trajectory.example_id}: ablation ({methods[0]})", "drop in answer log-prob")
+        figure = site.figure("ablation-effect", run.name, dataset, trajectory.example_id, written, page_dir)
+    return {"template": "_section_ablation_example.md.j2", "rows": rows, "figure": figure,
             "baseline": _fmt(float(tensors["baseline_logprob"][0])),
             "n_layers": None if attention is None else len(attention[0]) if attention else 0,
             "bars": _item(plots.bars_with_ci(series, f"atlas-{run.name}-{dataset}-{trajectory.example_id}-ablation",
