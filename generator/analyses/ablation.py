@@ -146,7 +146,6 @@ class AblationAnalysis(Analysis):
         forced = teacher_forced_answer(trajectory, context.tokenizer, options.answer_pattern)
         parts = parts_of(trajectory, options.parts)
         layers = context.dataset_state["layers"]
-        residual = [m for m in options.methods if m in RESIDUAL_METHODS]
         shape = (len(options.methods), len(layers), len(parts))
         delta = np.full(shape, np.nan, dtype=np.float32)
         stays = np.full(shape, np.nan, dtype=np.float32)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 
-from generator.importers import IMPORTERS, ImportValidationError, import_run
+from generator.importers import IMPORTERS, import_run
 from generator.store.run_directory import load_run
 from tests.conftest import REPO_ROOT
 
