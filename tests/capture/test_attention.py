@@ -3,15 +3,13 @@ import pytest
 import torch
 
 from generator.capture.attention import CaptureError, capture_attention
+from tests.capture.test_architectures import eager
 from tests.conftest import tiny_llama
 
 
 def eager_reference(model, input_ids):
-    model.set_attn_implementation("eager")
-    with torch.no_grad():
-        out = model(input_ids=input_ids, output_attentions=True, use_cache=False)
-    model.set_attn_implementation("sdpa")
-    return np.stack([a[0].numpy() for a in out.attentions])  # [layer, head, q, k]
+    """Eager ``output_attentions`` maps of one sequence: [layer, head, query, key]."""
+    return eager(model, input_ids, torch.ones_like(input_ids))[0][0]
 
 
 @pytest.mark.parametrize("num_heads,num_kv_heads", [(4, 4), (4, 2)])

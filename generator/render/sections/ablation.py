@@ -78,7 +78,6 @@ def ablation_dataset(site, run: Run, dataset: str, trajectories: list[Trajectory
     return context
 
 
-
 def ablation_example(site, run: Run, trajectory: Trajectory, page_dir: str):
     dataset = trajectory.dataset
     stored = stored_result(run, trajectory, "ablation")
@@ -120,7 +119,6 @@ def ablation_example(site, run: Run, trajectory: Trajectory, page_dir: str):
             "n_layers": None if attention is None else len(attention[0]) if attention else 0,
             "bars": embed(plots.bars_with_ci(series, f"atlas-{run.name}-{dataset}-{trajectory.example_id}-ablation",
                                              "Ablation effect per part", "drop in answer log-prob")) if parts else None}
-
 
 
 DATASET_SECTIONS.register("ablation", ablation_dataset)

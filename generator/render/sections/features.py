@@ -69,6 +69,5 @@ def features_dataset(site, run: Run, dataset: str, trajectories: list[Trajectory
     return {"template": "_section_features_dataset.md.j2", "source": source, "features": features}
 
 
-
 DATASET_SECTIONS.register("features", features_dataset)
 EXAMPLE_SECTIONS.register("features", features_example)

@@ -43,5 +43,4 @@ def formats_dataset(site, run: Run, dataset: str, trajectories: list[Trajectory]
     return context
 
 
-
 DATASET_SECTIONS.register("formats", formats_dataset)

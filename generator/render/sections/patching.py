@@ -49,5 +49,4 @@ def patching_dataset(site, run: Run, dataset: str, trajectories: list[Trajectory
     return context
 
 
-
 DATASET_SECTIONS.register("patching", patching_dataset)

@@ -57,6 +57,5 @@ def salience_dataset(site, run: Run, dataset: str, trajectories: list[Trajectory
             "layers": layers, "grids": grids_by_step}
 
 
-
 DATASET_SECTIONS.register("salience", salience_dataset)
 EXAMPLE_SECTIONS.register("salience", salience_example)
