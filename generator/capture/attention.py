@@ -23,6 +23,7 @@ import numpy as np
 
 CAPTURE_IMPLEMENTATION = "atlas_capture"
 DEFAULT_BLOCK_BYTES = 256 * 1024 * 1024
+ENGINES = ("auto", "torch", "fused")
 
 
 class CaptureError(RuntimeError):
@@ -38,6 +39,13 @@ class CaptureOptions:
     pooled_map_size: int = 128  # longer maps are pooled to this many query x key blocks
     block_bytes: int = DEFAULT_BLOCK_BYTES  # at most this much memory for one block of recomputed scores
     block_bytes_floor: int = 16 * 1024 * 1024  # and at least this much (fewer, larger blocks on short inputs)
+    # "auto": the fused Triton kernel (fused_attention.py) for layers that keep no map, on CUDA
+    # when Triton is installed, else the block-wise PyTorch pass; "torch" or "fused" to insist.
+    engine: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(f"CaptureOptions.engine: expected one of {', '.join(ENGINES)}, got {self.engine!r}")
 
 
 @dataclass
@@ -73,6 +81,61 @@ class _Recorder:
         self.by_layer: dict[int, dict[str, object]] = {}
         self.calls = 0
         self._buffer = None
+        self._segment_ids = None  # [batch, key] int32, -1 for no segment: the fused kernel's form of the matrix
+        self._causal_masks: dict[tuple, bool] = {}
+
+    def fuses(self, layer: int, query, attention_mask) -> bool:
+        """Whether this layer's output and summaries come from the fused kernel.
+
+        Layers that keep maps or tails, and float (additive) masks, use the block-wise pass.
+        """
+        import torch
+
+        engine = self.options.engine
+        if engine == "torch" or self.keep_all_maps or self.tail or any(l == layer for l, _ in self.pooled):
+            return False
+        if attention_mask is not None and attention_mask.dtype != torch.bool:
+            return False
+        if engine == "fused":
+            return True
+        return query.is_cuda and fused_kernel_available()
+
+    def record_fused(self, layer: int, query, key, value, attention_mask, scaling: float, softcap: float | None):
+        """Output and summaries of one layer from the fused kernel; returns the output [batch, q, head, dim]."""
+        import torch
+
+        from generator.capture.fused_attention import attention_with_summaries
+
+        self.calls += 1
+        if self._segment_ids is None:
+            matrix = self.segment_matrix
+            none = matrix.sum(-1) == 0
+            self._segment_ids = torch.where(none, -1, matrix.argmax(-1)).to(torch.int32)
+        causal = attention_mask is None or self._is_causal(attention_mask, key.shape[2])
+        output, mass, entropy, max_weight = attention_with_summaries(
+            query, key, value, self._segment_ids, self.segment_matrix.shape[-1], attention_mask, scaling, softcap,
+            causal=causal)
+        self.by_layer[layer] = {"segment_mass": mass, "entropy": entropy, "max_weight": max_weight}
+        return output
+
+    def _is_causal(self, mask, n_keys: int, rows_per_check: int = 1024) -> bool:
+        """No query may see a later key (checked once per mask, a slab of rows at a time)."""
+        import torch
+
+        signature = (mask.data_ptr(), tuple(mask.shape), tuple(mask.stride()))
+        if signature not in self._causal_masks:
+            n_queries = mask.shape[2]
+            offset = n_keys - n_queries
+            keys = torch.arange(mask.shape[3], device=mask.device)
+            future_seen = False
+            for start in range(0, n_queries, rows_per_check):
+                rows = torch.arange(start, min(n_queries, start + rows_per_check), device=mask.device) + offset
+                future = keys[None, :] > rows[:, None]
+                if (mask[:, :, start:start + rows_per_check] & future).any():
+                    future_seen = True
+                    break
+            self._causal_masks[signature] = not future_seen
+        return self._causal_masks[signature]
 
     def record(self, layer: int, query, key, attention_mask, scaling: float, softcap: float | None, value=None):
         """Reduce one layer's attention to summaries, one block of query rows at a time.
@@ -275,6 +338,8 @@ def _capturing_attention(module, query, key, value, attention_mask, scaling=None
     if recorder is not None:
         layer = getattr(module, "layer_idx", None)
         layer = recorder.calls if layer is None else layer
+        if recorder.fuses(layer, query, attention_mask):
+            return recorder.record_fused(layer, query, key, value, attention_mask, scaling, softcap), None
         if query.dtype == torch.float32:
             # One pass gives output and summaries: in float32 the output equals eager attention.
             output = recorder.record(layer, query, key, attention_mask, scaling, softcap, value=value)
@@ -285,6 +350,13 @@ def _capturing_attention(module, query, key, value, attention_mask, scaling=None
         return eager_output(module, query, key, value, attention_mask, scaling, softcap), None
     kwargs.pop("output_attentions", None)
     return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
+
+
+def fused_kernel_available() -> bool:
+    """Triton can be imported (it comes with CUDA builds of torch)."""
+    import importlib.util
+
+    return importlib.util.find_spec("triton") is not None
 
 
 def register_attention(name: str, function) -> None:
@@ -360,7 +432,7 @@ def capture_attention_batch(model, input_ids, attention_mask, segment_ids: Seque
         matrix[row, positions] = segment_matrix(np.asarray(ids), n_segments)
     recorder = _Recorder(torch.from_numpy(matrix).to(input_ids.device), options, int(valid.sum(1).max()))
     with capturing(model, recorder), torch.no_grad():
-        model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+        model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False, logits_to_keep=1)
     n_layers = _check_layers(model, recorder)
     layers = [recorder.by_layer[i] for i in range(n_layers)]
     captures = []

@@ -106,6 +106,10 @@ class _StreamRecorder:
         self._inner = _Recorder(torch.from_numpy(matrix).to(self.device), options, n_keys, tail=TAIL)
         self.steps.append(_Step(n_keys, rows, tail_owners))
 
+    def fuses(self, layer, query, attention_mask) -> bool:
+        """Never: each row's exact weights on the last keys are needed, which the fused kernel does not keep."""
+        return False
+
     def record(self, layer, query, key, attention_mask, scaling, softcap, value=None):
         if layer == 0:
             self._start_step(key.shape[2], query.shape[2])

@@ -1,0 +1,214 @@
+"""One GPU kernel for attention output and its summaries (Triton), so capture costs about a flash forward.
+
+A flash-attention forward already walks every (query block, key block) tile with a running
+row max ``m`` and a running sum ``l`` of ``exp(s - m)``. This kernel keeps three more running
+sums in the same loop, each rescaled like the output accumulator:
+
+- ``sum p * onehot(segment)``: the mass each query puts on each segment (attention with V = S),
+  one extra tensor-core product with a 0/1 matrix built in registers from the key's segment id;
+- ``sum p * s``: then entropy = logsumexp(s) - sum p s, since -log p = logsumexp(s) - s;
+- nothing for the max weight: it is ``exp(m - lse) = 1 / l`` once the loop ends.
+
+No heads x tokens x tokens tensor exists at any point. Rows with no visible key (padding
+queries) get zeros everywhere. The one-hot product is split into a bfloat16 high part and a
+bfloat16 remainder so segment mass keeps about 16 bits of each weight, not 8 (float32 in the
+interpreter).
+
+Imported only when a capture runs on CUDA (or when forced under ``TRITON_INTERPRET=1``, which
+the tests use to check the kernel on the CPU); everything else works without Triton.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import triton
+import triton.language as tl
+
+INTERPRETED = os.environ.get("TRITON_INTERPRET") == "1"
+
+
+def _configs() -> list[triton.Config]:
+    if INTERPRETED:  # the interpreter runs every config; one small tile keeps the tests quick
+        return [triton.Config({"BLOCK_M": 16, "BLOCK_N": 16}, num_warps=1, num_stages=1)]
+    return [
+        triton.Config({"BLOCK_M": m, "BLOCK_N": n}, num_warps=w, num_stages=s)
+        for m, n, w, s in [(128, 64, 8, 3), (128, 64, 4, 3), (128, 128, 8, 2), (64, 64, 4, 3), (128, 32, 4, 4)]
+    ]
+
+
+@triton.jit
+def _tile(q, acc, mass, score_sum, m_i, l_i, k_base, v_base, seg_base, mask_base,
+          offs_m, offs_n, offs_d, offs_seg, start_n, n_queries, n_keys, offset, head_dim, scale, softcap,
+          stride_kn, stride_kd, stride_vn, stride_vd, stride_sn, stride_mm, stride_mn,
+          CAUSAL_MASK: tl.constexpr, HAS_MASK: tl.constexpr, HAS_SOFTCAP: tl.constexpr, EXACT_MASS: tl.constexpr,
+          DOT_PRECISION: tl.constexpr):
+    """Fold one key block into the running sums of a query block."""
+    cols = start_n + offs_n
+    in_range = cols < n_keys
+    d_ok = offs_d < head_dim
+    k = tl.load(k_base + cols[None, :] * stride_kn + offs_d[:, None] * stride_kd,
+                mask=in_range[None, :] & d_ok[:, None], other=0.0)
+    s = tl.dot(q, k, input_precision=DOT_PRECISION) * scale
+    if HAS_SOFTCAP:  # softcap * tanh(s / softcap), tanh through exp (the interpreter has no tanh)
+        s = softcap * (1.0 - 2.0 / (tl.exp(2.0 * s / softcap) + 1.0))
+    valid = in_range[None, :]
+    if CAUSAL_MASK:
+        valid = valid & (cols[None, :] <= offs_m[:, None] + offset)
+    if HAS_MASK:
+        allowed = tl.load(mask_base + offs_m[:, None] * stride_mm + cols[None, :] * stride_mn,
+                          mask=(offs_m[:, None] < n_queries) & in_range[None, :], other=0)
+        valid = valid & (allowed != 0)
+    finite_s = s
+    s = tl.where(valid, s, float("-inf"))
+    m_new = tl.maximum(m_i, tl.max(s, 1))
+    m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)  # a row that has seen no key yet
+    alpha = tl.exp(m_i - m_safe)
+    p = tl.exp(s - m_safe[:, None])
+    l_i = l_i * alpha + tl.sum(p, 1)
+    score_sum = score_sum * alpha + tl.sum(p * finite_s, 1)  # p is 0 where masked, finite_s never inf
+    v = tl.load(v_base + cols[:, None] * stride_vn + offs_d[None, :] * stride_vd,
+                mask=in_range[:, None] & d_ok[None, :], other=0.0)
+    acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=DOT_PRECISION)
+    segment = tl.load(seg_base + cols * stride_sn, mask=in_range, other=-1)
+    if EXACT_MASS:  # p = high + low, two bfloat16 products: about 16 bits of each weight
+        onehot = (segment[:, None] == offs_seg[None, :]).to(tl.bfloat16)
+        p_high = p.to(tl.bfloat16)
+        block_mass = tl.dot(p_high, onehot) + tl.dot((p - p_high.to(tl.float32)).to(tl.bfloat16), onehot)
+    else:  # float32 (the interpreter, whose bfloat16 conversions are not exact)
+        onehot = tl.where(segment[:, None] == offs_seg[None, :], 1.0, 0.0)
+        block_mass = tl.dot(p, onehot, input_precision=DOT_PRECISION)
+    mass = mass * alpha[:, None] + block_mass
+    return acc, mass, score_sum, m_new, l_i
+
+
+@triton.autotune(configs=_configs(), key=["size_class", "HEAD_DIM", "N_SEG", "HAS_MASK", "CAUSAL"])
+@triton.jit
+def _attention_summaries(
+    Q, K, V, SEG, MASK, OUT, MASS, ENTROPY, MAX_WEIGHT,
+    stride_qb, stride_qh, stride_qm, stride_qd,
+    stride_kb, stride_kh, stride_kn, stride_kd,
+    stride_vb, stride_vh, stride_vn, stride_vd,
+    stride_sb, stride_sn,
+    stride_mb, stride_mm, stride_mn,
+    stride_ob, stride_om, stride_oh, stride_od,
+    stride_ab, stride_ah, stride_am, stride_as,
+    stride_eb, stride_eh, stride_em,
+    n_heads, n_queries, n_keys, groups, head_dim, scale, softcap, size_class,
+    HEAD_DIM: tl.constexpr, N_SEG: tl.constexpr, HAS_MASK: tl.constexpr, CAUSAL: tl.constexpr,
+    HAS_SOFTCAP: tl.constexpr, EXACT_MASS: tl.constexpr, DOT_PRECISION: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+):
+    start_m = tl.program_id(0)
+    batch_head = tl.program_id(1)
+    b = batch_head // n_heads
+    h = batch_head % n_heads
+    kv_h = h // groups
+    offs_m = start_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = tl.arange(0, BLOCK_N)
+    offs_d = tl.arange(0, HEAD_DIM)
+    offs_seg = tl.arange(0, N_SEG)
+    row_ok = offs_m < n_queries
+    d_ok = offs_d < head_dim
+    q = tl.load(Q + b * stride_qb + h * stride_qh + offs_m[:, None] * stride_qm + offs_d[None, :] * stride_qd,
+                mask=row_ok[:, None] & d_ok[None, :], other=0.0)
+    k_base = K + b * stride_kb + kv_h * stride_kh
+    v_base = V + b * stride_vb + kv_h * stride_vh
+    seg_base = SEG + b * stride_sb
+    mask_base = MASK + b * stride_mb
+    offset = n_keys - n_queries  # queries are the last n_queries positions (bottom-right causal)
+
+    m_i = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)
+    l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
+    score_sum = tl.zeros([BLOCK_M], dtype=tl.float32)
+    acc = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
+    mass = tl.zeros([BLOCK_M, N_SEG], dtype=tl.float32)
+
+    # Key blocks wholly in every row's past need no causal test; the blocks after them do.
+    if CAUSAL:
+        end = (start_m + 1) * BLOCK_M + offset
+        if end > n_keys:
+            end = n_keys
+        unmasked_end = ((start_m * BLOCK_M + offset + 1) // BLOCK_N) * BLOCK_N
+        if unmasked_end > (n_keys // BLOCK_N) * BLOCK_N:
+            unmasked_end = (n_keys // BLOCK_N) * BLOCK_N
+        if unmasked_end < 0:
+            unmasked_end = 0
+    else:
+        end = n_keys
+        unmasked_end = 0
+    for start_n in tl.range(0, unmasked_end, BLOCK_N):
+        acc, mass, score_sum, m_i, l_i = _tile(
+            q, acc, mass, score_sum, m_i, l_i, k_base, v_base, seg_base, mask_base,
+            offs_m, offs_n, offs_d, offs_seg, start_n, n_queries, n_keys, offset, head_dim, scale, softcap,
+            stride_kn, stride_kd, stride_vn, stride_vd, stride_sn, stride_mm, stride_mn,
+            False, HAS_MASK, HAS_SOFTCAP, EXACT_MASS, DOT_PRECISION)
+    for start_n in tl.range(unmasked_end, end, BLOCK_N):
+        acc, mass, score_sum, m_i, l_i = _tile(
+            q, acc, mass, score_sum, m_i, l_i, k_base, v_base, seg_base, mask_base,
+            offs_m, offs_n, offs_d, offs_seg, start_n, n_queries, n_keys, offset, head_dim, scale, softcap,
+            stride_kn, stride_kd, stride_vn, stride_vd, stride_sn, stride_mm, stride_mn,
+            CAUSAL, HAS_MASK, HAS_SOFTCAP, EXACT_MASS, DOT_PRECISION)
+
+    seen = l_i > 0
+    inv_l = tl.where(seen, 1.0 / tl.where(seen, l_i, 1.0), 0.0)
+    log_sum = tl.where(seen, m_i + tl.log(tl.where(seen, l_i, 1.0)), 0.0)
+    entropy = tl.maximum(tl.where(seen, log_sum - score_sum * inv_l, 0.0), 0.0)
+    out = acc * inv_l[:, None]
+    tl.store(OUT + b * stride_ob + offs_m[:, None] * stride_om + h * stride_oh + offs_d[None, :] * stride_od,
+             out.to(OUT.dtype.element_ty), mask=row_ok[:, None] & d_ok[None, :])
+    tl.store(MASS + b * stride_ab + h * stride_ah + offs_m[:, None] * stride_am + offs_seg[None, :] * stride_as,
+             mass * inv_l[:, None], mask=row_ok[:, None])
+    summary = b * stride_eb + h * stride_eh + offs_m * stride_em
+    tl.store(ENTROPY + summary, entropy, mask=row_ok)
+    tl.store(MAX_WEIGHT + summary, inv_l, mask=row_ok)
+
+
+def attention_with_summaries(query, key, value, segment_ids, n_segments: int, attention_mask, scaling: float,
+                             softcap: float | None = None, causal: bool = True):
+    """Attention output and per-query summaries in one kernel.
+
+    query [batch, head, q, dim]; key/value [batch, kv_head, k, dim]; segment_ids [batch, k] int32
+    (-1: no segment); attention_mask None (plain causal, queries last) or bool [batch or 1, 1, q, k]
+    (True = may attend). ``causal`` says the mask never lets a query see a later key, so key
+    blocks past the diagonal are skipped. Returns (output [batch, q, head, dim] in the query's
+    dtype, segment mass [batch, head, q, n_segments], entropy [batch, head, q], max weight
+    [batch, head, q]), the last three float32.
+    """
+    import torch
+
+    batch, n_heads, n_queries, head_dim = query.shape
+    n_kv_heads, n_keys = key.shape[1], key.shape[2]
+    padded_dim = max(16, triton.next_power_of_2(head_dim))
+    padded_segments = max(16, triton.next_power_of_2(max(1, n_segments)))
+    device = query.device
+    out = torch.empty(batch, n_queries, n_heads, head_dim, dtype=query.dtype, device=device)
+    mass = torch.empty(batch, n_heads, n_queries, padded_segments, dtype=torch.float32, device=device)
+    entropy = torch.empty(batch, n_heads, n_queries, dtype=torch.float32, device=device)
+    max_weight = torch.empty_like(entropy)
+    segment_ids = segment_ids[:, :n_keys].to(device=device, dtype=torch.int32)
+    has_mask = attention_mask is not None
+    if has_mask:
+        if attention_mask.dtype != torch.bool:
+            raise TypeError("attention_with_summaries takes a boolean mask")
+        mask = attention_mask[:, 0, :, :n_keys].expand(batch, n_queries, n_keys).view(torch.int8)
+        mask_strides = mask.stride()
+    else:
+        mask = segment_ids  # never read
+        mask_strides = (0, 0, 0)
+    precision = "ieee" if query.dtype == torch.float32 or INTERPRETED else "tf32"
+
+    def grid(meta):
+        return (triton.cdiv(n_queries, meta["BLOCK_M"]), batch * n_heads)
+
+    _attention_summaries[grid](
+        query, key, value, segment_ids, mask, out, mass, entropy, max_weight,
+        *query.stride(), *key.stride(), *value.stride(), *segment_ids.stride(), *mask_strides,
+        *out.stride(), *mass.stride(), *entropy.stride(),
+        n_heads, n_queries, n_keys, n_heads // n_kv_heads, head_dim, float(scaling),
+        float(softcap) if softcap is not None else 1.0, int(math.log2(max(1, n_keys))),
+        HEAD_DIM=padded_dim, N_SEG=padded_segments, HAS_MASK=has_mask, CAUSAL=causal,
+        HAS_SOFTCAP=softcap is not None, EXACT_MASS=not INTERPRETED, DOT_PRECISION=precision,
+    )
+    return out, mass[..., :n_segments], entropy, max_weight

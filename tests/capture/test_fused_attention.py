@@ -1,0 +1,151 @@
+"""The fused Triton kernel against a float64 reference and against eager attention.
+
+On a machine without CUDA the kernel runs in Triton's interpreter (``TRITON_INTERPRET=1``,
+set here before the kernel module is imported), so CI checks the kernel's arithmetic; on a
+GPU the same tests run compiled, plus a bfloat16 check.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+HAS_CUDA = torch.cuda.is_available()
+if not HAS_CUDA:
+    os.environ["TRITON_INTERPRET"] = "1"
+triton = pytest.importorskip("triton")
+if not HAS_CUDA and tuple(int(x) for x in triton.__version__.split(".")[:2]) < (3, 9):
+    pytest.skip("Triton's interpreter needs triton>=3.9 with NumPy 2", allow_module_level=True)
+
+from generator.capture.attention import CaptureOptions, capture_attention_batch, capturing  # noqa: E402
+from generator.capture.fused_attention import attention_with_summaries  # noqa: E402
+from tests.capture.test_architectures import ARCHITECTURES, build, eager, padded_batch  # noqa: E402
+
+DEVICE = "cuda" if HAS_CUDA else "cpu"
+FUSED = CaptureOptions(exact_maps_up_to=0, engine="fused")
+
+
+def reference(query, key, value, segment_ids, n_segments, allowed, scaling, softcap=None):
+    """Float64 attention, segment mass, entropy and max weight; rows that see nothing are zero."""
+    groups = query.shape[1] // key.shape[1]
+    q, k, v = query.double(), key.double().repeat_interleave(groups, 1), value.double().repeat_interleave(groups, 1)
+    scores = q @ k.transpose(-1, -2) * scaling
+    if softcap is not None:
+        scores = torch.tanh(scores / softcap) * softcap
+    scores = scores.masked_fill(~allowed, float("-inf"))
+    p = torch.softmax(scores, -1).nan_to_num(0.0)
+    onehot = torch.zeros(*segment_ids.shape, n_segments, dtype=torch.float64, device=query.device)
+    real = segment_ids >= 0
+    onehot[real] = torch.nn.functional.one_hot(segment_ids[real].long(), n_segments).double()
+    entropy = -(p * torch.log(torch.where(p > 0, p, 1.0))).sum(-1)
+    return (p @ v).transpose(1, 2), p @ onehot[:, None], entropy, p.amax(-1)
+
+
+def causal(n_queries: int, n_keys: int, batch: int = 1):
+    return torch.ones(n_queries, n_keys, dtype=torch.bool, device=DEVICE).tril(n_keys - n_queries)[None, None].repeat(
+        batch, 1, 1, 1)
+
+
+CASES = {
+    # name: batch, heads, kv heads, queries, keys, head dim, segments, softcap
+    "gqa": (1, 4, 2, 40, 40, 32, 3, None),
+    "queries-after-a-prefix": (1, 2, 1, 7, 30, 24, 2, None),  # head dim not a power of two
+    "softcap": (1, 2, 2, 33, 33, 16, 4, 5.0),
+    "many-segments": (1, 2, 2, 37, 37, 16, 20, None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("with_mask", [False, True])
+def test_kernel_matches_float64_reference(name, with_mask):
+    batch, heads, kv_heads, n_q, n_k, dim, n_seg, softcap = CASES[name]
+    g = torch.Generator(device=DEVICE).manual_seed(len(name))
+    q, k, v = (torch.randn(batch, h, n, dim, generator=g, device=DEVICE)
+               for h, n in [(heads, n_q), (kv_heads, n_k), (kv_heads, n_k)])
+    segment_ids = torch.randint(-1, n_seg, (batch, n_k), generator=g, device=DEVICE)
+    allowed = causal(n_q, n_k, batch)
+    got = attention_with_summaries(q, k, v, segment_ids, n_seg, allowed if with_mask else None, dim ** -0.5, softcap)
+    expected = reference(q, k, v, segment_ids, n_seg, allowed, dim ** -0.5, softcap)
+    for label, a, b, tolerance in zip(["output", "mass", "entropy", "max weight"], got, expected,
+                                      [1e-4, 1e-4, 1e-3, 1e-4]):
+        assert a.shape == b.shape, label
+        assert float((a.double() - b).abs().max()) <= tolerance, label
+
+
+def test_padding_rows_and_a_non_causal_mask():
+    """Left padding (queries that see nothing get zeros) and a bidirectional prefix (no causal skipping)."""
+    g = torch.Generator(device=DEVICE).manual_seed(1)
+    q, k, v = (torch.randn(2, 2, 21, 16, generator=g, device=DEVICE) for _ in range(3))
+    segment_ids = torch.randint(0, 3, (2, 21), generator=g, device=DEVICE)
+    allowed = causal(21, 21, 2)
+    allowed[0, :, :, :4] = False
+    allowed[0, :, :4, :] = False  # sequence 0 is left-padded by 4
+    allowed[1, :, :8, :8] = True  # sequence 1 sees its first 8 tokens both ways
+    got = attention_with_summaries(q, k, v, segment_ids, 3, allowed, 0.25, causal=False)
+    expected = reference(q, k, v, segment_ids, 3, allowed, 0.25)
+    for a, b in zip(got, expected):
+        assert float((a.double() - b).abs().max()) <= 1e-4
+    assert float(got[0][0, :4].abs().max()) == 0.0 and float(got[3][0, :, :4].abs().max()) == 0.0
+
+
+def summaries_match_eager(capture, reference_maps, segments):
+    n_seg = segments.max() + 1
+    p = reference_maps
+    mass = np.stack([p[..., segments == s].sum(-1) for s in range(n_seg)], -1)
+    entropy = -(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)).sum(-1)
+    assert capture.maps is None
+    assert np.abs(capture.segment_mass - mass).max() <= 1e-4
+    assert np.abs(capture.max_weight - p.max(-1)).max() <= 1e-4
+    assert np.abs(capture.entropy - entropy).max() <= 1e-3
+
+
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_model_capture_with_the_kernel_matches_eager(name):
+    model = build(name).to(DEVICE)
+    lengths, width = [13, 8], 13
+    input_ids, attention_mask = (t.to(DEVICE) for t in padded_batch(lengths, width))
+    segments = [np.array([0] * 4 + [1] * (n - 6) + [2] * 2) for n in lengths]
+    captures = capture_attention_batch(model, input_ids, attention_mask, segments, FUSED)
+    maps, _ = eager(model.cpu(), input_ids.cpu(), attention_mask.cpu())
+    for row, n in enumerate(lengths):
+        real = slice(width - n, width)
+        summaries_match_eager(captures[row], maps[row][:, :, real, real], segments[row])
+
+
+@pytest.mark.parametrize("name", ["llama-gqa", "gemma2-softcap"])
+def test_kernel_output_keeps_logits(name):
+    from generator.capture.attention import _Recorder
+
+    model = build(name).to(DEVICE)
+    input_ids, attention_mask = (t.to(DEVICE) for t in padded_batch([12, 9], 12))
+    recorder = _Recorder(torch.zeros(2, 12, 1, device=DEVICE), FUSED, 12)
+    with torch.no_grad():
+        expected = model(input_ids=input_ids, attention_mask=attention_mask).logits
+        with capturing(model, recorder):
+            got = model(input_ids=input_ids, attention_mask=attention_mask).logits
+    real = attention_mask.bool()
+    assert torch.allclose(expected[real], got[real], atol=1e-4)
+    assert len(recorder.by_layer) == model.config.num_hidden_layers
+
+
+def test_unknown_engine_is_refused():
+    with pytest.raises(ValueError, match="engine"):
+        CaptureOptions(engine="flash")
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason="bfloat16 kernels need a GPU")
+def test_bfloat16_model_summaries_match_the_float32_pass():
+    """A bf16 model: the kernel's summaries equal the float32 recomputation of the same q/k."""
+    model = build("llama-gqa").to("cuda", torch.bfloat16)
+    input_ids, attention_mask = (t.cuda() for t in padded_batch([300, 200], 300))
+    segments = [np.minimum(np.arange(n) // 50, 3) for n in (300, 200)]
+    fused = capture_attention_batch(model, input_ids, attention_mask, segments, FUSED)
+    plain = capture_attention_batch(model, input_ids, attention_mask, segments,
+                                    CaptureOptions(exact_maps_up_to=0, engine="torch"))
+    for a, b in zip(fused, plain):
+        # the kernel's own output feeds later layers; bf16 rounding of it moves later layers slightly
+        assert np.abs(a.segment_mass - b.segment_mass).max() <= 2e-2
+        assert np.abs(a.entropy - b.entropy).max() <= 5e-2
