@@ -34,56 +34,92 @@ def _configs() -> list[triton.Config]:
         return [triton.Config({"BLOCK_M": 16, "BLOCK_N": 16}, num_warps=1, num_stages=1)]
     return [
         triton.Config({"BLOCK_M": m, "BLOCK_N": n}, num_warps=w, num_stages=s)
-        for m, n, w, s in [(128, 64, 8, 3), (128, 64, 4, 3), (128, 128, 8, 2), (64, 64, 4, 3), (128, 32, 4, 4)]
+        for m, n, w, s in [(64, 64, 4, 3), (128, 64, 8, 3), (128, 64, 4, 3), (128, 128, 8, 2), (128, 32, 4, 4)]
     ]
+
+
+def _prune(configs, named_args, **kwargs):
+    """Short inputs take the first config untuned: tuning would cost more than it saves."""
+    return configs if named_args["size_class"] >= 11 else configs[:1]
+
+
+LOG2E = 1.4426950408889634
 
 
 @triton.jit
 def _tile(q, acc, mass, score_sum, m_i, l_i, k_base, v_base, seg_base, mask_base,
-          offs_m, offs_n, offs_d, offs_seg, start_n, n_queries, n_keys, offset, head_dim, scale, softcap,
+          offs_m, offs_n, offs_d, offs_seg, start_n, n_queries, n_keys, offset, head_dim, qk_scale, softcap,
           stride_kn, stride_kd, stride_vn, stride_vd, stride_sn, stride_mm, stride_mn,
-          CAUSAL_MASK: tl.constexpr, HAS_MASK: tl.constexpr, HAS_SOFTCAP: tl.constexpr, EXACT_MASS: tl.constexpr,
-          DOT_PRECISION: tl.constexpr):
-    """Fold one key block into the running sums of a query block."""
+          BOUNDED: tl.constexpr, CAUSAL_MASK: tl.constexpr, HAS_MASK: tl.constexpr, HAS_SOFTCAP: tl.constexpr,
+          EVEN_D: tl.constexpr, MASS_DOTS: tl.constexpr, ENTROPY: tl.constexpr, DOT_PRECISION: tl.constexpr):
+    """Fold one key block into the running sums of a query block.
+
+    Scores are kept in log2 units (exp2 is the hardware's exponential); ``BOUNDED`` key blocks
+    may run past the last key, the others skip every bounds test.
+    """
     cols = start_n + offs_n
     in_range = cols < n_keys
     d_ok = offs_d < head_dim
-    k = tl.load(k_base + cols[None, :] * stride_kn + offs_d[:, None] * stride_kd,
-                mask=in_range[None, :] & d_ok[:, None], other=0.0)
-    s = tl.dot(q, k, input_precision=DOT_PRECISION) * scale
-    if HAS_SOFTCAP:  # softcap * tanh(s / softcap), tanh through exp (the interpreter has no tanh)
-        s = softcap * (1.0 - 2.0 / (tl.exp(2.0 * s / softcap) + 1.0))
-    valid = in_range[None, :]
-    if CAUSAL_MASK:
-        valid = valid & (cols[None, :] <= offs_m[:, None] + offset)
-    if HAS_MASK:
-        allowed = tl.load(mask_base + offs_m[:, None] * stride_mm + cols[None, :] * stride_mn,
-                          mask=(offs_m[:, None] < n_queries) & in_range[None, :], other=0)
-        valid = valid & (allowed != 0)
-    finite_s = s
-    s = tl.where(valid, s, float("-inf"))
+    k_pointers = k_base + cols[None, :] * stride_kn + offs_d[:, None] * stride_kd
+    v_pointers = v_base + cols[:, None] * stride_vn + offs_d[None, :] * stride_vd
+    if BOUNDED:
+        k = tl.load(k_pointers, mask=in_range[None, :] & d_ok[:, None], other=0.0)
+        v = tl.load(v_pointers, mask=in_range[:, None] & d_ok[None, :], other=0.0)
+        segment = tl.load(seg_base + cols * stride_sn, mask=in_range, other=-1)
+    elif EVEN_D:
+        k = tl.load(k_pointers)
+        v = tl.load(v_pointers)
+        segment = tl.load(seg_base + cols * stride_sn)
+    else:
+        k = tl.load(k_pointers, mask=d_ok[:, None], other=0.0)
+        v = tl.load(v_pointers, mask=d_ok[None, :], other=0.0)
+        segment = tl.load(seg_base + cols * stride_sn)
+    s = tl.dot(q, k, input_precision=DOT_PRECISION)
+    if HAS_SOFTCAP:  # softcap * tanh(scale * q.k / softcap), tanh through exp (the interpreter has no tanh)
+        s = softcap * (1.0 - 2.0 / (tl.exp2(2.0 * s * qk_scale / softcap) + 1.0)) * 1.4426950408889634
+    else:
+        s = s * qk_scale
+    if BOUNDED or CAUSAL_MASK or HAS_MASK:
+        valid = in_range[None, :]
+        if CAUSAL_MASK:
+            valid = valid & (cols[None, :] <= offs_m[:, None] + offset)
+        if HAS_MASK:
+            allowed = tl.load(mask_base + offs_m[:, None] * stride_mm + cols[None, :] * stride_mn,
+                              mask=(offs_m[:, None] < n_queries) & in_range[None, :], other=0)
+            valid = valid & (allowed != 0)
+        finite_s = tl.where(valid, s, 0.0)  # masked p is 0; keep 0 * s finite
+        s = tl.where(valid, s, float("-inf"))
+    else:
+        finite_s = s
     m_new = tl.maximum(m_i, tl.max(s, 1))
     m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)  # a row that has seen no key yet
-    alpha = tl.exp(m_i - m_safe)
-    p = tl.exp(s - m_safe[:, None])
-    l_i = l_i * alpha + tl.sum(p, 1)
-    score_sum = score_sum * alpha + tl.sum(p * finite_s, 1)  # p is 0 where masked, finite_s never inf
-    v = tl.load(v_base + cols[:, None] * stride_vn + offs_d[None, :] * stride_vd,
-                mask=in_range[:, None] & d_ok[None, :], other=0.0)
-    acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=DOT_PRECISION)
-    segment = tl.load(seg_base + cols * stride_sn, mask=in_range, other=-1)
-    if EXACT_MASS:  # p = high + low, two bfloat16 products: about 16 bits of each weight
-        onehot = (segment[:, None] == offs_seg[None, :]).to(tl.bfloat16)
-        p_high = p.to(tl.bfloat16)
-        block_mass = tl.dot(p_high, onehot) + tl.dot((p - p_high.to(tl.float32)).to(tl.bfloat16), onehot)
-    else:  # float32 (the interpreter, whose bfloat16 conversions are not exact)
-        onehot = tl.where(segment[:, None] == offs_seg[None, :], 1.0, 0.0)
-        block_mass = tl.dot(p, onehot, input_precision=DOT_PRECISION)
-    mass = mass * alpha[:, None] + block_mass
+    alpha = tl.exp2(m_i - m_safe)
+    p = tl.exp2(s - m_safe[:, None])
+    row_sum = tl.sum(p, 1)
+    l_i = l_i * alpha + row_sum
+    if ENTROPY:
+        score_sum = score_sum * alpha + tl.sum(p * finite_s, 1)
+    p_low_precision = p.to(v.dtype)
+    acc = acc * alpha[:, None] + tl.dot(p_low_precision, v, input_precision=DOT_PRECISION)
+    if MASS_DOTS > 0:
+        first_segment = tl.min(segment, 0)
+        if first_segment == tl.max(segment, 0):
+            # The block lies in one segment (segments are usually runs of tokens): its mass is the
+            # row sum already computed; -1 (no segment) matches no column.
+            block_mass = tl.where(offs_seg[None, :] == first_segment, row_sum[:, None], 0.0)
+        elif MASS_DOTS == 1:  # float32 (the interpreter, whose bfloat16 conversions are not exact)
+            onehot = tl.where(segment[:, None] == offs_seg[None, :], 1.0, 0.0)
+            block_mass = tl.dot(p, onehot, input_precision=DOT_PRECISION)
+        else:  # p = high + low, two bfloat16 products: about 16 bits of each weight
+            onehot = (segment[:, None] == offs_seg[None, :]).to(tl.bfloat16)
+            p_high = p.to(tl.bfloat16)
+            block_mass = tl.dot(p_high, onehot) + tl.dot((p - p_high.to(tl.float32)).to(tl.bfloat16), onehot)
+        mass = mass * alpha[:, None] + block_mass
     return acc, mass, score_sum, m_new, l_i
 
 
-@triton.autotune(configs=_configs(), key=["size_class", "HEAD_DIM", "N_SEG", "HAS_MASK", "CAUSAL"])
+@triton.autotune(configs=_configs(), key=["size_class", "HEAD_DIM", "N_SEG", "HAS_MASK", "CAUSAL"],
+                 prune_configs_by={"early_config_prune": _prune})
 @triton.jit
 def _attention_summaries(
     Q, K, V, SEG, MASK, OUT, MASS, ENTROPY, MAX_WEIGHT,
@@ -95,9 +131,9 @@ def _attention_summaries(
     stride_ob, stride_om, stride_oh, stride_od,
     stride_ab, stride_ah, stride_am, stride_as,
     stride_eb, stride_eh, stride_em,
-    n_heads, n_queries, n_keys, groups, head_dim, scale, softcap, size_class,
-    HEAD_DIM: tl.constexpr, N_SEG: tl.constexpr, HAS_MASK: tl.constexpr, CAUSAL: tl.constexpr,
-    HAS_SOFTCAP: tl.constexpr, EXACT_MASS: tl.constexpr, DOT_PRECISION: tl.constexpr,
+    n_heads, n_queries, n_keys, n_segments, groups, head_dim, qk_scale, softcap, size_class,
+    HEAD_DIM: tl.constexpr, EVEN_D: tl.constexpr, N_SEG: tl.constexpr, HAS_MASK: tl.constexpr, CAUSAL: tl.constexpr,
+    HAS_SOFTCAP: tl.constexpr, MASS_DOTS: tl.constexpr, WITH_ENTROPY: tl.constexpr, DOT_PRECISION: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
 ):
     start_m = tl.program_id(0)
@@ -125,48 +161,51 @@ def _attention_summaries(
     acc = tl.zeros([BLOCK_M, HEAD_DIM], dtype=tl.float32)
     mass = tl.zeros([BLOCK_M, N_SEG], dtype=tl.float32)
 
-    # Key blocks wholly in every row's past need no causal test; the blocks after them do.
+    # Whole key blocks that every row of the block may see need no causal or bounds test;
+    # the blocks after them (the diagonal, the last partial block) do.
+    full_end = (n_keys // BLOCK_N) * BLOCK_N
     if CAUSAL:
         end = (start_m + 1) * BLOCK_M + offset
         if end > n_keys:
             end = n_keys
         unmasked_end = ((start_m * BLOCK_M + offset + 1) // BLOCK_N) * BLOCK_N
-        if unmasked_end > (n_keys // BLOCK_N) * BLOCK_N:
-            unmasked_end = (n_keys // BLOCK_N) * BLOCK_N
+        if unmasked_end > full_end:
+            unmasked_end = full_end
         if unmasked_end < 0:
             unmasked_end = 0
     else:
         end = n_keys
-        unmasked_end = 0
+        unmasked_end = full_end
     for start_n in tl.range(0, unmasked_end, BLOCK_N):
         acc, mass, score_sum, m_i, l_i = _tile(
             q, acc, mass, score_sum, m_i, l_i, k_base, v_base, seg_base, mask_base,
-            offs_m, offs_n, offs_d, offs_seg, start_n, n_queries, n_keys, offset, head_dim, scale, softcap,
+            offs_m, offs_n, offs_d, offs_seg, start_n, n_queries, n_keys, offset, head_dim, qk_scale, softcap,
             stride_kn, stride_kd, stride_vn, stride_vd, stride_sn, stride_mm, stride_mn,
-            False, HAS_MASK, HAS_SOFTCAP, EXACT_MASS, DOT_PRECISION)
+            False, False, HAS_MASK, HAS_SOFTCAP, EVEN_D, MASS_DOTS, WITH_ENTROPY, DOT_PRECISION)
     for start_n in tl.range(unmasked_end, end, BLOCK_N):
         acc, mass, score_sum, m_i, l_i = _tile(
             q, acc, mass, score_sum, m_i, l_i, k_base, v_base, seg_base, mask_base,
-            offs_m, offs_n, offs_d, offs_seg, start_n, n_queries, n_keys, offset, head_dim, scale, softcap,
+            offs_m, offs_n, offs_d, offs_seg, start_n, n_queries, n_keys, offset, head_dim, qk_scale, softcap,
             stride_kn, stride_kd, stride_vn, stride_vd, stride_sn, stride_mm, stride_mn,
-            CAUSAL, HAS_MASK, HAS_SOFTCAP, EXACT_MASS, DOT_PRECISION)
+            True, CAUSAL, HAS_MASK, HAS_SOFTCAP, EVEN_D, MASS_DOTS, WITH_ENTROPY, DOT_PRECISION)
 
     seen = l_i > 0
     inv_l = tl.where(seen, 1.0 / tl.where(seen, l_i, 1.0), 0.0)
-    log_sum = tl.where(seen, m_i + tl.log(tl.where(seen, l_i, 1.0)), 0.0)
-    entropy = tl.maximum(tl.where(seen, log_sum - score_sum * inv_l, 0.0), 0.0)
+    # natural-log units: logsumexp = ln2 * (m + log2 l); entropy = logsumexp - sum p s
+    log2_sum = m_i + tl.log2(tl.where(seen, l_i, 1.0))
+    entropy = tl.maximum(tl.where(seen, 0.6931471805599453 * (log2_sum - score_sum * inv_l), 0.0), 0.0)
     out = acc * inv_l[:, None]
     tl.store(OUT + b * stride_ob + offs_m[:, None] * stride_om + h * stride_oh + offs_d[None, :] * stride_od,
              out.to(OUT.dtype.element_ty), mask=row_ok[:, None] & d_ok[None, :])
     tl.store(MASS + b * stride_ab + h * stride_ah + offs_m[:, None] * stride_am + offs_seg[None, :] * stride_as,
-             mass * inv_l[:, None], mask=row_ok[:, None])
+             mass * inv_l[:, None], mask=row_ok[:, None] & (offs_seg[None, :] < n_segments))
     summary = b * stride_eb + h * stride_eh + offs_m * stride_em
     tl.store(ENTROPY + summary, entropy, mask=row_ok)
     tl.store(MAX_WEIGHT + summary, inv_l, mask=row_ok)
 
 
 def attention_with_summaries(query, key, value, segment_ids, n_segments: int, attention_mask, scaling: float,
-                             softcap: float | None = None, causal: bool = True):
+                             softcap: float | None = None, causal: bool = True, summaries: str = "all"):
     """Attention output and per-query summaries in one kernel.
 
     query [batch, head, q, dim]; key/value [batch, kv_head, k, dim]; segment_ids [batch, k] int32
@@ -174,7 +213,8 @@ def attention_with_summaries(query, key, value, segment_ids, n_segments: int, at
     (True = may attend). ``causal`` says the mask never lets a query see a later key, so key
     blocks past the diagonal are skipped. Returns (output [batch, q, head, dim] in the query's
     dtype, segment mass [batch, head, q, n_segments], entropy [batch, head, q], max weight
-    [batch, head, q]), the last three float32.
+    [batch, head, q]), the last three float32. ``summaries`` ("mass", "entropy", "none") leaves the
+    others out (unset), for measuring what each costs.
     """
     import torch
 
@@ -184,7 +224,7 @@ def attention_with_summaries(query, key, value, segment_ids, n_segments: int, at
     padded_segments = max(16, triton.next_power_of_2(max(1, n_segments)))
     device = query.device
     out = torch.empty(batch, n_queries, n_heads, head_dim, dtype=query.dtype, device=device)
-    mass = torch.empty(batch, n_heads, n_queries, padded_segments, dtype=torch.float32, device=device)
+    mass = torch.empty(batch, n_heads, n_queries, n_segments, dtype=torch.float32, device=device)
     entropy = torch.empty(batch, n_heads, n_queries, dtype=torch.float32, device=device)
     max_weight = torch.empty_like(entropy)
     segment_ids = segment_ids[:, :n_keys].to(device=device, dtype=torch.int32)
@@ -206,9 +246,10 @@ def attention_with_summaries(query, key, value, segment_ids, n_segments: int, at
         query, key, value, segment_ids, mask, out, mass, entropy, max_weight,
         *query.stride(), *key.stride(), *value.stride(), *segment_ids.stride(), *mask_strides,
         *out.stride(), *mass.stride(), *entropy.stride(),
-        n_heads, n_queries, n_keys, n_heads // n_kv_heads, head_dim, float(scaling),
+        n_heads, n_queries, n_keys, n_segments, n_heads // n_kv_heads, head_dim, float(scaling) * LOG2E,
         float(softcap) if softcap is not None else 1.0, int(math.log2(max(1, n_keys))),
-        HEAD_DIM=padded_dim, N_SEG=padded_segments, HAS_MASK=has_mask, CAUSAL=causal,
-        HAS_SOFTCAP=softcap is not None, EXACT_MASS=not INTERPRETED, DOT_PRECISION=precision,
+        HEAD_DIM=padded_dim, EVEN_D=padded_dim == head_dim, N_SEG=padded_segments, HAS_MASK=has_mask, CAUSAL=causal,
+        HAS_SOFTCAP=softcap is not None, MASS_DOTS=(1 if INTERPRETED else 2) if summaries in ("all", "mass") else 0,
+        WITH_ENTROPY=summaries in ("all", "entropy"), DOT_PRECISION=precision,
     )
-    return out, mass[..., :n_segments], entropy, max_weight
+    return out, mass, entropy, max_weight

@@ -55,6 +55,7 @@ CASES = {
     "queries-after-a-prefix": (1, 2, 1, 7, 30, 24, 2, None),  # head dim not a power of two
     "softcap": (1, 2, 2, 33, 33, 16, 4, 5.0),
     "many-segments": (1, 2, 2, 37, 37, 16, 20, None),
+    "runs": (1, 2, 1, 70, 70, 32, 3, None),
 }
 
 
@@ -66,6 +67,8 @@ def test_kernel_matches_float64_reference(name, with_mask):
     q, k, v = (torch.randn(batch, h, n, dim, generator=g, device=DEVICE)
                for h, n in [(heads, n_q), (kv_heads, n_k), (kv_heads, n_k)])
     segment_ids = torch.randint(-1, n_seg, (batch, n_k), generator=g, device=DEVICE)
+    if name == "runs":  # segments as runs of tokens, one of no segment: whole key blocks in one segment
+        segment_ids = torch.tensor([-1] * 9 + [0] * 30 + [1] * 18 + [2] * 13, device=DEVICE)[None]
     allowed = causal(n_q, n_k, batch)
     got = attention_with_summaries(q, k, v, segment_ids, n_seg, allowed if with_mask else None, dim ** -0.5, softcap)
     expected = reference(q, k, v, segment_ids, n_seg, allowed, dim ** -0.5, softcap)
