@@ -82,6 +82,7 @@ class _Recorder:
         self.calls = 0
         self._buffer = None
         self._segment_ids = None  # [batch, key] int32, -1 for no segment: the fused kernel's form of the matrix
+        self._run_ends = None  # [batch, key] int32: where each key's run of one segment ends
         self._causal_masks: dict[tuple, bool] = {}
 
     def fuses(self, layer: int, query, attention_mask) -> bool:
@@ -104,17 +105,18 @@ class _Recorder:
         """Output and summaries of one layer from the fused kernel; returns the output [batch, q, head, dim]."""
         import torch
 
-        from generator.capture.fused_attention import attention_with_summaries
+        from generator.capture.fused_attention import attention_with_summaries, segment_run_ends
 
         self.calls += 1
         if self._segment_ids is None:
             matrix = self.segment_matrix
             none = matrix.sum(-1) == 0
             self._segment_ids = torch.where(none, -1, matrix.argmax(-1)).to(torch.int32)
+            self._run_ends = segment_run_ends(self._segment_ids)
         causal = attention_mask is None or self._is_causal(attention_mask, key.shape[2])
         output, mass, entropy, max_weight = attention_with_summaries(
             query, key, value, self._segment_ids, self.segment_matrix.shape[-1], attention_mask, scaling, softcap,
-            causal=causal)
+            causal=causal, run_ends=self._run_ends)
         self.by_layer[layer] = {"segment_mass": mass, "entropy": entropy, "max_weight": max_weight}
         return output
 

@@ -47,10 +47,10 @@ LOG2E = 1.4426950408889634
 
 
 @triton.jit
-def _tile(q, acc, mass, score_sum, m_i, l_i, k_base, v_base, seg_base, mask_base,
+def _tile(q, acc, mass, score_sum, m_i, l_i, k_base, v_base, seg_base, run_base, mask_base,
           offs_m, offs_n, offs_d, offs_seg, start_n, n_queries, n_keys, offset, head_dim, qk_scale, softcap,
-          stride_kn, stride_kd, stride_vn, stride_vd, stride_sn, stride_mm, stride_mn,
-          BOUNDED: tl.constexpr, CAUSAL_MASK: tl.constexpr, HAS_MASK: tl.constexpr, HAS_SOFTCAP: tl.constexpr,
+          stride_kn, stride_kd, stride_vn, stride_vd, stride_sn, stride_rn, stride_mm, stride_mn,
+          BLOCK_N: tl.constexpr, BOUNDED: tl.constexpr, CAUSAL_MASK: tl.constexpr, HAS_MASK: tl.constexpr, HAS_SOFTCAP: tl.constexpr,
           EVEN_D: tl.constexpr, MASS_DOTS: tl.constexpr, ENTROPY: tl.constexpr, DOT_PRECISION: tl.constexpr):
     """Fold one key block into the running sums of a query block.
 
@@ -65,15 +65,12 @@ def _tile(q, acc, mass, score_sum, m_i, l_i, k_base, v_base, seg_base, mask_base
     if BOUNDED:
         k = tl.load(k_pointers, mask=in_range[None, :] & d_ok[:, None], other=0.0)
         v = tl.load(v_pointers, mask=in_range[:, None] & d_ok[None, :], other=0.0)
-        segment = tl.load(seg_base + cols * stride_sn, mask=in_range, other=-1)
     elif EVEN_D:
         k = tl.load(k_pointers)
         v = tl.load(v_pointers)
-        segment = tl.load(seg_base + cols * stride_sn)
     else:
         k = tl.load(k_pointers, mask=d_ok[:, None], other=0.0)
         v = tl.load(v_pointers, mask=d_ok[None, :], other=0.0)
-        segment = tl.load(seg_base + cols * stride_sn)
     s = tl.dot(q, k, input_precision=DOT_PRECISION)
     if HAS_SOFTCAP:  # softcap * tanh(scale * q.k / softcap), tanh through exp (the interpreter has no tanh)
         s = softcap * (1.0 - 2.0 / (tl.exp2(2.0 * s * qk_scale / softcap) + 1.0)) * 1.4426950408889634
@@ -102,18 +99,21 @@ def _tile(q, acc, mass, score_sum, m_i, l_i, k_base, v_base, seg_base, mask_base
     p_low_precision = p.to(v.dtype)
     acc = acc * alpha[:, None] + tl.dot(p_low_precision, v, input_precision=DOT_PRECISION)
     if MASS_DOTS > 0:
-        first_segment = tl.min(segment, 0)
-        if first_segment == tl.max(segment, 0):
-            # The block lies in one segment (segments are usually runs of tokens): its mass is the
-            # row sum already computed; -1 (no segment) matches no column.
+        # Two scalar loads say whether the block lies in one run of a segment (segments are
+        # usually runs of tokens): then its mass is the row sum already computed, and -1 (no
+        # segment) matches no column. No reduction over the block's ids, so no block-wide barrier.
+        first_segment = tl.load(seg_base + start_n * stride_sn)
+        if tl.load(run_base + start_n * stride_rn) >= start_n + BLOCK_N:
             block_mass = tl.where(offs_seg[None, :] == first_segment, row_sum[:, None], 0.0)
-        elif MASS_DOTS == 1:  # float32 (the interpreter, whose bfloat16 conversions are not exact)
-            onehot = tl.where(segment[:, None] == offs_seg[None, :], 1.0, 0.0)
-            block_mass = tl.dot(p, onehot, input_precision=DOT_PRECISION)
-        else:  # p = high + low, two bfloat16 products: about 16 bits of each weight
-            onehot = (segment[:, None] == offs_seg[None, :]).to(tl.bfloat16)
-            p_high = p.to(tl.bfloat16)
-            block_mass = tl.dot(p_high, onehot) + tl.dot((p - p_high.to(tl.float32)).to(tl.bfloat16), onehot)
+        else:
+            segment = tl.load(seg_base + cols * stride_sn, mask=in_range, other=-1)
+            if MASS_DOTS == 1:  # float32 (the interpreter, whose bfloat16 conversions are not exact)
+                onehot = tl.where(segment[:, None] == offs_seg[None, :], 1.0, 0.0)
+                block_mass = tl.dot(p, onehot, input_precision=DOT_PRECISION)
+            else:  # p = high + low, two bfloat16 products: about 16 bits of each weight
+                onehot = (segment[:, None] == offs_seg[None, :]).to(tl.bfloat16)
+                p_high = p.to(tl.bfloat16)
+                block_mass = tl.dot(p_high, onehot) + tl.dot((p - p_high.to(tl.float32)).to(tl.bfloat16), onehot)
         mass = mass * alpha[:, None] + block_mass
     return acc, mass, score_sum, m_new, l_i
 
@@ -122,11 +122,12 @@ def _tile(q, acc, mass, score_sum, m_i, l_i, k_base, v_base, seg_base, mask_base
                  prune_configs_by={"early_config_prune": _prune})
 @triton.jit
 def _attention_summaries(
-    Q, K, V, SEG, MASK, OUT, MASS, ENTROPY, MAX_WEIGHT,
+    Q, K, V, SEG, RUN_END, MASK, OUT, MASS, ENTROPY, MAX_WEIGHT,
     stride_qb, stride_qh, stride_qm, stride_qd,
     stride_kb, stride_kh, stride_kn, stride_kd,
     stride_vb, stride_vh, stride_vn, stride_vd,
     stride_sb, stride_sn,
+    stride_rb, stride_rn,
     stride_mb, stride_mm, stride_mn,
     stride_ob, stride_om, stride_oh, stride_od,
     stride_ab, stride_ah, stride_am, stride_as,
@@ -152,6 +153,7 @@ def _attention_summaries(
     k_base = K + b * stride_kb + kv_h * stride_kh
     v_base = V + b * stride_vb + kv_h * stride_vh
     seg_base = SEG + b * stride_sb
+    run_base = RUN_END + b * stride_rb
     mask_base = MASK + b * stride_mb
     offset = n_keys - n_queries  # queries are the last n_queries positions (bottom-right causal)
 
@@ -178,16 +180,16 @@ def _attention_summaries(
         unmasked_end = full_end
     for start_n in tl.range(0, unmasked_end, BLOCK_N):
         acc, mass, score_sum, m_i, l_i = _tile(
-            q, acc, mass, score_sum, m_i, l_i, k_base, v_base, seg_base, mask_base,
+            q, acc, mass, score_sum, m_i, l_i, k_base, v_base, seg_base, run_base, mask_base,
             offs_m, offs_n, offs_d, offs_seg, start_n, n_queries, n_keys, offset, head_dim, qk_scale, softcap,
-            stride_kn, stride_kd, stride_vn, stride_vd, stride_sn, stride_mm, stride_mn,
-            False, False, HAS_MASK, HAS_SOFTCAP, EVEN_D, MASS_DOTS, WITH_ENTROPY, DOT_PRECISION)
+            stride_kn, stride_kd, stride_vn, stride_vd, stride_sn, stride_rn, stride_mm, stride_mn,
+            BLOCK_N, False, False, HAS_MASK, HAS_SOFTCAP, EVEN_D, MASS_DOTS, WITH_ENTROPY, DOT_PRECISION)
     for start_n in tl.range(unmasked_end, end, BLOCK_N):
         acc, mass, score_sum, m_i, l_i = _tile(
-            q, acc, mass, score_sum, m_i, l_i, k_base, v_base, seg_base, mask_base,
+            q, acc, mass, score_sum, m_i, l_i, k_base, v_base, seg_base, run_base, mask_base,
             offs_m, offs_n, offs_d, offs_seg, start_n, n_queries, n_keys, offset, head_dim, qk_scale, softcap,
-            stride_kn, stride_kd, stride_vn, stride_vd, stride_sn, stride_mm, stride_mn,
-            True, CAUSAL, HAS_MASK, HAS_SOFTCAP, EVEN_D, MASS_DOTS, WITH_ENTROPY, DOT_PRECISION)
+            stride_kn, stride_kd, stride_vn, stride_vd, stride_sn, stride_rn, stride_mm, stride_mn,
+            BLOCK_N, True, CAUSAL, HAS_MASK, HAS_SOFTCAP, EVEN_D, MASS_DOTS, WITH_ENTROPY, DOT_PRECISION)
 
     seen = l_i > 0
     inv_l = tl.where(seen, 1.0 / tl.where(seen, l_i, 1.0), 0.0)
@@ -204,8 +206,21 @@ def _attention_summaries(
     tl.store(MAX_WEIGHT + summary, inv_l, mask=row_ok)
 
 
+def segment_run_ends(segment_ids):
+    """For each key, the position just past the run of equal segment ids it belongs to ([batch, key] int32)."""
+    import torch
+
+    n_keys = segment_ids.shape[-1]
+    positions = torch.arange(n_keys, device=segment_ids.device).expand_as(segment_ids)
+    last_of_run = torch.ones_like(segment_ids, dtype=torch.bool)
+    last_of_run[:, :-1] = segment_ids[:, 1:] != segment_ids[:, :-1]
+    run_last = torch.where(last_of_run, positions, n_keys).flip(-1).cummin(-1).values.flip(-1)
+    return (run_last + 1).to(torch.int32)
+
+
 def attention_with_summaries(query, key, value, segment_ids, n_segments: int, attention_mask, scaling: float,
-                             softcap: float | None = None, causal: bool = True, summaries: str = "all"):
+                             softcap: float | None = None, causal: bool = True, summaries: str = "all",
+                             run_ends=None):
     """Attention output and per-query summaries in one kernel.
 
     query [batch, head, q, dim]; key/value [batch, kv_head, k, dim]; segment_ids [batch, k] int32
@@ -228,6 +243,7 @@ def attention_with_summaries(query, key, value, segment_ids, n_segments: int, at
     entropy = torch.empty(batch, n_heads, n_queries, dtype=torch.float32, device=device)
     max_weight = torch.empty_like(entropy)
     segment_ids = segment_ids[:, :n_keys].to(device=device, dtype=torch.int32)
+    run_ends = segment_run_ends(segment_ids) if run_ends is None else run_ends[:, :n_keys]
     has_mask = attention_mask is not None
     if has_mask:
         if attention_mask.dtype != torch.bool:
@@ -243,8 +259,8 @@ def attention_with_summaries(query, key, value, segment_ids, n_segments: int, at
         return (triton.cdiv(n_queries, meta["BLOCK_M"]), batch * n_heads)
 
     _attention_summaries[grid](
-        query, key, value, segment_ids, mask, out, mass, entropy, max_weight,
-        *query.stride(), *key.stride(), *value.stride(), *segment_ids.stride(), *mask_strides,
+        query, key, value, segment_ids, run_ends, mask, out, mass, entropy, max_weight,
+        *query.stride(), *key.stride(), *value.stride(), *segment_ids.stride(), *run_ends.stride(), *mask_strides,
         *out.stride(), *mass.stride(), *entropy.stride(),
         n_heads, n_queries, n_keys, n_segments, n_heads // n_kv_heads, head_dim, float(scaling) * LOG2E,
         float(softcap) if softcap is not None else 1.0, int(math.log2(max(1, n_keys))),
