@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -22,10 +22,12 @@ class AttentionOptions:
     pooled_map_size: int = 128
     # Capture rows while generating (no second pass over the sequence).
     during_generation: bool = True
+    # "auto": the fused Triton kernel on CUDA, the block-wise PyTorch pass elsewhere (docs/capture.md).
+    engine: Literal["auto", "torch", "fused"] = "auto"
 
     def capture_options(self) -> CaptureOptions:
         return CaptureOptions(exact_maps_up_to=self.max_map_tokens, map_heads=tuple(tuple(p) for p in self.map_heads),
-                              pooled_map_size=self.pooled_map_size)
+                              pooled_map_size=self.pooled_map_size, engine=self.engine)
 
 
 def check_map_heads(options: AttentionOptions, n_layers: int, n_heads: int) -> None:

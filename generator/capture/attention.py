@@ -1,21 +1,26 @@
 """Attention capture through transformers' ``AttentionInterface``, at bounded memory.
 
-While a capture is active, the model's attention layers call ``_capturing_attention``. The
-layer's output comes from the same SDPA kernel the model uses by default, so the forward
-pass is unchanged. Alongside, the recorder walks the queries in blocks, recomputes each
-block's attention weights in float32 from the layer's own queries, keys and mask, and keeps
-only the summaries: mass on each segment, entropy, max weight, and full or pooled maps for
-the heads asked for. Nothing of size heads x tokens x tokens is kept for any layer.
+While a capture is active, the model's attention layers call ``_capturing_attention``, which
+keeps, per layer, only summaries: mass on each segment, entropy, max weight, and full or
+pooled maps for the heads asked for. Nothing of size heads x tokens x tokens is kept for
+any layer. Two engines compute them:
+
+- on CUDA, the fused Triton kernel (``fused_attention.py``): one flash-style pass gives the
+  layer's output and all summaries, for layers that keep no map;
+- everywhere else (CPU, layers that keep maps, generation rows), ``_Recorder.record`` walks
+  the queries in blocks and recomputes each block's weights in float32 from the layer's own
+  queries, keys and mask; in float32 the same pass gives the layer's output.
 
 The capture is installed for one forward (or one ``generate``) inside a ``with`` block and
 removed after, whatever happens. Callers see ``capture_attention`` / ``capture_attention_batch``
-and ``AttentionCapture`` only, so the engine can change without touching them.
+and ``AttentionCapture`` only, so the engines can change without touching them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
@@ -98,6 +103,12 @@ class _Recorder:
         if attention_mask is not None and attention_mask.dtype != torch.bool:
             return False
         if engine == "fused":
+            if not fused_kernel_available():
+                raise CaptureError("capture engine 'fused' needs Triton (it comes with CUDA builds of torch); "
+                                   "use engine 'auto' or 'torch'")
+            if not query.is_cuda and os.environ.get("TRITON_INTERPRET") != "1":
+                raise CaptureError(f"capture engine 'fused' runs on CUDA; this model is on {query.device.type}; "
+                                   "use engine 'auto' or 'torch'")
             return True
         return query.is_cuda and fused_kernel_available()
 
@@ -142,15 +153,16 @@ class _Recorder:
     def record(self, layer: int, query, key, attention_mask, scaling: float, softcap: float | None, value=None):
         """Reduce one layer's attention to summaries, one block of query rows at a time.
 
-        Per block: scores s, row max m, e = exp(s - m), z = sum(e). Then p = e / z, the
-        largest weight is 1 / z, and one matmul e @ [S | K] gives both the segment mass and
-        sum_k p_k k, from which entropy = logsumexp(s) - scale * q . sum_k p_k k, because
-        sum_k p_k s_k = scale * q . sum_k p_k k when s is plain scaled dot products (masked
-        keys have p = 0). With soft-capping or additive float masks the entropy is summed
+        Per block: scores s (from queries scaled once), row max m, e = exp(s - m). One matmul
+        e @ [S | K | 1] gives z = sum(e) (the ones column: no separate reduction pass), the
+        segment mass and sum_k p_k k, with p = e / z. The largest weight is 1 / z, and the
+        entropy is logsumexp(s) - scale * q . sum_k p_k k, because sum_k p_k s_k =
+        scale * q . sum_k p_k k when s is plain scaled dot products (masked keys have p = 0). With soft-capping or additive float masks the entropy is summed
         directly instead.
 
         With ``value`` given, the same pass also returns the layer's output ([batch, query,
-        head, dim], from e @ V / z), so the scores are computed once, not twice.
+        head, dim], from e @ V / z, V leading the same matmul), so the scores are computed
+        once, not twice.
         """
         import torch
 
@@ -158,13 +170,15 @@ class _Recorder:
         batch, n_heads, n_queries, head_dim = query.shape
         n_kv_heads, n_keys = key.shape[1], key.shape[2]
         groups = n_heads // n_kv_heads
-        q = query.float().reshape(batch, n_kv_heads, groups, n_queries, head_dim)
+        # scaled once here (a [query, dim] pass) rather than every [query, key] block of scores
+        q = (query.float() * scaling).reshape(batch, n_kv_heads, groups, n_queries, head_dim)
         k = key.float().contiguous()  # [batch, kv_head, key, dim]; row slices stay contiguous for bmm
         seg = self.segment_matrix[:, :n_keys].unsqueeze(1).expand(batch, n_kv_heads, n_keys, -1)
         n_seg = seg.shape[-1]
         linear_scores = softcap is None and (attention_mask is None or attention_mask.dtype == torch.bool)
-        parts = ([value.float()] if value is not None else []) + [seg] + ([k] if linear_scores else [])
-        right = torch.cat(parts, dim=-1)  # [batch, kv_head, key, (value dim +) segment (+ dim)]
+        ones = torch.ones(batch, n_kv_heads, n_keys, 1, device=query.device)  # the product also gives z = sum e
+        parts = ([value.float()] if value is not None else []) + [seg] + ([k] if linear_scores else []) + [ones]
+        right = torch.cat(parts, dim=-1)  # [batch, kv_head, key, (value dim +) segment (+ dim) + 1]
         n_value = value.shape[-1] if value is not None else 0
         # Blocks are sized like the layer's own activations, so the capture adds little peak memory.
         budget = max(self.options.block_bytes_floor, 4 * query.numel() * 2)
@@ -193,7 +207,7 @@ class _Recorder:
             scores = self._scratch(batch * n_kv_heads * groups * rows * width, query.device)
             scores = scores.view(batch, n_kv_heads, groups * rows, width)
             torch.matmul(q_block, k[:, :, first:last].transpose(-1, -2), out=scores)
-            scores = scores.mul_(scaling).view(batch, n_heads, rows, width)
+            scores = scores.view(batch, n_heads, rows, width)
             if softcap is not None:
                 scores = scores.div_(softcap).tanh_().mul_(softcap)
             if attention_mask is None:
@@ -212,10 +226,11 @@ class _Recorder:
             row_max = torch.where(torch.isfinite(row_max), row_max, torch.zeros_like(row_max))
             raw_scores = None if linear_scores else scores.clone()
             weights = scores.sub_(row_max).exp_()  # unnormalised, in place: e = exp(s - m)
-            total = weights.sum(-1, keepdim=True)  # z; 0 for a fully masked (padding) row
-            inv_total = torch.where(total > 0, 1.0 / total, torch.zeros_like(total))
             mixed = torch.matmul(weights.view(batch, n_kv_heads, groups * rows, width), right[:, :, first:last])
-            mixed = mixed.view(batch, n_heads, rows, -1) * inv_total
+            mixed = mixed.view(batch, n_heads, rows, -1)
+            total = mixed[..., -1:]  # z = sum e, from the ones column; 0 for a fully masked (padding) row
+            inv_total = torch.where(total > 0, 1.0 / total, torch.zeros_like(total))
+            mixed = mixed[..., :-1] * inv_total
             if n_value:
                 outputs.append(mixed[..., :n_value])
                 mixed = mixed[..., n_value:]
@@ -225,7 +240,7 @@ class _Recorder:
             if linear_scores:
                 expected_key = mixed[..., n_seg:]  # sum_k p_k k  [batch, head, rows, dim]
                 q_rows = q[:, :, :, start:stop].reshape(batch, n_heads, rows, head_dim)
-                expected_score = scaling * (q_rows * expected_key).sum(-1)
+                expected_score = (q_rows * expected_key).sum(-1)  # q is already scaled
             else:
                 expected_score = (weights * torch.nan_to_num(raw_scores, neginf=0.0)).sum(-1) * inv_total[..., 0]
             entropy = (log_total[..., 0] - expected_score) * (total[..., 0] > 0)

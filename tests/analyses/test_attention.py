@@ -98,3 +98,12 @@ def test_long_sequences_skip_full_maps(tmp_path):
                                                      np.array([0, 0, 0, 1, 1, 1])), options)
     assert "maps" not in result
     assert result["segment_mass"].shape == (2, 4, 6, 2)
+
+
+def test_capture_engine_option_is_checked_and_passed_on():
+    from generator.config import ConfigError
+
+    analysis = get_analysis("attention")
+    assert analysis.parse_options({"engine": "torch"}).capture_options().engine == "torch"
+    with pytest.raises(ConfigError, match="analyses.attention.engine"):
+        analysis.parse_options({"engine": "flash"}, source="run.yaml")

@@ -20,7 +20,7 @@ triton = pytest.importorskip("triton")
 if not HAS_CUDA and tuple(int(x) for x in triton.__version__.split(".")[:2]) < (3, 9):
     pytest.skip("Triton's interpreter needs triton>=3.9 with NumPy 2", allow_module_level=True)
 
-from generator.capture.attention import CaptureOptions, capture_attention_batch, capturing  # noqa: E402
+from generator.capture.attention import CaptureError, CaptureOptions, capture_attention_batch, capturing  # noqa: E402
 from generator.capture.fused_attention import attention_with_summaries  # noqa: E402
 from tests.capture.test_architectures import ARCHITECTURES, build, eager, padded_batch  # noqa: E402
 
@@ -132,6 +132,14 @@ def test_kernel_output_keeps_logits(name):
     real = attention_mask.bool()
     assert torch.allclose(expected[real], got[real], atol=1e-4)
     assert len(recorder.by_layer) == model.config.num_hidden_layers
+
+
+@pytest.mark.skipif(HAS_CUDA, reason="checks the refusal on a machine without CUDA")
+def test_fused_engine_without_cuda_is_refused(monkeypatch):
+    monkeypatch.delenv("TRITON_INTERPRET")
+    input_ids, attention_mask = padded_batch([10], 10)
+    with pytest.raises(CaptureError, match="runs on CUDA"):
+        capture_attention_batch(build("llama-gqa"), input_ids, attention_mask, [np.zeros(10, dtype=int)], FUSED)
 
 
 def test_unknown_engine_is_refused():
