@@ -1,18 +1,20 @@
 """One GPU kernel for attention output and its summaries (Triton), so capture costs about a flash forward.
 
 A flash-attention forward already walks every (query block, key block) tile with a running
-row max ``m`` and a running sum ``l`` of ``exp(s - m)``. This kernel keeps three more running
+row max ``m`` and a running sum ``l`` of ``exp(s - m)``. This kernel keeps two more running
 sums in the same loop, each rescaled like the output accumulator:
 
-- ``sum p * onehot(segment)``: the mass each query puts on each segment (attention with V = S),
-  one extra tensor-core product with a 0/1 matrix built in registers from the key's segment id;
+- ``sum p * onehot(segment)``: the mass each query puts on each segment (attention with V = S).
+  A key block inside one run of a segment adds the block's row sum, already computed for
+  ``l``, to that segment's column; two scalar loads of precomputed run ends decide it. Only
+  blocks that straddle a segment boundary take a tensor-core product with a 0/1 matrix built
+  in registers, split into a bfloat16 high part and a bfloat16 remainder so each weight keeps
+  about 16 bits, not 8 (float32 in the interpreter);
 - ``sum p * s``: then entropy = logsumexp(s) - sum p s, since -log p = logsumexp(s) - s;
 - nothing for the max weight: it is ``exp(m - lse) = 1 / l`` once the loop ends.
 
 No heads x tokens x tokens tensor exists at any point. Rows with no visible key (padding
-queries) get zeros everywhere. The one-hot product is split into a bfloat16 high part and a
-bfloat16 remainder so segment mass keeps about 16 bits of each weight, not 8 (float32 in the
-interpreter).
+queries) get zeros everywhere. Scores are kept in log2 units so the exponential is ``exp2``.
 
 Imported only when a capture runs on CUDA (or when forced under ``TRITON_INTERPRET=1``, which
 the tests use to check the kernel on the CPU); everything else works without Triton.
@@ -50,8 +52,8 @@ LOG2E = 1.4426950408889634
 def _tile(q, acc, mass, score_sum, m_i, l_i, k_base, v_base, seg_base, run_base, mask_base,
           offs_m, offs_n, offs_d, offs_seg, start_n, n_queries, n_keys, offset, head_dim, qk_scale, softcap,
           stride_kn, stride_kd, stride_vn, stride_vd, stride_sn, stride_rn, stride_mm, stride_mn,
-          BLOCK_N: tl.constexpr, BOUNDED: tl.constexpr, CAUSAL_MASK: tl.constexpr, HAS_MASK: tl.constexpr, HAS_SOFTCAP: tl.constexpr,
-          EVEN_D: tl.constexpr, MASS_DOTS: tl.constexpr, ENTROPY: tl.constexpr, DOT_PRECISION: tl.constexpr):
+          BLOCK_N: tl.constexpr, BOUNDED: tl.constexpr, CAUSAL_MASK: tl.constexpr, HAS_MASK: tl.constexpr,
+          HAS_SOFTCAP: tl.constexpr, EVEN_D: tl.constexpr, MASS_DOTS: tl.constexpr, ENTROPY: tl.constexpr, DOT_PRECISION: tl.constexpr):
     """Fold one key block into the running sums of a query block.
 
     Scores are kept in log2 units (exp2 is the hardware's exponential); ``BOUNDED`` key blocks
