@@ -5,7 +5,10 @@ the error of each captured quantity against a float64 reference at a short lengt
 median time of SDPA (output only) and of the fused kernel (output + segment mass + entropy +
 max weight) at 4k-32k tokens, and the Triton config the autotuner chose.
 
-    python benchmarks/fused_kernel.py [--lengths 4096 8192] [--segments 4]
+    python benchmarks/fused_kernel.py [--lengths 4096 8192] [--segments 4] [--breakdown]
+
+``--breakdown`` adds the kernel with no summaries (a plain flash forward), with segment mass
+only and with entropy only, to show what each summary costs.
 
 Results and the machine they ran on are recorded in docs/capture.md.
 """
@@ -56,7 +59,11 @@ def errors(length: int, n_segments: int) -> dict[str, float]:
     return {name: float((got[name].double() - expected[name]).abs().max()) for name in expected}
 
 
-def timings(length: int, n_segments: int) -> tuple[float, float, str]:
+SUMMARIES = ("all", "none", "mass", "entropy")  # what the fused kernel computes besides the output
+
+
+def timings(length: int, n_segments: int, variants: tuple[str, ...]) -> tuple[float, dict[str, float], str]:
+    """Median ms of SDPA and of the fused kernel for each variant, and the config tuned for 'all'."""
     import torch
     import triton
 
@@ -66,29 +73,39 @@ def timings(length: int, n_segments: int) -> tuple[float, float, str]:
     sdpa = triton.testing.do_bench(
         lambda: torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True),
         warmup=50, rep=300, return_mode="median")
-    fused = triton.testing.do_bench(
-        lambda: attention_with_summaries(q, k, v, segments, n_segments, None, 128 ** -0.5),
-        warmup=50, rep=300, return_mode="median")
-    return sdpa, fused, str(_attention_summaries.best_config)
+    fused, config = {}, ""
+    for variant in variants:
+        fused[variant] = triton.testing.do_bench(
+            lambda: attention_with_summaries(q, k, v, segments, n_segments, None, 128 ** -0.5, summaries=variant),
+            warmup=50, rep=300, return_mode="median")
+        if variant == "all":
+            config = str(_attention_summaries.best_config)
+    return sdpa, fused, config
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lengths", type=int, nargs="+", default=[4096, 8192, 16384, 32768])
     parser.add_argument("--segments", type=int, default=4)
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also time the kernel with no summaries, with mass only and with entropy only")
     args = parser.parse_args()
     import torch
 
     if not torch.cuda.is_available():
         raise SystemExit("benchmarks/fused_kernel.py needs a CUDA GPU")
+    variants = SUMMARIES if args.breakdown else SUMMARIES[:1]
     print(f"device: {torch.cuda.get_device_name()}; torch {torch.__version__}\n")
     print("max abs error against float64 (bf16 inputs, 2,048 tokens):",
           ", ".join(f"{name} {value:.2e}" for name, value in errors(2048, args.segments).items()), "\n")
-    print("| tokens | SDPA ms | fused ms | fused/SDPA | config |")
-    print("|---|---|---|---|---|")
+    extra = "".join(f" {variant} ms |" for variant in variants[1:])
+    print(f"| tokens | SDPA ms | fused ms | fused/SDPA |{extra} config |")
+    print("|---|---|---|---|" + "---|" * len(variants[1:]) + "---|")
     for length in args.lengths:
-        sdpa, fused, config = timings(length, args.segments)
-        print(f"| {length:,} | {sdpa:.2f} | {fused:.2f} | {fused / sdpa:.2f}x | {config} |", flush=True)
+        sdpa, fused, config = timings(length, args.segments, variants)
+        cells = "".join(f" {fused[variant]:.2f} |" for variant in variants[1:])
+        print(f"| {length:,} | {sdpa:.2f} | {fused['all']:.2f} | {fused['all'] / sdpa:.2f}x |{cells} {config} |",
+              flush=True)
 
 
 if __name__ == "__main__":
