@@ -48,6 +48,15 @@ def eager(model, input_ids, attention_mask):
     return torch.stack(out.attentions, 1).numpy(), out.logits  # [batch, layer, head, q, k]
 
 
+def logits_plain_and_captured(model, recorder, input_ids, attention_mask):
+    """The model's logits without the capture, then with its attention routed through ``recorder``."""
+    with torch.no_grad():
+        expected = model(input_ids=input_ids, attention_mask=attention_mask).logits
+        with capturing(model, recorder):
+            got = model(input_ids=input_ids, attention_mask=attention_mask).logits
+    return expected, got
+
+
 def padded_batch(lengths, width, generator_seed=3):
     g = torch.Generator().manual_seed(generator_seed)
     input_ids = torch.randint(1, VOCAB, (len(lengths), width), generator=g)
@@ -96,10 +105,7 @@ def test_left_padded_batch_matches_eager_on_the_same_batch(name):
 def test_capture_leaves_logits_unchanged(name):
     model = build(name)
     input_ids, attention_mask = padded_batch([12, 9], 12)
-    with torch.no_grad():
-        expected = model(input_ids=input_ids, attention_mask=attention_mask).logits
-        with capturing(model, None):
-            got = model(input_ids=input_ids, attention_mask=attention_mask).logits
+    expected, got = logits_plain_and_captured(model, None, input_ids, attention_mask)
     assert torch.allclose(expected, got, atol=1e-4)
 
 
@@ -153,10 +159,7 @@ def test_logits_while_recording_match_the_plain_model(name):
     model = build(name)
     input_ids, attention_mask = padded_batch([12, 9], 12)
     recorder = _Recorder(torch.zeros(2, 12, 1), CaptureOptions(exact_maps_up_to=0), 12)
-    with torch.no_grad():
-        expected = model(input_ids=input_ids, attention_mask=attention_mask).logits
-        with capturing(model, recorder):
-            got = model(input_ids=input_ids, attention_mask=attention_mask).logits
+    expected, got = logits_plain_and_captured(model, recorder, input_ids, attention_mask)
     valid = attention_mask.bool()
     assert torch.allclose(expected[valid], got[valid], atol=1e-4)
 
@@ -167,10 +170,7 @@ def test_half_precision_keeps_the_models_own_kernel_output():
     model = build("llama-gqa").to(torch.bfloat16)
     input_ids, attention_mask = padded_batch([10], 10)
     recorder = _Recorder(torch.zeros(1, 10, 1), CaptureOptions(exact_maps_up_to=0), 10)
-    with torch.no_grad():
-        expected = model(input_ids=input_ids, attention_mask=attention_mask).logits
-        with capturing(model, recorder):
-            got = model(input_ids=input_ids, attention_mask=attention_mask).logits
+    expected, got = logits_plain_and_captured(model, recorder, input_ids, attention_mask)
     assert torch.equal(expected, got)
     assert sorted(recorder.by_layer) == [0, 1, 2]
 

@@ -20,9 +20,10 @@ triton = pytest.importorskip("triton")
 if not HAS_CUDA and tuple(int(x) for x in triton.__version__.split(".")[:2]) < (3, 9):
     pytest.skip("Triton's interpreter needs triton>=3.9 with NumPy 2", allow_module_level=True)
 
-from generator.capture.attention import CaptureError, CaptureOptions, capture_attention_batch, capturing  # noqa: E402
+from generator.capture.attention import CaptureError, CaptureOptions, capture_attention_batch  # noqa: E402
 from generator.capture.fused_attention import attention_with_summaries  # noqa: E402
-from tests.capture.test_architectures import ARCHITECTURES, build, eager, padded_batch  # noqa: E402
+from tests.capture.test_architectures import (  # noqa: E402
+    ARCHITECTURES, build, eager, logits_plain_and_captured, padded_batch)
 
 DEVICE = "cuda" if HAS_CUDA else "cpu"
 FUSED = CaptureOptions(exact_maps_up_to=0, engine="fused")
@@ -125,10 +126,7 @@ def test_kernel_output_keeps_logits(name):
     model = build(name).to(DEVICE)
     input_ids, attention_mask = (t.to(DEVICE) for t in padded_batch([12, 9], 12))
     recorder = _Recorder(torch.zeros(2, 12, 1, device=DEVICE), FUSED, 12)
-    with torch.no_grad():
-        expected = model(input_ids=input_ids, attention_mask=attention_mask).logits
-        with capturing(model, recorder):
-            got = model(input_ids=input_ids, attention_mask=attention_mask).logits
+    expected, got = logits_plain_and_captured(model, recorder, input_ids, attention_mask)
     real = attention_mask.bool()
     assert torch.allclose(expected[real], got[real], atol=1e-4)
     assert len(recorder.by_layer) == model.config.num_hidden_layers
