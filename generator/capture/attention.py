@@ -5,11 +5,13 @@ keeps, per layer, only summaries: mass on each segment, entropy, max weight, and
 pooled maps for the heads asked for. Nothing of size heads x tokens x tokens is kept for
 any layer. Two engines compute them:
 
-- on CUDA, the fused Triton kernel (``fused_attention.py``): one flash-style pass gives the
-  layer's output and all summaries, for layers that keep no map;
-- everywhere else (CPU, layers that keep maps, generation rows), ``_Recorder.record`` walks
-  the queries in blocks and recomputes each block's weights in float32 from the layer's own
-  queries, keys and mask; in float32 the same pass gives the layer's output.
+- a fused kernel, for layers that keep no map: one flash-style pass gives the layer's output
+  and all summaries (Triton on CUDA, ``fused_attention.py``; C compiled for this machine on the
+  CPU, ``native_attention.py``);
+- everywhere else (layers that keep maps, generation rows, additive masks, or no kernel),
+  ``_Recorder.record`` walks the queries in blocks and recomputes each block's weights in
+  float32 from the layer's own queries, keys and mask; in float32 the same pass gives the
+  layer's output.
 
 The capture is installed for one forward (or one ``generate``) inside a ``with`` block and
 removed after, whatever happens. Callers see ``capture_attention`` / ``capture_attention_batch``
@@ -21,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
@@ -46,8 +48,8 @@ class CaptureOptions:
     pooled_map_size: int = 128  # longer maps are pooled to this many query x key blocks
     block_bytes: int = DEFAULT_BLOCK_BYTES  # at most this much memory for one block of recomputed scores
     block_bytes_floor: int = 16 * 1024 * 1024  # and at least this much (fewer, larger blocks on short inputs)
-    # "auto": the fused Triton kernel (fused_attention.py) for layers that keep no map, on CUDA
-    # when Triton is installed, else the block-wise PyTorch pass; "torch" or "fused" to insist.
+    # "auto": a fused kernel for layers that keep no map (Triton on CUDA when installed, C on the
+    # CPU when a compiler is there), else the block-wise PyTorch pass; "torch" or "fused" to insist.
     engine: str = "auto"
 
     def __post_init__(self) -> None:
@@ -93,7 +95,7 @@ class _Recorder:
         self._causal_masks: dict[tuple, bool] = {}
 
     def fuses(self, layer: int, query, attention_mask) -> bool:
-        """Whether this layer's output and summaries come from the fused kernel.
+        """Whether this layer's output and summaries come from a fused kernel (CUDA or CPU).
 
         Layers that keep maps or tails, and float (additive) masks, use the block-wise pass.
         """
@@ -104,30 +106,24 @@ class _Recorder:
             return False
         if attention_mask is not None and attention_mask.dtype != torch.bool:
             return False
-        if engine == "fused":
-            if not fused_kernel_available():
-                raise CaptureError("capture engine 'fused' needs Triton (it comes with CUDA builds of torch); "
-                                   "use engine 'auto' or 'torch'")
-            if not query.is_cuda and os.environ.get("TRITON_INTERPRET") != "1":
-                raise CaptureError(f"capture engine 'fused' runs on CUDA; this model is on {query.device.type}; "
-                                   "use engine 'auto' or 'torch'")
-            return True
-        return query.is_cuda and fused_kernel_available()
+        problem = fused_kernel_problem(query.device.type)
+        if problem is not None and engine == "fused":
+            raise CaptureError(f"capture engine 'fused': {problem}; use engine 'auto' or 'torch'")
+        if problem is not None and query.device.type == "cpu":
+            _warn_once(f"the CPU attention kernel is not available ({problem}); capturing with the slower "
+                       "PyTorch pass, same numbers")
+        return problem is None
 
     def record_fused(self, layer: int, query, key, value, attention_mask, scaling: float, softcap: float | None):
         """Output and summaries of one layer from the fused kernel; returns the output [batch, q, head, dim]."""
-        import torch
-
-        from generator.capture.fused_attention import attention_with_summaries, segment_run_ends
+        from generator.capture.segment_runs import segment_ids_of, segment_run_ends
 
         self.calls += 1
         if self._segment_ids is None:
-            matrix = self.segment_matrix
-            none = matrix.sum(-1) == 0
-            self._segment_ids = torch.where(none, -1, matrix.argmax(-1)).to(torch.int32)
+            self._segment_ids = segment_ids_of(self.segment_matrix)
             self._run_ends = segment_run_ends(self._segment_ids)
         causal = attention_mask is None or self._is_causal(attention_mask, key.shape[2])
-        output, mass, entropy, max_weight = attention_with_summaries(
+        output, mass, entropy, max_weight = fused_kernel(query.device.type)(
             query, key, value, self._segment_ids, self.segment_matrix.shape[-1], attention_mask, scaling, softcap,
             causal=causal, run_ends=self._run_ends)
         self.by_layer[layer] = {"segment_mass": mass, "entropy": entropy, "max_weight": max_weight}
@@ -361,26 +357,55 @@ def _capturing_attention(module, query, key, value, attention_mask, scaling=None
     if recorder is not None:
         layer = getattr(module, "layer_idx", None)
         layer = recorder.calls if layer is None else layer
+        exact = query.dtype == torch.float32
         if recorder.fuses(layer, query, attention_mask):
-            return recorder.record_fused(layer, query, key, value, attention_mask, scaling, softcap), None
-        if query.dtype == torch.float32:
+            output = recorder.record_fused(layer, query, key, value, attention_mask, scaling, softcap)
+            # On CUDA the kernel's own output is the point (flash speed); in half precision on
+            # the CPU the model's own kernel gives the output below, so logits stay bit for bit.
+            if exact or query.is_cuda:
+                return output, None
+        elif exact:
             # One pass gives output and summaries: in float32 the output equals eager attention.
             output = recorder.record(layer, query, key, attention_mask, scaling, softcap, value=value)
             return output, None
-        # Half precision: keep the model's own kernel for the output, summarise in float32 beside it.
-        recorder.record(layer, query, key, attention_mask, scaling, softcap)
+        else:
+            # Half precision: keep the model's own kernel for the output, summarise in float32 beside it.
+            recorder.record(layer, query, key, attention_mask, scaling, softcap)
     if softcap is not None:
         return eager_output(module, query, key, value, attention_mask, scaling, softcap), None
     kwargs.pop("output_attentions", None)
     return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
 
 
+def fused_kernel(device_type: str):
+    """The fused kernel for a device: Triton on CUDA, the compiled C kernel on the CPU."""
+    if device_type == "cuda":
+        from generator.capture.fused_attention import attention_with_summaries
+    else:
+        from generator.capture.native_attention import attention_with_summaries_cpu as attention_with_summaries
+    return attention_with_summaries
+
+
 @functools.lru_cache(maxsize=None)
-def fused_kernel_available() -> bool:
-    """Triton can be imported (it comes with CUDA builds of torch)."""
+def fused_kernel_problem(device_type: str) -> str | None:
+    """None when a fused kernel runs on this kind of device; else why not."""
     import importlib.util
 
-    return importlib.util.find_spec("triton") is not None
+    if device_type == "cuda":
+        if importlib.util.find_spec("triton") is None:
+            return "the CUDA kernel needs Triton (it comes with CUDA builds of torch)"
+        return None
+    if device_type == "cpu":
+        from generator.capture.native_attention import unavailable_reason
+
+        reason = unavailable_reason()
+        return None if reason is None else f"the CPU kernel could not be built: {reason}"
+    return f"no fused kernel for {device_type} devices"
+
+
+@functools.lru_cache(maxsize=None)
+def _warn_once(message: str) -> None:
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
 def register_attention(name: str, function) -> None:

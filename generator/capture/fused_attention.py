@@ -28,6 +28,8 @@ import os
 import triton
 import triton.language as tl
 
+from generator.capture.segment_runs import segment_run_ends
+
 INTERPRETED = os.environ.get("TRITON_INTERPRET") == "1"
 
 
@@ -206,18 +208,6 @@ def _attention_summaries(
     summary = b * stride_eb + h * stride_eh + offs_m * stride_em
     tl.store(ENTROPY + summary, entropy, mask=row_ok)
     tl.store(MAX_WEIGHT + summary, inv_l, mask=row_ok)
-
-
-def segment_run_ends(segment_ids):
-    """For each key, the position just past the run of equal segment ids it belongs to ([batch, key] int32)."""
-    import torch
-
-    n_keys = segment_ids.shape[-1]
-    positions = torch.arange(n_keys, device=segment_ids.device).expand_as(segment_ids)
-    last_of_run = torch.ones_like(segment_ids, dtype=torch.bool)
-    last_of_run[:, :-1] = segment_ids[:, 1:] != segment_ids[:, :-1]
-    run_last = torch.where(last_of_run, positions, n_keys).flip(-1).cummin(-1).values.flip(-1)
-    return (run_last + 1).to(torch.int32)
 
 
 def attention_with_summaries(query, key, value, segment_ids, n_segments: int, attention_mask, scaling: float,

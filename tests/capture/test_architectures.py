@@ -151,25 +151,27 @@ def test_unsupported_attention_is_refused_by_name():
         capture_attention_batch(model, torch.tensor([[1, 2]]), torch.tensor([[1, 1]]), [np.array([0, 0])])
 
 
+@pytest.mark.parametrize("engine", ["torch", "auto"])
 @pytest.mark.parametrize("name", ARCHITECTURES)
-def test_logits_while_recording_match_the_plain_model(name):
+def test_logits_while_recording_match_the_plain_model(name, engine):
     """In float32 the recorder also computes each layer's output; it must equal the model's own."""
     from generator.capture.attention import _Recorder
 
     model = build(name)
     input_ids, attention_mask = padded_batch([12, 9], 12)
-    recorder = _Recorder(torch.zeros(2, 12, 1), CaptureOptions(exact_maps_up_to=0), 12)
+    recorder = _Recorder(torch.zeros(2, 12, 1), CaptureOptions(exact_maps_up_to=0, engine=engine), 12)
     expected, got = logits_plain_and_captured(model, recorder, input_ids, attention_mask)
     valid = attention_mask.bool()
     assert torch.allclose(expected[valid], got[valid], atol=1e-4)
 
 
-def test_half_precision_keeps_the_models_own_kernel_output():
+@pytest.mark.parametrize("engine", ["torch", "auto"])
+def test_half_precision_keeps_the_models_own_kernel_output(engine):
     from generator.capture.attention import _Recorder
 
     model = build("llama-gqa").to(torch.bfloat16)
     input_ids, attention_mask = padded_batch([10], 10)
-    recorder = _Recorder(torch.zeros(1, 10, 1), CaptureOptions(exact_maps_up_to=0), 10)
+    recorder = _Recorder(torch.zeros(1, 10, 1), CaptureOptions(exact_maps_up_to=0, engine=engine), 10)
     expected, got = logits_plain_and_captured(model, recorder, input_ids, attention_mask)
     assert torch.equal(expected, got)
     assert sorted(recorder.by_layer) == [0, 1, 2]

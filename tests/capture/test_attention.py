@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from generator.capture.attention import CaptureError, capture_attention
+from generator.capture.attention import CaptureError, capture_attention, fused_kernel_problem
 from tests.capture.test_architectures import eager
 from tests.conftest import tiny_llama
 
@@ -67,3 +67,11 @@ def test_attention_sinks_are_refused():
     q = torch.zeros(1, 2, 3, 4)
     with pytest.raises(CaptureError, match="attention sinks"):
         _capturing_attention(torch.nn.Module(), q, q, q, None, s_aux=torch.zeros(2))
+
+
+def test_cuda_without_triton_is_explained(monkeypatch):
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    assert "needs Triton" in fused_kernel_problem.__wrapped__("cuda")
+    assert fused_kernel_problem.__wrapped__("mps") == "no fused kernel for mps devices"

@@ -20,8 +20,10 @@ triton = pytest.importorskip("triton")
 if not HAS_CUDA and tuple(int(x) for x in triton.__version__.split(".")[:2]) < (3, 9):
     pytest.skip("Triton's interpreter needs triton>=3.9 with NumPy 2", allow_module_level=True)
 
-from generator.capture.attention import CaptureError, CaptureOptions, capture_attention_batch  # noqa: E402
+from generator.capture import attention  # noqa: E402
+from generator.capture.attention import CaptureOptions, capture_attention_batch  # noqa: E402
 from generator.capture.fused_attention import attention_with_summaries  # noqa: E402
+from tests.capture.attention_reference import CASES, causal, reference, summaries_match_eager  # noqa: E402
 from tests.capture.test_architectures import (  # noqa: E402
     ARCHITECTURES, build, eager, logits_plain_and_captured, padded_batch)
 
@@ -29,35 +31,11 @@ DEVICE = "cuda" if HAS_CUDA else "cpu"
 FUSED = CaptureOptions(exact_maps_up_to=0, engine="fused")
 
 
-def reference(query, key, value, segment_ids, n_segments, allowed, scaling, softcap=None):
-    """Float64 attention, segment mass, entropy and max weight; rows that see nothing are zero."""
-    groups = query.shape[1] // key.shape[1]
-    q, k, v = query.double(), key.double().repeat_interleave(groups, 1), value.double().repeat_interleave(groups, 1)
-    scores = q @ k.transpose(-1, -2) * scaling
-    if softcap is not None:
-        scores = torch.tanh(scores / softcap) * softcap
-    scores = scores.masked_fill(~allowed, float("-inf"))
-    p = torch.softmax(scores, -1).nan_to_num(0.0)
-    onehot = torch.zeros(*segment_ids.shape, n_segments, dtype=torch.float64, device=query.device)
-    real = segment_ids >= 0
-    onehot[real] = torch.nn.functional.one_hot(segment_ids[real].long(), n_segments).double()
-    entropy = -(p * torch.log(torch.where(p > 0, p, 1.0))).sum(-1)
-    return (p @ v).transpose(1, 2), p @ onehot[:, None], entropy, p.amax(-1)
-
-
-def causal(n_queries: int, n_keys: int, batch: int = 1):
-    return torch.ones(n_queries, n_keys, dtype=torch.bool, device=DEVICE).tril(n_keys - n_queries)[None, None].repeat(
-        batch, 1, 1, 1)
-
-
-CASES = {
-    # name: batch, heads, kv heads, queries, keys, head dim, segments, softcap
-    "gqa": (1, 4, 2, 40, 40, 32, 3, None),
-    "queries-after-a-prefix": (1, 2, 1, 7, 30, 24, 2, None),  # head dim not a power of two
-    "softcap": (1, 2, 2, 33, 33, 16, 4, 5.0),
-    "many-segments": (1, 2, 2, 37, 37, 16, 20, None),
-    "runs": (1, 2, 1, 70, 70, 32, 3, None),
-}
+@pytest.fixture
+def triton_engine(monkeypatch):
+    """Captures in these tests take the Triton kernel, on the CPU too (in the interpreter)."""
+    monkeypatch.setattr(attention, "fused_kernel", lambda device_type: attention_with_summaries)
+    monkeypatch.setattr(attention, "fused_kernel_problem", lambda device_type: None)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -70,7 +48,7 @@ def test_kernel_matches_float64_reference(name, with_mask):
     segment_ids = torch.randint(-1, n_seg, (batch, n_k), generator=g, device=DEVICE)
     if name == "runs":  # segments as runs of tokens, one of no segment: whole key blocks in one segment
         segment_ids = torch.tensor([-1] * 9 + [0] * 30 + [1] * 18 + [2] * 13, device=DEVICE)[None]
-    allowed = causal(n_q, n_k, batch)
+    allowed = causal(n_q, n_k, batch, DEVICE)
     got = attention_with_summaries(q, k, v, segment_ids, n_seg, allowed if with_mask else None, dim ** -0.5, softcap)
     expected = reference(q, k, v, segment_ids, n_seg, allowed, dim ** -0.5, softcap)
     for label, a, b, tolerance in zip(["output", "mass", "entropy", "max weight"], got, expected,
@@ -84,7 +62,7 @@ def test_padding_rows_and_a_non_causal_mask():
     g = torch.Generator(device=DEVICE).manual_seed(1)
     q, k, v = (torch.randn(2, 2, 21, 16, generator=g, device=DEVICE) for _ in range(3))
     segment_ids = torch.randint(0, 3, (2, 21), generator=g, device=DEVICE)
-    allowed = causal(21, 21, 2)
+    allowed = causal(21, 21, 2, DEVICE)
     allowed[0, :, :, :4] = False
     allowed[0, :, :4, :] = False  # sequence 0 is left-padded by 4
     allowed[1, :, :8, :8] = True  # sequence 1 sees its first 8 tokens both ways
@@ -95,19 +73,8 @@ def test_padding_rows_and_a_non_causal_mask():
     assert float(got[0][0, :4].abs().max()) == 0.0 and float(got[3][0, :, :4].abs().max()) == 0.0
 
 
-def summaries_match_eager(capture, reference_maps, segments):
-    n_seg = segments.max() + 1
-    p = reference_maps
-    mass = np.stack([p[..., segments == s].sum(-1) for s in range(n_seg)], -1)
-    entropy = -(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)).sum(-1)
-    assert capture.maps is None
-    assert np.abs(capture.segment_mass - mass).max() <= 1e-4
-    assert np.abs(capture.max_weight - p.max(-1)).max() <= 1e-4
-    assert np.abs(capture.entropy - entropy).max() <= 1e-3
-
-
 @pytest.mark.parametrize("name", ARCHITECTURES)
-def test_model_capture_with_the_kernel_matches_eager(name):
+def test_model_capture_with_the_kernel_matches_eager(name, triton_engine):
     model = build(name).to(DEVICE)
     lengths, width = [13, 8], 13
     input_ids, attention_mask = (t.to(DEVICE) for t in padded_batch(lengths, width))
@@ -120,7 +87,7 @@ def test_model_capture_with_the_kernel_matches_eager(name):
 
 
 @pytest.mark.parametrize("name", ["llama-gqa", "gemma2-softcap"])
-def test_kernel_output_keeps_logits(name):
+def test_kernel_output_keeps_logits(name, triton_engine):
     from generator.capture.attention import _Recorder
 
     model = build(name).to(DEVICE)
@@ -130,14 +97,6 @@ def test_kernel_output_keeps_logits(name):
     real = attention_mask.bool()
     assert torch.allclose(expected[real], got[real], atol=1e-4)
     assert len(recorder.by_layer) == model.config.num_hidden_layers
-
-
-@pytest.mark.skipif(HAS_CUDA, reason="checks the refusal on a machine without CUDA")
-def test_fused_engine_without_cuda_is_refused(monkeypatch):
-    monkeypatch.delenv("TRITON_INTERPRET")
-    input_ids, attention_mask = padded_batch([10], 10)
-    with pytest.raises(CaptureError, match="runs on CUDA"):
-        capture_attention_batch(build("llama-gqa"), input_ids, attention_mask, [np.zeros(10, dtype=int)], FUSED)
 
 
 def test_unknown_engine_is_refused():
