@@ -50,7 +50,7 @@ def build_model(name: str, device: str):
     return model.to(device=device, dtype=dtype).eval()
 
 
-def measure(name: str, mode: str, length: int, repeats: int, device: str) -> dict:
+def measure(name: str, mode: str, length: int, repeats: int, device: str, engine: str) -> dict:
     import numpy as np
     import torch
 
@@ -62,7 +62,7 @@ def measure(name: str, mode: str, length: int, repeats: int, device: str) -> dic
     input_ids = torch.randint(4, vocab, (1, length), device=device)
     mask = torch.ones_like(input_ids)
     segments = [np.minimum(np.arange(length) * 4 // length, 3)]
-    options = CaptureOptions(exact_maps_up_to=0)
+    options = CaptureOptions(exact_maps_up_to=0, engine=engine)
 
     def run_once():
         with torch.no_grad():
@@ -98,10 +98,10 @@ def measure(name: str, mode: str, length: int, repeats: int, device: str) -> dic
 EXACT_RSS = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_ARENA_MAX": "1"}
 
 
-def run_child(model: str, device: str, repeats: int, mode: str, length: int, env: dict | None = None):
+def run_child(model: str, device: str, engine: str, repeats: int, mode: str, length: int, env: dict | None = None):
     """One measurement in a fresh process, so its peak memory is its own; 'failed' if it died (e.g. OOM)."""
-    done = subprocess.run([sys.executable, __file__, "--model", model, "--device", device, "--repeats", str(repeats),
-                           "--child", mode, str(length)], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, __file__, "--model", model, "--device", device, "--engine", engine,
+                           "--repeats", str(repeats), "--child", mode, str(length)], capture_output=True, text=True,
                           env={**os.environ, **(env or {})})
     return json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else "failed"
 
@@ -112,6 +112,7 @@ def main() -> None:
     parser.add_argument("--lengths", type=int, nargs="+", default=[1024, 2048, 4096, 8192, 16384, 32768])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--engine", default="auto", choices=["auto", "fused", "torch"], help="the capture engine")
     parser.add_argument("--eager-max", type=int, default=8192, help="skip eager above this length (it keeps every map)")
     parser.add_argument("--child", nargs=2, metavar=("MODE", "LENGTH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -119,11 +120,12 @@ def main() -> None:
 
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     if args.child:
-        print(json.dumps(measure(args.model, args.child[0], int(args.child[1]), args.repeats, device)))
+        print(json.dumps(measure(args.model, args.child[0], int(args.child[1]), args.repeats, device, args.engine)))
         return
     cpu = platform.processor() or platform.machine()
     where = torch.cuda.get_device_name() if device == "cuda" else f"CPU ({cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
-    print(f"model: {args.model}; device: {where}; torch {torch.__version__}; median of {args.repeats}\n")
+    print(f"model: {args.model}; device: {where}; torch {torch.__version__}; capture engine {args.engine}; "
+          f"median of {args.repeats}\n")
     print("| tokens | plain ms | plain +GiB | eager ms | eager +GiB | capture ms | capture +GiB | capture/plain time | capture/plain memory |")
     print("|---|---|---|---|---|---|---|---|---|")
     for length in args.lengths:
@@ -132,11 +134,11 @@ def main() -> None:
             if mode == "eager" and length > args.eager_max:
                 row[mode] = None
                 continue
-            row[mode] = run_child(args.model, device, args.repeats, mode, length)
+            row[mode] = run_child(args.model, device, args.engine, args.repeats, mode, length)
             if device == "cpu" and isinstance(row[mode], dict):
                 # Peak RSS is only faithful when freed memory goes back to the system at once, which
                 # slows allocation down: memory comes from a second, untimed run with that setting.
-                memory_run = run_child(args.model, device, 1, mode, length, env=EXACT_RSS)
+                memory_run = run_child(args.model, device, args.engine, 1, mode, length, env=EXACT_RSS)
                 row[mode]["extra_gib"] = memory_run["extra_gib"] if isinstance(memory_run, dict) else float("nan")
         cells = []
         for mode in MODES:

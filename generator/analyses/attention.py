@@ -22,7 +22,8 @@ class AttentionOptions:
     pooled_map_size: int = 128
     # Capture rows while generating (no second pass over the sequence).
     during_generation: bool = True
-    # "auto": the fused Triton kernel on CUDA, the block-wise PyTorch pass elsewhere (docs/capture.md).
+    # "auto": the fused kernel (Triton on CUDA, compiled C on the CPU) where available, else the
+    # block-wise PyTorch pass; "fused" / "torch" to insist on one (docs/capture.md).
     engine: Literal["auto", "torch", "fused"] = "auto"
 
     def capture_options(self) -> CaptureOptions:

@@ -66,6 +66,8 @@ def attention_with_summaries_cpu(query, key, value, segment_ids, n_segments: int
     v = torch.zeros(batch, n_kv_heads, padded_keys, padded_value_dim)
     v[:, :, :n_keys, :value_dim] = value.float()
     segment_ids = segment_ids[:, :n_keys].to(torch.int32).contiguous()
+    if n_keys and int(segment_ids.max()) >= n_segments:  # the C code indexes the mass rows with them
+        raise ValueError(f"segment id {int(segment_ids.max())} given for {n_segments} segments")
     run_ends = (segment_run_ends(segment_ids) if run_ends is None else run_ends[:, :n_keys]).contiguous()
     if attention_mask is not None:
         if attention_mask.dtype != torch.bool:

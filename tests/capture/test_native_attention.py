@@ -126,3 +126,9 @@ def test_without_a_compiler_fused_is_refused_and_auto_falls_back(no_compiler):
                                              CaptureOptions(exact_maps_up_to=0))
     maps, _ = eager(model, input_ids, attention_mask)
     summaries_match_eager(capture, maps[0], segments[0])
+
+
+def test_segment_ids_beyond_the_count_are_refused():
+    q, k, v = random_inputs(1, 1, 1, 5, 5, 8, seed=0)
+    with pytest.raises(ValueError, match="segment id 3 given for 3 segments"):
+        attention_with_summaries_cpu(q, k, v, torch.tensor([[0, 1, 2, 3, 0]]), 3, None, 0.5)
