@@ -72,10 +72,11 @@ def attention_with_summaries_cpu(query, key, value, segment_ids, n_segments: int
     if attention_mask is not None:
         if attention_mask.dtype != torch.bool:
             raise TypeError("attention_with_summaries_cpu takes a boolean mask")
+        # a view: the C code reads the model's mask in place, through its strides (0 where broadcast)
         mask = attention_mask[:, 0, :, :n_keys].expand(batch, n_queries, n_keys).view(torch.int8)
         mask_pointer, mask_strides = mask.data_ptr(), mask.stride()
     else:
-        mask, mask_pointer, mask_strides = None, None, (0, 0, 0)
+        mask_pointer, mask_strides = None, (0, 0, 0)
     out = torch.empty(batch, n_queries, n_heads, value_dim)
     mass = torch.empty(batch, n_heads, n_queries, n_segments)
     entropy = torch.empty(batch, n_heads, n_queries)
@@ -87,5 +88,4 @@ def attention_with_summaries_cpu(query, key, value, segment_ids, n_segments: int
         out.data_ptr(), mass.data_ptr(), entropy.data_ptr(), max_weight.data_ptr(), torch.get_num_threads())
     if status != 0:
         raise MemoryError("attention_with_summaries_cpu: could not allocate the kernel's scratch memory")
-    del mask  # kept alive until the call returned
     return out.to(query.dtype), mass, entropy, max_weight
