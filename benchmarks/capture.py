@@ -7,6 +7,7 @@ plain. Each measurement runs in a fresh process so peak memory is its own.
 
     python benchmarks/capture.py                          # shipped model, CPU
     python benchmarks/capture.py --model qwen2-1.5b-shape # random 1.5B-shaped model (GPU)
+    python benchmarks/capture.py --padded-batch           # 4 left-padded sequences per forward
 
 Memory is peak allocated memory on CUDA and peak RSS growth on CPU (from a separate untimed
 run in which glibc returns freed memory at once), beyond the model and inputs. Results and
@@ -50,7 +51,7 @@ def build_model(name: str, device: str):
     return model.to(device=device, dtype=dtype).eval()
 
 
-def measure(name: str, mode: str, length: int, repeats: int, device: str, engine: str) -> dict:
+def measure(name: str, mode: str, length: int, repeats: int, device: str, engine: str, padded: bool) -> dict:
     import numpy as np
     import torch
 
@@ -59,9 +60,12 @@ def measure(name: str, mode: str, length: int, repeats: int, device: str, engine
     torch.manual_seed(0)
     model = build_model(name, device)
     vocab = model.config.vocab_size
-    input_ids = torch.randint(4, vocab, (1, length), device=device)
-    mask = torch.ones_like(input_ids)
-    segments = [np.minimum(np.arange(length) * 4 // length, 3)]
+    lengths = [length * k // 4 for k in (4, 3, 2, 1)] if padded else [length]
+    input_ids = torch.randint(4, vocab, (len(lengths), length), device=device)
+    mask = torch.zeros_like(input_ids)
+    for row, n in enumerate(lengths):
+        mask[row, length - n:] = 1  # left padding
+    segments = [np.minimum(np.arange(n) * 4 // n, 3) for n in lengths]
     options = CaptureOptions(exact_maps_up_to=0, engine=engine)
 
     def run_once():
@@ -98,10 +102,12 @@ def measure(name: str, mode: str, length: int, repeats: int, device: str, engine
 EXACT_RSS = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_ARENA_MAX": "1"}
 
 
-def run_child(model: str, device: str, engine: str, repeats: int, mode: str, length: int, env: dict | None = None):
+def run_child(model: str, device: str, engine: str, padded: bool, repeats: int, mode: str, length: int,
+              env: dict | None = None):
     """One measurement in a fresh process, so its peak memory is its own; 'failed' if it died (e.g. OOM)."""
     done = subprocess.run([sys.executable, __file__, "--model", model, "--device", device, "--engine", engine,
-                           "--repeats", str(repeats), "--child", mode, str(length)], capture_output=True, text=True,
+                           "--repeats", str(repeats), "--child", mode, str(length)] + ["--padded-batch"] * padded,
+                          capture_output=True, text=True,
                           env={**os.environ, **(env or {})})
     return json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else "failed"
 
@@ -113,6 +119,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--engine", default="auto", choices=["auto", "fused", "torch"], help="the capture engine")
+    parser.add_argument("--padded-batch", action="store_true",
+                        help="a left-padded batch of 4 sequences (the length, 3/4, 1/2 and 1/4 of it) instead of one")
     parser.add_argument("--eager-max", type=int, default=8192, help="skip eager above this length (it keeps every map)")
     parser.add_argument("--child", nargs=2, metavar=("MODE", "LENGTH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -120,11 +128,13 @@ def main() -> None:
 
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     if args.child:
-        print(json.dumps(measure(args.model, args.child[0], int(args.child[1]), args.repeats, device, args.engine)))
+        print(json.dumps(measure(args.model, args.child[0], int(args.child[1]), args.repeats, device, args.engine,
+                                 args.padded_batch)))
         return
     cpu = platform.processor() or platform.machine()
     where = torch.cuda.get_device_name() if device == "cuda" else f"CPU ({cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
     print(f"model: {args.model}; device: {where}; torch {torch.__version__}; capture engine {args.engine}; "
+          f"{'left-padded batch of 4; ' if args.padded_batch else ''}"
           f"median of {args.repeats}\n")
     print("| tokens | plain ms | plain +GiB | eager ms | eager +GiB | capture ms | capture +GiB | capture/plain time | capture/plain memory |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -134,11 +144,11 @@ def main() -> None:
             if mode == "eager" and length > args.eager_max:
                 row[mode] = None
                 continue
-            row[mode] = run_child(args.model, device, args.engine, args.repeats, mode, length)
+            row[mode] = run_child(args.model, device, args.engine, args.padded_batch, args.repeats, mode, length)
             if device == "cpu" and isinstance(row[mode], dict):
                 # Peak RSS is only faithful when freed memory goes back to the system at once, which
                 # slows allocation down: memory comes from a second, untimed run with that setting.
-                memory_run = run_child(args.model, device, args.engine, 1, mode, length, env=EXACT_RSS)
+                memory_run = run_child(args.model, device, args.engine, args.padded_batch, 1, mode, length, env=EXACT_RSS)
                 row[mode]["extra_gib"] = memory_run["extra_gib"] if isinstance(memory_run, dict) else float("nan")
         cells = []
         for mode in MODES:
