@@ -132,3 +132,15 @@ def test_segment_ids_beyond_the_count_are_refused():
     q, k, v = random_inputs(1, 1, 1, 5, 5, 8, seed=0)
     with pytest.raises(ValueError, match="segment id 3 given for 3 segments"):
         attention_with_summaries_cpu(q, k, v, torch.tensor([[0, 1, 2, 3, 0]]), 3, None, 0.5)
+
+
+def test_auto_takes_the_kernel_on_the_cpu_for_layers_without_maps():
+    from generator.capture.attention import _Recorder
+
+    query = torch.zeros(1, 2, 4, 8)
+    assert _Recorder(torch.zeros(1, 4, 1), CaptureOptions(exact_maps_up_to=0), 4).fuses(0, query, None)
+    assert not _Recorder(torch.zeros(1, 4, 1), CaptureOptions(), 4).fuses(0, query, None)  # keeps every map
+    assert not _Recorder(torch.zeros(1, 4, 1), CaptureOptions(exact_maps_up_to=0, engine="torch"), 4).fuses(
+        0, query, None)
+    additive = torch.zeros(1, 1, 4, 4)
+    assert not _Recorder(torch.zeros(1, 4, 1), CaptureOptions(exact_maps_up_to=0), 4).fuses(0, query, additive)
