@@ -16,7 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
-from generator.capture.attention import AttentionCapture, CaptureOptions, _Recorder, capture_attention, capturing
+from generator.capture.attention import (MASKED, AttentionCapture, CaptureOptions, _Recorder, capture_attention,
+                                        capturing)
 from generator.capture.generation import Detokenizer, Generation
 from generator.capture.segmentation import segment_owners
 from generator.config import SegmentationSpec
@@ -39,13 +40,21 @@ class _SequenceTracker:
         self.eos = tokenizer.eos_token_id
         self.owner = np.zeros(self.n_prompt, dtype=np.int64)
         self.finished = False
+        # the detokenizer's offsets as an array grown by doubling: converting the whole list at
+        # every token would make a long generation quadratic in Python
+        self._spans = np.zeros((max(64, 2 * self.n_prompt), 2), dtype=np.int64)
+        self._spans[: self.n_prompt] = np.asarray(self.detokenizer.offsets, dtype=np.int64).reshape(-1, 2)
 
     def push(self, token: int) -> None:
         if self.finished:
             return
         self.tokens.append(int(token))
         self.detokenizer.push(token)
-        owner, _ = segment_owners(self.detokenizer.text, self.detokenizer.offsets, self.n_prompt, self.spec)
+        n = len(self.tokens)
+        if n > len(self._spans):
+            self._spans = np.concatenate([self._spans, np.zeros_like(self._spans)])
+        self._spans[n - 1] = self.detokenizer.offsets[-1]
+        owner, _ = segment_owners(self.detokenizer.text, self._spans[:n], self.n_prompt, self.spec)
         frozen = max(self.n_prompt, len(owner) - TAIL)  # parts of older tokens stay as they were used
         self.owner = np.concatenate([self.owner[:frozen], owner[frozen:]])
         self.finished = int(token) == self.eos
@@ -92,32 +101,88 @@ class _StreamRecorder:
         import torch
 
         batch = len(self.trackers)
-        matrix = np.zeros((batch, n_keys, MAX_PARTS), dtype=np.float32)
+        key_parts = np.full((batch, n_keys), MAX_PARTS, dtype=np.int64)  # MAX_PARTS: no part (padding)
         tail_owners = np.full((batch, TAIL), -1, dtype=np.int64)
         for row, (tracker, pad) in enumerate(zip(self.trackers, self.pads)):
             owner = tracker.owner[: n_keys - pad]
             if owner.max(initial=0) >= MAX_PARTS:
                 raise ValueError(f"more than {MAX_PARTS} parts in one sequence")
-            matrix[row, pad + np.arange(len(owner)), owner] = 1.0
+            key_parts[row, pad:pad + len(owner)] = owner
             last = owner[-TAIL:]
             tail_owners[row, TAIL - len(last):] = last
-        options = CaptureOptions(exact_maps_up_to=n_keys if self.keep_rows else 0,
-                                 block_bytes=self.options.block_bytes, block_bytes_floor=self.options.block_bytes_floor)
-        self._inner = _Recorder(torch.from_numpy(matrix).to(self.device), options, n_keys, tail=TAIL)
+        self._key_parts = torch.from_numpy(key_parts).to(self.device)
+        if rows > 1:  # the prompt: the block-wise recorder, which takes a one-hot [batch, key, part] matrix
+            matrix = np.eye(MAX_PARTS + 1, MAX_PARTS, dtype=np.float32)[key_parts]
+            options = CaptureOptions(exact_maps_up_to=n_keys if self.keep_rows else 0,
+                                     block_bytes=self.options.block_bytes,
+                                     block_bytes_floor=self.options.block_bytes_floor)
+            self._inner = _Recorder(torch.from_numpy(matrix).to(self.device), options, n_keys, tail=TAIL)
         self.steps.append(_Step(n_keys, rows, tail_owners))
 
     def fuses(self, layer, query, attention_mask) -> bool:
-        """Never: each row's exact weights on the last keys are needed, which the fused kernel does not keep."""
+        """Never: each row's exact weights on the last keys are needed, which the fused kernels do not keep."""
         return False
 
     def record(self, layer, query, key, attention_mask, scaling, softcap, value=None):
         if layer == 0:
             self._start_step(key.shape[2], query.shape[2])
         self.calls += 1
-        output = self._inner.record(layer, query, key, attention_mask, scaling, softcap, value=value)
-        entry = self._inner.by_layer.pop(layer)
+        if query.shape[2] == 1:  # a generated token's row
+            output, entry = row_summaries(query, key, value, attention_mask, scaling, softcap, self._key_parts,
+                                          MAX_PARTS, self.keep_rows)
+        else:
+            output = self._inner.record(layer, query, key, attention_mask, scaling, softcap, value=value)
+            entry = self._inner.by_layer.pop(layer)
         self.by_layer.setdefault(layer, []).append({k: v.cpu() for k, v in entry.items()})
         return output
+
+
+def row_summaries(query, key, value, attention_mask, scaling: float, softcap: float | None, key_parts, n_parts: int,
+                  keep_row: bool):
+    """Output and summaries of one query row per sequence (a decoding step), straight from the weights.
+
+    The block-wise pass would concatenate values and a one-hot part matrix over every key at every
+    step; here the mass is a scatter-add of the weights by part (``key_parts`` [batch, key], with
+    ``n_parts`` for keys of no part), so a step costs a few operations on [batch, head, key].
+    Returns (output [batch, 1, head, dim] or None without ``value``, entry as ``_Recorder`` keeps it).
+    """
+    import torch
+
+    batch, n_heads, _, head_dim = query.shape
+    n_kv_heads, n_keys = key.shape[1], key.shape[2]
+    groups = n_heads // n_kv_heads
+    q = (query.float() * scaling).reshape(batch, n_kv_heads, groups, head_dim)
+    scores = torch.matmul(q, key.float().transpose(-1, -2)).reshape(batch, n_heads, n_keys)
+    if softcap is not None:
+        scores = torch.tanh(scores / softcap) * softcap
+    if attention_mask is not None:
+        mask = attention_mask[:, :, -1, :n_keys]  # [batch or 1, 1, key]
+        if mask.dtype == torch.bool:
+            scores = scores.masked_fill(~mask, MASKED)
+        else:
+            scores = (scores + mask.float()).clamp_min(MASKED)
+    row_max = scores.amax(-1, keepdim=True)
+    seen = row_max > MASKED / 2  # False: the row sees no key (all weights 0)
+    weights = torch.exp(scores - torch.where(seen, row_max, torch.full_like(row_max, float("inf"))))
+    total = weights.sum(-1, keepdim=True)
+    inv_total = torch.where(seen, 1.0 / total.clamp_min(1e-30), torch.zeros_like(total))
+    p = weights * inv_total
+    parts = key_parts[:, None, :].expand(batch, n_heads, n_keys)
+    mass = torch.zeros(batch, n_heads, n_parts + 1, device=query.device).scatter_add_(-1, parts, p)[..., :n_parts]
+    log_total = row_max + torch.log(torch.where(seen, total, torch.ones_like(total)))
+    entropy = torch.where(seen, log_total - (p * scores).sum(-1, keepdim=True), torch.zeros_like(total))
+    tail = p[..., -TAIL:]
+    if tail.shape[-1] < TAIL:  # fewer keys than the tail: left-pad with zeros
+        tail = torch.nn.functional.pad(tail, (TAIL - tail.shape[-1], 0))
+    entry = {"segment_mass": mass[:, :, None], "entropy": entropy.clamp_min(0.0), "max_weight": inv_total,
+             "tail": tail[:, :, None]}
+    if keep_row:
+        entry["maps"] = p[:, :, None]
+    output = None
+    if value is not None:
+        mixed = torch.matmul(p.reshape(batch, n_kv_heads, groups, n_keys), value.float())  # [batch, kv, group, dim]
+        output = mixed.reshape(batch, 1, n_heads, -1).to(query.dtype)
+    return output, entry
 
 
 @dataclass

@@ -58,13 +58,18 @@ def test_shipped_model_batch_matches_forward_capture(shipped):
         assert_same(result.capture, forward_reference(model, tokenizer, list(g.token_ids), g.n_prompt_tokens, SPEC))
 
 
-def test_random_model_hitting_the_token_limit(tmp_path):
+@pytest.mark.parametrize("keep_maps", [True, False])
+def test_random_model_hitting_the_token_limit(tmp_path, keep_maps):
+    """Grouped-query attention, left padding, rows with and without their full maps."""
     model, tokenizer = load(save_tiny_checkpoint(tmp_path / "m"))
     examples = [Example("a", "Q: 1+2*3="), Example("b", "Q: 45*6+7*8-9=")]
-    for result in generate_with_capture(model, tokenizer, examples, 10, SPEC):
+    options = CaptureOptions() if keep_maps else CaptureOptions(exact_maps_up_to=0)
+    for result in generate_with_capture(model, tokenizer, examples, 10, SPEC, options):
         g = result.generation
         assert len(g.token_ids) <= g.n_prompt_tokens + 10
-        assert_same(result.capture, forward_reference(model, tokenizer, list(g.token_ids), g.n_prompt_tokens, SPEC))
+        assert (result.capture.maps is not None) == keep_maps
+        assert_same(result.capture, forward_reference(model, tokenizer, list(g.token_ids), g.n_prompt_tokens, SPEC),
+                    maps=keep_maps)
 
 
 def test_late_segment_decisions_are_recaptured_exactly(shipped):
