@@ -44,13 +44,15 @@ def build(new_tokens: int):
     return model, tokenizer
 
 
-def timed(function, repeats: int) -> float:
-    times = []
+def timed(functions, repeats: int) -> list[float]:
+    """Median seconds of each function, run in turns (so drift on a shared machine hits all alike)."""
+    times = [[] for _ in functions]
     for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        for function, measured in zip(functions, times):
+            started = time.perf_counter()
+            function()
+            measured.append(time.perf_counter() - started)
+    return [statistics.median(t) for t in times]
 
 
 def measure(new_tokens: int, batch_size: int, repeats: int) -> tuple[float, float, float]:
@@ -79,14 +81,15 @@ def measure(new_tokens: int, batch_size: int, repeats: int) -> tuple[float, floa
             capture_attention(model, ids, np.zeros(len(generation.token_ids), dtype=np.int64), options=options)
 
     during()  # warm up (and build the CPU kernel once)
-    return timed(plain, repeats), timed(during, repeats), timed(after, repeats)
+    after()
+    return tuple(timed([plain, during, after], repeats))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--new-tokens", type=int, nargs="+", default=[500, 2000])
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     import torch
 
