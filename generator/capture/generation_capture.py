@@ -111,16 +111,17 @@ class _StreamRecorder:
             last = owner[-TAIL:]
             tail_owners[row, TAIL - len(last):] = last
         self._key_parts = torch.from_numpy(key_parts).to(self.device)
-        if rows > 1:  # the prompt: the block-wise recorder, which takes a one-hot [batch, key, part] matrix
+        if rows > 1:  # the prompt: a forward-pass recorder (fused kernel or block-wise pass); no tails
             matrix = np.eye(MAX_PARTS + 1, MAX_PARTS, dtype=np.float32)[key_parts]
             options = CaptureOptions(exact_maps_up_to=n_keys if self.keep_rows else 0,
                                      block_bytes=self.options.block_bytes,
-                                     block_bytes_floor=self.options.block_bytes_floor)
-            self._inner = _Recorder(torch.from_numpy(matrix).to(self.device), options, n_keys, tail=TAIL)
+                                     block_bytes_floor=self.options.block_bytes_floor, engine=self.options.engine)
+            self._inner = _Recorder(torch.from_numpy(matrix).to(self.device), options, n_keys)
         self.steps.append(_Step(n_keys, rows, tail_owners))
 
     def fuses(self, layer, query, attention_mask) -> bool:
-        """Never: each row's exact weights on the last keys are needed, which the fused kernels do not keep."""
+        """No: generated rows need their exact weights on the last keys, which the fused kernels do not
+        keep; the prompt's rows (which need none) may still take a kernel, inside ``record``."""
         return False
 
     def record(self, layer, query, key, attention_mask, scaling, softcap, value=None):
@@ -130,6 +131,9 @@ class _StreamRecorder:
         if query.shape[2] == 1:  # a generated token's row
             output, entry = row_summaries(query, key, value, attention_mask, scaling, softcap, self._key_parts,
                                           MAX_PARTS, self.keep_rows)
+        elif value is not None and self._inner.fuses(layer, query, attention_mask):
+            output = self._inner.record_fused(layer, query, key, value, attention_mask, scaling, softcap)
+            entry = self._inner.by_layer.pop(layer)
         else:
             output = self._inner.record(layer, query, key, attention_mask, scaling, softcap, value=value)
             entry = self._inner.by_layer.pop(layer)
@@ -213,16 +217,17 @@ def _finish(sequence: int, tracker: _SequenceTracker, pad: int, recorder: _Strea
                 if token != position or token >= n_tokens:
                     continue
                 mass = entry["segment_mass"][sequence, :, r].numpy().copy()  # [head, MAX_PARTS]
-                tail = entry["tail"][sequence, :, r].numpy()  # [head, TAIL] weights on the last keys
-                owners_then = step.owners[sequence]
-                for slot in range(TAIL):
-                    key_token = token - (TAIL - 1 - slot) if step.rows == 1 else -1
-                    if key_token < tracker.n_prompt or owners_then[slot] < 0:
-                        continue  # prompt keys never change part; prefill rows have no pending keys
-                    before, after = owners_then[slot], final[key_token]
-                    if before != after:
-                        mass[:, before] -= tail[:, slot]
-                        mass[:, after] += tail[:, slot]
+                if step.rows == 1:  # a generated row; the prompt's rows have no pending keys
+                    tail = entry["tail"][sequence, :, r].numpy()  # [head, TAIL] weights on the last keys
+                    owners_then = step.owners[sequence]
+                    for slot in range(TAIL):
+                        key_token = token - (TAIL - 1 - slot)
+                        if key_token < tracker.n_prompt or owners_then[slot] < 0:
+                            continue  # prompt keys never change part
+                        before, after = owners_then[slot], final[key_token]
+                        if before != after:
+                            mass[:, before] -= tail[:, slot]
+                            mass[:, after] += tail[:, slot]
                 layer_mass.append(mass[:, parts])
                 layer_entropy.append(entry["entropy"][sequence, :, r].numpy())
                 layer_max.append(entry["max_weight"][sequence, :, r].numpy())

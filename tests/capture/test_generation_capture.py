@@ -104,3 +104,23 @@ def test_pipeline_stores_the_same_numbers_either_way(tmp_path):
         assert a.keys() == b.keys()
         for key in a:
             assert np.abs(a[key] - b[key]).max() <= 1e-4, key
+
+
+def test_the_prompt_step_takes_the_fused_kernel_when_no_maps_are_kept(tmp_path, monkeypatch):
+    from generator.capture.attention import _Recorder
+
+    model, tokenizer = load(save_tiny_checkpoint(tmp_path / "m"))
+    fused_layers = []
+    record_fused = _Recorder.record_fused
+
+    def counting(self, layer, *args, **kwargs):
+        fused_layers.append(layer)
+        return record_fused(self, layer, *args, **kwargs)
+
+    monkeypatch.setattr(_Recorder, "record_fused", counting)
+    examples = [Example("a", "Q: 1+2*3="), Example("b", "Q: 45*6+7*8-9=")]
+    generate_with_capture(model, tokenizer, examples, 4, SPEC, CaptureOptions(exact_maps_up_to=0))
+    assert fused_layers == list(range(model.config.num_hidden_layers))  # the prompt step, once per layer
+    fused_layers.clear()
+    generate_with_capture(model, tokenizer, examples, 4, SPEC, CaptureOptions(exact_maps_up_to=0, engine="torch"))
+    assert fused_layers == []
