@@ -6,11 +6,13 @@ generation, (b) generation with every token's attention row captured as it is pr
 followed by one forward-pass capture per sequence (``during_generation: false``), with (b)
 and (c) as ratios to (a). Summaries only (no maps), as for long trajectories.
 
-The model has the shipped model's shape (4 layers x 4 heads, head dim 32) with random
-weights and a longer position table, and is made to generate exactly the number of new
-tokens asked for (``min_new_tokens``), so every run does the same work.
+The model has the shipped model's shape (4 layers x 4 heads, head dim 32), or with
+``--model qwen2-1.5b-shape`` a Qwen2-1.5B shape (bfloat16 on CUDA), with random weights and a
+longer position table, and is made to generate exactly the number of new tokens asked for
+(``min_new_tokens``), so every run does the same work.
 
     python benchmarks/generation_capture.py [--new-tokens 500 2000] [--batch-sizes 1 8]
+    python benchmarks/generation_capture.py --model qwen2-1.5b-shape   # on a GPU
 
 Results and the machine they ran on are recorded in docs/capture.md.
 """
@@ -30,32 +32,49 @@ sys.path.insert(0, str(ROOT))
 SHIPPED = ROOT / "data/models/atlas-arith-demo"
 
 
-def build(new_tokens: int):
+def build(name: str, new_tokens: int, device: str):
+    """Random weights, the shipped tokenizer; 'shipped' is the shipped model's shape, 'qwen2-1.5b-shape'
+    a Qwen2-1.5B-shaped model (bfloat16 on CUDA) with the tokenizer's vocabulary."""
     import torch
     import transformers as tf
 
     tokenizer = tf.AutoTokenizer.from_pretrained(SHIPPED)
     tokenizer.padding_side = "left"
-    config = tf.AutoConfig.from_pretrained(SHIPPED)
-    config.max_position_embeddings = 2 * new_tokens + 256
+    positions = 2 * new_tokens + 256
+    if name == "shipped":
+        config = tf.AutoConfig.from_pretrained(SHIPPED)
+        config.max_position_embeddings = positions
+        dtype = torch.float32
+    else:
+        config = tf.Qwen2Config(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
+                                num_key_value_heads=2, vocab_size=len(tokenizer), max_position_embeddings=positions,
+                                bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                                pad_token_id=tokenizer.pad_token_id)
+        dtype = torch.bfloat16 if device == "cuda" else torch.float32
     torch.manual_seed(0)
-    model = tf.AutoModelForCausalLM.from_config(config, attn_implementation="sdpa").eval()
+    with torch.device(device):
+        model = tf.AutoModelForCausalLM.from_config(config, attn_implementation="sdpa")
+    model = model.to(dtype=dtype).eval()
     model.generation_config.min_new_tokens = new_tokens
     return model, tokenizer
 
 
-def timed(functions, repeats: int) -> list[float]:
+def timed(functions, repeats: int, device: str) -> list[float]:
     """Median seconds of each function, run in turns (so drift on a shared machine hits all alike)."""
+    import torch
+
     times = [[] for _ in functions]
     for _ in range(repeats):
         for function, measured in zip(functions, times):
             started = time.perf_counter()
             function()
+            if device == "cuda":
+                torch.cuda.synchronize()
             measured.append(time.perf_counter() - started)
     return [statistics.median(t) for t in times]
 
 
-def measure(new_tokens: int, batch_size: int, repeats: int) -> tuple[float, float, float]:
+def measure(name: str, device: str, new_tokens: int, batch_size: int, repeats: int) -> tuple[float, float, float]:
     import numpy as np
     import torch
 
@@ -65,7 +84,7 @@ def measure(new_tokens: int, batch_size: int, repeats: int) -> tuple[float, floa
     from generator.config import SegmentationSpec
     from generator.datasets import Example
 
-    model, tokenizer = build(new_tokens)
+    model, tokenizer = build(name, new_tokens, device)
     examples = [Example(id=str(i), prompt=f"Q: {i}+{3 * i}*{i % 7}=") for i in range(batch_size)]
     spec, options = SegmentationSpec(), CaptureOptions(exact_maps_up_to=0)
 
@@ -77,12 +96,12 @@ def measure(new_tokens: int, batch_size: int, repeats: int) -> tuple[float, floa
 
     def after():
         for generation in plain():
-            ids = torch.tensor([generation.token_ids])
+            ids = torch.tensor([generation.token_ids], device=device)
             capture_attention(model, ids, np.zeros(len(generation.token_ids), dtype=np.int64), options=options)
 
     during()  # warm up (and build the CPU kernel once)
     after()
-    return tuple(timed([plain, during, after], repeats))
+    return tuple(timed([plain, during, after], repeats, device))
 
 
 def main() -> None:
@@ -90,17 +109,21 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, nargs="+", default=[500, 2000])
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--model", default="shipped", choices=["shipped", "qwen2-1.5b-shape"])
+    parser.add_argument("--device", default="auto")
     args = parser.parse_args()
     import torch
 
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     cpu = platform.processor() or platform.machine()
-    print(f"device: CPU ({cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} threads); torch {torch.__version__}; "
-          f"median of {args.repeats}\n")
+    where = torch.cuda.get_device_name() if device == "cuda" else \
+        f"CPU ({cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+    print(f"model: {args.model}; device: {where}; torch {torch.__version__}; median of {args.repeats}\n")
     print("| new tokens | batch | plain s | capture during s | during/plain | capture after s | after/plain |")
     print("|---|---|---|---|---|---|---|")
     for new_tokens in args.new_tokens:
         for batch_size in args.batch_sizes:
-            plain, during, after = measure(new_tokens, batch_size, args.repeats)
+            plain, during, after = measure(args.model, device, new_tokens, batch_size, args.repeats)
             print(f"| {new_tokens:,} | {batch_size} | {plain:.2f} | {during:.2f} | {during / plain:.2f}x | "
                   f"{after:.2f} | {after / plain:.2f}x |", flush=True)
 
