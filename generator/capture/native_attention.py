@@ -16,8 +16,6 @@ from generator.capture.native_build import BuildError, load
 from generator.capture.segment_runs import segment_run_ends
 
 SOURCE = Path(__file__).parent / "native" / "attention_summaries.c"
-KEY_TILE = 256  # BK in the C source: keys are padded to a multiple of it
-VALUE_ALIGN = 32  # 2 * W floats at the widest vectors (AVX-512): value rows are padded to it
 
 _int64, _float, _int, _ptr = ctypes.c_int64, ctypes.c_float, ctypes.c_int, ctypes.c_void_p
 
@@ -28,7 +26,14 @@ def _library() -> ctypes.CDLL:
     function = library.atlas_attention_summaries
     function.restype = _int
     function.argtypes = [_ptr] * 6 + [_int64] * 13 + [_float, _float, _int] + [_ptr] * 4 + [_int]
+    for name in ("atlas_key_tile", "atlas_value_align"):
+        getattr(library, name).restype = _int64
     return library
+
+
+def key_tile() -> int:
+    """Keys per tile in the compiled kernel: keys are zero-padded to a multiple of it."""
+    return int(_library().atlas_key_tile())
 
 
 @functools.lru_cache(maxsize=None)
@@ -56,8 +61,9 @@ def attention_with_summaries_cpu(query, key, value, segment_ids, n_segments: int
 
     batch, n_heads, n_queries, head_dim = query.shape
     n_kv_heads, n_keys, value_dim = key.shape[1], key.shape[2], value.shape[-1]
-    padded_keys = -(-n_keys // KEY_TILE) * KEY_TILE
-    padded_value_dim = -(-value_dim // VALUE_ALIGN) * VALUE_ALIGN
+    tile, align = key_tile(), int(_library().atlas_value_align())
+    padded_keys = -(-n_keys // tile) * tile
+    padded_value_dim = -(-value_dim // align) * align
     q = query.float().contiguous()
     # keys transposed to [dim, key] (a tile of scores is then row-broadcast times contiguous
     # columns), both zero-padded so full tiles can be read past the last key

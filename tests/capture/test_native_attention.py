@@ -8,11 +8,12 @@ import torch
 
 from generator.capture import attention, native_attention
 from generator.capture.attention import CaptureError, CaptureOptions, capture_attention_batch
-from generator.capture.native_attention import KEY_TILE, attention_with_summaries_cpu
+from generator.capture.native_attention import attention_with_summaries_cpu, key_tile
 from tests.capture.attention_reference import CASES, causal, reference, summaries_match_eager
 from tests.capture.test_architectures import ARCHITECTURES, build, eager, logits_plain_and_captured, padded_batch
 
 FUSED = CaptureOptions(exact_maps_up_to=0, engine="fused")
+KEY_TILE = key_tile()  # keys per tile in the compiled kernel
 TILE_ROWS = 64  # at least BQ in the C source (32 or 48, by vector width)
 
 # Larger than one tile of keys and one block of query rows, so tiles, rescaling and runs that

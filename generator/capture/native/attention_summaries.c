@@ -136,6 +136,10 @@ static void values_tile(const float *e, const float *v, int64_t DVP, int rows, f
     }
 }
 
+/* The layout the caller must pad to: keys to a multiple of BK, value rows to a multiple of 2 W. */
+int64_t atlas_key_tile(void) { return BK; }
+int64_t atlas_value_align(void) { return 2 * W; }
+
 typedef struct {
     float *q, *s, *acc, *mass, *m, *l, *sps;
 } scratch_t;
