@@ -66,7 +66,7 @@ def measure(name: str, mode: str, length: int, repeats: int, device: str, engine
     for row, n in enumerate(lengths):
         mask[row, length - n:] = 1  # left padding
     segments = [np.minimum(np.arange(n) * 4 // n, 3) for n in lengths]
-    options = CaptureOptions(exact_maps_up_to=0, engine=engine)
+    options = CaptureOptions(max_map_tokens=0, engine=engine)
 
     def run_once():
         with torch.no_grad():

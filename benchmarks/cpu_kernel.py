@@ -63,7 +63,7 @@ def median_ms(function, repeats: int) -> float:
 def timings(length: int, n_segments: int, heads: int, dim: int, repeats: int, torch_pass: bool) -> list[float]:
     import torch
 
-    from generator.capture.attention import CaptureOptions, _Recorder
+    from generator.capture import CaptureOptions, PassRecorder
     from generator.capture.native_attention import attention_with_summaries_cpu
 
     q, k, v, segments = inputs(length, n_segments, heads, dim)
@@ -73,7 +73,7 @@ def timings(length: int, n_segments: int, heads: int, dim: int, repeats: int, to
     ]
     if torch_pass:
         matrix = torch.nn.functional.one_hot(segments.long(), n_segments).float()
-        recorder = _Recorder(matrix, CaptureOptions(exact_maps_up_to=0, engine="torch"), length)
+        recorder = PassRecorder(matrix, CaptureOptions(max_map_tokens=0, engine="torch"), length)
         results.append(median_ms(lambda: recorder.record(0, q, k, None, dim ** -0.5, None, value=v), repeats))
     return results
 

@@ -81,12 +81,12 @@ def measure(name: str, device: str, new_tokens: int, batch_size: int, repeats: i
     from generator.capture.attention import CaptureOptions, capture_attention
     from generator.capture.generation import generate
     from generator.capture.generation_capture import generate_with_capture
-    from generator.config import SegmentationSpec
+    from generator.capture.segmentation import SegmentationSpec
     from generator.datasets import Example
 
     model, tokenizer = build(name, new_tokens, device)
     examples = [Example(id=str(i), prompt=f"Q: {i}+{3 * i}*{i % 7}=") for i in range(batch_size)]
-    spec, options = SegmentationSpec(), CaptureOptions(exact_maps_up_to=0)
+    spec, options = SegmentationSpec(), CaptureOptions(max_map_tokens=0)
 
     def plain():
         return generate(model, tokenizer, examples, new_tokens, batch_size, desc="plain")

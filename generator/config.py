@@ -10,13 +10,15 @@ import dataclasses
 import hashlib
 import json
 import re
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+
+from generator.analyses import ANALYSES
+from generator.capture.segmentation import SegmentationSpec
+from generator.store import plain_data
 
 
 class ConfigError(ValueError):
@@ -30,6 +32,11 @@ class ModelSpec:
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     trust_remote_code: bool = False
+
+    @property
+    def source(self) -> Literal["local", "hub"]:
+        """Decided once, by ``resolve_paths``: a local checkpoint is an absolute path from then on."""
+        return "local" if Path(self.id).is_absolute() else "hub"
 
 
 @dataclass(frozen=True)
@@ -45,14 +52,6 @@ class DatasetSpec:
 class GenerationSpec:
     max_new_tokens: int = 64
     batch_size: int = 16
-
-
-@dataclass(frozen=True)
-class SegmentationSpec:
-    """Regular expressions that split a generation into reasoning steps and an answer."""
-
-    step_pattern: str = r"T:"
-    answer_pattern: str = r"A:\s*(-?[0-9][0-9.,]*)"
 
 
 @dataclass(frozen=True)
@@ -78,100 +77,17 @@ class RunConfig:
 
 
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-def _describe(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_describe(a) for a in typing.get_args(tp))
-    if origin in (tuple, list):
-        return f"a list of {_describe(typing.get_args(tp)[0])}"
-    if origin is dict:
-        return "a mapping"
-    if dataclasses.is_dataclass(tp):
-        return "a mapping with keys " + ", ".join(f.name for f in dataclasses.fields(tp))
-    return {str: "a string", int: "an integer", bool: "true or false", float: "a number",
-            type(None): "null"}.get(tp, getattr(tp, "__name__", str(tp)))
-
-
-def _convert(value: Any, tp: Any, key: str, source: str) -> Any:
-    """Check ``value`` against the annotation ``tp``; raise ConfigError naming ``key``."""
-    origin = typing.get_origin(tp)
-    fail = ConfigError(f"{source}: key '{key}': expected {_describe(tp)}, got {value!r}")
-    if origin is Literal:
-        if value not in typing.get_args(tp):
-            raise fail
-        return value
-    if origin in (typing.Union, types.UnionType):
-        for option in typing.get_args(tp):
-            try:
-                return _convert(value, option, key, source)
-            except ConfigError:
-                continue
-        raise fail
-    if tp is type(None):
-        if value is not None:
-            raise fail
-        return None
-    if tp is Any:
-        return value
-    if origin in (tuple, list):
-        if not isinstance(value, list):
-            raise fail
-        (item_type, *_) = typing.get_args(tp)
-        return tuple(_convert(v, item_type, f"{key}[{i}]", source) for i, v in enumerate(value))
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise fail
-        _, value_type = typing.get_args(tp)
-        return {str(k): _convert(v if v is not None else {}, value_type, f"{key}.{k}", source) for k, v in value.items()}
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise fail
-        return build_dataclass(tp, value, key, source)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise fail
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise fail
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise fail
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str) or not value:
-            raise ConfigError(f"{source}: key '{key}': expected a non-empty string, got {value!r}")
-        return value
-    raise TypeError(f"unsupported config annotation {tp!r}")
+# A Hugging Face repo id: a name, or owner/name (huggingface_hub's rule, without its length limits).
+HUB_ID = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?$")
 
 
 def build_dataclass(cls: type, data: dict, prefix: str, source: str):
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        where = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
-        raise ConfigError(f"{source}: key '{where}': unknown key; expected one of {', '.join(fields)}")
-    kwargs = {}
-    for name, f in fields.items():
-        key = f"{prefix}.{name}" if prefix else name
-        if name not in data:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise ConfigError(f"{source}: key '{key}': required, expected {_describe(hints[name])}")
-            continue
-        kwargs[name] = _convert(data[name], hints[name], key, source)
-    return cls(**kwargs)
+    """A config dataclass from YAML data; errors are ConfigErrors naming ``source`` and the key."""
+    return plain_data.build_dataclass(cls, data, prefix, source, ConfigError)
 
 
 def parse_config(data: Any, source: str = "<config>") -> RunConfig:
     """Validate a loaded YAML document; every check that needs no model happens here."""
-    from generator.analyses import get_analysis
-
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
     config = build_dataclass(RunConfig, data, "", source)
@@ -202,10 +118,10 @@ def parse_config(data: Any, source: str = "<config>") -> RunConfig:
             raise ConfigError(f"{source}: key 'segmentation.{key}': not a valid regular expression ({exc})") from exc
     for name, options in config.analyses.items():
         try:
-            analysis = get_analysis(name)
+            analysis = ANALYSES.get(name)
         except KeyError as exc:
             raise ConfigError(f"{source}: key 'analyses.{name}': {exc.args[0]}") from exc
-        analysis.parse_options(options, source, f"analyses.{name}")
+        build_dataclass(analysis.options_type, options or {}, f"analyses.{name}", source)
     return config
 
 
@@ -225,20 +141,36 @@ def read_config(path: Path) -> RunConfig:
 
 def load_config(path: Path) -> RunConfig:
     """Read and validate ``path``; relative paths in it are taken relative to the file."""
-    return resolve_paths(read_config(path), Path(path).parent)
+    return resolve_paths(read_config(path), Path(path).parent, str(path))
 
 
-def resolve_paths(config: RunConfig, base: Path) -> RunConfig:
-    # Relative dataset paths are relative to the config file, like any build tool's config.
+def resolve_paths(config: RunConfig, base: Path, source: str = "<config>") -> RunConfig:
+    """Relative paths become relative to the config file, like any build tool's config.
+
+    This is also the one place that decides whether ``model.id`` is a local checkpoint (it
+    becomes an absolute path) or a hub id (it stays as written).
+    """
     datasets = tuple(
         dataclasses.replace(d, path=str(_resolve(base, d.path))) for d in config.datasets
     )
-    model = config.model
-    local = _resolve(base, model.id)
-    if local.exists():
-        model = dataclasses.replace(model, id=str(local))
+    model = dataclasses.replace(config.model, id=resolve_model_id(config.model.id, base, source))
     return dataclasses.replace(config, datasets=datasets, model=model,
                                output_dir=str(_resolve(base, config.output_dir)))
+
+
+def resolve_model_id(model_id: str, base: Path, source: str = "<config>") -> str:
+    """An absolute path for a local checkpoint, the id itself for the hub; ambiguity is an error.
+
+    Written as a path (``./x``, ``../x``, ``/x``, ``~/x``, or more than one ``/``) means local.
+    An id shaped like a hub id (``gpt2``, ``Qwen/Qwen2.5-0.5B``) means the hub, unless a folder of
+    that name sits next to the config: then we refuse to guess.
+    """
+    if not HUB_ID.match(model_id) or model_id.startswith((".", "~")):
+        return str(_resolve(base, str(Path(model_id).expanduser())).resolve())
+    if _resolve(base, model_id).exists():
+        raise ConfigError(f"{source}: key 'model.id': {model_id!r} is both a hub id and a folder next to the config "
+                          f"({_resolve(base, model_id).resolve()}); write './{model_id}' for the folder, or move it")
+    return model_id
 
 
 def _resolve(base: Path, value: str) -> Path:

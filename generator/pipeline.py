@@ -10,14 +10,15 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from generator.analyses import ExampleContext, get_analysis
+from generator.analyses import Analysis, ExampleContext, get_analysis
+from generator.capture import CaptureOptions, generate_with_capture_batched
 from generator.capture.generation import Generation, generate, token_pieces
-from generator.capture.generation_capture import generate_with_capture_batched
 from generator.capture.model_loading import LoadedModel, load_model
 from generator.capture.segmentation import parse_answer, segment_ids, segment_trajectory
 from generator.config import RunConfig
 from generator.datasets import Example, load_dataset
-from generator.store.records import SCHEMA_VERSION, DatasetEntry, Manifest, Trajectory
+from generator.store.records import SCHEMA_VERSION, AnalysisEntry, DatasetEntry, Manifest, Trajectory
+from generator.store.result_types import DatasetSummary
 from generator.store.run_directory import RunWriter, write_run
 
 RECORDED_LIBRARIES = ("torch", "transformers", "tokenizers", "safetensors", "numpy")
@@ -71,6 +72,20 @@ class RunSummary:
     accuracy_by_dataset: dict[str, float | None]
 
 
+def analysis_entry(name: str, analysis: Analysis) -> AnalysisEntry:
+    summary = analysis.summary_type
+    return AnalysisEntry(name, analysis.result_type.__name__, summary.__name__ if summary else None)
+
+
+def generation_capture(active: dict[str, tuple[Analysis, object]]) -> CaptureOptions | None:
+    """The capture the first analysis that wants one asks for while generating (None: plain generation)."""
+    for analysis, options in active.values():
+        requested = analysis.capture_during_generation(options)
+        if requested is not None:
+            return requested
+    return None
+
+
 def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_dir: Path | None = None,
                 loaded: LoadedModel | None = None) -> RunSummary:
     """Run every dataset through the model and analyses and write the run directory atomically."""
@@ -89,23 +104,12 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
 
     def fill(writer: RunWriter) -> None:
         entries = []
-        statistics: dict[str, dict] = {}
+        statistics: dict[str, list[DatasetSummary]] = {}
         for dataset, examples in datasets.items():
             spec = next(s for s in config.datasets if s.name == dataset)
             active = {name: pair for name, pair in all_analyses.items() if spec.analyses is None or name in spec.analyses}
-            captures: dict[str, object] = {}
-            attention = active.get("attention")
-            if attention is not None and attention[1].during_generation:
-                captured = generate_with_capture_batched(
-                    model, tokenizer, examples, config.generation.max_new_tokens, config.generation.batch_size,
-                    config.segmentation, attention[1].capture_options(), desc=f"generating {dataset}")
-                generations = [c.generation for c in captured]
-                captures = {c.generation.example.id: c.capture for c in captured}
-            else:
-                generations = generate(model, tokenizer, examples, config.generation.max_new_tokens,
-                                       config.generation.batch_size, desc=f"generating {dataset}")
-            trajectories = [build_trajectory(g, dataset, tokenizer, config) for g in generations]
-            kept: dict[str, list[dict]] = {name: [] for name in active}
+            trajectories, captures = _generate(model, tokenizer, dataset, examples, config, generation_capture(active))
+            digests: dict[str, list] = {name: [] for name in active}
             states = {name: analysis.prepare_dataset(model, tokenizer, trajectories, options)
                       for name, (analysis, options) in active.items()}
             for trajectory in tqdm(trajectories, desc=f"analysing {dataset}", unit="example"):
@@ -116,18 +120,20 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
                     input_ids=torch.tensor([trajectory.token_ids], device=model.device),
                     trajectory=trajectory,
                     segment_ids=segment_ids(trajectory.segments, len(trajectory.tokens)),
+                    segmentation=config.segmentation,
                     captured_attention=captures.get(trajectory.example_id),
                 )
                 for name, (analysis, options) in active.items():
                     context.dataset_state = states[name]
-                    tensors = analysis.analyze_example(context, options)
-                    writer.write_tensors(dataset, trajectory.example_id, name, tensors)
-                    kept[name].append({k: v for k, v in tensors.items() if k not in analysis.large_outputs})
+                    result = analysis.analyze_example(context, options)
+                    writer.write_result(dataset, trajectory.example_id, result)
+                    digests[name].append(analysis.digest(result))
+            others = {type(kept[0]): kept for kept in digests.values() if kept}
             for name, (analysis, options) in active.items():
-                summary = analysis.summarize_dataset(trajectories, kept[name], options, kept)
+                summary = analysis.summarize_dataset(trajectories, digests[name], options, others)
                 if summary is not None:
-                    writer.write_dataset_result(dataset, name, summary)
-                    statistics.setdefault(dataset, {})[name] = summary
+                    writer.write_summary(dataset, summary)
+                    statistics.setdefault(dataset, []).append(summary)
             scored = [t.correct for t in trajectories if t.correct is not None]
             accuracy[dataset] = sum(scored) / len(scored) if scored else None
             entries.append(DatasetEntry(dataset, Path(spec.path).name, tuple(t.example_id for t in trajectories)))
@@ -141,8 +147,25 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
             config_sha256=config_sha256,
             library_versions=library_versions(),
             datasets=tuple(entries),
-            analyses=tuple(all_analyses),
+            analyses=tuple(analysis_entry(name, analysis) for name, (analysis, _) in all_analyses.items()),
         ))
 
     write_run(directory, fill)
     return RunSummary(directory, sum(len(e) for e in datasets.values()), accuracy)
+
+
+def _generate(model, tokenizer, dataset: str, examples: list[Example], config: RunConfig,
+              capture: CaptureOptions | None) -> tuple[list[Trajectory], dict[str, object]]:
+    """Trajectories of one dataset, and the attention captured while generating when an analysis asked."""
+    generation = config.generation
+    if capture is None:
+        generations = generate(model, tokenizer, examples, generation.max_new_tokens, generation.batch_size,
+                               desc=f"generating {dataset}")
+        captures = {}
+    else:
+        captured = generate_with_capture_batched(model, tokenizer, examples, generation.max_new_tokens,
+                                                 generation.batch_size, config.segmentation, capture,
+                                                 desc=f"generating {dataset}")
+        generations = [c.generation for c in captured]
+        captures = {c.generation.example.id: c.capture for c in captured}
+    return [build_trajectory(g, dataset, tokenizer, config) for g in generations], captures

@@ -1,4 +1,8 @@
-"""A small named registry: adding an analysis, importer or page kind is one registration."""
+"""A small named registry: adding an analysis, importer or page kind is one registration.
+
+Items come back in the order they were registered, so page sections appear in the order
+their modules register them, not alphabetically.
+"""
 
 from __future__ import annotations
 
@@ -18,15 +22,22 @@ class Registry(Generic[T]):
         self._items[name] = item
         return item
 
+    def unregister(self, name: str) -> T:
+        """Remove ``name`` (for tests that register a throwaway item)."""
+        return self._items.pop(name)
+
     def get(self, name: str) -> T:
         try:
             return self._items[name]
         except KeyError:
-            known = ", ".join(sorted(self._items)) or "none"
+            known = ", ".join(self._items) or "none"
             raise KeyError(f"unknown {self.kind} {name!r}; known: {known}") from None
 
     def names(self) -> list[str]:
-        return sorted(self._items)
+        return list(self._items)
+
+    def items(self) -> list[tuple[str, T]]:
+        return list(self._items.items())
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())

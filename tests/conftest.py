@@ -68,7 +68,7 @@ def tiny_run(tmp_path_factory):
     write_dataset(base / "beta.jsonl", [{"id": "b-0", "prompt": "Q: 5*6-7=", "answer": "23"}])
     written = parse_config({
         "run_name": "tiny",
-        "model": {"id": "model"},
+        "model": {"id": "./model"},
         "datasets": [{"name": "alpha", "path": "alpha.jsonl"}, {"name": "beta", "path": "beta.jsonl"}],
         "generation": {"max_new_tokens": 12},
         "output_dir": "runs",

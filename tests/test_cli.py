@@ -30,7 +30,7 @@ def test_run_then_build_prints_where_output_went(tmp_path, capsys, monkeypatch):
     save_tiny_checkpoint(tmp_path / "model")
     write_dataset(tmp_path / "d.jsonl", [{"id": "e1", "prompt": "Q: 1+2=", "answer": "3"}])
     (tmp_path / "run.yaml").write_text(
-        "run_name: cli\nmodel: {id: model}\ndatasets: [{name: d, path: d.jsonl}]\n"
+        "run_name: cli\nmodel: {id: ./model}\ndatasets: [{name: d, path: d.jsonl}]\n"
         "generation: {max_new_tokens: 4}\noutput_dir: runs\n")
     assert main(["run", str(tmp_path / "run.yaml")]) == 0
     assert f"to {(tmp_path / 'runs/cli').resolve()}" in capsys.readouterr().out
@@ -68,7 +68,7 @@ def test_map_heads_out_of_range_fail_before_any_example_runs(tmp_path, capsys):
     save_tiny_checkpoint(tmp_path / "model")
     write_dataset(tmp_path / "d.jsonl", [{"id": "e1", "prompt": "Q: 1+2="}])
     (tmp_path / "run.yaml").write_text(
-        "run_name: heads\nmodel: {id: model}\ndatasets: [{name: d, path: d.jsonl}]\n"
+        "run_name: heads\nmodel: {id: ./model}\ndatasets: [{name: d, path: d.jsonl}]\n"
         "analyses: {attention: {map_heads: [[0, 1], [7, 0]]}}\noutput_dir: runs\n")
     assert main(["run", str(tmp_path / "run.yaml")]) == 2
     assert "analyses.attention.map_heads[1]: layer 7, head 0 is out of range" in capsys.readouterr().err

@@ -13,26 +13,38 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, Mapping
 
 import numpy as np
 
-from generator.analyses import register_analysis
-from generator.analyses.base import Analysis, AnalysisError, ExampleContext, check_layers
+from generator.analyses.base import Analysis, AnalysisError, ExampleContext, check_layers, register_analysis
 from generator.analyses.statistics import attention_importance_statistics, mean_with_ci
+from generator.capture.interventions import Site, edited, recording
+from generator.capture.knockout import knocked_out
+from generator.results.ablation import AblationExample, AblationSummary
+from generator.results.attention import AttentionDigest
+from generator.store.plain_data import OptionError
 from generator.store.records import Trajectory
 
+Method = Literal["zero", "mean", "resample", "knockout"]
 RESIDUAL_METHODS = ("zero", "mean", "resample")
-METHODS = RESIDUAL_METHODS + ("knockout",)
+METHODS: tuple[Method, ...] = ("zero", "mean", "resample", "knockout")
 
 
 @dataclass(frozen=True)
 class AblationOptions:
-    methods: tuple[str, ...] = METHODS
+    methods: tuple[Method, ...] = METHODS
     layers: tuple[int, ...] = ()  # residual ablation layers; empty means the middle layer
     parts: str = "steps"  # "steps", or "tokens:<segment name>" for each token of that segment
-    answer_pattern: str = r"A:\s*(-?[0-9][0-9.,]*)"
     batched: bool = True  # all ablations of one example in one batch (False: one forward each, for benchmarks)
+
+    def __post_init__(self) -> None:
+        if not self.methods:
+            raise OptionError("methods", f"expected at least one of {', '.join(METHODS)}")
+        if len(set(self.methods)) != len(self.methods):
+            raise OptionError("methods", f"a method is listed twice: {list(self.methods)}")
+        if self.parts != "steps" and not (self.parts.startswith("tokens:") and len(self.parts) > len("tokens:")):
+            raise OptionError("parts", f"expected 'steps' or 'tokens:<segment name>', got {self.parts!r}")
 
 
 def parts_of(trajectory: Trajectory, parts: str) -> list[tuple[str, np.ndarray]]:
@@ -46,7 +58,7 @@ def parts_of(trajectory: Trajectory, parts: str) -> list[tuple[str, np.ndarray]]
             raise AnalysisError(f"{trajectory.dataset}/{trajectory.example_id}: analyses.ablation.parts: "
                                 f"{exc.args[0]}") from exc
         return [(f"{segment.name} #{i}", np.array([i])) for i in range(segment.start, segment.end)]
-    raise AnalysisError(f"analyses.ablation.parts: expected 'steps' or 'tokens:<segment>', got {parts!r}")
+    raise AnalysisError(f"analyses.ablation.parts: expected 'steps' or 'tokens:<segment name>', got {parts!r}")
 
 
 def teacher_forced_answer(trajectory: Trajectory, tokenizer, pattern: str) -> tuple[list[int], int] | None:
@@ -83,22 +95,19 @@ def answer_scores(logits, ids, start: int):
 class AblationAnalysis(Analysis):
     name = "ablation"
     options_type = AblationOptions
+    result_type = AblationExample
+    summary_type = AblationSummary
 
     def layers(self, model, options: AblationOptions) -> list[int]:
         n_layers = model.config.get_text_config().num_hidden_layers
         return list(options.layers) or [n_layers // 2]
 
     def check_model(self, model, options: AblationOptions) -> None:
-        unknown = [m for m in options.methods if m not in METHODS]
-        if unknown:
-            raise AnalysisError(f"analyses.ablation.methods: unknown {unknown[0]!r}; expected some of {', '.join(METHODS)}")
         check_layers(model, options.layers, "analyses.ablation.layers")
 
     def prepare_dataset(self, model, tokenizer, trajectories, options: AblationOptions) -> dict[str, Any]:
         """Residual activations of every example at the ablation layers: for mean and resample."""
         import torch
-
-        from generator.capture.interventions import Site, recording
 
         layers = self.layers(model, options)
         if not set(options.methods) & {"mean", "resample"}:
@@ -136,24 +145,20 @@ class AblationAnalysis(Analysis):
                     return source[np.arange(len(positions)) % len(source)].astype(np.float32)
         return None  # no other example has this part: leave it unablated, marked NaN
 
-    def analyze_example(self, context: ExampleContext, options: AblationOptions) -> dict[str, np.ndarray]:
+    def analyze_example(self, context: ExampleContext, options: AblationOptions) -> AblationExample:
         import torch
 
-        from generator.capture.interventions import Site, edited
-        from generator.capture.knockout import knocked_out
-
         model, trajectory = context.model, context.trajectory
-        forced = teacher_forced_answer(trajectory, context.tokenizer, options.answer_pattern)
+        forced = teacher_forced_answer(trajectory, context.tokenizer, context.segmentation.answer_pattern)
         parts = parts_of(trajectory, options.parts)
         layers = context.dataset_state["layers"]
         shape = (len(options.methods), len(layers), len(parts))
         delta = np.full(shape, np.nan, dtype=np.float32)
         stays = np.full(shape, np.nan, dtype=np.float32)
+        part_segments = np.array([_segment_of(trajectory, positions[0]) for _, positions in parts], dtype=np.int64)
         if forced is None or not parts:
-            return {"delta_logprob": delta, "stays_correct": stays, "baseline_logprob": np.array([np.nan], np.float32),
-                    "baseline_correct": np.array([np.nan], np.float32), "layers": np.array(layers, dtype=np.int64),
-                    "part_segments": np.array([trajectory.segments.index(s) for s in trajectory.segments
-                                               if any(s.start == p[0] for _, p in parts)], dtype=np.int64)}
+            return AblationExample(delta, stays, np.array([np.nan], np.float32), np.array([np.nan], np.float32),
+                                   np.array(layers, dtype=np.int64), part_segments)
         ids, start = forced
         for label, positions in parts:
             if len(positions) == 0 or positions.max() >= start:
@@ -206,32 +211,31 @@ class AblationAnalysis(Analysis):
                             model(input_ids=input_ids.expand(len(group), -1), use_cache=False).logits, ids, start)
                     delta[m_index, :, begin:begin + len(group)] = (logprob - base_logprob[0])[None, :]
                     stays[m_index, :, begin:begin + len(group)] = correct.astype(np.float32)[None, :]
-        return {
-            "delta_logprob": delta,  # [method, layer, part]: ablated minus baseline log-prob of the answer
-            "stays_correct": stays,  # [method, layer, part]: 1 if greedy still gives the expected answer
-            "baseline_logprob": base_logprob.astype(np.float32),
-            "baseline_correct": base_correct.astype(np.float32),
-            "layers": np.array(layers, dtype=np.int64),
-            "part_segments": np.array([[seg_index for seg_index, s in enumerate(trajectory.segments)
-                                        if s.start <= positions[0] < s.end][0] for _, positions in parts]),
-        }
+        return AblationExample(
+            delta_logprob=delta, stays_correct=stays, baseline_logprob=base_logprob.astype(np.float32),
+            baseline_correct=base_correct.astype(np.float32), layers=np.array(layers, dtype=np.int64),
+            part_segments=part_segments)
 
-    def summarize_dataset(self, trajectories, results, options: AblationOptions, others) -> dict[str, Any]:
+    def summarize_dataset(self, trajectories: list[Trajectory], digests: list[AblationExample],
+                          options: AblationOptions, others: Mapping[type, list[Any]]) -> AblationSummary:
         labels_by_example = [[label for label, _ in parts_of(t, options.parts)] for t in trajectories]
         positions = sorted({label for labels in labels_by_example for label in labels},
                            key=lambda s: (len(s), s))
-        layers = [int(x) for x in results[0]["layers"]] if results and "layers" in results[0] else []
-        summary: dict[str, Any] = {"methods": list(options.methods), "layers": layers, "parts": positions,
-                                   "importance_by_position": {}}
+        layers = tuple(int(x) for x in digests[0].layers) if digests else ()
+        importance = {}
         for m_index, method in enumerate(options.methods):
             per_position = {}
             for label in positions:
-                values = [-r["delta_logprob"][m_index, 0, labels.index(label)]
-                          for r, labels in zip(results, labels_by_example) if label in labels]
+                values = [r.importance(m_index)[labels.index(label)]
+                          for r, labels in zip(digests, labels_by_example) if label in labels]
                 per_position[label] = mean_with_ci([v for v in values if np.isfinite(v)])
-            summary["importance_by_position"][method] = per_position
-        attention = others.get("attention")
-        if attention:
-            summary["attention_vs_importance"] = attention_importance_statistics(
-                trajectories, results, attention, labels_by_example, positions)
-        return summary
+            importance[method] = per_position
+        attention = others.get(AttentionDigest)
+        return AblationSummary(
+            methods=tuple(options.methods), layers=layers, parts=tuple(positions), importance_by_position=importance,
+            attention_vs_importance=attention_importance_statistics(digests, attention, labels_by_example, positions)
+            if attention else None)
+
+
+def _segment_of(trajectory: Trajectory, position: int) -> int:
+    return next(i for i, s in enumerate(trajectory.segments) if s.start <= position < s.end)

@@ -1,16 +1,25 @@
-"""What every analysis is: a name, typed options, and per-example / per-dataset results.
+"""What every analysis is: a name, typed options, typed results, and the registry that lists them.
 
-Analyses compute numbers and never write HTML; the run directory stores what they return.
+Analyses compute numbers and never write HTML. The pipeline asks each one, through this base
+class alone, what it needs (options, a capture during generation, dataset-wide preparation)
+and what it produced (an ``ExampleResult`` per example, a ``DatasetSummary`` per dataset), so
+adding an analysis is one module, its result types, and one page section; nothing else
+names it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
+from generator.capture import AttentionCapture, CaptureOptions
+from generator.capture.segmentation import SegmentationSpec
+from generator.registry import Registry
+from generator.store.plain_data import build_dataclass
 from generator.store.records import Trajectory
+from generator.store.result_types import DatasetSummary, ExampleResult
 
 
 @dataclass
@@ -22,12 +31,13 @@ class ExampleContext:
     input_ids: Any  # torch tensor [1, T] on the model's device
     trajectory: Trajectory
     segment_ids: np.ndarray  # [T] index into trajectory.segments, -1 for none
-    captured_attention: Any = None  # AttentionCapture recorded during generation, when there is one
+    segmentation: SegmentationSpec = SegmentationSpec()  # the run's step and answer patterns
+    captured_attention: AttentionCapture | None = None  # recorded during generation, when an analysis asked
     dataset_state: Any = None  # what this analysis's prepare_dataset returned for the dataset
 
 
 class AnalysisError(ValueError):
-    """Options that do not fit the loaded model; the message names the option."""
+    """Options that do not fit the loaded model or data; the message names the option."""
 
 
 def check_layers(model, layers, key: str) -> None:
@@ -42,15 +52,17 @@ def check_layers(model, layers, key: str) -> None:
 class Analysis:
     name: ClassVar[str]
     options_type: ClassVar[type]
-    # Keys of per-example results too large to keep in memory for the dataset summary.
-    large_outputs: ClassVar[frozenset[str]] = frozenset()
+    result_type: ClassVar[type[ExampleResult]]
+    summary_type: ClassVar[type[DatasetSummary] | None] = None
 
     @classmethod
     def parse_options(cls, raw: dict[str, Any] | None, source: str = "<options>", prefix: str = ""):
-        """Validate options like the rest of the config; errors name ``prefix.key``."""
-        from generator.config import build_dataclass
+        """Validate options like the rest of the config (Literal choices included); errors name ``prefix.key``."""
+        return build_dataclass(cls.options_type, raw or {}, prefix or f"analyses.{cls.name}", source, AnalysisError)
 
-        return build_dataclass(cls.options_type, raw or {}, prefix or f"analyses.{cls.name}", source)
+    def capture_during_generation(self, options) -> CaptureOptions | None:
+        """Capture options if this analysis wants attention recorded while the model generates."""
+        return None
 
     def check_model(self, model, options) -> None:
         """Raise AnalysisError if ``options`` do not fit ``model``; called before any example runs."""
@@ -59,10 +71,30 @@ class Analysis:
         """Work that needs the whole dataset before any example (e.g. mean activations)."""
         return None
 
-    def analyze_example(self, context: ExampleContext, options) -> dict[str, np.ndarray]:
+    def analyze_example(self, context: ExampleContext, options) -> ExampleResult:
         raise NotImplementedError
 
-    def summarize_dataset(self, trajectories: list[Trajectory], results: list[dict[str, np.ndarray]],
-                          options, others: dict[str, list[dict[str, np.ndarray]]]) -> dict[str, Any] | None:
-        """Dataset-level numbers; ``others`` holds the kept per-example results of the other analyses."""
+    def digest(self, result: ExampleResult) -> Any:
+        """What the dataset summary (this one's or another's) needs of an example, kept in memory."""
+        return result
+
+    def summarize_dataset(self, trajectories: list[Trajectory], digests: list[Any], options,
+                          others: Mapping[type, list[Any]]) -> DatasetSummary | None:
+        """Dataset-level numbers; ``others`` maps another analysis's digest type to its digests."""
         return None
+
+
+ANALYSES: Registry[Analysis] = Registry("analysis")
+
+
+def register_analysis(cls: type[Analysis]) -> type[Analysis]:
+    ANALYSES.register(cls.name, cls())
+    return cls
+
+
+def get_analysis(name: str) -> Analysis:
+    return ANALYSES.get(name)
+
+
+def list_analyses() -> list[str]:
+    return ANALYSES.names()

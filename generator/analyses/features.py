@@ -11,22 +11,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Mapping
 
 import numpy as np
 
-from generator.analyses import register_analysis
-from generator.analyses.base import Analysis, AnalysisError, ExampleContext, check_layers
+from generator.analyses.base import Analysis, AnalysisError, ExampleContext, check_layers, register_analysis
+from generator.capture.interventions import Site, recording
+from generator.results.features import FeaturesExample, FeaturesSummary
+from generator.store.plain_data import OptionError
+from generator.store.records import Trajectory
 
 
 @dataclass(frozen=True)
 class FeatureOptions:
     layer: int = -1  # the MLP layer (neurons) or the layer the SAE reads; -1 means the middle layer
     sae: str | None = None  # path to an SAE file; none means MLP neurons
-    sae_site: str = "resid_pre"  # "resid_pre" or "mlp_out": where the SAE reads
+    sae_site: Literal["resid_pre", "mlp_out"] = "resid_pre"  # where the SAE reads
     top_k: int = 8
     tokens_per_row: int = 20
     show_values: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("top_k", "tokens_per_row"):
+            if getattr(self, name) < 1:
+                raise OptionError(name, f"expected a positive integer, got {getattr(self, name)}")
+        if self.layer < -1:
+            raise OptionError("layer", f"expected a layer number, or -1 for the middle layer, got {self.layer}")
 
 
 @dataclass
@@ -78,6 +88,8 @@ def load_sae(path: Path, d_in: int) -> SparseAutoencoder:
 class FeatureAnalysis(Analysis):
     name = "features"
     options_type = FeatureOptions
+    result_type = FeaturesExample
+    summary_type = FeaturesSummary
 
     def _layer(self, model, options: FeatureOptions) -> int:
         n_layers = model.config.get_text_config().num_hidden_layers
@@ -86,18 +98,12 @@ class FeatureAnalysis(Analysis):
     def check_model(self, model, options: FeatureOptions) -> None:
         if options.layer != -1:
             check_layers(model, [options.layer], "analyses.features.layer")
-        if options.sae_site not in ("resid_pre", "mlp_out"):
-            raise AnalysisError(f"analyses.features.sae_site: expected 'resid_pre' or 'mlp_out', got {options.sae_site!r}")
-        if options.top_k < 1:
-            raise AnalysisError("analyses.features.top_k: expected a positive integer")
         if options.sae:
             load_sae(Path(options.sae), model.config.get_text_config().hidden_size)
 
     def activations(self, model, token_ids, options: FeatureOptions, sae: SparseAutoencoder | None) -> np.ndarray:
         """[token, feature] activations of one sequence."""
         import torch
-
-        from generator.capture.interventions import Site, recording
 
         layer = self._layer(model, options)
         site = Site(layer, "mlp_neurons") if sae is None else Site(layer, options.sae_site)
@@ -120,15 +126,16 @@ class FeatureAnalysis(Analysis):
         top = np.argsort(-maxima, kind="stable")[: options.top_k] if maxima is not None else np.zeros(0, np.int64)
         return {"sae": sae, "dataset_top": top}
 
-    def analyze_example(self, context: ExampleContext, options: FeatureOptions) -> dict[str, np.ndarray]:
+    def analyze_example(self, context: ExampleContext, options: FeatureOptions) -> FeaturesExample:
         state = context.dataset_state
         values = self.activations(context.model, context.trajectory.token_ids, options, state["sae"])
         own = np.argsort(-values.max(axis=0), kind="stable")[: options.top_k]
         keep = np.array(list(dict.fromkeys([*own.tolist(), *state["dataset_top"].tolist()])), dtype=np.int64)
-        return {"activations": values[:, keep].astype(np.float32),  # [token, feature]: own top-k first
-                "feature_ids": keep, "own_top": np.arange(len(own), dtype=np.int64)}
+        return FeaturesExample(activations=values[:, keep].astype(np.float32), feature_ids=keep,
+                               own_top=np.arange(len(own), dtype=np.int64))
 
-    def summarize_dataset(self, trajectories, results, options: FeatureOptions, others) -> dict[str, Any]:
-        return {"source": f"SAE {Path(options.sae).name}" if options.sae else "MLP neurons",
-                "top_k": options.top_k, "tokens_per_row": options.tokens_per_row, "show_values": options.show_values,
-                "feature_labels": {}}
+    def summarize_dataset(self, trajectories: list[Trajectory], digests: list[FeaturesExample],
+                          options: FeatureOptions, others: Mapping[type, list[Any]]) -> FeaturesSummary:
+        return FeaturesSummary(source=f"SAE {Path(options.sae).name}" if options.sae else "MLP neurons",
+                               top_k=options.top_k, tokens_per_row=options.tokens_per_row,
+                               show_values=options.show_values)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
-from generator.analyses import register_analysis
-from generator.analyses.base import Analysis, AnalysisError, ExampleContext
-from generator.analyses.patching import fill_template, greedy_ids
+from generator.analyses.base import Analysis, AnalysisError, ExampleContext, register_analysis
+from generator.analyses.prompting import fill_template, greedy_ids
 from generator.analyses.statistics import rate_with_ci
+from generator.capture.segmentation import parse_answer
+from generator.results.formats import FormatRow, FormatsExample, FormatsSummary
+from generator.store.records import Trajectory
 
 CHAT = "chat"  # a template of just "chat": the field as one user message, through the tokenizer's chat template
 
@@ -21,7 +22,6 @@ class FormatOptions:
     templates: dict[str, str] = field(default_factory=lambda: {"plain": "P: {question}", "qa": "Q: {question}",
                                                                "chat": CHAT})
     chat_field: str = "question"
-    answer_pattern: str = r"A:\s*(\S+)"
     bug_field: str = "bug_answer"  # a dataset field with a known wrong answer to count, if items have it
     max_new_tokens: int = 16
 
@@ -41,8 +41,10 @@ def format_prompt(tokenizer, template: str, metadata: dict, chat_field: str, whe
 class FormatAnalysis(Analysis):
     name = "formats"
     options_type = FormatOptions
+    result_type = FormatsExample
+    summary_type = FormatsSummary
 
-    def analyze_example(self, context: ExampleContext, options: FormatOptions) -> dict[str, np.ndarray]:
+    def analyze_example(self, context: ExampleContext, options: FormatOptions) -> FormatsExample:
         tokenizer, trajectory = context.tokenizer, context.trajectory
         where = f"{trajectory.dataset}/{trajectory.example_id}"
         metadata = trajectory.metadata | {"prompt": trajectory.prompt}
@@ -62,25 +64,22 @@ class FormatAnalysis(Analysis):
                 ids = tokenizer(prompt)["input_ids"]
             text = tokenizer.decode(greedy_ids(context.model, ids, options.max_new_tokens, tokenizer.eos_token_id),
                                     skip_special_tokens=True)
-            matches = re.findall(options.answer_pattern, text)
-            answer = matches[-1].strip() if matches else None
+            answer = parse_answer(text, context.segmentation)
             correct.append(float(answer == expected) if expected else np.nan)
             buggy.append(float(answer == bug) if bug and bug != expected else np.nan)
             available.append(1.0)
-        return {"correct": np.array(correct, np.float32),  # [format]
-                "bug": np.array(buggy, np.float32),  # [format]; NaN where the item cannot show the bug
-                "available": np.array(available, np.float32)}
+        return FormatsExample(correct=np.array(correct, np.float32), bug=np.array(buggy, np.float32),
+                              available=np.array(available, np.float32))
 
-    def summarize_dataset(self, trajectories, results, options: FormatOptions, others) -> dict[str, Any]:
+    def summarize_dataset(self, trajectories: list[Trajectory], digests: list[FormatsExample],
+                          options: FormatOptions, others: Mapping[type, list[Any]]) -> FormatsSummary:
         rows = []
         for index, (name, template) in enumerate(options.templates.items()):
-            if not any(r["available"][index] for r in results):
-                rows.append({"format": name, "template": template,
-                             "note": "skipped: the tokenizer has no chat template"})
+            if not any(r.available[index] for r in digests):
+                rows.append(FormatRow(name, template, note="skipped: the tokenizer has no chat template"))
                 continue
-            correct = [r["correct"][index] for r in results if np.isfinite(r["correct"][index])]
-            bug = [r["bug"][index] for r in results if np.isfinite(r["bug"][index])]
-            rows.append({"format": name, "template": template,
-                         "correct": rate_with_ci(int(sum(correct)), len(correct)),
-                         "bug": rate_with_ci(int(sum(bug)), len(bug))})
-        return {"formats": rows, "bug_field": options.bug_field}
+            correct = [r.correct[index] for r in digests if np.isfinite(r.correct[index])]
+            bug = [r.bug[index] for r in digests if np.isfinite(r.bug[index])]
+            rows.append(FormatRow(name, template, correct=rate_with_ci(int(sum(correct)), len(correct)),
+                                  bug=rate_with_ci(int(sum(bug)), len(bug))))
+        return FormatsSummary(formats=tuple(rows), bug_field=options.bug_field)

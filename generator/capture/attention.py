@@ -9,13 +9,15 @@ any layer. Two engines compute them:
   and all summaries (Triton on CUDA, ``fused_attention.py``; C compiled for this machine on the
   CPU, ``native_attention.py``);
 - everywhere else (layers that keep maps, generation rows, additive masks, or no kernel),
-  ``_Recorder.record`` walks the queries in blocks and recomputes each block's weights in
+  ``PassRecorder.record`` walks the queries in blocks and recomputes each block's weights in
   float32 from the layer's own queries, keys and mask; in float32 the same pass gives the
   layer's output.
 
-The capture is installed for one forward (or one ``generate``) inside a ``with`` block and
-removed after, whatever happens. Callers see ``capture_attention`` / ``capture_attention_batch``
-and ``AttentionCapture`` only, so the engines can change without touching them.
+Whatever records (``PassRecorder`` for one forward pass, the generation recorder for rows as
+they are generated) follows the ``AttentionRecorder`` protocol: the attention function hands
+it each layer and uses the output it returns. The capture is installed for one forward (or
+one ``generate``) inside a ``with`` block and removed after, whatever happens. Callers use the
+package's public names (``generator.capture``), so the engines can change without touching them.
 """
 
 from __future__ import annotations
@@ -25,14 +27,17 @@ import contextvars
 import functools
 import warnings
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Iterator, Literal, Protocol, Sequence
 
 import numpy as np
 
+from generator.capture.softmax_summaries import MASKED, exp_rows, masked, row_statistics, soft_capped
+
 CAPTURE_IMPLEMENTATION = "atlas_capture"
 DEFAULT_BLOCK_BYTES = 256 * 1024 * 1024
-ENGINES = ("auto", "torch", "fused")
-MASKED = -1e30  # score of a masked key: finite, so 0 * s stays 0 in the entropy sum; exp(MASKED - m) = 0
+DEFAULT_MAX_MAP_TOKENS = 256
+Engine = Literal["auto", "torch", "fused"]
+ENGINES: tuple[str, ...] = ("auto", "torch", "fused")
 
 
 class CaptureError(RuntimeError):
@@ -43,14 +48,14 @@ class CaptureError(RuntimeError):
 class CaptureOptions:
     """What to keep besides the per-query summaries, which are always captured."""
 
-    exact_maps_up_to: int = 256  # sequences this short keep every head's full map
+    max_map_tokens: int = DEFAULT_MAX_MAP_TOKENS  # sequences this short keep every head's full map
     map_heads: tuple[tuple[int, int], ...] = ()  # (layer, head) pairs whose map is kept for longer sequences
     pooled_map_size: int = 128  # longer maps are pooled to this many query x key blocks
     block_bytes: int = DEFAULT_BLOCK_BYTES  # at most this much memory for one block of recomputed scores
     block_bytes_floor: int = 16 * 1024 * 1024  # and at least this much (fewer, larger blocks on short inputs)
     # "auto": a fused kernel for layers that keep no map (Triton on CUDA when installed, C on the
     # CPU when a compiler is there), else the block-wise PyTorch pass; "torch" or "fused" to insist.
-    engine: str = "auto"
+    engine: Engine = "auto"
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -69,7 +74,19 @@ class AttentionCapture:
     pooled_mean: np.ndarray | None = None  # [n, bins, bins]: mean weight in each query x key block
     pooled_max: np.ndarray | None = None  # [n, bins, bins]: max weight in each block
     pooled_edges: np.ndarray | None = None  # [bins + 1]: token index where each block starts (and the end)
-    extra: dict = field(default_factory=dict)
+
+
+class AttentionRecorder(Protocol):
+    """What the capturing attention function hands every layer's attention to, for one forward or generate."""
+
+    calls: int  # layers seen so far (the layer index of modules that carry none)
+
+    def attend(self, layer: int, query, key, value, attention_mask, scaling: float, softcap: float | None):
+        """Record the layer; return its output [batch, query, head, dim] if computed here, else None.
+
+        query [batch, head, q, dim]; key and value [batch, kv_head, k, dim]; the mask is boolean
+        (True: may attend) or additive, [batch or 1, 1, q, k], or None for plain causal.
+        """
 
 
 def bin_edges(n_tokens: int, n_bins: int) -> np.ndarray:
@@ -77,14 +94,91 @@ def bin_edges(n_tokens: int, n_bins: int) -> np.ndarray:
     return np.array([(i * n_tokens) // n_bins for i in range(n_bins + 1)], dtype=np.int64)
 
 
-class _Recorder:
+@dataclass
+class _LayerOperands:
+    """One layer's queries (scaled once), keys and the right-hand matrix of the block-wise pass."""
+
+    q: object  # [batch, kv_head, group, query, dim] float32, scaled
+    k: object  # [batch, kv_head, key, dim] float32, contiguous: row slices stay contiguous for bmm
+    right: object  # [batch, kv_head, key, (value dim +) segment + 1 + padding]
+    batch: int
+    n_heads: int
+    n_kv_heads: int
+    groups: int
+    head_dim: int
+    n_queries: int
+    n_keys: int
+    n_value: int
+    n_segments: int
+    z_column: int  # the ones column of ``right``: z = sum e
+
+    @property
+    def offset(self) -> int:
+        return self.n_keys - self.n_queries  # queries are the last n_queries positions (bottom-right causal)
+
+    @classmethod
+    def of(cls, query, key, value, segment_matrix, scaling: float) -> "_LayerOperands":
+        import torch
+
+        batch, n_heads, n_queries, head_dim = query.shape
+        n_kv_heads, n_keys = key.shape[1], key.shape[2]
+        groups = n_heads // n_kv_heads
+        q = (query.float() * scaling).reshape(batch, n_kv_heads, groups, n_queries, head_dim)
+        seg = segment_matrix[:, :n_keys].unsqueeze(1).expand(batch, n_kv_heads, n_keys, -1)
+        # [(V |) S | 1 | 0...]: the ones column gives z = sum e; zero columns pad the width to a
+        # multiple of 8, which CPU matrix kernels handle much faster (37 columns: 1.4 ms, 40: 1.1 ms)
+        n_value = value.shape[-1] if value is not None else 0
+        n_right = n_value + seg.shape[-1] + 1
+        extra = torch.zeros(batch, n_kv_heads, n_keys, 1 + (-n_right) % 8, device=query.device)
+        extra[..., 0] = 1.0
+        right = torch.cat(([value.float()] if value is not None else []) + [seg, extra], dim=-1)
+        return cls(q, key.float().contiguous(), right, batch, n_heads, n_kv_heads, groups, head_dim, n_queries,
+                   n_keys, n_value, seg.shape[-1], n_right - 1)
+
+
+@dataclass
+class _LayerBlocks:
+    """What the blocks of one layer produce, concatenated along queries at the end."""
+
+    heads_here: list[int]  # heads of this layer whose pooled map is kept
+    segment_mass: list = field(default_factory=list)
+    entropy: list = field(default_factory=list)
+    max_weight: list = field(default_factory=list)
+    outputs: list = field(default_factory=list)
+    tails: list = field(default_factory=list)
+    maps: list = field(default_factory=list)
+    pooled_sum: object = None
+    pooled_max: object = None
+
+    def output(self):
+        import torch
+
+        return torch.cat(self.outputs, dim=2).transpose(1, 2).contiguous()  # [batch, query, head, dim]
+
+
+def _visible_keys(attention_mask, start: int, stop: int, ops: _LayerOperands) -> tuple[int, int]:
+    """Keys [first, last) that some query row start:stop may see; every weight outside is exactly zero.
+
+    Causal blocks skip the future, sliding windows the distant past.
+    """
+    import torch
+
+    if attention_mask is None:
+        return 0, min(ops.n_keys, stop + ops.offset)
+    if attention_mask.dtype != torch.bool:
+        return 0, ops.n_keys
+    visible = torch.nonzero(attention_mask[:, :, start:stop, :ops.n_keys].any(dim=(0, 1, 2)))
+    return (int(visible[0]), int(visible[-1]) + 1) if len(visible) else (0, 1)
+
+
+class PassRecorder:
     """Receives each layer's queries/keys/mask and keeps only the summaries."""
 
     def __init__(self, segment_matrix, options: CaptureOptions, n_tokens: int, tail: int = 0) -> None:
         self.segment_matrix = segment_matrix  # [batch, key, segment] float32 one-hot (0 rows for padding)
         self.options = options
         self.tail = tail  # also keep each row's weights on the last `tail` keys
-        self.keep_all_maps = n_tokens <= options.exact_maps_up_to
+        self.keep_all_maps = n_tokens <= options.max_map_tokens
         self.pooled = () if self.keep_all_maps else tuple(options.map_heads)
         self.edges = None if self.keep_all_maps else bin_edges(n_tokens, options.pooled_map_size)
         self.by_layer: dict[int, dict[str, object]] = {}
@@ -148,132 +242,126 @@ class _Recorder:
             self._causal_masks[signature] = not future_seen
         return self._causal_masks[signature]
 
-    def record(self, layer: int, query, key, attention_mask, scaling: float, softcap: float | None, value=None):
-        """Reduce one layer's attention to summaries, one block of query rows at a time.
+    def attend(self, layer: int, query, key, value, attention_mask, scaling: float, softcap: float | None):
+        """Summarise one layer; return its output when this pass computed it, else None.
 
-        Per block: scores s (from queries scaled once; masked keys get the finite ``MASKED``),
-        row max m, e = exp(s - m) into a second buffer so s is kept. One matmul e @ [S | 1]
-        gives the segment mass and z = sum(e) (the ones column: no separate reduction pass),
-        with p = e / z. The largest weight is 1 / z, and the entropy is logsumexp(s) -
-        sum_k p_k s_k, the last a row-by-row dot product of e and s. This holds for soft-capped
-        scores and additive masks alike. (Taking sum_k p_k s_k as q . (e @ K) instead costs 32
-        more matmul columns, slower on CPU than the dot product.)
-
-        With ``value`` given, the same pass also returns the layer's output ([batch, query,
-        head, dim], from e @ V / z, V leading the same matmul), so the scores are computed
-        once, not twice.
+        In float32 the block-wise pass's output equals eager attention, so the scores are
+        computed once. In half precision on the CPU the model's own kernel gives the output and
+        the summaries come from beside it, so logits stay bit for bit; on CUDA the fused
+        kernel's own output is the point (flash speed).
         """
         import torch
 
-        self.calls += 1
-        batch, n_heads, n_queries, head_dim = query.shape
-        n_kv_heads, n_keys = key.shape[1], key.shape[2]
-        groups = n_heads // n_kv_heads
-        # scaled once here (a [query, dim] pass) rather than every [query, key] block of scores
-        q = (query.float() * scaling).reshape(batch, n_kv_heads, groups, n_queries, head_dim)
-        k = key.float().contiguous()  # [batch, kv_head, key, dim]; row slices stay contiguous for bmm
-        seg = self.segment_matrix[:, :n_keys].unsqueeze(1).expand(batch, n_kv_heads, n_keys, -1)
-        n_seg = seg.shape[-1]
-        # [(V |) S | 1 | 0...]: the ones column gives z = sum e; zero columns pad the width to a
-        # multiple of 8, which CPU matrix kernels handle much faster (37 columns: 1.4 ms, 40: 1.1 ms)
-        n_value = value.shape[-1] if value is not None else 0
-        n_right = n_value + seg.shape[-1] + 1
-        extra = torch.zeros(batch, n_kv_heads, n_keys, 1 + (-n_right) % 8, device=query.device)
-        extra[..., 0] = 1.0
-        parts = ([value.float()] if value is not None else []) + [seg, extra]
-        right = torch.cat(parts, dim=-1)  # [batch, kv_head, key, (value dim +) segment + 1 + padding]
-        z_column = n_right - 1
-        # Blocks are sized like the layer's own activations, so the capture adds little peak memory.
-        budget = max(self.options.block_bytes_floor, 4 * query.numel() * 2)
-        budget = min(budget, self.options.block_bytes)
-        rows_per_block = max(1, budget // max(1, 2 * 4 * batch * n_heads * n_keys))  # two buffers: s and e
-        offset = n_keys - n_queries  # queries are the last n_queries positions (bottom-right causal)
-        key_positions = torch.arange(n_keys, device=query.device)
-        out = {name: [] for name in ("segment_mass", "entropy", "max_weight")}
-        outputs, tails = [], []
-        maps, pooled_sum, pooled_max = [], None, None
-        heads_here = [h for (l, h) in self.pooled if l == layer]
-        for start in range(0, n_queries, rows_per_block):
-            stop = min(n_queries, start + rows_per_block)
-            rows = stop - start
-            # Only keys some row of the block may see: causal blocks skip the future, sliding
-            # windows the distant past. Every weight outside [first, last) is exactly zero.
-            if attention_mask is None:
-                first, last = 0, min(n_keys, stop + offset)
-            elif attention_mask.dtype == torch.bool:
-                visible = torch.nonzero(attention_mask[:, :, start:stop, :n_keys].any(dim=(0, 1, 2)))
-                first, last = (int(visible[0]), int(visible[-1]) + 1) if len(visible) else (0, 1)
-            else:
-                first, last = 0, n_keys
-            width = last - first
-            q_block = q[:, :, :, start:stop].reshape(batch, n_kv_heads, groups * rows, head_dim)
-            size = batch * n_kv_heads * groups * rows * width
-            buffer = self._scratch(2 * size, query.device)
-            scores = buffer[:size].view(batch, n_kv_heads, groups * rows, width)
-            torch.matmul(q_block, k[:, :, first:last].transpose(-1, -2), out=scores)
-            scores = scores.view(batch, n_heads, rows, width)
-            if softcap is not None:
-                scores = scores.div_(softcap).tanh_().mul_(softcap)
-            if attention_mask is None:
-                # only the keys from the block's first query on can lie in some row's future
-                edge = max(first, start + offset)
-                query_positions = torch.arange(start, stop, device=query.device) + offset
-                scores[..., edge - first:].masked_fill_(key_positions[None, edge:last] > query_positions[:, None],
-                                                        MASKED)
-            else:
-                mask = attention_mask[:, :, start:stop, first:last]
-                if mask.dtype == torch.bool:
-                    scores.masked_fill_(~mask, MASKED)
-                else:
-                    scores.add_(mask.float()).clamp_min_(MASKED)
-            row_max = scores.amax(-1, keepdim=True)
-            # a row that sees no key (padding): m = +inf makes every e exactly 0
-            row_max = torch.where(row_max > MASKED / 2, row_max, torch.full_like(row_max, float("inf")))
-            weights = buffer[size:].view(scores.shape)
-            torch.sub(scores, row_max, out=weights).exp_()  # e = exp(s - m); s is kept for the entropy
-            mixed = torch.matmul(weights.view(batch, n_kv_heads, groups * rows, width), right[:, :, first:last])
-            mixed = mixed.view(batch, n_heads, rows, -1)
-            total = mixed[..., z_column:z_column + 1]  # z = sum e, from the ones column; 0 for a padding row
-            inv_total = torch.where(total > 0, 1.0 / total, torch.zeros_like(total))
-            mixed = mixed[..., :z_column] * inv_total
-            if n_value:
-                outputs.append(mixed[..., :n_value])
-                mixed = mixed[..., n_value:]
-            out["segment_mass"].append(mixed[..., :n_seg])
-            out["max_weight"].append(inv_total[..., 0])
-            seen = total[..., 0] > 0
-            log_total = row_max[..., 0] + torch.log(torch.where(seen, total[..., 0], 1.0))  # logsumexp
-            # sum_k e_k s_k, row by row (einsum: no [rows, keys] temporary)
-            expected_score = torch.einsum("bhrk,bhrk->bhr", weights, scores) * inv_total[..., 0]
-            entropy = torch.where(seen, log_total - expected_score, 0.0)
-            out["entropy"].append(entropy.clamp_min_(0.0))
-            if self.keep_all_maps or heads_here or self.tail:
-                probabilities = weights.mul_(inv_total)
-                # a copy: the block lives in the reusable scratch buffer, which the next block overwrites
-                full = probabilities.new_zeros(batch, n_heads, rows, n_keys)
-                full[..., first:last] = probabilities
-                probabilities = full
-                if self.tail:
-                    tail = probabilities[..., max(0, n_keys - self.tail):]
-                    if tail.shape[-1] < self.tail:  # fewer keys than the tail: left-pad with zeros
-                        tail = torch.nn.functional.pad(tail, (self.tail - tail.shape[-1], 0))
-                    tails.append(tail)
-                if self.keep_all_maps:
-                    maps.append(probabilities)
-                elif heads_here:
-                    pooled_sum, pooled_max = self._pool(probabilities[:, heads_here], start, n_keys,
-                                                        pooled_sum, pooled_max)
-        entry: dict[str, object] = {name: torch.cat(parts, dim=2) for name, parts in out.items()}
-        if self.tail:
-            entry["tail"] = torch.cat(tails, dim=2)  # [batch, head, query, last keys]
-        if self.keep_all_maps:
-            entry["maps"] = torch.cat(maps, dim=2)
-        elif heads_here:
-            entry["pooled"] = (heads_here, pooled_sum, pooled_max)
-        self.by_layer[layer] = entry
-        if n_value:
-            return torch.cat(outputs, dim=2).transpose(1, 2).to(query.dtype).contiguous()
+        exact = query.dtype == torch.float32
+        if self.fuses(layer, query, attention_mask):
+            output = self.record_fused(layer, query, key, value, attention_mask, scaling, softcap)
+            return output if exact or query.is_cuda else None
+        if exact:
+            return self.record(layer, query, key, attention_mask, scaling, softcap, value=value)
+        self.record(layer, query, key, attention_mask, scaling, softcap)
         return None
+
+    def record(self, layer: int, query, key, attention_mask, scaling: float, softcap: float | None, value=None):
+        """Reduce one layer's attention to summaries, one block of query rows at a time.
+
+        Per block: scores s (from queries scaled once), e = exp(s - m) into a second buffer so
+        s is kept, then one matmul e @ [(V |) S | 1] gives the output, the segment mass and
+        z = sum(e) (the ones column: no separate reduction pass); ``softmax_summaries`` turns
+        e, s, m and z into the largest weight and the entropy. (Taking sum_k p_k s_k as
+        q . (e @ K) instead costs 32 more matmul columns, slower on CPU than the dot product.)
+        With ``value`` given, returns the layer's output [batch, query, head, dim].
+        """
+        self.calls += 1
+        operands = _LayerOperands.of(query, key, value, self.segment_matrix, scaling)
+        blocks = _LayerBlocks(heads_here=[h for (l, h) in self.pooled if l == layer])
+        step = self._rows_per_block(query, operands.n_keys)
+        for start in range(0, operands.n_queries, step):
+            stop = min(operands.n_queries, start + step)
+            first, last = _visible_keys(attention_mask, start, stop, operands)
+            scores = self._block_scores(operands, attention_mask, softcap, start, stop, first, last)
+            self._summarise_block(operands, blocks, scores, start, first, last)
+        self.by_layer[layer] = self._layer_entry(blocks)
+        if operands.n_value:
+            return blocks.output().to(query.dtype)
+        return None
+
+    def _rows_per_block(self, query, n_keys: int) -> int:
+        """Blocks sized like the layer's own activations, so the capture adds little peak memory."""
+        batch, n_heads = query.shape[:2]
+        budget = min(max(self.options.block_bytes_floor, 4 * query.numel() * 2), self.options.block_bytes)
+        return max(1, budget // max(1, 2 * 4 * batch * n_heads * n_keys))  # two buffers: s and e
+
+    def _block_scores(self, ops: "_LayerOperands", attention_mask, softcap, start: int, stop: int, first: int,
+                      last: int):
+        """Masked (and soft-capped) scores of query rows start:stop on keys first:last: [batch, head, rows, width]."""
+        import torch
+
+        rows, width = stop - start, last - first
+        q_block = ops.q[:, :, :, start:stop].reshape(ops.batch, ops.n_kv_heads, ops.groups * rows, ops.head_dim)
+        size = ops.batch * ops.n_kv_heads * ops.groups * rows * width
+        buffer = self._scratch(2 * size, ops.q.device)
+        scores = buffer[:size].view(ops.batch, ops.n_kv_heads, ops.groups * rows, width)
+        torch.matmul(q_block, ops.k[:, :, first:last].transpose(-1, -2), out=scores)
+        scores = soft_capped(scores.view(ops.batch, ops.n_heads, rows, width), softcap)
+        if attention_mask is not None:
+            return masked(scores, attention_mask[:, :, start:stop, first:last])
+        # causal without a mask: only keys from the block's first query on can lie in some row's future
+        edge = max(first, start + ops.offset)
+        query_positions = torch.arange(start, stop, device=scores.device) + ops.offset
+        key_positions = torch.arange(edge, last, device=scores.device)
+        scores[..., edge - first:].masked_fill_(key_positions[None, :] > query_positions[:, None], MASKED)
+        return scores
+
+    def _summarise_block(self, ops: "_LayerOperands", blocks: "_LayerBlocks", scores, start: int, first: int,
+                         last: int) -> None:
+        size = scores.numel()
+        weights, row_max = exp_rows(scores, out=self._buffer[size:2 * size].view(scores.shape))
+        rows, width = scores.shape[2], scores.shape[3]
+        mixed = weights.view(ops.batch, ops.n_kv_heads, ops.groups * rows, width) @ ops.right[:, :, first:last]
+        mixed = mixed.view(ops.batch, ops.n_heads, rows, -1)
+        total = mixed[..., ops.z_column:ops.z_column + 1]  # z = sum e, from the ones column; 0 for a padding row
+        inv_total, entropy = row_statistics(weights, scores, row_max, total)
+        mixed = mixed[..., :ops.z_column] * inv_total
+        if ops.n_value:
+            blocks.outputs.append(mixed[..., :ops.n_value])
+        blocks.segment_mass.append(mixed[..., ops.n_value:ops.n_value + ops.n_segments])
+        blocks.max_weight.append(inv_total[..., 0])
+        blocks.entropy.append(entropy[..., 0])
+        if self.keep_all_maps or blocks.heads_here or self.tail:
+            self._keep_weights(blocks, weights.mul_(inv_total), start, first, last, ops.n_keys)
+
+    def _keep_weights(self, blocks: "_LayerBlocks", probabilities, start: int, first: int, last: int,
+                      n_keys: int) -> None:
+        """Full maps, pooled maps or tails of one block's weights [batch, head, rows, visible keys]."""
+        import torch
+
+        # a copy: the block lives in the reusable scratch buffer, which the next block overwrites
+        batch, n_heads, rows, _ = probabilities.shape
+        full = probabilities.new_zeros(batch, n_heads, rows, n_keys)
+        full[..., first:last] = probabilities
+        if self.tail:
+            tail = full[..., max(0, n_keys - self.tail):]
+            if tail.shape[-1] < self.tail:  # fewer keys than the tail: left-pad with zeros
+                tail = torch.nn.functional.pad(tail, (self.tail - tail.shape[-1], 0))
+            blocks.tails.append(tail)
+        if self.keep_all_maps:
+            blocks.maps.append(full)
+        elif blocks.heads_here:
+            blocks.pooled_sum, blocks.pooled_max = self._pool(full[:, blocks.heads_here], start, n_keys,
+                                                              blocks.pooled_sum, blocks.pooled_max)
+
+    def _layer_entry(self, blocks: "_LayerBlocks") -> dict[str, object]:
+        import torch
+
+        entry: dict[str, object] = {name: torch.cat(getattr(blocks, name), dim=2)
+                                    for name in ("segment_mass", "entropy", "max_weight")}
+        if self.tail:
+            entry["tail"] = torch.cat(blocks.tails, dim=2)  # [batch, head, query, last keys]
+        if self.keep_all_maps:
+            entry["maps"] = torch.cat(blocks.maps, dim=2)
+        elif blocks.heads_here:
+            entry["pooled"] = (blocks.heads_here, blocks.pooled_sum, blocks.pooled_max)
+        return entry
 
     def _scratch(self, size: int, device):
         """One reusable buffer for score blocks: no allocation, and no heap fragmentation, per block."""
@@ -303,7 +391,7 @@ class _Recorder:
         return pooled_sum, pooled_max
 
 
-_ACTIVE: contextvars.ContextVar[_Recorder | None] = contextvars.ContextVar("atlas_recorder", default=None)
+_ACTIVE: contextvars.ContextVar[AttentionRecorder | None] = contextvars.ContextVar("atlas_recorder", default=None)
 
 # Keyword arguments that change attention in ways this function does not implement. A model
 # that passes one is refused rather than captured wrongly.
@@ -341,7 +429,6 @@ def eager_output(module, query, key, value, attention_mask, scaling, softcap, kn
 
 def _capturing_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, softcap=None, **kwargs):
     """Attention whose weights are summarised on the side. query [batch, head, q, d]; key/value [batch, kv_head, k, d]."""
-    import torch
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     for name in _UNSUPPORTED_KWARGS:
@@ -356,21 +443,10 @@ def _capturing_attention(module, query, key, value, attention_mask, scaling=None
     recorder = _ACTIVE.get()
     if recorder is not None:
         layer = getattr(module, "layer_idx", None)
-        layer = recorder.calls if layer is None else layer
-        exact = query.dtype == torch.float32
-        if recorder.fuses(layer, query, attention_mask):
-            output = recorder.record_fused(layer, query, key, value, attention_mask, scaling, softcap)
-            # On CUDA the kernel's own output is the point (flash speed); in half precision on
-            # the CPU the model's own kernel gives the output below, so logits stay bit for bit.
-            if exact or query.is_cuda:
-                return output, None
-        elif exact:
-            # One pass gives output and summaries: in float32 the output equals eager attention.
-            output = recorder.record(layer, query, key, attention_mask, scaling, softcap, value=value)
+        output = recorder.attend(recorder.calls if layer is None else layer, query, key, value, attention_mask,
+                                 scaling, softcap)
+        if output is not None:
             return output, None
-        else:
-            # Half precision: keep the model's own kernel for the output, summarise in float32 beside it.
-            recorder.record(layer, query, key, attention_mask, scaling, softcap)
     if softcap is not None:
         return eager_output(module, query, key, value, attention_mask, scaling, softcap), None
     kwargs.pop("output_attentions", None)
@@ -439,7 +515,7 @@ def attention_routed(model, name: str, function, variable: contextvars.ContextVa
         model.set_attn_implementation(previous)
 
 
-def capturing(model, recorder: _Recorder | None):
+def capturing(model, recorder: AttentionRecorder | None):
     """Route the model's attention through the recorder for the duration of the block."""
     return attention_routed(model, CAPTURE_IMPLEMENTATION, _capturing_attention, _ACTIVE, recorder)
 
@@ -452,7 +528,7 @@ def segment_matrix(segment_ids: np.ndarray, n_segments: int) -> np.ndarray:
     return matrix
 
 
-def _check_layers(model, recorder: _Recorder) -> int:
+def _check_layers(model, recorder: PassRecorder) -> int:
     n_layers = model.config.get_text_config().num_hidden_layers
     if sorted(recorder.by_layer) != list(range(n_layers)):
         raise CaptureError(
@@ -479,7 +555,7 @@ def capture_attention_batch(model, input_ids, attention_mask, segment_ids: Seque
         if len(positions) != len(ids):
             raise ValueError(f"sequence {row}: {len(ids)} segment ids for {len(positions)} tokens")
         matrix[row, positions] = segment_matrix(np.asarray(ids), n_segments)
-    recorder = _Recorder(torch.from_numpy(matrix).to(input_ids.device), options, int(valid.sum(1).max()))
+    recorder = PassRecorder(torch.from_numpy(matrix).to(input_ids.device), options, int(valid.sum(1).max()))
     with capturing(model, recorder), torch.no_grad():
         model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False, logits_to_keep=1)
     n_layers = _check_layers(model, recorder)
@@ -552,7 +628,7 @@ def capture_attention(model, input_ids, segment_ids: np.ndarray, n_segments: int
     if input_ids.shape[0] != 1:
         raise ValueError(f"capture_attention takes one sequence at a time, got a batch of {input_ids.shape[0]}")
     if options is None:
-        options = CaptureOptions(exact_maps_up_to=input_ids.shape[1] if keep_maps else 0)
+        options = CaptureOptions(max_map_tokens=input_ids.shape[1] if keep_maps else 0)
     ids = np.asarray(segment_ids)
     (capture,) = capture_attention_batch(model, input_ids, torch.ones_like(input_ids), [ids], options)
     if n_segments is not None and capture.segment_mass.shape[-1] < n_segments:

@@ -16,11 +16,10 @@ from typing import Sequence
 
 import numpy as np
 
-from generator.capture.attention import (MASKED, AttentionCapture, CaptureOptions, _Recorder, capture_attention,
-                                        capturing)
+from generator.capture.attention import AttentionCapture, CaptureOptions, PassRecorder, capture_attention, capturing
 from generator.capture.generation import Detokenizer, Generation
-from generator.capture.segmentation import segment_owners
-from generator.config import SegmentationSpec
+from generator.capture.segmentation import SegmentationSpec, segment_owners
+from generator.capture.softmax_summaries import exp_rows, masked, row_statistics, soft_capped
 from generator.datasets import Example
 
 TAIL = 32
@@ -86,7 +85,7 @@ class _Step:
 
 
 class _StreamRecorder:
-    """Collects every forward step's rows, layer by layer."""
+    """Collects every forward step's rows, layer by layer (an ``AttentionRecorder``)."""
 
     def __init__(self, trackers: list[_SequenceTracker], pads: list[int], options: CaptureOptions, keep_rows: bool,
                  device) -> None:
@@ -94,7 +93,7 @@ class _StreamRecorder:
         self.keep_rows = keep_rows
         self.steps: list[_Step] = []
         self.by_layer: dict[int, list[dict]] = {}
-        self._inner: _Recorder | None = None
+        self._inner: PassRecorder | None = None
         self.calls = 0
 
     def _start_step(self, n_keys: int, rows: int) -> None:
@@ -113,18 +112,22 @@ class _StreamRecorder:
         self._key_parts = torch.from_numpy(key_parts).to(self.device)
         if rows > 1:  # the prompt: a forward-pass recorder (fused kernel or block-wise pass); no tails
             matrix = np.eye(MAX_PARTS + 1, MAX_PARTS, dtype=np.float32)[key_parts]
-            options = CaptureOptions(exact_maps_up_to=n_keys if self.keep_rows else 0,
+            options = CaptureOptions(max_map_tokens=n_keys if self.keep_rows else 0,
                                      block_bytes=self.options.block_bytes,
                                      block_bytes_floor=self.options.block_bytes_floor, engine=self.options.engine)
-            self._inner = _Recorder(torch.from_numpy(matrix).to(self.device), options, n_keys)
+            self._inner = PassRecorder(torch.from_numpy(matrix).to(self.device), options, n_keys)
         self.steps.append(_Step(n_keys, rows, tail_owners))
 
-    def fuses(self, layer, query, attention_mask) -> bool:
-        """No: generated rows need their exact weights on the last keys, which the fused kernels do not
-        keep; the prompt's rows (which need none) may still take a kernel, inside ``record``."""
-        return False
+    def attend(self, layer, query, key, value, attention_mask, scaling, softcap):
+        """In float32 this pass gives the layer's output too; in half precision the model's kernel does."""
+        import torch
+
+        return self.record(layer, query, key, attention_mask, scaling, softcap,
+                           value=value if query.dtype == torch.float32 else None)
 
     def record(self, layer, query, key, attention_mask, scaling, softcap, value=None):
+        """Generated rows are summarised directly; the prompt's rows go through a forward-pass recorder,
+        which may take a fused kernel (they need no tail of exact weights)."""
         if layer == 0:
             self._start_step(key.shape[2], query.shape[2])
         self.calls += 1
@@ -148,7 +151,7 @@ def row_summaries(query, key, value, attention_mask, scaling: float, softcap: fl
     The block-wise pass would concatenate values and a one-hot part matrix over every key at every
     step; here the mass is a scatter-add of the weights by part (``key_parts`` [batch, key], with
     ``n_parts`` for keys of no part), so a step costs a few operations on [batch, head, key].
-    Returns (output [batch, 1, head, dim] or None without ``value``, entry as ``_Recorder`` keeps it).
+    Returns (output [batch, 1, head, dim] or None without ``value``, entry as ``PassRecorder`` keeps it).
     """
     import torch
 
@@ -157,28 +160,18 @@ def row_summaries(query, key, value, attention_mask, scaling: float, softcap: fl
     groups = n_heads // n_kv_heads
     q = (query.float() * scaling).reshape(batch, n_kv_heads, groups, head_dim)
     scores = torch.matmul(q, key.float().transpose(-1, -2)).reshape(batch, n_heads, n_keys)
-    if softcap is not None:
-        scores = torch.tanh(scores / softcap) * softcap
+    scores = soft_capped(scores, softcap)
     if attention_mask is not None:
-        mask = attention_mask[:, :, -1, :n_keys]  # [batch or 1, 1, key]
-        if mask.dtype == torch.bool:
-            scores = scores.masked_fill(~mask, MASKED)
-        else:
-            scores = (scores + mask.float()).clamp_min(MASKED)
-    row_max = scores.amax(-1, keepdim=True)
-    seen = row_max > MASKED / 2  # False: the row sees no key (all weights 0)
-    weights = torch.exp(scores - torch.where(seen, row_max, torch.full_like(row_max, float("inf"))))
-    total = weights.sum(-1, keepdim=True)
-    inv_total = torch.where(seen, 1.0 / total.clamp_min(1e-30), torch.zeros_like(total))
+        scores = masked(scores, attention_mask[:, :, -1, :n_keys])  # [batch or 1, 1, key]
+    weights, row_max = exp_rows(scores)
+    inv_total, entropy = row_statistics(weights, scores, row_max, weights.sum(-1, keepdim=True))
     p = weights * inv_total
     parts = key_parts[:, None, :].expand(batch, n_heads, n_keys)
     mass = torch.zeros(batch, n_heads, n_parts + 1, device=query.device).scatter_add_(-1, parts, p)[..., :n_parts]
-    log_total = row_max + torch.log(torch.where(seen, total, torch.ones_like(total)))
-    entropy = torch.where(seen, log_total - (p * scores).sum(-1, keepdim=True), torch.zeros_like(total))
     tail = p[..., -TAIL:]
     if tail.shape[-1] < TAIL:  # fewer keys than the tail: left-pad with zeros
         tail = torch.nn.functional.pad(tail, (TAIL - tail.shape[-1], 0))
-    entry = {"segment_mass": mass[:, :, None], "entropy": entropy.clamp_min(0.0), "max_weight": inv_total,
+    entry = {"segment_mass": mass[:, :, None], "entropy": entropy, "max_weight": inv_total,
              "tail": tail[:, :, None]}
     if keep_row:
         entry["maps"] = p[:, :, None]
@@ -264,7 +257,7 @@ def generate_with_capture(model, tokenizer, examples: Sequence[Example], max_new
     pads = [int(width - m.sum()) for m in mask]
     prompts = [[int(t) for t, keep in zip(ids, m) if keep] for ids, m in zip(batch["input_ids"], mask)]
     trackers = [_SequenceTracker(tokenizer, p, spec) for p in prompts]
-    keep_rows = width + max_new_tokens <= options.exact_maps_up_to
+    keep_rows = width + max_new_tokens <= options.max_map_tokens
     recorder = _StreamRecorder(trackers, pads, options, keep_rows, device)
     streamer = _Streamer(trackers)
     with capturing(model, recorder), torch.no_grad():

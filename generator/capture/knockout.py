@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import contextvars
 
+from generator.capture.attention import attention_routed, eager_output
+
 KNOCKOUT_IMPLEMENTATION = "atlas_knockout"
 _BLOCKED: contextvars.ContextVar = contextvars.ContextVar("atlas_knockout", default=None)
 
 
 def _knockout_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, softcap=None, **kwargs):
     """Eager attention with knocked-out keys. query [batch, head, q, d]; key/value [batch, kv_head, k, d]."""
-    from generator.capture.attention import eager_output
-
     scaling = scaling if scaling is not None else query.shape[-1] ** -0.5
     knocked = None
     state = _BLOCKED.get()
@@ -29,6 +29,4 @@ def _knockout_attention(module, query, key, value, attention_mask, scaling=None,
 
 def knocked_out(model, blocked, layers: set[int] | None = None):
     """``blocked`` [batch, pos] bool: keys no outside query may see, at ``layers`` (all when None)."""
-    from generator.capture.attention import attention_routed
-
     return attention_routed(model, KNOCKOUT_IMPLEMENTATION, _knockout_attention, _BLOCKED, (blocked, layers))

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.config import ModelSpec
 from generator.store.records import ModelInfo
 
 
@@ -46,10 +45,14 @@ def weights_sha256(path: Path) -> str | None:
     return digest.hexdigest()
 
 
-def load_model(spec: ModelSpec) -> LoadedModel:
+def load_model(spec) -> LoadedModel:
+    """Load ``spec`` (a config's ``ModelSpec``, paths already resolved: a local checkpoint is absolute)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    local = Path(spec.id) if spec.source == "local" else None
+    if local is not None and not local.is_dir():
+        raise ModelLoadError(f"{local}: model.id: no such local checkpoint directory")
     device = resolve_device(spec.device)
     dtype = getattr(torch, spec.dtype)
     try:
@@ -69,15 +72,15 @@ def load_model(spec: ModelSpec) -> LoadedModel:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
     text_config = model.config.get_text_config()
-    local = Path(spec.id)
     info = ModelInfo(
-        id=local.name if local.exists() else spec.id,
+        id=local.name if local is not None else spec.id,
         revision=spec.revision,
-        weights_sha256=weights_sha256(local) if local.exists() else None,
+        weights_sha256=weights_sha256(local) if local is not None else None,
         architecture=type(model).__name__,
         num_layers=text_config.num_hidden_layers,
         num_heads=text_config.num_attention_heads,
         dtype=spec.dtype,
         device=device,
+        source=spec.source,
     )
     return LoadedModel(model, tokenizer, info)

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
-from generator.config import SegmentationSpec
-from generator.store.records import Segment
+from generator.store.records import Segment, segment_ids  # noqa: F401 - segment_ids is part of this module's face
+
+
+@dataclass(frozen=True)
+class SegmentationSpec:
+    """Regular expressions that split a generation into reasoning steps and an answer.
+
+    ``answer_pattern`` is the run's one answer pattern: every analysis that reads an answer
+    (scoring, ablation's teacher forcing, the format table) parses it with this.
+    """
+
+    step_pattern: str = r"T:"
+    answer_pattern: str = r"A:\s*(-?[0-9][0-9.,]*)"
 
 
 def segment_owners(text: str, offsets, n_prompt_tokens: int,
@@ -59,16 +71,9 @@ def segment_trajectory(text: str, offsets, n_prompt_tokens: int, spec: Segmentat
 
 
 def parse_answer(generated_text: str, spec: SegmentationSpec) -> str | None:
+    """The last answer in the text: the pattern's first group, or its whole match without groups."""
     matches = list(re.finditer(spec.answer_pattern, generated_text))
     if not matches:
         return None
     last = matches[-1]
     return (last.group(1) if last.re.groups else last.group(0)).strip()
-
-
-def segment_ids(segments: tuple[Segment, ...], n_tokens: int) -> np.ndarray:
-    """Index of each token's segment (-1 for none), for building segment matrices."""
-    ids = np.full(n_tokens, -1, dtype=np.int64)
-    for index, seg in enumerate(segments):
-        ids[seg.start:seg.end] = index
-    return ids

@@ -14,6 +14,7 @@ import numpy as np
 
 from generator.importers.base import ImportedExample, ImportedRun, Importer, ImportValidationError, finite_array, \
     read_json, require, safe_id, text_trajectory
+from generator.results.features import FeaturesExample, FeaturesSummary
 
 ID_KEYS = ("feature_id", "index", "id")
 
@@ -73,10 +74,10 @@ def read(source: Path) -> ImportedRun:
         example_id = safe_id(result.get("probe_id", f"probe-{index}"), taken)
         trajectory = text_trajectory(example_id, dataset, list(tokens), prompt=prompt,
                                      metadata={"probe_id": str(result.get("probe_id", index))})
-        examples.append(ImportedExample(trajectory, {"features": {"activations": activations, "feature_ids": ids}}))
+        examples.append(ImportedExample(trajectory, (FeaturesExample(activations, ids),)))
     model = data.get("model") if isinstance(data.get("model"), str) else "unknown"
-    summary = {"source": "imported", "feature_labels": {str(k): v for k, v in sorted(all_labels.items())}}
-    return ImportedRun(f"{model} (imported activations)", 0, 0, examples, {dataset: {"features": summary}})
+    summary = FeaturesSummary(source="imported", feature_labels={str(k): v for k, v in sorted(all_labels.items())})
+    return ImportedRun(f"{model} (imported activations)", 0, 0, examples, {dataset: [summary]})
 
 
 IMPORTER = Importer("activations", "an activation dump JSON (legacy 'counts' or 'features' lists)", read)

@@ -13,7 +13,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from generator.store.records import SCHEMA_VERSION, DatasetEntry, Manifest, ModelInfo, Trajectory
+from generator.store.records import SCHEMA_VERSION, AnalysisEntry, DatasetEntry, Manifest, ModelInfo, Trajectory
+from generator.store.result_types import DatasetSummary, ExampleResult
 from generator.store.run_directory import RunWriter, check_name, write_run
 
 
@@ -24,7 +25,7 @@ class ImportValidationError(ValueError):
 @dataclass
 class ImportedExample:
     trajectory: Trajectory
-    tensors: dict[str, dict[str, np.ndarray]]  # analysis name -> tensors
+    results: tuple[ExampleResult, ...]  # typed results, as an analysis of ours would have written them
 
 
 @dataclass
@@ -33,7 +34,7 @@ class ImportedRun:
     num_layers: int
     num_heads: int
     examples: list[ImportedExample]
-    dataset_results: dict[str, dict[str, dict]] = field(default_factory=dict)  # dataset -> analysis -> summary
+    summaries: dict[str, list[DatasetSummary]] = field(default_factory=dict)  # dataset -> its summaries
 
 
 @dataclass(frozen=True)
@@ -108,30 +109,36 @@ def import_run(importer: Importer, source: Path, run_name: str, runs_dir: Path) 
     imported = importer.read(source)
     files = [source] if source.is_file() else [p for p in source.rglob("*") if p.is_file()]
     datasets: dict[str, list[str]] = {}
+    analyses: dict[str, AnalysisEntry] = {}
     for example in imported.examples:
         datasets.setdefault(example.trajectory.dataset, []).append(example.trajectory.example_id)
+        for result in example.results:
+            analyses.setdefault(result.analysis, AnalysisEntry(result.analysis, type(result).__name__, None))
+    for summary in (s for items in imported.summaries.values() for s in items):
+        entry = analyses.get(summary.analysis, AnalysisEntry(summary.analysis, None, None))
+        analyses[summary.analysis] = AnalysisEntry(entry.name, entry.example_result, type(summary).__name__)
     manifest = Manifest(
         schema_version=SCHEMA_VERSION,
         run_name=run_name,
         created=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
         model=ModelInfo(imported.model, None, None, "unknown (imported)", imported.num_layers, imported.num_heads,
-                        "unknown", "none"),
+                        "unknown", "none", source="imported"),
         config={"import": importer.kind, "source": source.name},
         config_sha256=source_hash(files),
         library_versions={},
         datasets=tuple(DatasetEntry(name, source.name, tuple(ids)) for name, ids in datasets.items()),
-        analyses=tuple(sorted({name for e in imported.examples for name in e.tensors})),
+        analyses=tuple(analyses[name] for name in sorted(analyses)),
     )
 
     def fill(writer: RunWriter) -> None:
         for example in imported.examples:
             writer.write_trajectory(example.trajectory)
-            for analysis, tensors in example.tensors.items():
-                writer.write_tensors(example.trajectory.dataset, example.trajectory.example_id, analysis, tensors)
-        for dataset, results in imported.dataset_results.items():
-            for analysis, summary in results.items():
-                writer.write_dataset_result(dataset, analysis, summary)
-        writer.write_summary_statistics(imported.dataset_results)
+            for result in example.results:
+                writer.write_result(example.trajectory.dataset, example.trajectory.example_id, result)
+        for dataset, summaries in imported.summaries.items():
+            for summary in summaries:
+                writer.write_summary(dataset, summary)
+        writer.write_summary_statistics(imported.summaries)
         writer.write_manifest(manifest)
 
     return write_run(Path(runs_dir) / run_name, fill)

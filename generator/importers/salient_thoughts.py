@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from generator.analyses.salience import salience_by_position
 from generator.importers.base import ImportedExample, ImportedRun, Importer, ImportValidationError, finite_array, \
     text_trajectory
+from generator.results.salience import SalienceExample, summarize_salience
 from generator.store.records import Segment
 
 FILE_NAME = "salient_thoughts.npy"
@@ -54,19 +54,15 @@ def read(source: Path) -> ImportedRun:
         trajectory = text_trajectory(path.parent.name, dataset, [], segments=steps,
                                      metadata={"source": f"{path.parent.name}/{FILE_NAME}"})
         layers = layer_numbers(array.shape[0])
-        examples.append(ImportedExample(trajectory, {"salience": {
-            "salience": array, "layers": np.array(layers, np.int64), "step_segments": np.arange(array.shape[2])}}))
-    results: dict[str, dict[str, dict]] = {}
+        examples.append(ImportedExample(trajectory, (SalienceExample(
+            array, np.array(layers, np.int64), np.arange(array.shape[2], dtype=np.int64)),)))
+    summaries = {}
     for dataset in sorted({e.trajectory.dataset for e in examples}):
         members = [e for e in examples if e.trajectory.dataset == dataset]
-        arrays = [e.tensors["salience"] for e in members]
-        names = [[s.name for s in e.trajectory.segments] for e in members]
-        means = salience_by_position(arrays, names)
-        results[dataset] = {"salience": {
-            "span": "answer (imported)", "layers": layer_numbers(shape[0]),
-            "mean_by_step": {k: v.tolist() for k, v in sorted(means.items())},
-            "max": float(max(a["salience"].max() for a in arrays))}}
-    return ImportedRun("imported salient thoughts", int(shape[0]), int(shape[1]), examples, results)
+        summaries[dataset] = [summarize_salience("answer (imported)", layer_numbers(shape[0]),
+                                                 [e.results[0] for e in members],
+                                                 [[s.name for s in e.trajectory.segments] for e in members])]
+    return ImportedRun("imported salient thoughts", int(shape[0]), int(shape[1]), examples, summaries)
 
 
 IMPORTER = Importer("salient-thoughts", "a tree of <dataset>_<index>/salient_thoughts.npy (layers, heads, steps)", read)

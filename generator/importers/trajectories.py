@@ -3,7 +3,7 @@
 Each file: {"id", "test_case": {"category", "query", ...}, "response", "tokens",
 "attention_data": {"tokens", "attention_matrix": [[...]] (tokens x tokens), "num_layers",
 "num_heads"}, "metadata"}. The matrix becomes a one-layer, one-head map; its segment mass,
-entropy and max weight are computed from it exactly as for a captured run.
+entropy and max weight come from ``results.attention``, the same definitions a captured run uses.
 """
 
 from __future__ import annotations
@@ -14,19 +14,16 @@ import numpy as np
 
 from generator.importers.base import ImportedExample, ImportedRun, Importer, ImportValidationError, finite_array, \
     read_json, require, safe_id, text_trajectory
-from generator.store.records import Segment
+from generator.results.attention import AttentionExample, attention_example, summaries_from_weights
+from generator.store.records import Segment, Trajectory, segment_ids
 
 
-def attention_tensors(matrix: np.ndarray) -> dict[str, np.ndarray]:
-    """The attention analysis's tensors for one map, with the whole sequence as one segment."""
-    maps = matrix[None, None]  # [layer, head, query, key]
-    safe = np.where(maps > 0, maps, 1.0)
-    entropy = -(np.where(maps > 0, maps * np.log(safe), 0.0)).sum(-1)
-    n = matrix.shape[0]
-    return {"maps": maps.astype(np.float32), "segment_mass": maps.sum(-1, keepdims=True).astype(np.float32),
-            "entropy": entropy.astype(np.float32), "max_weight": maps.max(-1).astype(np.float32),
-            "answer_segment_mass": maps.sum(-1, keepdims=True)[:, :, -1:, :].mean(2).astype(np.float32),
-            "mean_entropy": (entropy[:, :, 1:].mean(2) if n > 1 else entropy[:, :, 0]).astype(np.float32)}
+def imported_attention(matrix: np.ndarray, trajectory: Trajectory) -> AttentionExample:
+    """The attention result of one imported map [query, key] (one layer, one head)."""
+    maps = matrix[None, None].astype(np.float64)  # [layer, head, query, key]
+    ids = segment_ids(trajectory.segments, matrix.shape[1])
+    mass, entropy, max_weight = summaries_from_weights(maps, ids, len(trajectory.segments))
+    return attention_example(mass, entropy, max_weight, trajectory, maps=maps.astype(np.float32))
 
 
 def read(source: Path) -> ImportedRun:
@@ -72,7 +69,7 @@ def read(source: Path) -> ImportedRun:
                                      metadata={k: str(v) for k, v in (("timestamp", data.get("timestamp")),
                                                                       ("description", test_case.get("description")))
                                                if v is not None})
-        examples.append(ImportedExample(trajectory, {"attention": attention_tensors(matrix)}))
+        examples.append(ImportedExample(trajectory, (imported_attention(matrix, trajectory),)))
     return ImportedRun("imported trajectories", 1, 1, examples)
 
 

@@ -1,21 +1,48 @@
-"""The one Jinja environment: autoescaped, strict, templates from the top-level templates/."""
+"""The one Jinja environment, and the one place page text is made inert.
+
+Pages are Markdown with raw HTML inside, so a string from a model or an imported file must be
+inert as both. Every ``{{ value }}`` passes through ``inert`` (the environment's ``finalize``):
+HTML's special characters and every character Markdown gives a meaning to become numeric
+character references, which browsers show as the character and Markdown leaves alone. A
+label ``[x](javascript:alert(1))`` is shown as written, never as a link. Only ``Markup`` passes
+unchanged: plot JSON (``render/embed.py``) and what the filters below return, each built
+from inert text.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, Iterable
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 TEMPLATES = Path(os.environ.get("ATLAS_TEMPLATES", Path(__file__).resolve().parents[2] / "templates"))
 
+# HTML's specials; Markdown's inline syntax (emphasis, code, links, images, attribute lists,
+# footnotes, tables, strike-through, super/subscript, math); ':' so no 'javascript:' or
+# 'https:' survives for an extension that links bare URLs; and line breaks, so a value never
+# starts a Markdown line (list markers, headings and rules only mean something there).
+_INERT = {ord(c): f"&#{ord(c)};" for c in "&<>\"'`\\*_[](){}#!|~:^$"} | {ord("\n"): "&#10;", ord("\r"): None}
 
-def multiline(value: str) -> Markup:
-    """Escape text and keep its line breaks without ever producing a blank line.
 
-    A blank line would end the raw HTML block and let Markdown reinterpret model text.
-    """
-    return Markup(str(escape(value)).replace("\r", "").replace("\n", "&#10;"))
+def inert(value: Any) -> Markup:
+    """Any value as text that neither HTML nor Markdown interprets; ``Markup`` is left as built."""
+    if isinstance(value, Markup):
+        return value
+    return Markup(str(value).translate(_INERT))
+
+
+def multiline(value: Any) -> Markup:
+    """Inert text whose line breaks show (in ``<pre>``, ``<code>``, titles): ``inert`` already
+    keeps them as character references, so a value never makes the blank line that would end
+    a raw HTML block and let Markdown reinterpret what follows."""
+    return inert(value)
+
+
+def inert_join(values: Iterable[Any], separator: str = "") -> Markup:
+    """Jinja's ``join``, with every item and the separator made inert."""
+    return Markup(str(inert(separator)).join(str(inert(v)) for v in values))
 
 
 def template_environment():
@@ -28,6 +55,8 @@ def template_environment():
         autoescape=True,
         undefined=StrictUndefined,
         keep_trailing_newline=True,
+        finalize=inert,
     )
     env.filters["multiline"] = multiline
+    env.filters["join"] = inert_join
     return env

@@ -1,7 +1,7 @@
 """Interactive Bokeh figures, returned as ``json_item`` documents for embedding in pages.
 
-Bokeh numbers its model ids sequentially per process, so building the same run twice in
-the same order gives byte-identical pages. Token text reaches the browser only as data
+Model ids are renamed after each plot's target when embedded (``embed.plot_item``), so
+pages are byte-identical whatever was built before them in the process. Token text reaches the browser only as data
 (canvas labels and escaped tooltips), never as markup.
 """
 
@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
+
+from generator.results.statistics import MeanWithCI
 
 PALETTE = "Viridis256"
 
@@ -185,10 +187,10 @@ def pooled_attention_heatmap(mean: np.ndarray, maximum: np.ndarray, heads: np.nd
     return json_item(column(row(head, statistic), fig), target)
 
 
-def bars_with_ci(series: dict[str, dict[str, dict]], target: str, title: str, y_label: str) -> dict[str, Any]:
+def bars_with_ci(series: dict[str, dict[str, MeanWithCI]], target: str, title: str, y_label: str) -> dict[str, Any]:
     """Bars per category with confidence whiskers; a selector picks the series (e.g. ablation method).
 
-    ``series`` maps a series name to {category: {"mean", "ci_low", "ci_high", "n"}}.
+    ``series`` maps a series name to {category: its mean with interval}.
     """
     from bokeh.embed import json_item
     from bokeh.layouts import column
@@ -199,11 +201,11 @@ def bars_with_ci(series: dict[str, dict[str, dict]], target: str, title: str, y_
     categories = list(next(iter(series.values())))
 
     def columns(name):
-        rows = [series[name].get(c) or {} for c in categories]
-        value = lambda r, k: float("nan") if r.get(k) is None else float(r[k])  # noqa: E731
-        return {"category": categories, "mean": [value(r, "mean") for r in rows],
-                "low": [value(r, "ci_low") for r in rows], "high": [value(r, "ci_high") for r in rows],
-                "n": [int(r.get("n") or 0) for r in rows]}
+        rows = [series[name].get(c) or MeanWithCI(0, None, None, None) for c in categories]
+        value = lambda v: float("nan") if v is None else float(v)  # noqa: E731
+        return {"category": categories, "mean": [value(r.mean) for r in rows],
+                "low": [value(r.ci_low) for r in rows], "high": [value(r.ci_high) for r in rows],
+                "n": [r.n for r in rows]}
 
     store = {name: columns(name) for name in names}
     drawn = ColumnDataSource(dict(store[names[0]]))

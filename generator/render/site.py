@@ -14,17 +14,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from generator.render.context import IndexEntry, Page, SiteContext, accuracy_text, dataset_dir, run_dir
 from generator.render.jinja import template_environment
-from generator.render.pages import PAGE_KINDS, IndexEntry, Page, SiteContext
+from generator.render.pages import PAGE_KINDS
 from generator.store.atomic import atomic_write_text, replace_directory
 from generator.store.run_directory import list_runs
 
 PACKAGE_ASSETS = Path(__file__).parent / "assets"
 INDEX_FILE = "atlas-index.json"
-
-
-def project_root() -> Path:
-    return Path(__file__).resolve().parents[2]
 
 
 def copy_static_assets(docs_dir: Path) -> None:
@@ -59,8 +56,8 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None) -
         site = SiteContext(tmp)
         pages: list[Page] = []
         for run in tqdm(runs, desc="rendering runs", unit="run"):
-            for kind in PAGE_KINDS:
-                pages.extend(PAGE_KINDS.get(kind)(site, run))
+            for _, render in PAGE_KINDS.items():
+                pages.extend(render(site, run))
         pages.append(index_page(runs))
         for page in tqdm(pages, desc="writing pages", unit="page"):
             text = env.get_template(page.template).render(**page.context)
@@ -75,8 +72,6 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None) -
 
 
 def index_page(runs) -> Page:
-    from generator.render.pages import accuracy_text, dataset_dir, run_dir
-
     listed = []
     for run in runs:
         datasets = [{"name": name, "href": f"{dataset_dir(run, name)}/index.html",

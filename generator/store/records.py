@@ -11,7 +11,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = 1
+import numpy as np
+
+SCHEMA_VERSION = 2
+READABLE_SCHEMA_VERSIONS = (1, 2)  # version 1: analyses as bare names, no model source
 
 
 @dataclass(frozen=True)
@@ -25,9 +28,13 @@ class Segment:
     char_start: int
     char_end: int
 
-    @property
-    def length(self) -> int:
-        return self.end - self.start
+
+def segment_ids(segments: tuple[Segment, ...], n_tokens: int) -> np.ndarray:
+    """Index of each token's segment (-1 for none), for building segment matrices."""
+    ids = np.full(n_tokens, -1, dtype=np.int64)
+    for index, seg in enumerate(segments):
+        ids[seg.start:seg.end] = index
+    return ids
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,16 @@ class ModelInfo:
     num_heads: int
     dtype: str
     device: str
+    source: str | None = None  # "local", "hub" or "imported" (null in schema 1)
+
+
+@dataclass(frozen=True)
+class AnalysisEntry:
+    """An analysis that ran, and the record types its files hold (class names, for readers)."""
+
+    name: str
+    example_result: str | None
+    dataset_summary: str | None
 
 
 @dataclass(frozen=True)
@@ -104,23 +121,29 @@ class Manifest:
     config_sha256: str
     library_versions: dict[str, str]
     datasets: tuple[DatasetEntry, ...]
-    analyses: tuple[str, ...]
+    analyses: tuple[AnalysisEntry, ...]
     producer: str = "attention-atlas"
+
+    @property
+    def analysis_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.analyses)
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["datasets"] = [
             {**dataclasses.asdict(d), "example_ids": list(d.example_ids)} for d in self.datasets
         ]
-        data["analyses"] = list(self.analyses)
+        data["analyses"] = [dataclasses.asdict(a) for a in self.analyses]
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Manifest":
+        """Read schema 2, or schema 1 (analyses as bare names; the schema version stays as read)."""
         data = dict(data)
         data["model"] = ModelInfo(**data["model"])
         data["datasets"] = tuple(
             DatasetEntry(d["name"], d["source"], tuple(d["example_ids"])) for d in data["datasets"]
         )
-        data["analyses"] = tuple(data["analyses"])
+        data["analyses"] = tuple(AnalysisEntry(a, None, None) if isinstance(a, str) else AnalysisEntry(**a)
+                                 for a in data["analyses"])
         return cls(**data)

@@ -7,6 +7,9 @@ Layout::
     <run>/examples/<dataset>/<example_id>/<analysis>.safetensors
     <run>/datasets/<dataset>/<analysis>.json           (dataset-level results, optional)
 
+Results are read and written as typed records (``store/result_types.py``): this module
+knows only their protocol (an analysis name, tensors or JSON), never a particular analysis.
+
 A run is written whole into a temporary directory and renamed into place, so an
 interrupted run never replaces or half-overwrites a finished one.
 """
@@ -17,12 +20,13 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import numpy as np
 
 from generator.store.atomic import atomic_write_bytes, atomic_write_text, replace_directory
-from generator.store.records import SCHEMA_VERSION, Manifest, Trajectory
+from generator.store.records import READABLE_SCHEMA_VERSIONS, Manifest, Trajectory
+from generator.store.result_types import RESULT_TYPE_KEY, DatasetSummary, ExampleResult, ResultFormatError
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -55,23 +59,29 @@ class RunWriter:
         path = self.example_dir(trajectory.dataset, trajectory.example_id) / "trajectory.json"
         atomic_write_text(path, dumps(trajectory.to_json()))
 
-    def write_tensors(self, dataset: str, example_id: str, analysis: str, tensors: dict[str, np.ndarray]) -> None:
+    def write_result(self, dataset: str, example_id: str, result: ExampleResult) -> None:
+        """One example's result of one analysis, as ``<analysis>.safetensors`` tagged with its type."""
         from safetensors.numpy import save
 
-        contiguous = {k: np.ascontiguousarray(v) for k, v in sorted(tensors.items())}
-        path = self.example_dir(dataset, example_id) / f"{check_name(analysis, 'analysis')}.safetensors"
-        atomic_write_bytes(path, save(contiguous))
+        tensors = dict(sorted(result.to_tensors().items()))
+        path = self.example_dir(dataset, example_id) / f"{check_name(result.analysis, 'analysis')}.safetensors"
+        atomic_write_bytes(path, save(tensors, metadata={RESULT_TYPE_KEY: type(result).__name__}))
 
-    def write_dataset_result(self, dataset: str, analysis: str, data: dict[str, Any]) -> None:
-        path = self.root / "datasets" / check_name(dataset, "dataset") / f"{check_name(analysis, 'analysis')}.json"
-        atomic_write_text(path, dumps(data))
+    def write_summary(self, dataset: str, summary: DatasetSummary) -> None:
+        path = self.root / "datasets" / check_name(dataset, "dataset") / f"{check_name(summary.analysis, 'analysis')}.json"
+        atomic_write_text(path, dumps(summary.to_json()))
 
-    def write_summary_statistics(self, statistics: dict[str, Any]) -> None:
+    def write_summary_statistics(self, summaries: dict[str, list[DatasetSummary]]) -> None:
         """Every dataset-level result of the run in one file: {dataset: {analysis: summary}}."""
-        atomic_write_text(self.root / "summary_statistics.json", dumps(statistics))
+        atomic_write_text(self.root / "summary_statistics.json", dumps(
+            {dataset: {s.analysis: s.to_json() for s in items} for dataset, items in summaries.items()}))
 
     def write_manifest(self, manifest: Manifest) -> None:
         atomic_write_text(self.root / "manifest.json", dumps(manifest.to_json()))
+
+
+R = TypeVar("R", bound=ExampleResult)
+D = TypeVar("D", bound=DatasetSummary)
 
 
 def write_run(directory: Path, fill: Callable[[RunWriter], None]) -> Path:
@@ -112,16 +122,36 @@ class Run:
         return (self.root / "examples" / dataset / example_id / f"{analysis}.safetensors").exists()
 
     def tensors(self, dataset: str, example_id: str, analysis: str) -> dict[str, np.ndarray]:
+        """The raw arrays of one example's result (what a notebook gets from safetensors alone)."""
         from safetensors.numpy import load_file
 
         path = self.root / "examples" / dataset / example_id / f"{analysis}.safetensors"
         if not path.exists():
             raise RunFormatError(f"{path}: missing; the run has no {analysis!r} result for {example_id!r}")
-        return load_file(str(path))
+        try:
+            return load_file(str(path))
+        except Exception as exc:  # noqa: BLE001 - safetensors raises several kinds for a damaged file
+            raise RunFormatError(f"{path}: not a readable safetensors file ({exc})") from exc
 
-    def dataset_result(self, dataset: str, analysis: str) -> dict[str, Any] | None:
-        path = self.root / "datasets" / dataset / f"{analysis}.json"
-        return _read_json(path) if path.exists() else None
+    def result(self, dataset: str, example_id: str, kind: type[R]) -> R | None:
+        """One example's typed result, or None when that analysis did not run on it."""
+        if not self.has_tensors(dataset, example_id, kind.analysis):
+            return None
+        path = self.root / "examples" / dataset / example_id / f"{kind.analysis}.safetensors"
+        try:
+            return kind.from_tensors(self.tensors(dataset, example_id, kind.analysis), str(path))
+        except ResultFormatError as exc:
+            raise RunFormatError(str(exc)) from exc
+
+    def summary(self, dataset: str, kind: type[D]) -> D | None:
+        """A dataset's typed summary, or None when that analysis has none for it."""
+        path = self.root / "datasets" / dataset / f"{kind.analysis}.json"
+        if not path.exists():
+            return None
+        try:
+            return kind.from_json(_read_json(path), str(path))
+        except ResultFormatError as exc:
+            raise RunFormatError(str(exc)) from exc
 
 
 def _read_json(path: Path) -> Any:
@@ -137,14 +167,13 @@ def load_run(directory: Path) -> Run:
     root = Path(directory)
     data = _read_json(root / "manifest.json")
     version = data.get("schema_version") if isinstance(data, dict) else None
-    if version != SCHEMA_VERSION:
-        raise RunFormatError(
-            f"{root / 'manifest.json'}: field 'schema_version': expected {SCHEMA_VERSION}, got {version!r}"
-        )
+    if version not in READABLE_SCHEMA_VERSIONS:
+        raise RunFormatError(f"{root / 'manifest.json'}: field 'schema_version': expected one of "
+                             f"{', '.join(map(str, READABLE_SCHEMA_VERSIONS))}, got {version!r}")
     try:
         manifest = Manifest.from_json(data)
-    except (KeyError, TypeError) as exc:
-        raise RunFormatError(f"{root / 'manifest.json'}: does not match schema {SCHEMA_VERSION} ({exc})") from exc
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise RunFormatError(f"{root / 'manifest.json'}: does not match schema {version} ({exc})") from exc
     return Run(root, manifest)
 
 

@@ -11,6 +11,7 @@ from generator.config import parse_config, resolve_paths
 from generator.pipeline import execute_run
 from generator.store.run_directory import load_run
 from tests.conftest import REPO_ROOT
+from generator.results.attention import AttentionSummary
 
 SHIPPED = REPO_ROOT / "data/models/atlas-arith-demo"
 
@@ -67,8 +68,8 @@ def test_stored_summaries_are_consistent(shipped_run):
     answer = t.segment("answer")
     expected = tensors["segment_mass"][:, :, answer.start:answer.end].mean(2)
     np.testing.assert_allclose(tensors["answer_segment_mass"], expected, atol=1e-6)
-    summary = shipped_run.dataset_result("two-step", "attention")
-    assert len(summary["mean_entropy_by_layer"]) == n_layers
+    summary = shipped_run.summary("two-step", AttentionSummary)
+    assert len(summary.mean_entropy_by_layer) == n_layers
 
 
 def test_capture_on_the_shipped_model_matches_its_eager_attention(shipped_run):
@@ -96,14 +97,14 @@ def test_long_sequences_skip_full_maps(tmp_path):
                                                  Segment("answer", "answer", 3, 6, 3, 6)), None, None, None)
     result = analysis.analyze_example(ExampleContext(tiny_llama(), None, torch.tensor([list(range(1, 7))]), trajectory,
                                                      np.array([0, 0, 0, 1, 1, 1])), options)
-    assert "maps" not in result
-    assert result["segment_mass"].shape == (2, 4, 6, 2)
+    assert result.maps is None
+    assert result.segment_mass.shape == (2, 4, 6, 2)
 
 
 def test_capture_engine_option_is_checked_and_passed_on():
-    from generator.config import ConfigError
+    from generator.analyses import AnalysisError
 
     analysis = get_analysis("attention")
     assert analysis.parse_options({"engine": "torch"}).capture_options().engine == "torch"
-    with pytest.raises(ConfigError, match="analyses.attention.engine"):
+    with pytest.raises(AnalysisError, match="run.yaml: key 'analyses.attention.engine': expected one of 'auto'"):
         analysis.parse_options({"engine": "flash"}, source="run.yaml")

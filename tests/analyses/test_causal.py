@@ -10,6 +10,9 @@ from generator.config import parse_config, resolve_paths
 from generator.pipeline import execute_run
 from generator.store.run_directory import load_run
 from tests.conftest import REPO_ROOT
+from generator.results.ablation import AblationSummary
+from generator.results.formats import FormatsSummary
+from generator.results.patching import PatchingSummary
 
 SHIPPED = str(REPO_ROOT / "data/models/atlas-arith-demo")
 
@@ -49,43 +52,43 @@ def test_ablating_the_step_that_carries_the_result_hurts_most(arithmetic_run, me
 
 
 def test_importance_summary_and_statistics_are_written(arithmetic_run):
-    summary = arithmetic_run.dataset_result("three-step", "ablation")
-    assert summary["parts"] == ["step 1", "step 2", "step 3"]
-    knockout = summary["importance_by_position"]["knockout"]
-    assert knockout["step 3"]["mean"] > knockout["step 1"]["mean"]
-    assert knockout["step 3"]["ci_low"] <= knockout["step 3"]["mean"] <= knockout["step 3"]["ci_high"]
-    layers = summary["attention_vs_importance"]["by_layer"]
+    summary = arithmetic_run.summary("three-step", AblationSummary)
+    assert summary.parts == ("step 1", "step 2", "step 3")
+    knockout = summary.importance_by_position["knockout"]
+    assert knockout["step 3"].mean > knockout["step 1"].mean
+    assert knockout["step 3"].ci_low <= knockout["step 3"].mean <= knockout["step 3"].ci_high
+    layers = summary.attention_vs_importance.by_layer
     assert len(layers) == arithmetic_run.manifest.model.num_layers
-    assert all(entry["n"] == 30 for entry in layers)
-    assert set(layers[0]["by_position"]) == {"step 1", "step 2", "step 3"}
+    assert all(entry.n == 30 for entry in layers)
+    assert set(layers[0].by_position) == {"step 1", "step 2", "step 3"}
     import json
 
     statistics = json.loads((arithmetic_run.root / "summary_statistics.json").read_text())
-    assert statistics["three-step"]["ablation"] == summary
+    assert AblationSummary.from_json(statistics["three-step"]["ablation"], "summary_statistics.json") == summary
 
 
 def test_planted_format_behaviour_is_recovered(decimal_run):
-    rows = {r["format"]: r for r in decimal_run.dataset_result("decimals", "formats")["formats"]}
-    assert rows["qa"]["bug"]["rate"] >= 0.8, rows["qa"]
-    assert rows["plain"]["bug"]["rate"] <= 0.2 and rows["chat"]["bug"]["rate"] <= 0.2
-    assert rows["plain"]["correct"]["rate"] >= 0.8
-    assert rows["qa"]["bug"]["n"] == 16
+    rows = {r.format: r for r in decimal_run.summary("decimals", FormatsSummary).formats}
+    assert rows["qa"].bug.rate >= 0.8, rows["qa"]
+    assert rows["plain"].bug.rate <= 0.2 and rows["chat"].bug.rate <= 0.2
+    assert rows["plain"].correct.rate >= 0.8
+    assert rows["qa"].bug.n == 16
 
 
 def test_patching_the_format_token_flips_and_an_unrelated_site_does_not(decimal_run):
-    summary = decimal_run.dataset_result("decimals", "patching")
-    assert summary["informative_items"] >= 12
-    flips = np.array(summary["flip_rate"])  # [layer, component]; components resid_pre, attn_out, mlp_out
+    summary = decimal_run.summary("decimals", PatchingSummary)
+    assert summary.informative_items >= 12
+    flips = np.array(summary.flip_rate)  # [layer, component]; components resid_pre, attn_out, mlp_out
     assert flips[0, 0] == 1.0  # the residual stream entering layer 0 at the differing token is the format itself
-    assert "head_flip_rate" in summary
+    assert summary.head_flip_rate is not None
 
 
 def test_patching_at_a_position_where_the_prompts_agree_does_nothing(tmp_path):
     result = run(tmp_path, [{"name": "decimals", "path": "data/datasets/decimals.jsonl"}],
                  {"patching": {"positions": "last", "heads": False}}, name="unrelated")
-    summary = result.dataset_result("decimals", "patching")
-    assert summary["informative_items"] >= 3
-    assert np.array(summary["flip_rate"])[0, 0] == 0.0  # same token, same embedding: nothing changes
+    summary = result.summary("decimals", PatchingSummary)
+    assert summary.informative_items >= 3
+    assert np.array(summary.flip_rate)[0, 0] == 0.0  # same token, same embedding: nothing changes
 
 
 def test_prompts_of_different_lengths_are_refused_by_item(tmp_path):

@@ -5,6 +5,7 @@ from generator.config import parse_config, resolve_paths
 from generator.pipeline import execute_run
 from generator.store.run_directory import load_run
 from tests.conftest import REPO_ROOT
+from generator.results.salience import SalienceSummary
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +28,8 @@ def test_salience_is_the_answers_attention_to_each_step(salience_run):
 
 
 def test_dataset_mean_per_step_and_known_structure(salience_run):
-    summary = salience_run.dataset_result("three-step", "salience")
-    assert list(summary["mean_by_step"]) == ["step 1", "step 2", "step 3"]
-    means = {k: np.array(v) for k, v in summary["mean_by_step"].items()}
+    summary = salience_run.summary("three-step", SalienceSummary)
+    assert list(summary.mean_by_step) == ["step 1", "step 2", "step 3"]
+    means = {k: np.array(v) for k, v in summary.mean_by_step.items()}
     assert means["step 3"].max() > means["step 1"].max()  # the answer reads the step carrying the result
-    assert summary["layers"] == [1, 3]
+    assert summary.layers == (1, 3)

@@ -125,7 +125,7 @@ def test_long_sequences_keep_pooled_maps_for_requested_heads_only():
     n = 40
     input_ids, attention_mask = padded_batch([n], n)
     segments = np.zeros(n, dtype=int)
-    options = CaptureOptions(exact_maps_up_to=16, map_heads=((0, 1), (2, 3)), pooled_map_size=8, block_bytes=2000, block_bytes_floor=1)
+    options = CaptureOptions(max_map_tokens=16, map_heads=((0, 1), (2, 3)), pooled_map_size=8, block_bytes=2000, block_bytes_floor=1)
     (capture,) = capture_attention_batch(model, input_ids, attention_mask, [segments], options)
     reference, _ = eager(model, input_ids, attention_mask)
     assert capture.maps is None
@@ -155,11 +155,11 @@ def test_unsupported_attention_is_refused_by_name():
 @pytest.mark.parametrize("name", ARCHITECTURES)
 def test_logits_while_recording_match_the_plain_model(name, engine):
     """In float32 the recorder also computes each layer's output; it must equal the model's own."""
-    from generator.capture.attention import _Recorder
+    from generator.capture import PassRecorder
 
     model = build(name)
     input_ids, attention_mask = padded_batch([12, 9], 12)
-    recorder = _Recorder(torch.zeros(2, 12, 1), CaptureOptions(exact_maps_up_to=0, engine=engine), 12)
+    recorder = PassRecorder(torch.zeros(2, 12, 1), CaptureOptions(max_map_tokens=0, engine=engine), 12)
     expected, got = logits_plain_and_captured(model, recorder, input_ids, attention_mask)
     valid = attention_mask.bool()
     assert torch.allclose(expected[valid], got[valid], atol=1e-4)
@@ -167,11 +167,11 @@ def test_logits_while_recording_match_the_plain_model(name, engine):
 
 @pytest.mark.parametrize("engine", ["torch", "auto"])
 def test_half_precision_keeps_the_models_own_kernel_output(engine):
-    from generator.capture.attention import _Recorder
+    from generator.capture import PassRecorder
 
     model = build("llama-gqa").to(torch.bfloat16)
     input_ids, attention_mask = padded_batch([10], 10)
-    recorder = _Recorder(torch.zeros(1, 10, 1), CaptureOptions(exact_maps_up_to=0, engine=engine), 10)
+    recorder = PassRecorder(torch.zeros(1, 10, 1), CaptureOptions(max_map_tokens=0, engine=engine), 10)
     expected, got = logits_plain_and_captured(model, recorder, input_ids, attention_mask)
     assert torch.equal(expected, got)
     assert sorted(recorder.by_layer) == [0, 1, 2]

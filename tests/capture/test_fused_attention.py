@@ -28,7 +28,7 @@ from tests.capture.test_architectures import (  # noqa: E402
     ARCHITECTURES, build, eager, logits_plain_and_captured, padded_batch)
 
 DEVICE = "cuda" if HAS_CUDA else "cpu"
-FUSED = CaptureOptions(exact_maps_up_to=0, engine="fused")
+FUSED = CaptureOptions(max_map_tokens=0, engine="fused")
 
 
 @pytest.fixture
@@ -88,11 +88,11 @@ def test_model_capture_with_the_kernel_matches_eager(name, triton_engine):
 
 @pytest.mark.parametrize("name", ["llama-gqa", "gemma2-softcap"])
 def test_kernel_output_keeps_logits(name, triton_engine):
-    from generator.capture.attention import _Recorder
+    from generator.capture import PassRecorder
 
     model = build(name).to(DEVICE)
     input_ids, attention_mask = (t.to(DEVICE) for t in padded_batch([12, 9], 12))
-    recorder = _Recorder(torch.zeros(2, 12, 1, device=DEVICE), FUSED, 12)
+    recorder = PassRecorder(torch.zeros(2, 12, 1, device=DEVICE), FUSED, 12)
     expected, got = logits_plain_and_captured(model, recorder, input_ids, attention_mask)
     real = attention_mask.bool()
     assert torch.allclose(expected[real], got[real], atol=1e-4)
@@ -112,7 +112,7 @@ def test_bfloat16_model_summaries_match_the_float32_pass():
     segments = [np.minimum(np.arange(n) // 50, 3) for n in (300, 200)]
     fused = capture_attention_batch(model, input_ids, attention_mask, segments, FUSED)
     plain = capture_attention_batch(model, input_ids, attention_mask, segments,
-                                    CaptureOptions(exact_maps_up_to=0, engine="torch"))
+                                    CaptureOptions(max_map_tokens=0, engine="torch"))
     for a, b in zip(fused, plain):
         # the kernel's own output feeds later layers; bf16 rounding of it moves later layers slightly
         assert np.abs(a.segment_mass - b.segment_mass).max() <= 2e-2

@@ -10,7 +10,7 @@ from generator.capture.attention import CaptureOptions, capture_attention
 from generator.capture.generation import token_pieces
 from generator.capture.generation_capture import generate_with_capture
 from generator.capture.segmentation import segment_owners
-from generator.config import SegmentationSpec
+from generator.capture.segmentation import SegmentationSpec
 from generator.datasets import Example, load_dataset
 from tests.conftest import REPO_ROOT, save_tiny_checkpoint
 
@@ -63,7 +63,7 @@ def test_random_model_hitting_the_token_limit(tmp_path, keep_maps):
     """Grouped-query attention, left padding, rows with and without their full maps."""
     model, tokenizer = load(save_tiny_checkpoint(tmp_path / "m"))
     examples = [Example("a", "Q: 1+2*3="), Example("b", "Q: 45*6+7*8-9=")]
-    options = CaptureOptions() if keep_maps else CaptureOptions(exact_maps_up_to=0)
+    options = CaptureOptions() if keep_maps else CaptureOptions(max_map_tokens=0)
     for result in generate_with_capture(model, tokenizer, examples, 10, SPEC, options):
         g = result.generation
         assert len(g.token_ids) <= g.n_prompt_tokens + 10
@@ -107,20 +107,20 @@ def test_pipeline_stores_the_same_numbers_either_way(tmp_path):
 
 
 def test_the_prompt_step_takes_the_fused_kernel_when_no_maps_are_kept(tmp_path, monkeypatch):
-    from generator.capture.attention import _Recorder
+    from generator.capture import PassRecorder
 
     model, tokenizer = load(save_tiny_checkpoint(tmp_path / "m"))
     fused_layers = []
-    record_fused = _Recorder.record_fused
+    record_fused = PassRecorder.record_fused
 
     def counting(self, layer, *args, **kwargs):
         fused_layers.append(layer)
         return record_fused(self, layer, *args, **kwargs)
 
-    monkeypatch.setattr(_Recorder, "record_fused", counting)
+    monkeypatch.setattr(PassRecorder, "record_fused", counting)
     examples = [Example("a", "Q: 1+2*3="), Example("b", "Q: 45*6+7*8-9=")]
-    generate_with_capture(model, tokenizer, examples, 4, SPEC, CaptureOptions(exact_maps_up_to=0))
+    generate_with_capture(model, tokenizer, examples, 4, SPEC, CaptureOptions(max_map_tokens=0))
     assert fused_layers == list(range(model.config.num_hidden_layers))  # the prompt step, once per layer
     fused_layers.clear()
-    generate_with_capture(model, tokenizer, examples, 4, SPEC, CaptureOptions(exact_maps_up_to=0, engine="torch"))
+    generate_with_capture(model, tokenizer, examples, 4, SPEC, CaptureOptions(max_map_tokens=0, engine="torch"))
     assert fused_layers == []

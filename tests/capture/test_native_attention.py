@@ -12,7 +12,7 @@ from generator.capture.native_attention import attention_with_summaries_cpu, key
 from tests.capture.attention_reference import CASES, causal, reference, summaries_match_eager
 from tests.capture.test_architectures import ARCHITECTURES, build, eager, logits_plain_and_captured, padded_batch
 
-FUSED = CaptureOptions(exact_maps_up_to=0, engine="fused")
+FUSED = CaptureOptions(max_map_tokens=0, engine="fused")
 KEY_TILE = key_tile()  # keys per tile in the compiled kernel
 TILE_ROWS = 64  # at least BQ in the C source (32 or 48, by vector width)
 
@@ -88,11 +88,11 @@ def test_model_capture_with_the_kernel_matches_eager(name):
 
 @pytest.mark.parametrize("name", ["llama-gqa", "gemma2-softcap"])
 def test_kernel_output_keeps_logits(name):
-    from generator.capture.attention import _Recorder
+    from generator.capture import PassRecorder
 
     model = build(name)
     input_ids, attention_mask = padded_batch([12, 9], 12)
-    recorder = _Recorder(torch.zeros(2, 12, 1), FUSED, 12)
+    recorder = PassRecorder(torch.zeros(2, 12, 1), FUSED, 12)
     expected, got = logits_plain_and_captured(model, recorder, input_ids, attention_mask)
     real = attention_mask.bool()
     assert torch.allclose(expected[real], got[real], atol=1e-4)
@@ -124,7 +124,7 @@ def test_without_a_compiler_fused_is_refused_and_auto_falls_back(no_compiler):
         capture_attention_batch(model, input_ids, attention_mask, segments, FUSED)
     with pytest.warns(RuntimeWarning, match="slower PyTorch pass, same numbers"):
         (capture,) = capture_attention_batch(model, input_ids, attention_mask, segments,
-                                             CaptureOptions(exact_maps_up_to=0))
+                                             CaptureOptions(max_map_tokens=0))
     maps, _ = eager(model, input_ids, attention_mask)
     summaries_match_eager(capture, maps[0], segments[0])
 
@@ -136,12 +136,12 @@ def test_segment_ids_beyond_the_count_are_refused():
 
 
 def test_auto_takes_the_kernel_on_the_cpu_for_layers_without_maps():
-    from generator.capture.attention import _Recorder
+    from generator.capture import PassRecorder
 
     query = torch.zeros(1, 2, 4, 8)
-    assert _Recorder(torch.zeros(1, 4, 1), CaptureOptions(exact_maps_up_to=0), 4).fuses(0, query, None)
-    assert not _Recorder(torch.zeros(1, 4, 1), CaptureOptions(), 4).fuses(0, query, None)  # keeps every map
-    assert not _Recorder(torch.zeros(1, 4, 1), CaptureOptions(exact_maps_up_to=0, engine="torch"), 4).fuses(
+    assert PassRecorder(torch.zeros(1, 4, 1), CaptureOptions(max_map_tokens=0), 4).fuses(0, query, None)
+    assert not PassRecorder(torch.zeros(1, 4, 1), CaptureOptions(), 4).fuses(0, query, None)  # keeps every map
+    assert not PassRecorder(torch.zeros(1, 4, 1), CaptureOptions(max_map_tokens=0, engine="torch"), 4).fuses(
         0, query, None)
     additive = torch.zeros(1, 1, 4, 4)
-    assert not _Recorder(torch.zeros(1, 4, 1), CaptureOptions(exact_maps_up_to=0), 4).fuses(0, query, additive)
+    assert not PassRecorder(torch.zeros(1, 4, 1), CaptureOptions(max_map_tokens=0), 4).fuses(0, query, additive)

@@ -1,6 +1,6 @@
 from generator.capture.generation import token_pieces
 from generator.capture.segmentation import parse_answer, segment_trajectory
-from generator.config import SegmentationSpec
+from generator.capture.segmentation import SegmentationSpec
 from generator.demo_model.tokenizer import build_tokenizer
 
 SPEC = SegmentationSpec()

@@ -9,6 +9,8 @@ import numpy as np
 from generator.importers import IMPORTERS, import_run
 from generator.store.run_directory import load_run
 from tests.conftest import REPO_ROOT
+from generator.results.features import FeaturesSummary
+from generator.results.salience import SalienceSummary
 
 
 def write_salient(root, arrays: dict[str, np.ndarray]):
@@ -50,8 +52,8 @@ def test_salient_thoughts_with_seed_layer_numbers(tmp_path):
     tensors = run.tensors("aime", "aime_1", "salience")
     np.testing.assert_allclose(tensors["salience"], np.load(source / "aime_1/salient_thoughts.npy"), rtol=1e-6)
     assert tensors["layers"].tolist() == [1, 5, 9, 13, 17, 21, 25]
-    summary = run.dataset_result("aime", "salience")
-    assert list(summary["mean_by_step"]) == ["step 1", "step 2", "step 3"]
+    summary = run.summary("aime", SalienceSummary)
+    assert list(summary.mean_by_step) == ["step 1", "step 2", "step 3"]
 
 
 def test_activations_in_both_formats(tmp_path):
@@ -65,7 +67,7 @@ def test_activations_in_both_formats(tmp_path):
     named = run.tensors(dataset, "probe-1-Austin", "features")
     assert named["feature_ids"].tolist() == [41, 7]
     assert run.trajectory(dataset, "probe-1-Austin").tokens == ("<bos>", "Aus", "tin")
-    assert run.dataset_result(dataset, "features")["feature_labels"] == {"41": "Texas cities"}
+    assert run.summary(dataset, FeaturesSummary).feature_labels == {"41": "Texas cities"}
 
 
 def test_trajectories_with_manifest(tmp_path):
@@ -98,6 +100,6 @@ def test_imported_runs_render_with_the_normal_templates(tmp_path):
     assert "Thought salience" in (site / "runs/seeds/aime/index.html").read_text()
     assert "Texas cities" in (site / "runs/acts/dump/examples/probe-1-Austin.html").read_text()
     agent = (site / "runs/agent/Math/examples/t1.html").read_text()
-    assert "&lt;b&gt;" in agent and "<b>ok" not in agent
+    assert "&#60;b&#62;" in agent and "<b>ok" not in agent
     index = json.loads((site / "atlas-index.json").read_text())
     assert {"seeds", "acts", "agent"} <= {e["run"] for e in index["entries"]}

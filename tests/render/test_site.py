@@ -49,10 +49,10 @@ def test_hostile_tokens_are_escaped_everywhere(tiny_site):
     for page in ["runs/tiny/alpha/examples/a-1.html", "runs/tiny/alpha/index.html"]:
         html = (tiny_site / page).read_text()
         assert "<script>alert(1)" not in html
-        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+        assert "&#60;script&#62;alert&#40;1&#41;&#60;/script&#62;" in html  # shown as written, inert
     docs_example = (tiny_site / "runs/tiny/alpha/examples/a-1.html").read_text()
     # the token strip shows every character of the prompt as its own escaped token
-    assert '">&lt;</span>' in docs_example
+    assert '">&#60;</span>' in docs_example
 
 
 def test_example_pages_stay_out_of_the_navigation(tiny_site):
@@ -85,7 +85,7 @@ def test_long_sequences_show_pooled_maps_for_chosen_heads(tmp_path):
     save_tiny_checkpoint(tmp_path / "model")
     write_dataset(tmp_path / "d.jsonl", [{"id": "long", "prompt": "Q: " + "1+2*3-4+" * 4 + "5="}])
     written = parse_config({
-        "run_name": "pooled", "model": {"id": "model"}, "datasets": [{"name": "d", "path": "d.jsonl"}],
+        "run_name": "pooled", "model": {"id": "./model"}, "datasets": [{"name": "d", "path": "d.jsonl"}],
         "generation": {"max_new_tokens": 6}, "output_dir": "runs",
         "analyses": {"attention": {"max_map_tokens": 8, "map_heads": [[0, 1], [1, 3]], "pooled_map_size": 5}},
     })

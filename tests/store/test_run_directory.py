@@ -1,11 +1,29 @@
 import json
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
 from generator.store.atomic import atomic_write_text, replace_directory
-from generator.store.records import SCHEMA_VERSION, DatasetEntry, Manifest, ModelInfo, Segment, Trajectory
+from generator.store.records import (SCHEMA_VERSION, AnalysisEntry, DatasetEntry, Manifest, ModelInfo, Segment,
+                                     Trajectory)
+from generator.store.result_types import DatasetSummary, ExampleResult, tensor, value
 from generator.store.run_directory import RunFormatError, load_run, write_run
+
+
+@dataclass(frozen=True, eq=False)
+class StoredExample(ExampleResult):
+    analysis = "stored"
+    entropy: np.ndarray = tensor("[L, H, T]", "entropy")
+    maps: np.ndarray | None = tensor("[T, T]", "maps", optional=True)
+
+
+@dataclass(frozen=True)
+class StoredSummary(DatasetSummary):
+    analysis = "stored"
+    mean: tuple[float, ...] = value("means")
+    note: str | None = value("a note", default=None)
+
 
 TRAJECTORY = Trajectory(
     example_id="ex-1", dataset="set", prompt="Q: 1+2*3=", generated_text=" T: 2*3=6; A: 7",
@@ -18,45 +36,89 @@ MANIFEST = Manifest(
     schema_version=SCHEMA_VERSION, run_name="r", created="2026-01-01T00:00:00+00:00",
     model=ModelInfo("m", None, "abc", "LlamaForCausalLM", 2, 4, "float32", "cpu"),
     config={"run_name": "r"}, config_sha256="0" * 64, library_versions={"torch": "2"},
-    datasets=(DatasetEntry("set", "set.jsonl", ("ex-1",)),), analyses=("attention",),
+    datasets=(DatasetEntry("set", "set.jsonl", ("ex-1",)),),
+    analyses=(AnalysisEntry("stored", "StoredExample", "StoredSummary"),),
 )
 
 
-def write_example_run(path, tensors):
+def write_example_run(path, result):
     def fill(writer):
         writer.write_trajectory(TRAJECTORY)
-        writer.write_tensors("set", "ex-1", "attention", tensors)
-        writer.write_dataset_result("set", "attention", {"mean": [1.0, 2.0]})
+        writer.write_result("set", "ex-1", result)
+        writer.write_summary("set", StoredSummary((1.0, 2.0)))
         writer.write_manifest(MANIFEST)
     return write_run(path, fill)
 
 
 def test_round_trip_is_exact(tmp_path):
-    tensors = {"entropy": np.arange(24, dtype=np.float32).reshape(2, 3, 4), "maps": np.eye(3, dtype=np.float32)}
-    run = load_run(write_example_run(tmp_path / "r", tensors))
+    result = StoredExample(np.arange(24, dtype=np.float32).reshape(2, 3, 4), np.eye(3, dtype=np.float32))
+    run = load_run(write_example_run(tmp_path / "r", result))
     assert run.manifest == MANIFEST
     assert run.trajectory("set", "ex-1") == TRAJECTORY
-    loaded = run.tensors("set", "ex-1", "attention")
-    assert set(loaded) == set(tensors)
-    for key in tensors:
-        np.testing.assert_array_equal(loaded[key], tensors[key])
-        assert loaded[key].dtype == tensors[key].dtype
-    assert run.dataset_result("set", "attention") == {"mean": [1.0, 2.0]}
+    assert run.result("set", "ex-1", StoredExample) == result
+    assert run.result("set", "ex-1", StoredExample) != StoredExample(result.entropy + 1, result.maps)
+    assert run.summary("set", StoredSummary) == StoredSummary((1.0, 2.0))
+    loaded = run.tensors("set", "ex-1", "stored")  # the raw arrays, as a notebook sees them
+    assert set(loaded) == {"entropy", "maps"} and loaded["maps"].dtype == np.float32
+
+
+def test_absent_optional_tensors_and_results(tmp_path):
+    run = load_run(write_example_run(tmp_path / "r", StoredExample(np.ones((1, 1, 3), np.float32))))
+    assert run.result("set", "ex-1", StoredExample).maps is None
+    assert set(run.tensors("set", "ex-1", "stored")) == {"entropy"}
+
+    @dataclass(frozen=True, eq=False)
+    class Missing(ExampleResult):
+        analysis = "missing"
+        x: np.ndarray = tensor("[n]", "x")
+
+    assert run.result("set", "ex-1", Missing) is None
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda root: (root / "examples/set/ex-1/stored.safetensors").write_bytes(b"\x00" * 10),
+     "stored.safetensors: not a readable safetensors file"),
+    (lambda root: (root / "datasets/set/stored.json").write_text('{"mean": "high"}'),
+     "stored.json: key 'mean': expected a list of a number"),
+    (lambda root: (root / "datasets/set/stored.json").write_text('{"mean": [1], "extra": 2}'),
+     "stored.json: key 'extra': unknown key"),
+])
+def test_damaged_results_name_the_file_and_key(tmp_path, damage, message):
+    root = write_example_run(tmp_path / "r", StoredExample(np.ones((1, 1, 3), np.float32)))
+    damage(root)
+    run = load_run(root)
+    with pytest.raises(RunFormatError, match=message):
+        run.result("set", "ex-1", StoredExample)
+        run.summary("set", StoredSummary)
+
+
+def test_a_tensor_of_the_wrong_rank_is_refused(tmp_path):
+    @dataclass(frozen=True, eq=False)
+    class Flat(ExampleResult):
+        analysis = "stored"
+        entropy: np.ndarray = tensor("[n]", "entropy")
+
+    root = write_example_run(tmp_path / "r", StoredExample(np.ones((1, 1, 3), np.float32)))
+    with pytest.raises(RunFormatError, match=r"key 'entropy': expected shape \[n\], got \[1, 1, 3\]"):
+        load_run(root).result("set", "ex-1", Flat)
 
 
 def test_run_loads_with_json_and_safetensors_alone(tmp_path):
     from safetensors.numpy import load_file
 
-    root = write_example_run(tmp_path / "r", {"entropy": np.ones((1, 1, 3), dtype=np.float32)})
+    root = write_example_run(tmp_path / "r", StoredExample(np.ones((1, 1, 3), dtype=np.float32)))
     manifest = json.loads((root / "manifest.json").read_text())
     trajectory = json.loads((root / "examples/set/ex-1/trajectory.json").read_text())
     assert manifest["schema_version"] == SCHEMA_VERSION
+    assert manifest["analyses"] == [{"name": "stored", "example_result": "StoredExample",
+                                     "dataset_summary": "StoredSummary"}]
     assert trajectory["segments"][1]["kind"] == "answer"
-    assert load_file(str(root / "examples/set/ex-1/attention.safetensors"))["entropy"].shape == (1, 1, 3)
+    assert load_file(str(root / "examples/set/ex-1/stored.safetensors"))["entropy"].shape == (1, 1, 3)
+    assert json.loads((root / "datasets/set/stored.json").read_text()) == {"mean": [1.0, 2.0], "note": None}
 
 
 def test_failed_run_leaves_previous_run_intact(tmp_path):
-    root = write_example_run(tmp_path / "r", {"entropy": np.ones(3, dtype=np.float32)})
+    root = write_example_run(tmp_path / "r", StoredExample(np.ones((1, 1, 3), dtype=np.float32)))
     before = (root / "manifest.json").read_bytes()
 
     def explode(writer):
@@ -86,11 +148,11 @@ def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path):
 
 
 @pytest.mark.parametrize("mutate,message", [
-    (lambda m: m.update(schema_version=99), "field 'schema_version': expected 1, got 99"),
+    (lambda m: m.update(schema_version=99), "field 'schema_version': expected one of 1, 2, got 99"),
     (lambda m: m.pop("model"), "does not match schema"),
 ])
 def test_bad_manifests_are_named(tmp_path, mutate, message):
-    root = write_example_run(tmp_path / "r", {"entropy": np.ones(3, dtype=np.float32)})
+    root = write_example_run(tmp_path / "r", StoredExample(np.ones((1, 1, 3), dtype=np.float32)))
     data = json.loads((root / "manifest.json").read_text())
     mutate(data)
     (root / "manifest.json").write_text(json.dumps(data))

@@ -4,41 +4,44 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from generator.render import figures, plots
-from generator.render.sections.base import DATASET_SECTIONS, embed
+from generator.render.context import SiteContext, plot_target
+from generator.render.sections.base import DATASET_SECTIONS, embed, finite_or_nan
+from generator.results.formats import FormatsSummary
+from generator.results.statistics import MeanWithCI, RateWithCI
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
 
 
-def formats_dataset(site, run: Run, dataset: str, trajectories: list[Trajectory], page_dir: str):
-    summary = run.dataset_result(dataset, "formats")
+def rate_text(rate: RateWithCI | None) -> str:
+    if rate is None or rate.rate is None:
+        return "–"
+    return f"{100 * rate.rate:.1f}% ({rate.k}/{rate.n}; 95% CI {100 * rate.ci_low:.0f}–{100 * rate.ci_high:.0f}%)"
+
+
+def as_mean(rate: RateWithCI) -> MeanWithCI:
+    return MeanWithCI(rate.n, rate.rate, rate.ci_low, rate.ci_high)
+
+
+def formats_dataset(site: SiteContext, run: Run, dataset: str, trajectories: list[Trajectory], page_dir: str):
+    summary = run.summary(dataset, FormatsSummary)
     if summary is None:
         return None
-
-    def cell(rate):
-        if not rate or rate["rate"] is None:
-            return "–"
-        return f"{100 * rate['rate']:.1f}% ({rate['k']}/{rate['n']}; 95% CI {100 * rate['ci_low']:.0f}–{100 * rate['ci_high']:.0f}%)"
-
-    rows = [{"format": r["format"], "template": r["template"], "note": r.get("note"),
-             "correct": cell(r.get("correct")), "bug": cell(r.get("bug"))} for r in summary["formats"]]
-    measured = [r for r in summary["formats"] if "correct" in r]
+    rows = [{"format": r.format, "template": r.template, "note": r.note, "correct": rate_text(r.correct),
+             "bug": rate_text(r.bug)} for r in summary.formats]
+    measured = [r for r in summary.formats if r.correct is not None and r.bug is not None]
     context: dict[str, Any] = {"template": "_section_formats_dataset.md.j2", "rows": rows,
-                               "bug_field": summary["bug_field"], "bars": None}
+                               "bug_field": summary.bug_field, "bars": None}
     if measured:
-        series = {"correct": {r["format"]: {"mean": r["correct"]["rate"], "ci_low": r["correct"]["ci_low"],
-                                            "ci_high": r["correct"]["ci_high"], "n": r["correct"]["n"]} for r in measured},
-                  "bug": {r["format"]: {"mean": r["bug"]["rate"], "ci_low": r["bug"]["ci_low"],
-                                        "ci_high": r["bug"]["ci_high"], "n": r["bug"]["n"]} for r in measured}}
-        context["bars"] = embed(plots.bars_with_ci(series, f"atlas-{run.name}-{dataset}-formats", "Rate by format", "rate"))
-        names = [r["format"] for r in measured]
-        written = figures.bars_with_ci(names, [r["bug"]["rate"] if r["bug"]["rate"] is not None else np.nan for r in measured],
-                                       [r["bug"]["ci_low"] if r["bug"]["ci_low"] is not None else np.nan for r in measured],
-                                       [r["bug"]["ci_high"] if r["bug"]["ci_high"] is not None else np.nan for r in measured],
+        series = {"correct": {r.format: as_mean(r.correct) for r in measured},
+                  "bug": {r.format: as_mean(r.bug) for r in measured}}
+        context["bars"] = embed(plots.bars_with_ci(series, plot_target(run, dataset, "formats"), "Rate by format",
+                                                   "rate"))
+        written = figures.bars_with_ci([r.format for r in measured], [finite_or_nan(r.bug.rate) for r in measured],
+                                       [finite_or_nan(r.bug.ci_low) for r in measured],
+                                       [finite_or_nan(r.bug.ci_high) for r in measured],
                                        site.docs_dir / page_dir / "figures" / "format-bug-rates",
-                                       f"{dataset}: '{summary['bug_field']}' answers by format", "rate")
+                                       f"{dataset}: '{summary.bug_field}' answers by format", "rate")
         context["bars_figure"] = site.figure("format-bug-rates", run.name, dataset, None, written, page_dir)
     return context
 

@@ -6,54 +6,57 @@ from __future__ import annotations
 import numpy as np
 
 from generator.render import figures, plots
-from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, embed, stored_result
+from generator.render.context import SiteContext, plot_target
+from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, embed
+from generator.results.salience import SalienceExample, SalienceSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
 
 
-def salience_example(site, run: Run, trajectory: Trajectory, page_dir: str):
+def salience_example(site: SiteContext, run: Run, trajectory: Trajectory, page_dir: str):
     dataset = trajectory.dataset
-    stored = stored_result(run, trajectory, "salience")
-    if stored is None or stored[0]["salience"].shape[-1] == 0:
+    result = run.result(dataset, trajectory.example_id, SalienceExample)
+    if result is None or result.salience.shape[-1] == 0:
         return None
-    tensors = stored[0]
-    steps = [trajectory.segments[int(i)] for i in tensors["step_segments"]]
+    steps = [trajectory.segments[int(i)] for i in result.step_segments]
     hover = [f"{s.name}: {plots.display_token(trajectory.text[s.char_start:s.char_end])}" for s in steps]
-    values = np.moveaxis(tensors["salience"], 2, 0)  # [step, layer, head]
-    item = plots.layer_head_heatmap(values, [s.name for s in steps], f"atlas-{run.name}-{dataset}-{trajectory.example_id}-salience",
-                                    "Salience of", "mass", hover, layer_labels=[int(x) for x in tensors["layers"]])
+    values = np.moveaxis(result.salience, 2, 0)  # [step, layer, head]
+    item = plots.layer_head_heatmap(values, [s.name for s in steps],
+                                    plot_target(run, dataset, trajectory.example_id, "salience"),
+                                    "Salience of", "mass", hover, layer_labels=[int(x) for x in result.layers])
     return {"template": "_section_salience_example.md.j2", "plot": embed(item)}
 
 
-def salience_dataset(site, run: Run, dataset: str, trajectories: list[Trajectory], page_dir: str):
-    summary = run.dataset_result(dataset, "salience")
-    if summary is None or not summary["mean_by_step"]:
+def salience_dataset(site: SiteContext, run: Run, dataset: str, trajectories: list[Trajectory], page_dir: str):
+    summary = run.summary(dataset, SalienceSummary)
+    if summary is None or not summary.mean_by_step:
         return None
     figure_dir = site.docs_dir / page_dir / "figures"
-    steps = list(summary["mean_by_step"])
-    layers = summary["layers"]
-    means = np.stack([np.array(summary["mean_by_step"][s], dtype=np.float32) for s in steps])
-    item = plots.layer_head_heatmap(means, steps, f"atlas-{run.name}-{dataset}-salience-mean", "Mean salience of",
+    steps = list(summary.mean_by_step)
+    layers = list(summary.layers)
+    means = np.stack([np.array(summary.mean_by_step[s], dtype=np.float32) for s in steps])
+    item = plots.layer_head_heatmap(means, steps, plot_target(run, dataset, "salience-mean"), "Mean salience of",
                                     "mass", layer_labels=layers)
+    results = {t.example_id: run.result(dataset, t.example_id, SalienceExample) for t in trajectories}
     grids_by_step = []
     for step in steps:
         grids, titles = [], []
         for t in trajectories:
-            if not run.has_tensors(dataset, t.example_id, "salience"):
+            result = results[t.example_id]
+            if result is None:
                 continue
-            tensors = run.tensors(dataset, t.example_id, "salience")
-            names = [t.segments[int(i)].name for i in tensors["step_segments"]]
+            names = [t.segments[int(i)].name for i in result.step_segments]
             if step in names:
-                grids.append(tensors["salience"][:, :, names.index(step)])
+                grids.append(result.salience[:, :, names.index(step)])
                 titles.append(t.example_id)
         if grids:
             slug = step.replace(" ", "-")
             written = figures.small_multiples(grids, titles, figure_dir / f"salience-{slug}",
                                               f"{dataset}: salience of {step} (layers down, heads across)", "mass",
-                                              high=summary["max"])
+                                              high=summary.max)
             grids_by_step.append({"step": step, "figure": site.figure(f"salience-{slug}", run.name, dataset, None,
                                                                       written, page_dir)})
-    return {"template": "_section_salience_dataset.md.j2", "plot": embed(item), "span": summary["span"],
+    return {"template": "_section_salience_dataset.md.j2", "plot": embed(item), "span": summary.span,
             "layers": layers, "grids": grids_by_step}
 
 

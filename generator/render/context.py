@@ -1,0 +1,83 @@
+"""What page kinds and sections share: where pages go, what the index lists, where figures are written.
+
+A leaf of render/: page kinds (pages.py) and sections (sections/) both import it, never each other.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from generator.store.records import Trajectory
+from generator.store.run_directory import Run
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One line of ``atlas-index.json``: a page or figure, and where it lives in the site."""
+
+    kind: str
+    run: str | None
+    dataset: str | None
+    example_id: str | None
+    path: str  # relative to the site root
+
+
+@dataclass
+class Page:
+    path: str  # Markdown path relative to the docs directory
+    template: str
+    context: dict[str, Any]
+    entry: IndexEntry
+
+
+@dataclass
+class SiteContext:
+    """Where a page kind writes figures, and what it collects for the index."""
+
+    docs_dir: Path
+    figures: list[IndexEntry] = field(default_factory=list)
+
+    def figure(self, kind: str, run: str, dataset: str | None, example_id: str | None,
+               written: list[Path], page_dir: str) -> dict[str, Any]:
+        """Record written figure files; return links relative to the page that shows them."""
+        files = []
+        for path in written:
+            relative = path.relative_to(self.docs_dir).as_posix()
+            self.figures.append(IndexEntry(kind, run, dataset, example_id, relative))
+            files.append({"format": path.suffix[1:].upper(), "href": relative_link(relative, page_dir)})
+        return {"files": files}
+
+
+def relative_link(target: str, page_dir: str) -> str:
+    return posixpath.relpath(target, page_dir or ".")
+
+
+def html_path(markdown_path: str) -> str:
+    return markdown_path[: -len(".md")] + ".html"
+
+
+def run_dir(run: Run) -> str:
+    return f"runs/{run.name}"
+
+
+def dataset_dir(run: Run, dataset: str) -> str:
+    return f"runs/{run.name}/{dataset}"
+
+
+def example_path(run: Run, dataset: str, example_id: str) -> str:
+    return f"{dataset_dir(run, dataset)}/examples/{example_id}.md"
+
+
+def plot_target(run: Run, dataset: str, *parts: str) -> str:
+    """A page-unique element id for a plot: ``atlas-<run>-<dataset>-<parts...>``."""
+    return "-".join(("atlas", run.name, dataset) + parts)
+
+
+def accuracy_text(trajectories: list[Trajectory]) -> str:
+    scored = [t.correct for t in trajectories if t.correct is not None]
+    if not scored:
+        return "not scored"
+    return f"{100 * sum(scored) / len(scored):.1f}% ({sum(scored)}/{len(scored)})"

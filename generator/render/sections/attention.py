@@ -1,0 +1,86 @@
+"""Sections of the attention analysis: token-by-token maps, the answer's attention, entropy, small multiples."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from generator.render import figures, plots
+from generator.render.context import SiteContext, plot_target
+from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, embed
+from generator.results.attention import AttentionExample, AttentionSummary
+from generator.store.records import Trajectory
+from generator.store.run_directory import Run
+
+
+def attention_map_note(result: AttentionExample, n_tokens: int) -> str | None:
+    if result.maps is not None:
+        return None
+    if result.pooled_mean is not None:
+        return (f"This sequence has {n_tokens} tokens: maps are pooled into blocks for the heads listed in "
+                "analyses.attention.map_heads.")
+    return (f"This sequence has {n_tokens} tokens, more than the run stored full maps for "
+            "(analyses.attention.max_map_tokens); list heads in analyses.attention.map_heads to keep pooled maps.")
+
+
+def attention_map_plot(result: AttentionExample, trajectory: Trajectory, target: str) -> dict | None:
+    if result.maps is not None:
+        return embed(plots.token_attention_heatmap(result.maps, trajectory.tokens, f"{target}-attention"))
+    if result.pooled_mean is not None:
+        return embed(plots.pooled_attention_heatmap(result.pooled_mean, result.pooled_max, result.pooled_heads,
+                                                    result.pooled_edges, trajectory.tokens, f"{target}-pooled"))
+    return None
+
+
+def attention_example(site: SiteContext, run: Run, trajectory: Trajectory, page_dir: str) -> dict[str, Any] | None:
+    dataset = trajectory.dataset
+    result = run.result(dataset, trajectory.example_id, AttentionExample)
+    if result is None:
+        return None
+    target = plot_target(run, dataset, trajectory.example_id)
+    seg_names = [s.name for s in trajectory.segments]
+    seg_text = [f"{s.name}: {plots.display_token(trajectory.text[s.char_start:s.char_end])}" for s in trajectory.segments]
+    answer_plot = embed(plots.layer_head_heatmap(np.moveaxis(result.answer_segment_mass, 2, 0), seg_names,
+                                                 f"{target}-answer", "Answer attention to", "mass", seg_text))
+    answer_figure = None
+    if any(seg.kind == "step" for seg in trajectory.segments):
+        written = figures.layer_head_grid(
+            result.steps_mass(trajectory), site.docs_dir / page_dir / "figures" / f"{trajectory.example_id}-answer-to-steps",
+            f"{trajectory.example_id}: answer-to-steps attention", "attention mass")
+        answer_figure = site.figure("answer-to-steps", run.name, dataset, trajectory.example_id, written, page_dir)
+    return {"template": "_section_attention_example.md.j2", "map_plot": attention_map_plot(result, trajectory, target),
+            "map_note": attention_map_note(result, len(trajectory.tokens)), "answer_plot": answer_plot,
+            "answer_figure": answer_figure}
+
+
+def attention_dataset(site: SiteContext, run: Run, dataset: str, trajectories: list[Trajectory],
+                      page_dir: str) -> dict[str, Any] | None:
+    summary = run.summary(dataset, AttentionSummary)
+    if summary is None:
+        return None
+    figure_dir = site.docs_dir / page_dir / "figures"
+    series = {dataset: np.asarray(summary.mean_entropy_by_layer)}
+    entropy_plot = embed(plots.line_by_layer(series, plot_target(run, dataset, "entropy"), "Mean attention entropy",
+                                             "entropy (nats)"))
+    written = figures.lines_by_layer(series, figure_dir / "entropy-by-layer", f"{dataset}: attention entropy",
+                                     "entropy (nats)")
+    entropy_figure = site.figure("entropy-by-layer", run.name, dataset, None, written, page_dir)
+    grids, titles = [], []
+    for t in trajectories:
+        if any(seg.kind == "step" for seg in t.segments):
+            result = run.result(dataset, t.example_id, AttentionExample)
+            if result is not None:
+                grids.append(result.steps_mass(t))
+                titles.append(t.example_id)
+    grid_figure = None
+    if grids:
+        written = figures.small_multiples(grids, titles, figure_dir / "answer-to-steps-grid",
+                                          f"{run.name} / {dataset}: answer-to-steps attention", "attention mass")
+        grid_figure = site.figure("answer-to-steps-grid", run.name, dataset, None, written, page_dir)
+    return {"template": "_section_attention_dataset.md.j2", "entropy_plot": entropy_plot,
+            "entropy_figure": entropy_figure, "grid_figure": grid_figure}
+
+
+DATASET_SECTIONS.register("attention", attention_dataset)
+EXAMPLE_SECTIONS.register("attention", attention_example)

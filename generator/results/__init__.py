@@ -1,0 +1,10 @@
+"""Typed results of every analysis, one module each; importing this registers them all.
+
+These modules sit below both analyses (which build them) and render and importers (which
+read them), so no stage reaches into another to share a result.
+"""
+
+from generator.results import ablation, attention, features, formats, patching, salience  # noqa: F401
+from generator.store.result_types import RESULT_TYPES
+
+__all__ = ["RESULT_TYPES"]

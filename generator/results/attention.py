@@ -1,0 +1,108 @@
+"""Result types of the attention analysis, and the definition of its quantities from weights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from generator.store.records import Trajectory
+from generator.store.result_types import DatasetSummary, ExampleResult, register_results, tensor, value
+
+
+@dataclass(frozen=True, eq=False)
+class AttentionExample(ExampleResult):
+    """Every layer's and head's attention over one example; L layers, H heads, T tokens, S segments."""
+
+    segment_mass: np.ndarray = tensor("[L, H, T, S]", "attention weight each query token puts on each segment "
+                                      "(rows sum to 1 over segments when every token is in a segment)")
+    entropy: np.ndarray = tensor("[L, H, T]", "entropy in nats of each query token's attention distribution")
+    max_weight: np.ndarray = tensor("[L, H, T]", "the largest weight in each query token's distribution")
+    answer_segment_mass: np.ndarray = tensor("[L, H, S]", "`segment_mass` averaged over the answer segment's query "
+                                             "tokens (the last token when there is no answer)")
+    mean_entropy: np.ndarray = tensor("[L, H]", "`entropy` averaged over query positions 1.. (position 0 can only "
+                                      "attend to itself)")
+    maps: np.ndarray | None = tensor("[L, H, T, T]", "full token-by-token attention, `[query, key]`; present only "
+                                     "when `T <= analyses.attention.max_map_tokens`", optional=True)
+    pooled_heads: np.ndarray | None = tensor("[n, 2]", "for longer sequences: the `(layer, head)` pairs listed in "
+                                             "`analyses.attention.map_heads`", dtype="int64", optional=True)
+    pooled_mean: np.ndarray | None = tensor("[n, B, B]", "their maps pooled into `B x B` blocks "
+                                            "(`analyses.attention.pooled_map_size`): mean weight of each block",
+                                            optional=True)
+    pooled_max: np.ndarray | None = tensor("[n, B, B]", "the same blocks' largest weight", optional=True)
+    pooled_edges: np.ndarray | None = tensor("[B + 1]", "token index where each block starts, then `T`: block `i` "
+                                             "covers tokens `pooled_edges[i]:pooled_edges[i+1]`", dtype="int64",
+                                             optional=True)
+
+    def steps_mass(self, trajectory: Trajectory) -> np.ndarray:
+        """[layer, head] mass the answer puts on all reasoning steps together."""
+        steps = [i for i, seg in enumerate(trajectory.segments) if seg.kind == "step"]
+        if not steps:
+            return np.zeros(self.answer_segment_mass.shape[:2], dtype=np.float32)
+        return self.answer_segment_mass[:, :, steps].sum(axis=2)
+
+
+@dataclass(frozen=True)
+class AttentionSummary(DatasetSummary):
+    """Attention entropy over a dataset."""
+
+    n_examples: int = value("how many examples the means are over")
+    mean_entropy_by_layer: tuple[float, ...] = value("`[L]` mean entropy per layer (over heads, queries 1.. and "
+                                                     "examples)")
+    std_entropy_by_layer: tuple[float, ...] = value("`[L]` standard deviation across examples of each example's "
+                                                    "mean entropy in that layer")
+    mean_entropy_by_layer_head: tuple[tuple[float, ...], ...] = value("`[L][H]` mean entropy per layer and head")
+
+
+@dataclass(frozen=True, eq=False)
+class AttentionDigest:
+    """What dataset-level statistics need of an example (kept in memory; the maps are not)."""
+
+    answer_segment_mass: np.ndarray  # [L, H, S]
+    mean_entropy: np.ndarray  # [L, H]
+
+
+register_results("attention", AttentionExample, AttentionSummary,
+                 "Attention of every layer and head: segment mass, entropy, maximum weight, maps.")
+
+
+def answer_queries(trajectory: Trajectory) -> np.ndarray:
+    """Token positions whose attention 'the answer pays': the answer span, else the last token."""
+    for seg in trajectory.segments:
+        if seg.kind == "answer":
+            return np.arange(seg.start, seg.end)
+    return np.array([len(trajectory.tokens) - 1])
+
+
+def attention_example(segment_mass: np.ndarray, entropy: np.ndarray, max_weight: np.ndarray,
+                      trajectory: Trajectory, **maps: np.ndarray | None) -> AttentionExample:
+    """The stored result from per-query summaries: the answer's mass and mean entropy defined once."""
+    n_tokens = entropy.shape[2]
+    return AttentionExample(
+        segment_mass=segment_mass,
+        entropy=entropy,
+        max_weight=max_weight,
+        answer_segment_mass=segment_mass[:, :, answer_queries(trajectory), :].mean(axis=2),
+        mean_entropy=entropy[:, :, 1:].mean(axis=2) if n_tokens > 1 else entropy[:, :, 0],
+        **maps,
+    )
+
+
+def summaries_from_weights(maps: np.ndarray, segment_ids: np.ndarray, n_segments: int):
+    """(segment mass, entropy, max weight) of full weight maps [L, H, Tq, Tk]; for imported maps."""
+    one_hot = np.zeros((maps.shape[-1], n_segments), dtype=np.float64)
+    rows = np.flatnonzero(segment_ids >= 0)
+    one_hot[rows, segment_ids[rows]] = 1.0
+    safe = np.where(maps > 0, maps, 1.0)
+    entropy = -(np.where(maps > 0, maps * np.log(safe), 0.0)).sum(-1)
+    return ((maps @ one_hot).astype(np.float32), entropy.astype(np.float32), maps.max(-1).astype(np.float32))
+
+
+def summarize_attention(results: list[AttentionDigest]) -> AttentionSummary:
+    per_head = np.stack([r.mean_entropy for r in results])  # [example, layer, head]
+    return AttentionSummary(
+        n_examples=len(results),
+        mean_entropy_by_layer=tuple(per_head.mean(axis=(0, 2)).tolist()),
+        std_entropy_by_layer=tuple(per_head.mean(axis=2).std(axis=0).tolist()),
+        mean_entropy_by_layer_head=tuple(tuple(row) for row in per_head.mean(axis=0).tolist()),
+    )

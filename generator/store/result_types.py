@@ -1,0 +1,143 @@
+"""Typed analysis results: the records that cross from analyses to pages, importers and notebooks.
+
+Every analysis declares two frozen dataclasses: an ``ExampleResult`` (numpy arrays, one
+safetensors file per example) and a ``DatasetSummary`` (plain JSON, one file per dataset).
+Each field says its shape and meaning in its metadata; docs/run-format.md is generated from
+those (``generator.store.format_doc``), so the documentation cannot drift from the types.
+Both load back exactly (``load(save(x)) == x``) and need nothing but json and safetensors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import typing
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+
+from generator.registry import Registry
+from generator.store.plain_data import PlainDataError, build_dataclass, to_plain
+
+RESULT_TYPE_KEY = "atlas.result"  # safetensors metadata: which ExampleResult a file holds
+
+
+class ResultFormatError(ValueError):
+    """A stored result that does not match its type; the message names the file and the key."""
+
+
+def tensor(shape: str, doc: str, dtype: str = "float32", optional: bool = False) -> Any:
+    """A tensor field; ``shape`` is written like ``[L, H, T]`` (checked on load: the rank)."""
+    metadata = {"shape": shape, "doc": doc, "dtype": dtype}
+    return dataclasses.field(default=None, metadata=metadata) if optional else dataclasses.field(metadata=metadata)
+
+
+def value(doc: str, default: Any = dataclasses.MISSING, factory: Any = dataclasses.MISSING) -> Any:
+    """A JSON field of a summary (or of a record inside one)."""
+    return dataclasses.field(default=default, default_factory=factory, metadata={"doc": doc})
+
+
+def rank(shape: str) -> int:
+    inside = shape.strip()[1:-1].strip()
+    return 0 if not inside else len(inside.split(","))
+
+
+E = TypeVar("E", bound="ExampleResult")
+S = TypeVar("S", bound="DatasetSummary")
+
+
+@dataclass(frozen=True, eq=False)
+class ExampleResult:
+    """One example's result of one analysis: named numpy arrays (``None`` for absent optional ones)."""
+
+    analysis: ClassVar[str]
+
+    def to_tensors(self) -> dict[str, np.ndarray]:
+        return {f.name: np.ascontiguousarray(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if getattr(self, f.name) is not None}
+
+    @classmethod
+    def from_tensors(cls: type[E], tensors: dict[str, np.ndarray], source: str) -> E:
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(tensors) - set(fields))
+        if unknown:
+            raise ResultFormatError(f"{source}: key {unknown[0]!r}: not a tensor of {cls.__name__} "
+                                    f"(expected some of {', '.join(fields)})")
+        values = {}
+        for name, f in fields.items():
+            if name not in tensors:
+                if f.default is dataclasses.MISSING:
+                    raise ResultFormatError(f"{source}: key {name!r}: missing ({cls.__name__} needs it, "
+                                            f"shape {f.metadata['shape']})")
+                continue
+            array = tensors[name]
+            if array.ndim != rank(f.metadata["shape"]):
+                raise ResultFormatError(f"{source}: key {name!r}: expected shape {f.metadata['shape']}, "
+                                        f"got {list(array.shape)}")
+            values[name] = array
+        return cls(**values)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        for f in dataclasses.fields(self):
+            a, b = getattr(self, f.name), getattr(other, f.name)
+            if (a is None) != (b is None):
+                return False
+            if a is not None and not (a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")):
+                return False
+        return True
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """One dataset's summary of one analysis: plain JSON values, nested dataclasses allowed."""
+
+    analysis: ClassVar[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return to_plain(self)
+
+    @classmethod
+    def from_json(cls: type[S], data: Any, source: str) -> S:
+        if not isinstance(data, dict):
+            raise ResultFormatError(f"{source}: expected a JSON object, got {type(data).__name__}")
+        try:
+            return build_dataclass(cls, data, "", source, ResultFormatError, nonempty_strings=False)
+        except PlainDataError as exc:  # pragma: no cover - build_dataclass raises the error type it is given
+            raise ResultFormatError(str(exc)) from exc
+
+
+@dataclass(frozen=True)
+class ResultTypes:
+    """The two record types of one analysis, for documentation and for readers of old runs."""
+
+    analysis: str
+    example: type[ExampleResult] | None
+    summary: type[DatasetSummary] | None
+    description: str
+
+
+RESULT_TYPES: Registry[ResultTypes] = Registry("result types")
+
+
+def register_results(analysis: str, example: type[ExampleResult] | None, summary: type[DatasetSummary] | None,
+                     description: str) -> ResultTypes:
+    for record in (example, summary):
+        if record is not None:
+            record.analysis = analysis
+    return RESULT_TYPES.register(analysis, ResultTypes(analysis, example, summary, description))
+
+
+def field_doc(f: dataclasses.Field) -> str:
+    return f.metadata.get("doc", "")
+
+
+def annotation_text(cls: type, name: str) -> str:
+    """A field's annotation as a reader would write it (``float | None``, ``MeanWithCI``)."""
+    hint = typing.get_type_hints(cls)[name]
+    text = re.sub(r"\b(?:typing|generator\.[\w.]+)\.", "", str(hint) if typing.get_origin(hint) else hint.__name__)
+    return text.replace("NoneType", "None")
