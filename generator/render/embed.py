@@ -30,7 +30,7 @@ def stable_ids(item: dict[str, Any]) -> dict[str, Any]:
     def walk(value: Any) -> Any:
         if isinstance(value, dict):
             return {k: rename(v) if k == "id" and isinstance(v, str) else walk(v) for k, v in value.items()}
-        if isinstance(value, list):
+        if isinstance(value, (list, tuple)):  # Bokeh's map entries are tuples
             return [walk(v) for v in value]
         return value
 
