@@ -40,10 +40,10 @@ def main() -> None:
 
     from generator.analyses import ExampleContext, get_analysis
     from generator.capture.generation import generate
-    from generator.capture.segmentation import segment_ids
     from generator.config import parse_config
     from generator.datasets import load_dataset
     from generator.pipeline import build_trajectory
+    from generator.store.records import segment_ids
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="shipped", choices=["shipped", "llama-1b-shape"])
@@ -73,7 +73,7 @@ def main() -> None:
                 context = ExampleContext(model, tokenizer, None, trajectory,
                                          segment_ids(trajectory.segments, len(trajectory.tokens)), dataset_state=state)
                 result = analysis.analyze_example(context, options)
-                delta = torch.from_numpy(result["delta_logprob"])
+                delta = torch.from_numpy(result.delta_logprob)
                 # knockout has one result per part (copied across layers); residual methods one per layer
                 count += int(torch.isfinite(delta[:, :1] if methods == ["knockout"] else delta).sum())
             if args.device == "cuda":

@@ -6,6 +6,19 @@ import argparse
 import sys
 from pathlib import Path
 
+from generator.analyses import AnalysisError
+from generator.capture import CaptureError
+from generator.capture.model_loading import ModelLoadError
+from generator.config import ConfigError, read_config, resolve_paths
+from generator.datasets import DatasetError
+from generator.demo_model.datasets import (shipped_decimal_questions, shipped_prompts, write_decimal_dataset,
+                                           write_demo_datasets)
+from generator.demo_model.train import TrainSettings, train_demo_model
+from generator.importers import IMPORTERS, ImportValidationError, import_run
+from generator.pipeline import execute_run
+from generator.render.site import build_site, render_docs
+from generator.store.run_directory import RunFormatError
+
 DEMO_CONFIG = Path("configs/demo.yaml")
 DEMO_MODEL = Path("data/models/atlas-arith-demo")
 DEFAULT_RUNS = Path("data/runs")
@@ -17,11 +30,9 @@ class UsageError(RuntimeError):
 
 
 def _run(config_path: Path, output_dir: Path | None) -> Path:
-    from generator.config import read_config, resolve_paths
-    from generator.pipeline import execute_run
 
     written = read_config(config_path)
-    config = resolve_paths(written, config_path.parent)
+    config = resolve_paths(written, config_path.parent, str(config_path))
     summary = execute_run(config, written.to_dict(), written.config_hash(), output_dir)
     for dataset, accuracy in summary.accuracy_by_dataset.items():
         shown = "not scored" if accuracy is None else f"{100 * accuracy:.1f}%"
@@ -31,7 +42,6 @@ def _run(config_path: Path, output_dir: Path | None) -> Path:
 
 
 def _build(runs_dir: Path, mkdocs_config: Path, site_dir: Path | None) -> Path:
-    from generator.render.site import build_site
 
     if not mkdocs_config.is_file():
         raise UsageError(f"{mkdocs_config}: MkDocs config not found (run atlas from the project root or pass --mkdocs-config)")
@@ -63,7 +73,6 @@ def command_demo(args: argparse.Namespace) -> None:
 def command_serve(args: argparse.Namespace) -> None:
     from mkdocs.commands.serve import serve
 
-    from generator.render.site import render_docs
 
     config = Path(args.mkdocs_config).resolve()
     docs_dir = config.parent / "build" / "docs"
@@ -73,7 +82,6 @@ def command_serve(args: argparse.Namespace) -> None:
 
 
 def command_import(args: argparse.Namespace) -> None:
-    from generator.importers import IMPORTERS, import_run
 
     directory = import_run(IMPORTERS.get(args.kind), Path(args.source), args.run, Path(args.runs))
     print(f"Imported {args.source} as run {args.run!r} into {directory.resolve()}")
@@ -81,9 +89,6 @@ def command_import(args: argparse.Namespace) -> None:
 
 
 def command_train_demo_model(args: argparse.Namespace) -> None:
-    from generator.demo_model.datasets import (shipped_decimal_questions, shipped_prompts, write_decimal_dataset,
-                                               write_demo_datasets)
-    from generator.demo_model.train import TrainSettings, train_demo_model
 
     if args.write_datasets:
         for path in write_demo_datasets(Path("data/datasets")) + [write_decimal_dataset(Path("data/datasets"))]:
@@ -123,8 +128,6 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=command_serve)
 
     importing = sub.add_parser("import", help="turn result files you already have into a run directory")
-    from generator.importers import IMPORTERS
-
     importing.add_argument("kind", choices=IMPORTERS.names(),
                            help="; ".join(f"{name}: {IMPORTERS.get(name).help}" for name in IMPORTERS.names()))
     importing.add_argument("source", help="the file or directory to import")
@@ -142,14 +145,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from generator.analyses import AnalysisError
-    from generator.capture.attention import CaptureError
-    from generator.capture.model_loading import ModelLoadError
-    from generator.config import ConfigError
-    from generator.datasets import DatasetError
-    from generator.importers import ImportValidationError
-    from generator.store.run_directory import RunFormatError
-
     args = build_parser().parse_args(argv)
     try:
         args.handler(args)

@@ -14,10 +14,10 @@ from generator.analyses import Analysis, ExampleContext, get_analysis
 from generator.capture import CaptureOptions, generate_with_capture_batched
 from generator.capture.generation import Generation, generate, token_pieces
 from generator.capture.model_loading import LoadedModel, load_model
-from generator.capture.segmentation import parse_answer, segment_ids, segment_trajectory
+from generator.capture.segmentation import parse_answer, segment_trajectory
 from generator.config import RunConfig
 from generator.datasets import Example, load_dataset
-from generator.store.records import SCHEMA_VERSION, AnalysisEntry, DatasetEntry, Manifest, Trajectory
+from generator.store.records import SCHEMA_VERSION, AnalysisEntry, DatasetEntry, Manifest, Trajectory, segment_ids
 from generator.store.result_types import DatasetSummary
 from generator.store.run_directory import RunWriter, write_run
 

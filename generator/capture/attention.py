@@ -31,6 +31,8 @@ from typing import Iterator, Literal, Protocol, Sequence
 
 import numpy as np
 
+from generator.capture.native_attention import attention_with_summaries_cpu, unavailable_reason
+from generator.capture.segment_runs import segment_ids_of, segment_run_ends
 from generator.capture.softmax_summaries import MASKED, exp_rows, masked, row_statistics, soft_capped
 
 CAPTURE_IMPLEMENTATION = "atlas_capture"
@@ -210,8 +212,6 @@ class PassRecorder:
 
     def record_fused(self, layer: int, query, key, value, attention_mask, scaling: float, softcap: float | None):
         """Output and summaries of one layer from the fused kernel; returns the output [batch, q, head, dim]."""
-        from generator.capture.segment_runs import segment_ids_of, segment_run_ends
-
         self.calls += 1
         if self._segment_ids is None:
             self._segment_ids = segment_ids_of(self.segment_matrix)
@@ -456,10 +456,10 @@ def _capturing_attention(module, query, key, value, attention_mask, scaling=None
 def fused_kernel(device_type: str):
     """The fused kernel for a device: Triton on CUDA, the compiled C kernel on the CPU."""
     if device_type == "cuda":
-        from generator.capture.fused_attention import attention_with_summaries
-    else:
-        from generator.capture.native_attention import attention_with_summaries_cpu as attention_with_summaries
-    return attention_with_summaries
+        from generator.capture.fused_attention import attention_with_summaries  # imports Triton: optional
+
+        return attention_with_summaries
+    return attention_with_summaries_cpu
 
 
 @functools.lru_cache(maxsize=None)
@@ -472,8 +472,6 @@ def fused_kernel_problem(device_type: str) -> str | None:
             return "the CUDA kernel needs Triton (it comes with CUDA builds of torch)"
         return None
     if device_type == "cpu":
-        from generator.capture.native_attention import unavailable_reason
-
         reason = unavailable_reason()
         return None if reason is None else f"the CPU kernel could not be built: {reason}"
     return f"no fused kernel for {device_type} devices"

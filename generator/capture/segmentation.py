@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generator.store.records import Segment, segment_ids  # noqa: F401 - segment_ids is part of this module's face
+from generator.store.records import Segment
 
 
 @dataclass(frozen=True)

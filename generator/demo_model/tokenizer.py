@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import string
 
+from generator.demo_model.decimals import CHAT_TEMPLATE
+
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIAL_TOKENS = (PAD, BOS, EOS, UNK)
 
@@ -31,8 +33,6 @@ def build_tokenizer():
         single=f"{BOS} $A", pair=f"{BOS} $A $B", special_tokens=[(BOS, vocab[BOS])]
     )
     core.decoder = decoders.Fuse()
-    from generator.demo_model.decimals import CHAT_TEMPLATE
-
     return PreTrainedTokenizerFast(
         tokenizer_object=core,
         chat_template=CHAT_TEMPLATE,

@@ -1,0 +1,108 @@
+"""The package's import graph: no cycles, and no import inside a function that could hide one.
+
+Read statically (ast), counting imports at any depth, so a cycle cannot hide in a function.
+"""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "generator"
+# Function-level imports of our own modules that exist for an optional dependency, not a cycle.
+ALLOWED_LATE_IMPORTS = {("generator.capture.attention", "generator.capture.fused_attention")}  # needs Triton
+# Stages that must not reach into each other (importer -> imported module prefixes it may not use).
+FORBIDDEN = {
+    "generator.store": ("generator.analyses", "generator.capture", "generator.render", "generator.results",
+                        "generator.importers", "generator.pipeline", "generator.config"),
+    "generator.results": ("generator.analyses", "generator.capture", "generator.render", "generator.importers"),
+    "generator.render": ("generator.analyses", "generator.capture", "generator.pipeline", "generator.importers"),
+    "generator.capture": ("generator.analyses", "generator.render", "generator.config", "generator.pipeline"),
+    "generator.importers": ("generator.analyses", "generator.capture", "generator.render"),
+    "generator.analyses": ("generator.render", "generator.importers", "generator.pipeline", "generator.config"),
+}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def imports(path: Path, known: dict[str, Path]) -> list[tuple[str, bool]]:
+    """(imported module, inside a function?) for every import of our package in ``path``."""
+    found = []
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            nested = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            if isinstance(child, ast.Import):
+                found.extend((a.name, nested) for a in child.names if a.name.startswith("generator"))
+            elif isinstance(child, ast.ImportFrom) and child.module and child.module.startswith("generator"):
+                for alias in child.names:
+                    submodule = f"{child.module}.{alias.name}"
+                    found.append((submodule if submodule in known else child.module, nested))
+            visit(child, nested)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")), False)
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    return {name: {target for target, _ in imports(path, known)} for name, path in known.items()}
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan), or a module importing itself."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def connect(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in edges.get(node, ()):
+            if target not in index:
+                connect(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1 or node in edges.get(node, ()):
+                found.append(sorted(component))
+
+    for node in sorted(edges):
+        if node not in index:
+            connect(node)
+    return found
+
+
+def test_the_import_graph_has_no_cycles():
+    assert cycles(graph()) == []
+
+
+def test_no_function_level_import_of_our_own_modules():
+    known = modules()
+    late = sorted((name, target) for name, path in known.items() for target, nested in imports(path, known)
+                  if nested and (name, target) not in ALLOWED_LATE_IMPORTS)
+    assert late == []
+
+
+def test_stages_do_not_reach_into_each_other():
+    crossings = sorted((name, target) for name, targets in graph().items() for target in targets
+                       for stage, banned in FORBIDDEN.items() if name.startswith(stage)
+                       and target.startswith(banned))
+    assert crossings == []
+
+
+def test_the_checker_finds_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"a"}}) == [["a"]]
