@@ -53,6 +53,23 @@ def test_run_errors_are_clear(tmp_path, capsys, setup, message):
     assert not (tmp_path / "data").exists()
 
 
+@pytest.mark.parametrize("analyses,message", [
+    ("{patching: {positions: diferring}}", "analyses.patching.positions': expected one of 'differing'"),
+    ("{features: {sae_site: mlp_outt}}", "analyses.features.sae_site': expected one of 'resid_pre', 'mlp_out'"),
+    ("{ablation: {methods: [zeros]}}", "analyses.ablation.methods[0]': expected one of 'zero'"),
+])
+def test_misspelt_options_fail_before_the_model_loads(tmp_path, capsys, monkeypatch, analyses, message):
+    import generator.pipeline
+
+    monkeypatch.setattr(generator.pipeline, "load_model", lambda spec: pytest.fail("the model was loaded"))
+    write_dataset(tmp_path / "d.jsonl", [{"id": "e1", "prompt": "p"}])
+    (tmp_path / "run.yaml").write_text(f"run_name: bad\nmodel: {{id: ./m}}\ndatasets: [{{name: d, path: d.jsonl}}]\n"
+                                       f"analyses: {analyses}\n")
+    assert main(["run", str(tmp_path / "run.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert f"run.yaml: key '{message}" in err and len(err.strip().splitlines()) == 1
+
+
 def test_build_without_runs_says_what_to_do(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(REPO_ROOT)
     assert main(["build", "--runs", str(tmp_path / "nothing")]) == 2

@@ -84,3 +84,50 @@ def test_invalid_config_fails_before_any_model_loads(tmp_path, monkeypatch):
     config = tmp_path / "run.yaml"
     config.write_text("run_name: x\nmodel: {id: m, dtype: float64}\ndatasets: [{name: d, path: d.jsonl}]\n")
     assert main(["run", str(config)]) == 2
+
+
+@pytest.mark.parametrize("analysis,options,message", [
+    ("patching", {"positions": "diferring"},
+     "key 'analyses.patching.positions': expected one of 'differing', 'last', 'all', got 'diferring'"),
+    ("patching", {"components": ["resid_pre", "mlp"]},
+     "key 'analyses.patching.components[1]': expected one of 'resid_pre', 'attn_out', 'mlp_out', got 'mlp'"),
+    ("features", {"sae_site": "mlp_outt"},
+     "key 'analyses.features.sae_site': expected one of 'resid_pre', 'mlp_out', got 'mlp_outt'"),
+    ("features", {"top_k": 0}, "key 'analyses.features.top_k': expected a positive integer, got 0"),
+    ("ablation", {"methods": ["zeros"]},
+     "key 'analyses.ablation.methods[0]': expected one of 'zero', 'mean', 'resample', 'knockout', got 'zeros'"),
+    ("ablation", {"methods": []}, "key 'analyses.ablation.methods': expected at least one of"),
+    ("ablation", {"parts": "step"}, "key 'analyses.ablation.parts': expected 'steps' or 'tokens:<segment name>'"),
+    ("ablation", {"answer_pattern": "A:(.*)"}, "key 'analyses.ablation.answer_pattern': unknown key"),
+    ("attention", {"engine": "flash"}, "key 'analyses.attention.engine': expected one of 'auto', 'torch', 'fused'"),
+    ("attention", {"map_heads": [[1, 2, 3]]}, "key 'analyses.attention.map_heads[0]': expected [layer, head]"),
+])
+def test_misspelt_option_values_name_the_file_key_and_choices(analysis, options, message):
+    with pytest.raises(ConfigError) as info:
+        parse_config(with_changes(analyses={analysis: options}), "run.yaml")
+    assert str(info.value).startswith("run.yaml: ")
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize("written,expected", [
+    ("./ckpt", "local"),
+    ("../elsewhere/ckpt", "local"),
+    ("data/models/atlas-arith-demo", "local"),  # more than one '/': a path
+    ("Qwen/Qwen2.5-0.5B", "hub"),
+    ("gpt2", "hub"),
+])
+def test_the_model_id_is_resolved_once(tmp_path, written, expected):
+    from generator.config import resolve_paths
+
+    config = resolve_paths(parse_config(with_changes(model={"id": written})), tmp_path)
+    assert config.model.source == expected
+    assert config.model.id == (str((tmp_path / written).resolve()) if expected == "local" else written)
+
+
+def test_a_hub_id_that_is_also_a_folder_is_refused(tmp_path):
+    from generator.config import resolve_paths
+
+    (tmp_path / "Qwen" / "Qwen2.5-0.5B").mkdir(parents=True)
+    with pytest.raises(ConfigError, match="run.yaml: key 'model.id': 'Qwen/Qwen2.5-0.5B' is both a hub id and a "
+                                          "folder next to the config .*write './Qwen/Qwen2.5-0.5B' for the folder"):
+        resolve_paths(parse_config(with_changes(model={"id": "Qwen/Qwen2.5-0.5B"})), tmp_path, "run.yaml")

@@ -88,6 +88,10 @@ ANALYSES: Registry[Analysis] = Registry("analysis")
 
 
 def register_analysis(cls: type[Analysis]) -> type[Analysis]:
+    for record in (cls.result_type, cls.summary_type):
+        if record is not None and getattr(record, "analysis", None) != cls.name:
+            raise ValueError(f"analysis {cls.name!r}: {record.__name__} is not registered for it "
+                             "(register_results first)")
     ANALYSES.register(cls.name, cls())
     return cls
 

@@ -57,26 +57,40 @@ class ExampleResult:
         return {f.name: np.ascontiguousarray(getattr(self, f.name)) for f in dataclasses.fields(self)
                 if getattr(self, f.name) is not None}
 
+    def __post_init__(self) -> None:
+        """Every array has its declared rank and dtype: a result that would not load is never made."""
+        for f in dataclasses.fields(self):
+            array = getattr(self, f.name)
+            if array is None:
+                if f.default is dataclasses.MISSING:
+                    raise ResultFormatError(f"{type(self).__name__}: key {f.name!r}: missing")
+                continue
+            if not isinstance(array, np.ndarray):
+                raise ResultFormatError(f"{type(self).__name__}: key {f.name!r}: expected a numpy array, "
+                                        f"got {type(array).__name__}")
+            if array.ndim != rank(f.metadata["shape"]):
+                raise ResultFormatError(f"{type(self).__name__}: key {f.name!r}: expected shape "
+                                        f"{f.metadata['shape']}, got {list(array.shape)}")
+            if array.dtype.name != f.metadata["dtype"]:
+                raise ResultFormatError(f"{type(self).__name__}: key {f.name!r}: expected {f.metadata['dtype']}, "
+                                        f"got {array.dtype.name}")
+
     @classmethod
     def from_tensors(cls: type[E], tensors: dict[str, np.ndarray], source: str) -> E:
+        """The record stored in one safetensors file; errors name ``source`` and the key."""
         fields = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(tensors) - set(fields))
         if unknown:
             raise ResultFormatError(f"{source}: key {unknown[0]!r}: not a tensor of {cls.__name__} "
                                     f"(expected some of {', '.join(fields)})")
-        values = {}
-        for name, f in fields.items():
-            if name not in tensors:
-                if f.default is dataclasses.MISSING:
-                    raise ResultFormatError(f"{source}: key {name!r}: missing ({cls.__name__} needs it, "
-                                            f"shape {f.metadata['shape']})")
-                continue
-            array = tensors[name]
-            if array.ndim != rank(f.metadata["shape"]):
-                raise ResultFormatError(f"{source}: key {name!r}: expected shape {f.metadata['shape']}, "
-                                        f"got {list(array.shape)}")
-            values[name] = array
-        return cls(**values)
+        missing = [name for name, f in fields.items() if name not in tensors and f.default is dataclasses.MISSING]
+        if missing:
+            raise ResultFormatError(f"{source}: key {missing[0]!r}: missing ({cls.__name__} needs it, "
+                                    f"shape {fields[missing[0]].metadata['shape']})")
+        try:
+            return cls(**tensors)
+        except ResultFormatError as exc:
+            raise ResultFormatError(f"{source}: {str(exc).split(': ', 1)[1]}") from exc
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):

@@ -8,11 +8,14 @@ import pytest
 from generator.analyses import AnalysisError
 from generator.config import parse_config, resolve_paths
 from generator.pipeline import execute_run
-from generator.store.run_directory import load_run
-from tests.conftest import REPO_ROOT
+from generator.render.site import build_site
 from generator.results.ablation import AblationSummary
 from generator.results.formats import FormatsSummary
 from generator.results.patching import PatchingSummary
+from generator.store.run_directory import load_run
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.slow  # runs the shipped model on whole datasets: most of the suite's time
 
 SHIPPED = str(REPO_ROOT / "data/models/atlas-arith-demo")
 
@@ -29,6 +32,20 @@ def arithmetic_run(tmp_path_factory):
     return run(tmp_path_factory.mktemp("ablation"),
                [{"name": "three-step", "path": "data/datasets/three-step.jsonl", "limit": 10}],
                {"attention": {}, "ablation": {"methods": ["knockout", "zero", "mean", "resample"], "layers": [0, 2]}})
+
+
+@pytest.fixture(scope="module")
+def site_of(tmp_path_factory):
+    """The site of a run, built once per module."""
+    built = {}
+
+    def build(run_):
+        if run_.root not in built:
+            out = tmp_path_factory.mktemp("site")
+            built[run_.root] = build_site(run_.root.parent, REPO_ROOT / "mkdocs.yml", site_dir=out / "site",
+                                          docs_dir=out / "docs").site_dir
+        return built[run_.root]
+    return build
 
 
 @pytest.fixture(scope="module")
@@ -113,11 +130,7 @@ def test_empty_and_out_of_range_ablations_are_refused(tmp_path):
     ("arithmetic_run", "runs/causal/three-step/index.html", ["Ablation importance", "Attention versus importance"]),
     ("arithmetic_run", "runs/causal/three-step/examples/three-step-000.html", ["Ablation effect per part"]),
 ])
-def test_causal_sections_render(request, tmp_path, fixture, page, expected):
-    from generator.render.site import build_site
-
-    run_ = request.getfixturevalue(fixture)
-    built = build_site(run_.root.parent, REPO_ROOT / "mkdocs.yml", site_dir=tmp_path / "site", docs_dir=tmp_path / "docs")
-    html = (built.site_dir / page).read_text()
+def test_causal_sections_render(request, site_of, fixture, page, expected):
+    html = (site_of(request.getfixturevalue(fixture)) / page).read_text()
     for text in expected:
         assert text in html

@@ -94,3 +94,17 @@ def test_long_sequences_show_pooled_maps_for_chosen_heads(tmp_path):
     html = (site.site_dir / "runs/pooled/d/examples/long.html").read_text()
     assert "maps are pooled into blocks" in html
     assert "layer 1, head 3" in html
+
+
+def test_the_same_plot_embeds_identically_within_one_process():
+    import numpy as np
+
+    from generator.render import plots
+    from generator.render.embed import plot_item
+
+    maps = np.full((2, 2, 3, 3), 1 / 3, dtype=np.float32)
+    first = plot_item(plots.token_attention_heatmap(maps, ["a", "b", "c"], "atlas-x"))["json"]
+    plot_item(plots.line_by_layer({"d": np.arange(3.0)}, "atlas-y", "t", "y"))  # advances Bokeh's id counter
+    again = plot_item(plots.token_attention_heatmap(maps, ["a", "b", "c"], "atlas-x"))["json"]
+    assert first == again
+    assert '"id":"atlas-x-0"' in first and '"id":"p1' not in first

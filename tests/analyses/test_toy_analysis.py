@@ -1,0 +1,105 @@
+"""Adding an analysis is one analysis class, its result types and one section: nothing else names it.
+
+The toy analysis below (token count and a per-token position ramp) lives only in this test;
+it must reach the run directory, the manifest, the summaries and both page kinds.
+"""
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pytest
+
+from generator.analyses.base import ANALYSES, Analysis, register_analysis
+from generator.config import ConfigError, parse_config, resolve_paths
+from generator.pipeline import execute_run
+from generator.render import jinja
+from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS
+from generator.render.site import build_site
+from generator.store.result_types import RESULT_TYPES, DatasetSummary, ExampleResult, register_results, tensor, value
+from generator.store.run_directory import load_run
+from tests.conftest import REPO_ROOT, save_tiny_checkpoint, write_dataset
+
+
+@dataclass(frozen=True, eq=False)
+class ToyExample(ExampleResult):
+    ramp: np.ndarray = tensor("[T]", "each token's position divided by the length")
+
+
+@dataclass(frozen=True)
+class ToySummary(DatasetSummary):
+    total_tokens: int = value("tokens over the dataset")
+    label: str = value("the configured label")
+
+
+@dataclass(frozen=True)
+class ToyOptions:
+    label: str = "toy"
+    shape: Literal["ramp", "flat"] = "ramp"
+
+
+class ToyAnalysis(Analysis):
+    name = "toy"
+    options_type = ToyOptions
+    result_type = ToyExample
+    summary_type = ToySummary
+
+    def analyze_example(self, context, options):
+        n = len(context.trajectory.tokens)
+        values = np.arange(n, dtype=np.float32) / n if options.shape == "ramp" else np.ones(n, np.float32)
+        return ToyExample(values)
+
+    def summarize_dataset(self, trajectories, digests, options, others):
+        return ToySummary(sum(len(d.ramp) for d in digests), options.label)
+
+
+def toy_dataset_section(site, run, dataset, trajectories, page_dir):
+    summary = run.summary(dataset, ToySummary)
+    return None if summary is None else {"template": "_section_toy.md.j2", "text": f"TOY {summary.label} "
+                                         f"{summary.total_tokens} tokens"}
+
+
+def toy_example_section(site, run, trajectory, page_dir):
+    result = run.result(trajectory.dataset, trajectory.example_id, ToyExample)
+    return None if result is None else {"template": "_section_toy.md.j2", "text": f"TOY ramp ends at {result.ramp[-1]:.3f}"}
+
+
+@pytest.fixture
+def toy_registered(tmp_path, monkeypatch):
+    register_results("toy", ToyExample, ToySummary, "A toy analysis defined in a test.")
+    register_analysis(ToyAnalysis)
+    DATASET_SECTIONS.register("toy", toy_dataset_section)
+    EXAMPLE_SECTIONS.register("toy", toy_example_section)
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "_section_toy.md.j2").write_text("## Toy section\n\n{{ section.text }}\n")
+    monkeypatch.setattr(jinja, "EXTRA_TEMPLATE_DIRS", [templates])
+    yield
+    for registry in (RESULT_TYPES, ANALYSES, DATASET_SECTIONS, EXAMPLE_SECTIONS):
+        registry.unregister("toy")
+
+
+def test_a_toy_analysis_reaches_the_run_directory_and_the_pages(toy_registered, tmp_path):
+    save_tiny_checkpoint(tmp_path / "model")
+    write_dataset(tmp_path / "d.jsonl", [{"id": "x-0", "prompt": "Q: 1+2="}, {"id": "x-1", "prompt": "Q: 3*4="}])
+    written = parse_config({"run_name": "toyrun", "model": {"id": "./model"},
+                            "datasets": [{"name": "d", "path": "d.jsonl"}], "generation": {"max_new_tokens": 4},
+                            "analyses": {"toy": {"label": "hello"}}, "output_dir": "runs"})
+    run = load_run(execute_run(resolve_paths(written, tmp_path), written.to_dict(), written.config_hash()).directory)
+    assert (run.root / "examples/d/x-0/toy.safetensors").is_file()
+    entry = run.manifest.analyses[0]
+    assert (entry.name, entry.example_result, entry.dataset_summary) == ("toy", "ToyExample", "ToySummary")
+    tokens = sum(len(t.tokens) for t in run.trajectories("d"))
+    assert run.summary("d", ToySummary) == ToySummary(tokens, "hello")
+    site = build_site(run.root.parent, REPO_ROOT / "mkdocs.yml", site_dir=tmp_path / "site",
+                      docs_dir=tmp_path / "docs").site_dir
+    assert f"TOY hello {tokens} tokens" in (site / "runs/toyrun/d/index.html").read_text()
+    last = run.result("d", "x-0", ToyExample).ramp[-1]
+    assert f"TOY ramp ends at {last:.3f}" in (site / "runs/toyrun/d/examples/x-0.html").read_text()
+
+
+def test_the_toy_options_are_checked_before_a_model_loads(toy_registered):
+    with pytest.raises(ConfigError, match="run.yaml: key 'analyses.toy.shape': expected one of 'ramp', 'flat', "
+                                          "got 'flt'"):
+        parse_config({"run_name": "r", "model": {"id": "m"}, "datasets": [{"name": "d", "path": "d.jsonl"}],
+                      "analyses": {"toy": {"shape": "flt"}}}, "run.yaml")

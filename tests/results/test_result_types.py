@@ -1,0 +1,99 @@
+"""The result types: the documented format is the written one, old runs read, every record round-trips."""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from generator.results import RESULT_TYPES
+from generator.results.attention import AttentionExample, summaries_from_weights
+from generator.results.format_doc import DOC, generated_block, updated
+from generator.store.records import SCHEMA_VERSION
+from generator.store.result_types import ResultFormatError
+from generator.store.run_directory import load_run, write_run
+
+V1_RUN = Path(__file__).resolve().parents[1] / "data" / "run-v1"  # written by the code before schema 2
+
+
+def test_run_format_doc_matches_the_types():
+    text = DOC.read_text(encoding="utf-8")
+    assert updated(text) == text, "docs/run-format.md is stale: run `python -m generator.results.format_doc`"
+    for types in RESULT_TYPES.names():
+        assert f"### `{types}`" in generated_block()
+
+
+def test_every_analysis_documents_every_field():
+    for _, types in RESULT_TYPES.items():
+        for record in (types.example, types.summary):
+            for f in dataclasses.fields(record):
+                assert f.metadata.get("doc"), f"{record.__name__}.{f.name} has no doc"
+
+
+def test_a_schema_1_run_loads_as_typed_records():
+    run = load_run(V1_RUN)
+    assert run.manifest.schema_version == 1 and SCHEMA_VERSION == 2
+    assert run.manifest.analysis_names == ("attention", "ablation", "salience", "features", "formats", "patching")
+    loaded = 0
+    for dataset in run.dataset_names():
+        for example_id in run.example_ids(dataset):
+            for name in run.manifest.analysis_names:
+                loaded += run.result(dataset, example_id, RESULT_TYPES.get(name).example) is not None
+        for name in run.manifest.analysis_names:
+            run.summary(dataset, RESULT_TYPES.get(name).summary)
+    assert loaded == 14
+
+
+def test_every_record_of_a_run_round_trips_exactly(tmp_path):
+    """load(save(x)) == x for each analysis's example result and dataset summary."""
+    source = load_run(V1_RUN)
+    records = []
+    for dataset in source.dataset_names():
+        for example_id in source.example_ids(dataset):
+            for _, types in RESULT_TYPES.items():
+                result = source.result(dataset, example_id, types.example)
+                if result is not None:
+                    records.append((dataset, example_id, result))
+        for _, types in RESULT_TYPES.items():
+            summary = source.summary(dataset, types.summary)
+            if summary is not None:
+                records.append((dataset, None, summary))
+    assert {type(r).__name__ for _, _, r in records} == {
+        t.__name__ for _, types in RESULT_TYPES.items() for t in (types.example, types.summary)}
+
+    def fill(writer):
+        for dataset, example_id, record in records:
+            if example_id is None:
+                writer.write_summary(dataset, record)
+            else:
+                writer.write_result(dataset, example_id, record)
+        (writer.root / "manifest.json").write_text((V1_RUN / "manifest.json").read_text())
+
+    copy = load_run(write_run(tmp_path / "copy", fill))
+    for dataset, example_id, record in records:
+        again = copy.summary(dataset, type(record)) if example_id is None else copy.result(dataset, example_id, type(record))
+        assert again == record
+
+
+def test_summaries_are_plain_json():
+    summary = json.loads((V1_RUN / "datasets/two-step/ablation.json").read_text())
+    assert set(summary) >= {"methods", "parts", "importance_by_position"}
+
+
+def test_records_are_checked_when_made():
+    ones = np.ones((1, 1, 3), np.float32)
+    with pytest.raises(ResultFormatError, match="AttentionExample: key 'entropy': expected shape \\[L, H, T\\]"):
+        AttentionExample(np.ones((1, 1, 3, 1), np.float32), ones[0], ones, np.ones((1, 1, 1), np.float32),
+                         np.ones((1, 1), np.float32))
+    with pytest.raises(ResultFormatError, match="key 'mean_entropy': expected float32, got float64"):
+        AttentionExample(np.ones((1, 1, 3, 1), np.float32), ones, ones, np.ones((1, 1, 1), np.float32),
+                         np.ones((1, 1)))
+
+
+def test_summaries_from_weights_on_a_known_map():
+    maps = np.array([[[[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [0.25, 0.25, 0.5]]]])
+    mass, entropy, max_weight = summaries_from_weights(maps, np.array([0, 0, 1]), 2)
+    np.testing.assert_allclose(mass[0, 0], [[1, 0], [1, 0], [0.5, 0.5]])
+    np.testing.assert_allclose(entropy[0, 0], [0, np.log(2), 1.5 * np.log(2)], rtol=1e-6)
+    np.testing.assert_allclose(max_weight[0, 0], [1, 0.5, 0.5])
