@@ -16,7 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
-from generator.capture.attention import AttentionCapture, CaptureOptions, PassRecorder, capture_attention, capturing
+from generator.capture.attention import (AttentionCapture, CaptureError, CaptureOptions, PassRecorder,
+                                         capture_attention, capturing)
 from generator.capture.generation import Detokenizer, Generation
 from generator.capture.segmentation import SegmentationSpec, segment_owners
 from generator.capture.softmax_summaries import exp_rows, masked, row_statistics, soft_capped
@@ -127,13 +128,24 @@ class _StreamRecorder:
 
     def record(self, layer, query, key, attention_mask, scaling, softcap, value=None):
         """Generated rows are summarised directly; the prompt's rows go through a forward-pass recorder,
-        which may take a fused kernel (they need no tail of exact weights)."""
+        which may take a fused kernel (they need no tail of exact weights).
+
+        A sliding-window layer's cache holds only the window's keys: its keys are the last
+        ``key.shape[2]`` positions of the sequence so far, which the step's position count places.
+        """
+        rows = query.shape[2]
         if layer == 0:
-            self._start_step(key.shape[2], query.shape[2])
+            self._start_step(rows if not self.steps else self.steps[-1].n_keys + rows, rows)
         self.calls += 1
-        if query.shape[2] == 1:  # a generated token's row
-            output, entry = row_summaries(query, key, value, attention_mask, scaling, softcap, self._key_parts,
-                                          MAX_PARTS, self.keep_rows)
+        n_total, n_keys = self.steps[-1].n_keys, key.shape[2]
+        if rows == 1:  # a generated token's row
+            output, entry = row_summaries(query, key, value, attention_mask, scaling, softcap,
+                                          self._key_parts[:, n_total - n_keys:], MAX_PARTS, self.keep_rows)
+            if self.keep_rows and n_keys < n_total:  # a window: earlier keys have weight 0
+                entry["maps"] = torch_left_pad(entry["maps"], n_total)
+        elif n_keys != n_total:
+            raise CaptureError(f"layer {layer} sees {n_keys} keys for a prompt of {n_total} tokens; "
+                               "a cache that drops prompt keys during prefill cannot be captured exactly")
         elif value is not None and self._inner.fuses(layer, query, attention_mask):
             output = self._inner.record_fused(layer, query, key, value, attention_mask, scaling, softcap)
             entry = self._inner.by_layer.pop(layer)
@@ -142,6 +154,13 @@ class _StreamRecorder:
             entry = self._inner.by_layer.pop(layer)
         self.by_layer.setdefault(layer, []).append({k: v.cpu() for k, v in entry.items()})
         return output
+
+
+def torch_left_pad(rows, width: int):
+    """[..., keys] -> [..., width] with zeros in front (weights of keys a window no longer holds)."""
+    import torch
+
+    return torch.nn.functional.pad(rows, (width - rows.shape[-1], 0))
 
 
 def row_summaries(query, key, value, attention_mask, scaling: float, softcap: float | None, key_parts, n_parts: int,

@@ -124,3 +124,44 @@ def test_the_prompt_step_takes_the_fused_kernel_when_no_maps_are_kept(tmp_path, 
     fused_layers.clear()
     generate_with_capture(model, tokenizer, examples, 4, SPEC, CaptureOptions(max_map_tokens=0, engine="torch"))
     assert fused_layers == []
+
+
+def sliding_model(name: str, vocab: int, window: int):
+    """A random model whose cache keeps only ``window`` keys in (some of) its layers."""
+    import transformers as tf
+
+    torch.manual_seed(0)
+    common = dict(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4,
+                  num_key_value_heads=2, max_position_embeddings=256, sliding_window=window)
+    if name == "mistral":
+        model = tf.MistralForCausalLM(tf.MistralConfig(**common))
+    elif name == "gemma2":  # sliding and global layers alternate; soft-capped scores
+        model = tf.Gemma2ForCausalLM(tf.Gemma2Config(**common, head_dim=8, attn_logit_softcapping=5.0,
+                                                     final_logit_softcapping=30.0, query_pre_attn_scalar=8))
+    elif name == "qwen3":  # sliding layers named per layer
+        model = tf.Qwen3ForCausalLM(tf.Qwen3Config(**common, head_dim=8, use_sliding_window=True,
+                                                   layer_types=["sliding_attention", "full_attention",
+                                                                "sliding_attention"]))
+    else:
+        raise KeyError(name)
+    return model.float().eval()
+
+
+@pytest.mark.parametrize("name", ["mistral", "gemma2", "qwen3"])
+@pytest.mark.parametrize("keep_maps", [True, False])
+def test_sliding_window_layers_during_generation_match_a_forward_capture(name, keep_maps):
+    """The cache keeps only the window's keys in sliding layers; rows must still be placed exactly."""
+    from generator.demo_model.tokenizer import build_tokenizer
+
+    tokenizer = build_tokenizer()
+    tokenizer.padding_side = "left"
+    model = sliding_model(name, len(tokenizer), window=6)
+    model.config.eos_token_id = -1  # never stop early: trajectories run well past the window
+    examples = [Example("a", "Q: 1+2*3="), Example("b", "Q: 45*6+7*8-9=")]  # left padding too
+    options = CaptureOptions() if keep_maps else CaptureOptions(max_map_tokens=0)
+    results = generate_with_capture(model, tokenizer, examples, 14, SPEC, options)
+    for result in results:
+        g = result.generation
+        assert len(g.token_ids) > 2 * 6
+        assert_same(result.capture, forward_reference(model, tokenizer, list(g.token_ids), g.n_prompt_tokens, SPEC),
+                    maps=keep_maps)
