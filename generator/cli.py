@@ -17,7 +17,7 @@ from generator.demo_model.train import TrainSettings, train_demo_model
 from generator.importers import IMPORTERS, ImportValidationError, import_run
 from generator.pipeline import execute_run
 from generator.render.site import build_site, render_docs
-from generator.store.run_directory import RunFormatError
+from generator.store.run_directory import RunExistsError, RunFormatError
 
 DEMO_CONFIG = Path("configs/demo.yaml")
 DEMO_MODEL = Path("data/models/atlas-arith-demo")
@@ -29,11 +29,13 @@ class UsageError(RuntimeError):
     """A problem the user can fix; printed without a traceback."""
 
 
-def _run(config_path: Path, output_dir: Path | None) -> Path:
+def _run(config_path: Path, output_dir: Path | None, overwrite: bool = False) -> Path:
 
     written = read_config(config_path)
     config = resolve_paths(written, config_path.parent, str(config_path))
-    summary = execute_run(config, written.to_dict(), written.config_hash(), output_dir)
+    summary = execute_run(config, written.to_dict(), written.config_hash(), output_dir, overwrite=overwrite)
+    if summary.mode == "resume":
+        print(f"  resumed: {summary.reused} of {summary.n_examples} examples were already finished")
     for dataset, accuracy in summary.accuracy_by_dataset.items():
         shown = "not scored" if accuracy is None else f"{100 * accuracy:.1f}%"
         print(f"  {dataset}: accuracy {shown}")
@@ -55,7 +57,7 @@ def _build(runs_dir: Path, mkdocs_config: Path, site_dir: Path | None) -> Path:
 
 
 def command_run(args: argparse.Namespace) -> None:
-    _run(Path(args.config), Path(args.output_dir) if args.output_dir else None)
+    _run(Path(args.config), Path(args.output_dir) if args.output_dir else None, args.overwrite)
 
 
 def command_build(args: argparse.Namespace) -> None:
@@ -66,7 +68,7 @@ def command_demo(args: argparse.Namespace) -> None:
     if not DEMO_MODEL.joinpath("config.json").is_file():
         raise UsageError(f"{DEMO_MODEL}: shipped model not found; run atlas from the project root "
                          "(or rebuild it with `atlas train-demo-model`)")
-    _run(DEMO_CONFIG, None)
+    _run(DEMO_CONFIG, None, overwrite=True)  # the demo's own run: always rebuilt from the shipped config
     _build(DEFAULT_RUNS, DEFAULT_MKDOCS, None)
 
 
@@ -113,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a model and analyses as described by a YAML config")
     run.add_argument("config", help="run config (YAML)")
     run.add_argument("--output-dir", help="where run directories go (default: the config's output_dir)")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace a run of ours made under another config (the same config resumes)")
     run.set_defaults(handler=command_run)
 
     build = sub.add_parser("build", help="render every run into pages and build the site with MkDocs")
@@ -149,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.handler(args)
     except (UsageError, ConfigError, DatasetError, ModelLoadError, RunFormatError, AnalysisError, CaptureError,
-            ImportValidationError) as exc:
+            ImportValidationError, RunExistsError) as exc:
         print(f"atlas {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -76,9 +76,9 @@ class RunConfig:
         return Path(base or Path(self.output_dir)) / self.run_name
 
 
-RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # always fullmatch: '$' would allow a final newline
 # A Hugging Face repo id: a name, or owner/name (huggingface_hub's rule, without its length limits).
-HUB_ID = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?$")
+HUB_ID = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?")  # fullmatch
 
 
 def build_dataclass(cls: type, data: dict, prefix: str, source: str):
@@ -91,13 +91,13 @@ def parse_config(data: Any, source: str = "<config>") -> RunConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
     config = build_dataclass(RunConfig, data, "", source)
-    if not RUN_NAME.match(config.run_name):
+    if not RUN_NAME.fullmatch(config.run_name):
         raise ConfigError(f"{source}: key 'run_name': expected letters, digits, '.', '_' or '-', got {config.run_name!r}")
     if not config.datasets:
         raise ConfigError(f"{source}: key 'datasets': expected at least one dataset")
     names = [d.name for d in config.datasets]
     for index, spec in enumerate(config.datasets):
-        if not RUN_NAME.match(spec.name):
+        if not RUN_NAME.fullmatch(spec.name):
             raise ConfigError(f"{source}: key 'datasets[{index}].name': expected letters, digits, '.', '_' or '-' "
                               f"(it names a directory), got {spec.name!r}")
         if spec.name in names[:index]:
@@ -165,7 +165,7 @@ def resolve_model_id(model_id: str, base: Path, source: str = "<config>") -> str
     An id shaped like a hub id (``gpt2``, ``Qwen/Qwen2.5-0.5B``) means the hub, unless a folder of
     that name sits next to the config: then we refuse to guess.
     """
-    if not HUB_ID.match(model_id) or model_id.startswith((".", "~")):
+    if not HUB_ID.fullmatch(model_id) or model_id.startswith((".", "~")):
         return str(_resolve(base, str(Path(model_id).expanduser())).resolve())
     if _resolve(base, model_id).exists():
         raise ConfigError(f"{source}: key 'model.id': {model_id!r} is both a hub id and a folder next to the config "

@@ -44,10 +44,10 @@ def parse_example(data: Any, where: str) -> Example:
     example_id, prompt = data["id"], data["prompt"]
     if isinstance(example_id, int) and not isinstance(example_id, bool):
         example_id = str(example_id)
-    if not isinstance(example_id, str) or not SAFE_NAME.match(example_id):
-        raise DatasetError(
-            f"{where}: field 'id': expected letters, digits, '.', '_' or '-' (it names files), got {example_id!r}"
-        )
+    if not isinstance(example_id, str) or not SAFE_NAME.fullmatch(example_id):
+        shown = example_id if not isinstance(example_id, str) or len(example_id) <= 60 else example_id[:60] + "..."
+        raise DatasetError(f"{where}: field 'id': expected 1 to 128 letters, digits, '.', '_' or '-' "
+                           f"(it names files), got {shown!r}")
     if not isinstance(prompt, str) or not prompt:
         raise DatasetError(f"{where}: field 'prompt': expected a non-empty string, got {prompt!r}")
     return Example(

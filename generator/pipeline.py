@@ -1,25 +1,39 @@
-"""model + datasets -> analyses -> run directory. Never renders anything."""
+"""model + datasets -> analyses -> run directory, example by example. Never renders anything.
+
+Per dataset, three stages: (1) batch by batch, generate (capturing attention when an analysis
+asks) and run every analysis that needs no other example, writing each example whole as it
+finishes; (2) analyses that need the whole dataset first (``prepare_dataset``) read the stored
+trajectories back and add their results; (3) the dataset summaries are computed from the
+stored results. Memory holds one batch, never the dataset; a killed run resumes at the first
+unfinished batch, and several processes share the batches (``distributed.py``).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import importlib.metadata
 import platform
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from collections.abc import Sequence
+
 from tqdm import tqdm
 
-from generator.analyses import Analysis, ExampleContext, get_analysis
-from generator.capture import CaptureOptions, generate_with_capture_batched
-from generator.capture.generation import Generation, generate, token_pieces
+from generator.analyses import Analysis, AnalysisError, ExampleContext, get_analysis
+from generator.capture import CaptureError, CaptureOptions
+from generator.capture.generation import Generation, generate_batch, token_pieces
+from generator.capture.generation_capture import generate_with_capture
 from generator.capture.model_loading import LoadedModel, load_model
 from generator.capture.segmentation import parse_answer, segment_trajectory
 from generator.config import RunConfig
 from generator.datasets import Example, load_dataset
+from generator.distributed import Shard, finish, shard_from_environment, start, wait_for_all
 from generator.store.records import SCHEMA_VERSION, AnalysisEntry, DatasetEntry, Manifest, Trajectory, segment_ids
 from generator.store.result_types import DatasetSummary
-from generator.store.run_directory import RunWriter, write_run
+from generator.store.run_directory import Run, RunWriter, check_target, open_run
 
 RECORDED_LIBRARIES = ("torch", "transformers", "tokenizers", "safetensors", "numpy")
 
@@ -70,6 +84,24 @@ class RunSummary:
     directory: Path
     n_examples: int
     accuracy_by_dataset: dict[str, float | None]
+    mode: str  # "new", "resume" or "replace"
+    reused: int = 0  # examples a resumed run found finished
+
+
+class StoredTrajectories(Sequence[Trajectory]):
+    """A dataset's trajectories read from the run as they are reached, never all held at once."""
+
+    def __init__(self, root: Path, dataset: str, example_ids: list[str]) -> None:
+        self.run = Run(root, manifest=None)  # type: ignore[arg-type] - reading examples needs no manifest
+        self.dataset, self.example_ids = dataset, example_ids
+
+    def __len__(self) -> int:
+        return len(self.example_ids)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return self.run.trajectory(self.dataset, self.example_ids[index])
 
 
 def analysis_entry(name: str, analysis: Analysis) -> AnalysisEntry:
@@ -86,58 +118,84 @@ def generation_capture(active: dict[str, tuple[Analysis, object]]) -> CaptureOpt
     return None
 
 
+@dataclass
+class _Job:
+    """Everything one dataset's part of a run needs."""
+
+    model: object
+    tokenizer: object
+    config: RunConfig
+    writer: RunWriter
+    shard: Shard
+    dataset: str
+    examples: list[Example]
+    active: dict[str, tuple[Analysis, object]]
+
+    def context(self, trajectory: Trajectory, captured=None) -> ExampleContext:
+        import torch
+
+        return ExampleContext(model=self.model, tokenizer=self.tokenizer,
+                              input_ids=torch.tensor([trajectory.token_ids], device=self.model.device),
+                              trajectory=trajectory, segment_ids=segment_ids(trajectory.segments, len(trajectory.tokens)),
+                              segmentation=self.config.segmentation, captured_attention=captured)
+
+    def batches(self) -> list[list[Example]]:
+        size = self.config.generation.batch_size
+        return [self.examples[i:i + size] for i in range(0, len(self.examples), size)]
+
+    def trajectories(self) -> StoredTrajectories:
+        return StoredTrajectories(self.writer.root, self.dataset, [e.id for e in self.examples])
+
+
 def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_dir: Path | None = None,
-                loaded: LoadedModel | None = None) -> RunSummary:
-    """Run every dataset through the model and analyses and write the run directory atomically."""
+                loaded: LoadedModel | None = None, overwrite: bool = False, shard: Shard | None = None) -> RunSummary:
+    """Run every dataset through the model and analyses, writing each example as it finishes.
+
+    Rerunning the same config resumes: finished examples are kept, the rest are done, and the
+    result equals an uninterrupted run. Every input is checked before the model loads.
+    """
     import torch
 
+    shard = shard or shard_from_environment()
     torch.manual_seed(config.seed)
     datasets = {spec.name: load_dataset(Path(spec.path), spec.limit) for spec in config.datasets}
     all_analyses = {name: (get_analysis(name), get_analysis(name).parse_options(opts, "config", f"analyses.{name}"))
                     for name, opts in config.analyses.items()}
-    loaded = loaded or load_model(config.model)
-    model, tokenizer = loaded.model, loaded.tokenizer
-    for analysis, options in all_analyses.values():
-        analysis.check_model(model, options)
     directory = config.run_directory(output_dir)
-    accuracy: dict[str, float | None] = {}
-
-    def fill(writer: RunWriter) -> None:
-        entries = []
-        statistics: dict[str, list[DatasetSummary]] = {}
-        for dataset, examples in datasets.items():
-            spec = next(s for s in config.datasets if s.name == dataset)
-            active = {name: pair for name, pair in all_analyses.items() if spec.analyses is None or name in spec.analyses}
-            trajectories, captures = _generate(model, tokenizer, dataset, examples, config, generation_capture(active))
-            digests: dict[str, list] = {name: [] for name in active}
-            states = {name: analysis.prepare_dataset(model, tokenizer, trajectories, options)
-                      for name, (analysis, options) in active.items()}
-            for trajectory in tqdm(trajectories, desc=f"analysing {dataset}", unit="example"):
-                writer.write_trajectory(trajectory)
-                context = ExampleContext(
-                    model=model,
-                    tokenizer=tokenizer,
-                    input_ids=torch.tensor([trajectory.token_ids], device=model.device),
-                    trajectory=trajectory,
-                    segment_ids=segment_ids(trajectory.segments, len(trajectory.tokens)),
-                    segmentation=config.segmentation,
-                    captured_attention=captures.get(trajectory.example_id),
-                )
-                for name, (analysis, options) in active.items():
-                    context.dataset_state = states[name]
-                    result = analysis.analyze_example(context, options)
-                    writer.write_result(dataset, trajectory.example_id, result)
-                    digests[name].append(analysis.digest(result))
-            others = {type(kept[0]): kept for kept in digests.values() if kept}
-            for name, (analysis, options) in active.items():
-                summary = analysis.summarize_dataset(trajectories, digests[name], options, others)
-                if summary is not None:
-                    writer.write_summary(dataset, summary)
-                    statistics.setdefault(dataset, []).append(summary)
-            scored = [t.correct for t in trajectories if t.correct is not None]
-            accuracy[dataset] = sum(scored) / len(scored) if scored else None
-            entries.append(DatasetEntry(dataset, Path(spec.path).name, tuple(t.example_id for t in trajectories)))
-        writer.write_summary_statistics(statistics)
+    inputs = inputs_sha256(config_sha256, [Path(spec.path) for spec in config.datasets])
+    check_target(directory, inputs, overwrite)  # refuse before a model loads
+    loaded = loaded or load_model(config.model, device=_device_for(config, shard))
+    start(shard, str(loaded.model.device))
+    for analysis, options in all_analyses.values():
+        analysis.check_model(loaded.model, options)
+    weights = {"id": loaded.info.id, "revision": loaded.info.revision, "weights_sha256": loaded.info.weights_sha256}
+    if shard.is_main:
+        writer, mode = open_run(directory, inputs, weights, overwrite)
+    wait_for_all(shard)
+    if not shard.is_main:
+        writer, mode = RunWriter(directory), "resume"
+    reused = sum(writer.has_example(name, e.id) for name, examples in datasets.items() for e in examples)
+    jobs = [_Job(loaded.model, loaded.tokenizer, config, writer, shard, spec.name, datasets[spec.name],
+                 {name: pair for name, pair in all_analyses.items() if spec.analyses is None or name in spec.analyses})
+            for spec in config.datasets]
+    try:
+        for job in jobs:
+            _generate_and_analyse(job)
+        wait_for_all(shard)  # every example of every dataset is on disk
+        for job in jobs:
+            _analyse_with_the_whole_dataset(job)
+    except BaseException as exc:
+        finished = sum(1 for _ in (directory / "examples").glob("*/*/trajectory.json"))
+        if shard.is_main and mode != "resume" and not finished:
+            shutil.rmtree(directory, ignore_errors=True)  # ours, just made, and nothing in it is finished
+        elif isinstance(exc, (AnalysisError, CaptureError)):
+            raise type(exc)(f"{exc} ({finished} finished examples are kept in {directory}; after fixing the "
+                            "cause, the same command resumes if the config and datasets are unchanged)") from exc
+        raise
+    wait_for_all(shard)
+    accuracy = {job.dataset: _accuracy(job.trajectories()) for job in jobs}
+    if shard.is_main:
+        _summarise(jobs, writer)
         writer.write_manifest(Manifest(
             schema_version=SCHEMA_VERSION,
             run_name=config.run_name,
@@ -146,26 +204,99 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
             config=raw_config,
             config_sha256=config_sha256,
             library_versions=library_versions(),
-            datasets=tuple(entries),
+            datasets=tuple(DatasetEntry(spec.name, Path(spec.path).name, tuple(e.id for e in datasets[spec.name]))
+                           for spec in config.datasets),
             analyses=tuple(analysis_entry(name, analysis) for name, (analysis, _) in all_analyses.items()),
         ))
+        writer.mark_complete()
+    wait_for_all(shard)
+    finish(shard)
+    return RunSummary(directory, sum(len(e) for e in datasets.values()), accuracy, mode, reused)
 
-    write_run(directory, fill)
-    return RunSummary(directory, sum(len(e) for e in datasets.values()), accuracy)
+
+def inputs_sha256(config_sha256: str, dataset_files: list[Path]) -> str:
+    """What a resumable run is identified by: its config and the bytes of its dataset files."""
+    digest = hashlib.sha256(config_sha256.encode())
+    for path in dataset_files:
+        digest.update(hashlib.sha256(Path(path).read_bytes()).hexdigest().encode())
+    return digest.hexdigest()
 
 
-def _generate(model, tokenizer, dataset: str, examples: list[Example], config: RunConfig,
-              capture: CaptureOptions | None) -> tuple[list[Trajectory], dict[str, object]]:
-    """Trajectories of one dataset, and the attention captured while generating when an analysis asked."""
-    generation = config.generation
+def _device_for(config: RunConfig, shard: Shard) -> str | None:
+    """With several processes on CUDA, each takes the GPU of its local rank."""
+    if shard.world > 1 and config.model.device in ("auto", "cuda"):
+        import torch
+
+        if torch.cuda.is_available():
+            return f"cuda:{shard.local_rank}"
+    return None
+
+
+def _generate_and_analyse(job: _Job) -> None:
+    """Batch by batch: generate (capturing when an analysis asks), then every analysis that needs no
+    other example; each example's directory appears whole. Finished batches are skipped."""
+    streaming = {n: pair for n, pair in job.active.items() if not pair[0].needs_whole_dataset()}
+    capture = generation_capture(streaming)
+    with tqdm(total=len(job.examples), desc=f"generating {job.dataset}", unit="example") as bar:
+        for index, batch in enumerate(job.batches()):
+            bar.update(len(batch))
+            todo = {e.id for e in batch if not job.writer.has_example(job.dataset, e.id)}
+            if not todo or not job.shard.owns_batch(index):
+                continue
+            # the whole batch is generated again, so padding and numbers equal an uninterrupted run
+            for trajectory, captured in _generate_batch(job, batch, capture):
+                if trajectory.example_id in todo:
+                    context = job.context(trajectory, captured)
+                    results = [analysis.analyze_example(context, options) for analysis, options in streaming.values()]
+                    job.writer.write_example(trajectory, results)
+
+
+def _generate_batch(job: _Job, batch: list[Example], capture: CaptureOptions | None):
+    config = job.config
     if capture is None:
-        generations = generate(model, tokenizer, examples, generation.max_new_tokens, generation.batch_size,
-                               desc=f"generating {dataset}")
-        captures = {}
+        generations = [(g, None) for g in generate_batch(job.model, job.tokenizer, batch,
+                                                          config.generation.max_new_tokens)]
     else:
-        captured = generate_with_capture_batched(model, tokenizer, examples, generation.max_new_tokens,
-                                                 generation.batch_size, config.segmentation, capture,
-                                                 desc=f"generating {dataset}")
-        generations = [c.generation for c in captured]
-        captures = {c.generation.example.id: c.capture for c in captured}
-    return [build_trajectory(g, dataset, tokenizer, config) for g in generations], captures
+        generations = [(c.generation, c.capture) for c in generate_with_capture(
+            job.model, job.tokenizer, batch, config.generation.max_new_tokens, config.segmentation, capture)]
+    return [(build_trajectory(g, job.dataset, job.tokenizer, config), captured) for g, captured in generations]
+
+
+def _analyse_with_the_whole_dataset(job: _Job) -> None:
+    """Analyses that prepare over every trajectory first (e.g. dataset means); results missing are added."""
+    later = {n: pair for n, pair in job.active.items() if pair[0].needs_whole_dataset()}
+    if not later:
+        return
+    trajectories = job.trajectories()
+    size = job.config.generation.batch_size
+    for name, (analysis, options) in later.items():
+        state = analysis.prepare_dataset(job.model, job.tokenizer, trajectories, options)
+        for position, trajectory in enumerate(tqdm(trajectories, desc=f"{name} on {job.dataset}", unit="example")):
+            if not job.shard.owns_batch(position // size) or job.writer.has_result(job.dataset, trajectory.example_id,
+                                                                                      name):
+                continue
+            context = job.context(trajectory)
+            context.dataset_state = state
+            job.writer.write_result(job.dataset, trajectory.example_id, analysis.analyze_example(context, options))
+
+
+def _summarise(jobs: list[_Job], writer: RunWriter) -> None:
+    """Dataset summaries from every example's stored results (so a resumed run sums the same files)."""
+    run = Run(writer.root, manifest=None)  # type: ignore[arg-type]
+    statistics: dict[str, list[DatasetSummary]] = {}
+    for job in jobs:
+        inputs = {name: analysis.summary_input() for name, (analysis, _) in job.active.items()}
+        digests = {name: [run.result(job.dataset, e.id, kind) for e in job.examples] if kind else []
+                   for name, kind in inputs.items()}
+        others = {inputs[name]: kept for name, kept in digests.items() if inputs[name] is not None}
+        for name, (analysis, options) in job.active.items():
+            summary = analysis.summarize_dataset(job.trajectories(), digests[name], options, others)
+            if summary is not None:
+                writer.write_summary(job.dataset, summary)
+                statistics.setdefault(job.dataset, []).append(summary)
+    writer.write_summary_statistics(statistics)
+
+
+def _accuracy(trajectories: Sequence[Trajectory]) -> float | None:
+    scored = [t.correct for t in trajectories if t.correct is not None]
+    return sum(scored) / len(scored) if scored else None

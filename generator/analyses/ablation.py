@@ -12,8 +12,9 @@ ablations of one example run through the model as one batch.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 
@@ -105,43 +106,43 @@ class AblationAnalysis(Analysis):
     def check_model(self, model, options: AblationOptions) -> None:
         check_layers(model, options.layers, "analyses.ablation.layers")
 
-    def prepare_dataset(self, model, tokenizer, trajectories, options: AblationOptions) -> dict[str, Any]:
-        """Residual activations of every example at the ablation layers: for mean and resample."""
-        import torch
+    def prepare_dataset(self, model, tokenizer, trajectories: Sequence[Trajectory],
+                        options: AblationOptions) -> "AblationState":
+        """The dataset's mean residual stream at the ablation layers, and where resample donors are.
 
+        One pass over the trajectories, keeping running sums: memory does not grow with the dataset.
+        """
         layers = self.layers(model, options)
+        state = AblationState(layers, model, trajectories)
         if not set(options.methods) & {"mean", "resample"}:
-            return {"layers": layers}
-        by_example: dict[str, dict[int, np.ndarray]] = {}
+            return state
         sums = {layer: 0.0 for layer in layers}
         count = 0
         for trajectory in trajectories:
-            sites = [Site(layer, "resid_pre") for layer in layers]
-            with recording(model, sites) as store, torch.no_grad():
-                model(input_ids=torch.tensor([trajectory.token_ids], device=model.device), use_cache=False)
-            by_example[trajectory.example_id] = {s.layer: store[s][0].float().cpu().numpy() for s in sites}
-            for layer in layers:
-                sums[layer] = sums[layer] + by_example[trajectory.example_id][layer].sum(0)
-            count += len(trajectory.token_ids)
-        order = [t.example_id for t in trajectories]
-        return {"layers": layers, "activations": by_example, "order": order,
-                "segments": {t.example_id: t.segments for t in trajectories},
-                "mean": {layer: sums[layer] / max(count, 1) for layer in layers}}
+            state.order.append(trajectory.example_id)
+            state.segments.append(trajectory.segments)
+            if "mean" in options.methods:
+                activations = state.activations(len(state.order) - 1, trajectory)
+                for layer in layers:
+                    sums[layer] = sums[layer] + activations[layer].sum(0)
+                count += len(trajectory.token_ids)
+        state.mean = {layer: sums[layer] / max(count, 1) for layer in layers}
+        return state
 
     def _replacement(self, method: str, layer: int, trajectory: Trajectory, positions: np.ndarray, label: str,
-                     state: dict, width: int) -> np.ndarray | None:
+                     state: "AblationState", width: int) -> np.ndarray | None:
         if method == "zero":
             return np.zeros((len(positions), width), dtype=np.float32)
         if method == "mean":
-            return np.repeat(state["mean"][layer][None, :], len(positions), axis=0).astype(np.float32)
+            return np.repeat(state.mean[layer][None, :], len(positions), axis=0).astype(np.float32)
         # resample: the same part of the next example that has it, position by position (cycled)
-        order = state["order"]
+        order = state.order
         start = order.index(trajectory.example_id)
         for offset in range(1, len(order)):
-            donor = order[(start + offset) % len(order)]
-            for seg in state["segments"][donor]:
+            donor = (start + offset) % len(order)
+            for seg in state.segments[donor]:
                 if seg.name == label or (label.startswith(seg.name + " #")):
-                    source = state["activations"][donor][layer][seg.start:seg.end]
+                    source = state.activations(donor)[layer][seg.start:seg.end]
                     return source[np.arange(len(positions)) % len(source)].astype(np.float32)
         return None  # no other example has this part: leave it unablated, marked NaN
 
@@ -151,7 +152,7 @@ class AblationAnalysis(Analysis):
         model, trajectory = context.model, context.trajectory
         forced = teacher_forced_answer(trajectory, context.tokenizer, context.segmentation.answer_pattern)
         parts = parts_of(trajectory, options.parts)
-        layers = context.dataset_state["layers"]
+        layers = context.dataset_state.layers
         shape = (len(options.methods), len(layers), len(parts))
         delta = np.full(shape, np.nan, dtype=np.float32)
         stays = np.full(shape, np.nan, dtype=np.float32)
@@ -216,7 +217,7 @@ class AblationAnalysis(Analysis):
             baseline_correct=base_correct.astype(np.float32), layers=np.array(layers, dtype=np.int64),
             part_segments=part_segments)
 
-    def summarize_dataset(self, trajectories: list[Trajectory], digests: list[AblationExample],
+    def summarize_dataset(self, trajectories: Sequence[Trajectory], digests: list[AblationExample],
                           options: AblationOptions, others: Mapping[type, list[Any]]) -> AblationSummary:
         labels_by_example = [[label for label, _ in parts_of(t, options.parts)] for t in trajectories]
         positions = sorted({label for labels in labels_by_example for label in labels},
@@ -235,6 +236,42 @@ class AblationAnalysis(Analysis):
             methods=tuple(options.methods), layers=layers, parts=tuple(positions), importance_by_position=importance,
             attention_vs_importance=attention_importance_statistics(digests, attention, labels_by_example, positions)
             if attention else None)
+
+
+class AblationState:
+    """What ablation keeps for a dataset: the layers, the mean activation, and donors by position.
+
+    A resample donor's activations are recomputed when needed (one forward, the last few kept)
+    rather than stored for every example, so memory stays flat in the dataset's size.
+    """
+
+    KEEP = 4
+
+    def __init__(self, layers: list[int], model, trajectories: Sequence[Trajectory]) -> None:
+        self.layers = layers
+        self.model = model
+        self.trajectories = trajectories
+        self.order: list[str] = []
+        self.segments: list[tuple] = []
+        self.mean: dict[int, np.ndarray] = {}
+        self._recent: OrderedDict[int, dict[int, np.ndarray]] = OrderedDict()
+
+    def activations(self, index: int, trajectory: Trajectory | None = None) -> dict[int, np.ndarray]:
+        """Residual stream entering each ablation layer for example ``index``: {layer: [token, width]}."""
+        import torch
+
+        if index in self._recent:
+            self._recent.move_to_end(index)
+            return self._recent[index]
+        trajectory = trajectory or self.trajectories[index]
+        sites = [Site(layer, "resid_pre") for layer in self.layers]
+        with recording(self.model, sites) as store, torch.no_grad():
+            self.model(input_ids=torch.tensor([trajectory.token_ids], device=self.model.device), use_cache=False)
+        found = {s.layer: store[s][0].float().cpu().numpy() for s in sites}
+        self._recent[index] = found
+        if len(self._recent) > self.KEEP:
+            self._recent.popitem(last=False)
+        return found
 
 
 def _segment_of(trajectory: Trajectory, position: int) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, Sequence
 
 from generator.analyses.base import Analysis, AnalysisError, ExampleContext, register_analysis
 from generator.capture import DEFAULT_MAX_MAP_TOKENS, CaptureOptions, capture_attention
@@ -53,6 +53,7 @@ class AttentionAnalysis(Analysis):
     options_type = AttentionOptions
     result_type = AttentionExample
     summary_type = AttentionSummary
+    digest_type = AttentionDigest
 
     def capture_during_generation(self, options: AttentionOptions) -> CaptureOptions | None:
         return options.capture_options() if options.during_generation else None
@@ -76,9 +77,6 @@ class AttentionAnalysis(Analysis):
         return attention_example(captured.segment_mass, captured.entropy, captured.max_weight, context.trajectory,
                                  maps=captured.maps if wants_maps else None, **pooled)
 
-    def digest(self, result: AttentionExample) -> AttentionDigest:
-        return AttentionDigest(result.answer_segment_mass, result.mean_entropy)
-
-    def summarize_dataset(self, trajectories: list[Trajectory], digests: list[AttentionDigest],
+    def summarize_dataset(self, trajectories: Sequence[Trajectory], digests: list[AttentionDigest],
                           options: AttentionOptions, others: Mapping[type, list[Any]]) -> AttentionSummary:
         return summarize_attention(digests)

@@ -10,7 +10,7 @@ names it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
@@ -54,6 +54,18 @@ class Analysis:
     options_type: ClassVar[type]
     result_type: ClassVar[type[ExampleResult]]
     summary_type: ClassVar[type[DatasetSummary] | None] = None
+    # What the dataset summary (this one's or another's) reads back of each example: the result
+    # itself, a projection of a few of its tensors, or None when no summary needs any.
+    digest_type: ClassVar[type[ExampleResult] | None] = None
+
+    @classmethod
+    def summary_input(cls) -> type[ExampleResult] | None:
+        return cls.digest_type if "digest_type" in vars(cls) else cls.result_type
+
+    @classmethod
+    def needs_whole_dataset(cls) -> bool:
+        """Whether ``prepare_dataset`` is overridden: such an analysis runs once every trajectory exists."""
+        return cls.prepare_dataset is not Analysis.prepare_dataset
 
     @classmethod
     def parse_options(cls, raw: dict[str, Any] | None, source: str = "<options>", prefix: str = ""):
@@ -67,20 +79,22 @@ class Analysis:
     def check_model(self, model, options) -> None:
         """Raise AnalysisError if ``options`` do not fit ``model``; called before any example runs."""
 
-    def prepare_dataset(self, model, tokenizer, trajectories: list[Trajectory], options) -> Any:
-        """Work that needs the whole dataset before any example (e.g. mean activations)."""
+    def prepare_dataset(self, model, tokenizer, trajectories: Sequence[Trajectory], options) -> Any:
+        """Work that needs the whole dataset before any example (e.g. mean activations).
+
+        ``trajectories`` reads each from disk as it is reached: iterate, do not keep them all.
+        """
         return None
 
     def analyze_example(self, context: ExampleContext, options) -> ExampleResult:
         raise NotImplementedError
 
-    def digest(self, result: ExampleResult) -> Any:
-        """What the dataset summary (this one's or another's) needs of an example, kept in memory."""
-        return result
-
-    def summarize_dataset(self, trajectories: list[Trajectory], digests: list[Any], options,
+    def summarize_dataset(self, trajectories: Sequence[Trajectory], digests: list[Any], options,
                           others: Mapping[type, list[Any]]) -> DatasetSummary | None:
-        """Dataset-level numbers; ``others`` maps another analysis's digest type to its digests."""
+        """Dataset-level numbers from every example's ``summary_input()`` record (read back from the run).
+
+        ``others`` maps the other analyses' summary-input types to theirs.
+        """
         return None
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 
@@ -90,6 +90,7 @@ class FeatureAnalysis(Analysis):
     options_type = FeatureOptions
     result_type = FeaturesExample
     summary_type = FeaturesSummary
+    digest_type = None  # the summary reads no example
 
     def _layer(self, model, options: FeatureOptions) -> int:
         n_layers = model.config.get_text_config().num_hidden_layers
@@ -134,7 +135,7 @@ class FeatureAnalysis(Analysis):
         return FeaturesExample(activations=values[:, keep].astype(np.float32), feature_ids=keep,
                                own_top=np.arange(len(own), dtype=np.int64))
 
-    def summarize_dataset(self, trajectories: list[Trajectory], digests: list[FeaturesExample],
+    def summarize_dataset(self, trajectories: Sequence[Trajectory], digests: list[FeaturesExample],
                           options: FeatureOptions, others: Mapping[type, list[Any]]) -> FeaturesSummary:
         return FeaturesSummary(source=f"SAE {Path(options.sae).name}" if options.sae else "MLP neurons",
                                top_k=options.top_k, tokens_per_row=options.tokens_per_row,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -71,7 +71,7 @@ class FormatAnalysis(Analysis):
         return FormatsExample(correct=np.array(correct, np.float32), bug=np.array(buggy, np.float32),
                               available=np.array(available, np.float32))
 
-    def summarize_dataset(self, trajectories: list[Trajectory], digests: list[FormatsExample],
+    def summarize_dataset(self, trajectories: Sequence[Trajectory], digests: list[FormatsExample],
                           options: FormatOptions, others: Mapping[type, list[Any]]) -> FormatsSummary:
         rows = []
         for index, (name, template) in enumerate(options.templates.items()):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 
@@ -118,7 +118,7 @@ class PatchingAnalysis(Analysis):
             logit_margin=margin[:n_grid].reshape(n_layers, len(options.components)),
             positions=positions.astype(np.int64))
 
-    def summarize_dataset(self, trajectories: list[Trajectory], digests: list[PatchingExample],
+    def summarize_dataset(self, trajectories: Sequence[Trajectory], digests: list[PatchingExample],
                           options: PatchingOptions, others: Mapping[type, list[Any]]) -> PatchingSummary:
         informative = [(t, r) for t, r in zip(trajectories, digests) if r.informative[0] == 1.0]
         summary = PatchingSummary(components=tuple(options.components), positions=options.positions,

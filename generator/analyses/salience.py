@@ -8,7 +8,7 @@ layer l, averaged over the span's tokens.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -53,7 +53,7 @@ class SalienceAnalysis(Analysis):
         return SalienceExample(mass.mean(axis=2).astype(np.float32), np.array(layers, np.int64),
                                np.array(steps, np.int64))
 
-    def summarize_dataset(self, trajectories: list[Trajectory], digests: list[SalienceExample],
+    def summarize_dataset(self, trajectories: Sequence[Trajectory], digests: list[SalienceExample],
                           options: SalienceOptions, others: Mapping[type, list[Any]]) -> SalienceSummary:
         names = [[t.segments[int(i)].name for i in r.step_segments] for t, r in zip(trajectories, digests)]
         layers = [int(x) for x in digests[0].layers] if digests else []

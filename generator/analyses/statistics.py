@@ -67,8 +67,11 @@ def attention_importance_statistics(ablation_results: list[AblationExample], att
         for ablation, attention, labels in zip(ablation_results, attention_results, labels_by_example):
             mass = attention.answer_segment_mass[layer].mean(axis=0)  # [segment]
             for p_index, segment in enumerate(ablation.part_segments):
+                importance = float(ablation.importance()[p_index])
+                if not np.isfinite(importance):  # unscored (no answer to force): not a point
+                    continue
                 xs.append(float(mass[int(segment)]))
-                ys.append(float(ablation.importance()[p_index]))
+                ys.append(importance)
                 where.append(labels[p_index])
         overall = correlation(xs, ys)
         by_position = {label: correlation([x for x, w in zip(xs, where) if w == label],

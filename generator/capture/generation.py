@@ -21,30 +21,37 @@ class Generation:
 
 def generate(model, tokenizer, examples: Sequence[Example], max_new_tokens: int, batch_size: int,
              desc: str = "generating") -> list[Generation]:
+    """Greedy generation of ``examples`` in batches, with a progress bar."""
+    out: list[Generation] = []
+    with tqdm(total=len(examples), desc=desc, unit="example") as bar:
+        for start in range(0, len(examples), batch_size):
+            chunk = list(examples[start:start + batch_size])
+            out += generate_batch(model, tokenizer, chunk, max_new_tokens)
+            bar.update(len(chunk))
+    return out
+
+
+def generate_batch(model, tokenizer, examples: Sequence[Example], max_new_tokens: int) -> list[Generation]:
+    """Greedy generation of one left-padded batch; each result stops at its first end-of-sequence token."""
     import torch
 
-    out: list[Generation] = []
     device = next(model.parameters()).device
-    bar = tqdm(total=len(examples), desc=desc, unit="example")
-    for start in range(0, len(examples), batch_size):
-        chunk = list(examples[start:start + batch_size])
-        batch = tokenizer([e.prompt for e in chunk], return_tensors="pt", padding=True).to(device)
-        with torch.no_grad():
-            sequences = model.generate(
-                **batch, max_new_tokens=max_new_tokens, do_sample=False,
-                pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-            )
-        width = batch["input_ids"].shape[1]
-        for row, example in enumerate(chunk):
-            prompt = [int(t) for t, m in zip(batch["input_ids"][row], batch["attention_mask"][row]) if m]
-            generated = []
-            for token in sequences[row, width:].tolist():
-                generated.append(token)
-                if token == tokenizer.eos_token_id:
-                    break
-            out.append(Generation(example, tuple(prompt + generated), len(prompt)))
-        bar.update(len(chunk))
-    bar.close()
+    batch = tokenizer([e.prompt for e in examples], return_tensors="pt", padding=True).to(device)
+    with torch.no_grad():
+        sequences = model.generate(
+            **batch, max_new_tokens=max_new_tokens, do_sample=False,
+            pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        )
+    width = batch["input_ids"].shape[1]
+    out = []
+    for row, example in enumerate(examples):
+        prompt = [int(t) for t, m in zip(batch["input_ids"][row], batch["attention_mask"][row]) if m]
+        generated = []
+        for token in sequences[row, width:].tolist():
+            generated.append(token)
+            if token == tokenizer.eos_token_id:
+                break
+        out.append(Generation(example, tuple(prompt + generated), len(prompt)))
     return out
 
 

@@ -45,15 +45,18 @@ def weights_sha256(path: Path) -> str | None:
     return digest.hexdigest()
 
 
-def load_model(spec) -> LoadedModel:
-    """Load ``spec`` (a config's ``ModelSpec``, paths already resolved: a local checkpoint is absolute)."""
+def load_model(spec, device: str | None = None) -> LoadedModel:
+    """Load ``spec`` (a config's ``ModelSpec``, paths already resolved: a local checkpoint is absolute).
+
+    ``device`` overrides ``spec.device`` (each process of a multi-GPU run takes its own GPU).
+    """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     local = Path(spec.id) if spec.source == "local" else None
     if local is not None and not local.is_dir():
         raise ModelLoadError(f"{local}: model.id: no such local checkpoint directory")
-    device = resolve_device(spec.device)
+    device = device or resolve_device(spec.device)
     dtype = getattr(torch, spec.dtype)
     try:
         tokenizer = AutoTokenizer.from_pretrained(spec.id, revision=spec.revision,

@@ -55,11 +55,13 @@ class AttentionSummary(DatasetSummary):
 
 
 @dataclass(frozen=True, eq=False)
-class AttentionDigest:
-    """What dataset-level statistics need of an example (kept in memory; the maps are not)."""
+class AttentionDigest(ExampleResult):
+    """What dataset-level statistics need of an example: two small tensors of its attention file."""
 
-    answer_segment_mass: np.ndarray  # [L, H, S]
-    mean_entropy: np.ndarray  # [L, H]
+    analysis = "attention"
+    projection = True
+    answer_segment_mass: np.ndarray = tensor("[L, H, S]", "as in AttentionExample")
+    mean_entropy: np.ndarray = tensor("[L, H]", "as in AttentionExample")
 
 
 register_results("attention", AttentionExample, AttentionSummary,

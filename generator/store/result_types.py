@@ -49,9 +49,14 @@ S = TypeVar("S", bound="DatasetSummary")
 
 @dataclass(frozen=True, eq=False)
 class ExampleResult:
-    """One example's result of one analysis: named numpy arrays (``None`` for absent optional ones)."""
+    """One example's result of one analysis: named numpy arrays (``None`` for absent optional ones).
+
+    A *projection* (``projection = True``) declares a subset of another record's tensors, to read
+    only those from its file (e.g. what a dataset summary needs of every example).
+    """
 
     analysis: ClassVar[str]
+    projection: ClassVar[bool] = False
 
     def to_tensors(self) -> dict[str, np.ndarray]:
         return {f.name: np.ascontiguousarray(getattr(self, f.name)) for f in dataclasses.fields(self)
@@ -80,7 +85,7 @@ class ExampleResult:
         """The record stored in one safetensors file; errors name ``source`` and the key."""
         fields = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(tensors) - set(fields))
-        if unknown:
+        if unknown and not cls.projection:
             raise ResultFormatError(f"{source}: key {unknown[0]!r}: not a tensor of {cls.__name__} "
                                     f"(expected some of {', '.join(fields)})")
         missing = [name for name, f in fields.items() if name not in tensors and f.default is dataclasses.MISSING]
@@ -88,7 +93,7 @@ class ExampleResult:
             raise ResultFormatError(f"{source}: key {missing[0]!r}: missing ({cls.__name__} needs it, "
                                     f"shape {fields[missing[0]].metadata['shape']})")
         try:
-            return cls(**tensors)
+            return cls(**{name: array for name, array in tensors.items() if name in fields})
         except ResultFormatError as exc:
             raise ResultFormatError(f"{source}: {str(exc).split(': ', 1)[1]}") from exc
 

@@ -1,0 +1,127 @@
+"""Runs are written example by example: a run killed with SIGKILL resumes to the uninterrupted result."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from generator.cli import main
+from tests.conftest import REPO_ROOT, save_tiny_checkpoint, write_dataset
+
+DYING_RUN = """
+import os, signal, sys
+from generator.store import run_directory
+config, output, method, after = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+original = getattr(run_directory.RunWriter, method)
+calls = []
+def write_then_maybe_die(self, *args, **kwargs):
+    original(self, *args, **kwargs)
+    calls.append(1)
+    if len(calls) == after:
+        os.kill(os.getpid(), signal.SIGKILL)  # no cleanup of any kind runs
+setattr(run_directory.RunWriter, method, write_then_maybe_die)
+from generator.cli import main
+sys.exit(main(["run", config, "--output-dir", output]))
+"""
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    base = tmp_path_factory.mktemp("resume")
+    save_tiny_checkpoint(base / "model")
+    write_dataset(base / "a.jsonl", [{"id": f"a-{i}", "prompt": f"Q: {i}+{i + 1}*3=", "answer": str(i + 3 * i + 3)}
+                                     for i in range(7)])
+    write_dataset(base / "b.jsonl", [{"id": f"b-{i}", "prompt": f"Q: {i}*4-2="} for i in range(3)])
+    (base / "run.yaml").write_text(
+        "run_name: r\nmodel: {id: ./model}\n"
+        "datasets: [{name: a, path: a.jsonl}, {name: b, path: b.jsonl, analyses: [attention, features]}]\n"
+        "generation: {max_new_tokens: 6, batch_size: 2}\n"
+        "analyses: {attention: {}, salience: {}, features: {top_k: 2},\n"
+        "           ablation: {methods: [mean, resample, knockout], layers: [0], parts: 'tokens:question'}}\n")
+    assert main(["run", str(base / "run.yaml"), "--output-dir", str(base / "whole")]) == 0
+    return base
+
+
+def files(root):
+    return {p.relative_to(root).as_posix(): p for p in root.rglob("*") if p.is_file()}
+
+
+def assert_same_run(got, expected):
+    got_files, expected_files = files(got), files(expected)
+    assert sorted(got_files) == sorted(expected_files)
+    for name, path in expected_files.items():
+        if name.endswith(".safetensors"):
+            a, b = load_file(got_files[name]), load_file(path)
+            assert a.keys() == b.keys(), name
+            for key in a:
+                np.testing.assert_array_equal(a[key], b[key], err_msg=f"{name}: {key}")
+        elif name == "manifest.json":
+            a, b = json.loads(got_files[name].read_text()), json.loads(path.read_text())
+            a.pop("created"), b.pop("created")
+            assert a == b
+        else:
+            assert got_files[name].read_bytes() == path.read_bytes(), name
+
+
+@pytest.mark.parametrize("method,after", [
+    ("write_example", 3),  # while generating: three examples written, the fourth never
+    ("write_result", 4),  # while the whole-dataset analyses (ablation, features) add their results
+])
+def test_a_killed_run_resumes_to_the_uninterrupted_result(project, tmp_path, method, after, capsys):
+    output = tmp_path / "runs"
+    killed = subprocess.run([sys.executable, "-c", DYING_RUN, str(project / "run.yaml"), str(output), method,
+                             str(after)], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert killed.returncode == -9, killed.stderr
+    assert not (output / "r" / "manifest.json").exists()  # unfinished: never listed or rendered
+    finished = len(list((output / "r" / "examples").glob("*/*/trajectory.json")))
+    results = len(list((output / "r" / "examples").glob("*/*/*.safetensors")))
+    assert 0 < finished and results < len(list((project / "whole" / "r" / "examples").glob("*/*/*.safetensors")))
+    assert main(["run", str(project / "run.yaml"), "--output-dir", str(output)]) == 0
+    assert f"resumed: {finished} of 10 examples were already finished" in capsys.readouterr().out
+    assert_same_run(output / "r", project / "whole" / "r")
+
+
+def test_a_stale_temporary_example_is_cleaned_and_never_read(project, tmp_path):
+    output = tmp_path / "runs"
+    killed = subprocess.run([sys.executable, "-c", DYING_RUN, str(project / "run.yaml"), str(output),
+                             "write_example", "2"], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert killed.returncode == -9
+    stale = output / "r" / "examples" / "a" / ".a-5.x1y2.tmp"
+    stale.mkdir()
+    (stale / "trajectory.json").write_text("half")
+    assert main(["run", str(project / "run.yaml"), "--output-dir", str(output)]) == 0
+    assert not stale.exists()
+    assert_same_run(output / "r", project / "whole" / "r")
+
+
+def test_other_inputs_never_mix_with_a_finished_run(project, tmp_path, capsys):
+    import shutil
+
+    shutil.copytree(project / "whole", tmp_path / "runs")
+    changed = tmp_path / "changed.yaml"
+    changed.write_text((project / "run.yaml").read_text().replace("max_new_tokens: 6", "max_new_tokens: 5")
+                       .replace("./model", str(project / "model")).replace("a.jsonl", str(project / "a.jsonl"))
+                       .replace("b.jsonl", str(project / "b.jsonl")))
+    assert main(["run", str(changed), "--output-dir", str(tmp_path / "runs")]) == 2
+    assert "made from another config or other dataset files; rerun with --overwrite" in capsys.readouterr().err
+    assert_same_run(tmp_path / "runs" / "r", project / "whole" / "r")  # untouched
+    assert main(["run", str(changed), "--output-dir", str(tmp_path / "runs"), "--overwrite"]) == 0
+    manifest = json.loads((tmp_path / "runs/r/manifest.json").read_text())
+    assert manifest["config"]["generation"]["max_new_tokens"] == 5
+
+
+@pytest.mark.parametrize("make", [
+    lambda target: (target.mkdir(), (target / "notes.txt").write_text("mine")),
+    lambda target: target.write_text("a file"),
+])
+def test_nothing_that_is_not_a_run_of_ours_is_replaced(project, tmp_path, capsys, make):
+    target = tmp_path / "runs" / "r"
+    target.parent.mkdir()
+    make(target)
+    before = files(target.parent)
+    assert main(["run", str(project / "run.yaml"), "--output-dir", str(tmp_path / "runs"), "--overwrite"]) == 2
+    assert "exists and is not a run of Attention Atlas; nothing was written" in capsys.readouterr().err
+    assert files(target.parent).keys() == before.keys()
