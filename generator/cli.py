@@ -34,6 +34,11 @@ def _run(config_path: Path, output_dir: Path | None, overwrite: bool = False) ->
     written = read_config(config_path)
     config = resolve_paths(written, config_path.parent, str(config_path))
     summary = execute_run(config, written.to_dict(), written.config_hash(), output_dir, overwrite=overwrite)
+    if not summary.shard.is_main:
+        print(f"rank {summary.shard.rank} of {summary.shard.world}: finished its share of {summary.directory.resolve()}")
+        return summary.directory
+    if summary.shard.world > 1:
+        print(f"rank 0 of {summary.shard.world}: every rank finished; summaries and manifest written")
     if summary.mode == "resume":
         print(f"  resumed: {summary.reused} of {summary.n_examples} examples were already finished")
     for dataset, accuracy in summary.accuracy_by_dataset.items():

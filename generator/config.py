@@ -31,6 +31,8 @@ class ModelSpec:
     revision: str | None = None
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    # "auto": spread a model too large for one GPU over every visible GPU (and the CPU), through accelerate
+    device_map: Literal["auto"] | None = None
     trust_remote_code: bool = False
 
     @property

@@ -28,7 +28,7 @@ from generator.capture.generation import Generation, generate_batch, token_piece
 from generator.capture.generation_capture import generate_with_capture
 from generator.capture.model_loading import LoadedModel, load_model
 from generator.capture.segmentation import parse_answer, segment_trajectory
-from generator.config import RunConfig
+from generator.config import ConfigError, RunConfig
 from generator.datasets import Example, load_dataset
 from generator.distributed import Shard, finish, shard_from_environment, start, wait_for_all
 from generator.store.records import SCHEMA_VERSION, AnalysisEntry, DatasetEntry, Manifest, Trajectory, segment_ids
@@ -86,6 +86,7 @@ class RunSummary:
     accuracy_by_dataset: dict[str, float | None]
     mode: str  # "new", "resume" or "replace"
     reused: int = 0  # examples a resumed run found finished
+    shard: Shard = Shard()
 
 
 class StoredTrajectories(Sequence[Trajectory]):
@@ -157,6 +158,9 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
     import torch
 
     shard = shard or shard_from_environment()
+    if shard.world > 1 and config.model.device_map is not None:
+        raise ConfigError("model.device_map: 'auto' spreads one model over every GPU; it cannot be combined with "
+                          f"{shard.world} data-parallel processes (launch one process, or leave device_map unset)")
     torch.manual_seed(config.seed)
     datasets = {spec.name: load_dataset(Path(spec.path), spec.limit) for spec in config.datasets}
     all_analyses = {name: (get_analysis(name), get_analysis(name).parse_options(opts, "config", f"analyses.{name}"))
@@ -211,7 +215,7 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
         writer.mark_complete()
     wait_for_all(shard)
     finish(shard)
-    return RunSummary(directory, sum(len(e) for e in datasets.values()), accuracy, mode, reused)
+    return RunSummary(directory, sum(len(e) for e in datasets.values()), accuracy, mode, reused, shard)
 
 
 def inputs_sha256(config_sha256: str, dataset_files: list[Path]) -> str:

@@ -42,7 +42,8 @@ def test_run_then_build_prints_where_output_went(tmp_path, capsys, monkeypatch):
 
 
 @pytest.mark.parametrize("setup,message", [
-    ("model: {id: does-not-exist-anywhere}", "could not load model 'does-not-exist-anywhere'"),
+    ("model: {id: does-not-exist-anywhere}", "model.id 'does-not-exist-anywhere': not a local path, not in the"),
+    ("model: {id: ./missing-folder}", "missing-folder: model.id: no such local checkpoint directory"),
     ("model: {id: m}\nanalyses: {attention: {max_map_tokens: x}}", "analyses.attention.max_map_tokens"),
 ])
 def test_run_errors_are_clear(tmp_path, capsys, setup, message):

@@ -125,3 +125,29 @@ def test_nothing_that_is_not_a_run_of_ours_is_replaced(project, tmp_path, capsys
     assert main(["run", str(project / "run.yaml"), "--output-dir", str(tmp_path / "runs"), "--overwrite"]) == 2
     assert "exists and is not a run of Attention Atlas; nothing was written" in capsys.readouterr().err
     assert files(target.parent).keys() == before.keys()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_ranks_write_the_same_run_as_one_process(project, tmp_path):
+    """torchrun with two CPU processes (gloo): each takes every other batch; rank 0 summarises."""
+    import os
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # torchrun's default, for both: same kernels, same numbers
+    single = subprocess.run([sys.executable, "-m", "generator", "run", str(project / "run.yaml"), "--output-dir",
+                             str(tmp_path / "one")], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    assert single.returncode == 0, single.stderr
+    launched = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                               "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
+                               "-m", "generator", "run", str(project / "run.yaml"), "--output-dir", str(tmp_path / "two")],
+                              cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert launched.returncode == 0, launched.stderr[-3000:]
+    assert "rank 1 of 2: finished its share" in launched.stdout and "rank 0 of 2: every rank" in launched.stdout
+    assert_same_run(tmp_path / "two" / "r", tmp_path / "one" / "r")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,20 +58,23 @@ def load_model(spec, device: str | None = None) -> LoadedModel:
     if local is not None and not local.is_dir():
         raise ModelLoadError(f"{local}: model.id: no such local checkpoint directory")
     device = device or resolve_device(spec.device)
-    dtype = getattr(torch, spec.dtype)
+    local_only = local is not None or _in_hub_cache(spec.id, spec.revision)
+    if not local_only and not hub_reachable():
+        raise ModelLoadError(f"model.id {spec.id!r}: not a local path, not in the local Hugging Face cache, and the "
+                             "hub cannot be reached (no network); download it where there is one, or give a local "
+                             "checkpoint as ./path")
+    common = dict(revision=spec.revision, trust_remote_code=spec.trust_remote_code, local_files_only=local_only)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(spec.id, revision=spec.revision,
-                                                  trust_remote_code=spec.trust_remote_code)
-        model = AutoModelForCausalLM.from_pretrained(
-            spec.id, revision=spec.revision, dtype=dtype, attn_implementation="sdpa",
-            trust_remote_code=spec.trust_remote_code,
-        )
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(
-            f"could not load model {spec.id!r}: {exc}\n"
-            "(a hub id needs its weights in the local Hugging Face cache when there is no network)"
-        ) from exc
-    model.to(device).eval()
+        tokenizer = AutoTokenizer.from_pretrained(spec.id, **common)
+        model = _load_weights(AutoModelForCausalLM, spec, common)
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - transformers and safetensors raise many kinds for a bad checkpoint
+        where = f"{local}: " if local is not None else f"model {spec.id!r}: "
+        raise ModelLoadError(f"{where}could not load the model ({type(exc).__name__}: {_first_line(exc)})") from exc
+    if spec.device_map is None:
+        model.to(device)
+    model.eval()
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
@@ -83,7 +87,64 @@ def load_model(spec, device: str | None = None) -> LoadedModel:
         num_layers=text_config.num_hidden_layers,
         num_heads=text_config.num_attention_heads,
         dtype=spec.dtype,
-        device=device,
+        device="auto (device_map)" if spec.device_map else device,
         source=spec.source,
     )
     return LoadedModel(model, tokenizer, info)
+
+
+def _load_weights(auto_class, spec, common: dict):
+    """The model in SDPA where transformers allows it, else its default attention (e.g. Gemma 2's eager).
+
+    Capture and interventions route attention themselves, so they do not depend on SDPA.
+    Weights of the wrong shape are an error, never silently re-initialised.
+    """
+    import torch
+
+    if spec.device_map is not None and importlib.util.find_spec("accelerate") is None:
+        raise ModelLoadError("model.device_map 'auto' needs the accelerate package (pip install accelerate)")
+    kwargs = dict(common, dtype=getattr(torch, spec.dtype), device_map=spec.device_map,
+                  output_loading_info=True)
+    try:
+        model, info = auto_class.from_pretrained(spec.id, attn_implementation="sdpa", **kwargs)
+    except ValueError as exc:  # e.g. Gemma 2: "does not support ... scaled_dot_product_attention"
+        if "sdpa" not in str(exc).lower() and "scaled_dot_product_attention" not in str(exc):
+            raise
+        model, info = auto_class.from_pretrained(spec.id, attn_implementation="eager", **kwargs)
+    problems = {key: info.get(key) for key in ("missing_keys", "mismatched_keys", "error_msgs") if info.get(key)}
+    if problems:
+        key, found = next(iter(problems.items()))
+        shown = ", ".join(str(item) for item in list(found)[:3])
+        raise ModelLoadError(f"{spec.id}: the weights do not fit the model's config ({key.replace('_', ' ')}: "
+                             f"{shown}{' ...' if len(found) > 3 else ''})")
+    return model
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _in_hub_cache(repo_id: str, revision: str | None) -> bool:
+    """Whether the hub id's config is in the local Hugging Face cache (then no network is touched)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        found = try_to_load_from_cache(repo_id, "config.json", revision=revision)
+    except Exception:  # noqa: BLE001 - an id the hub library cannot parse is simply not cached
+        return False
+    return isinstance(found, str)
+
+
+def hub_reachable(timeout: float = 2.0) -> bool:
+    """One quick connection to the hub; False at once offline (HF_HUB_OFFLINE) or without a network."""
+    import os
+    import socket
+
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    try:
+        with socket.create_connection(("huggingface.co", 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
