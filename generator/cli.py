@@ -58,6 +58,9 @@ def _build(runs_dir: Path, mkdocs_config: Path, site_dir: Path | None) -> Path:
     index = built.site_dir / "index.html"
     print(f"Built {built.pages} pages and {built.figures} figure files into {built.site_dir}")
     print(f"Open {index}")
+    if built.skipped:
+        raise RunFormatError(f"left out {len(built.skipped)} damaged run(s), the others were built: "
+                             + "; ".join(built.skipped))
     return index
 
 
@@ -90,7 +93,7 @@ def command_serve(args: argparse.Namespace) -> None:
 
 def command_import(args: argparse.Namespace) -> None:
 
-    directory = import_run(IMPORTERS.get(args.kind), Path(args.source), args.run, Path(args.runs))
+    directory = import_run(IMPORTERS.get(args.kind), Path(args.source), args.run, Path(args.runs), args.overwrite)
     print(f"Imported {args.source} as run {args.run!r} into {directory.resolve()}")
     print("Render it with `atlas build`.")
 
@@ -142,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_argument("source", help="the file or directory to import")
     importing.add_argument("--run", required=True, help="name of the run directory to create")
     importing.add_argument("--runs", default=str(DEFAULT_RUNS), help="directory of runs (default: data/runs)")
+    importing.add_argument("--overwrite", action="store_true", help="replace an import of another source at --run")
     importing.set_defaults(handler=command_import)
 
     train = sub.add_parser("train-demo-model", help="train the shipped demo model from scratch (about 15 minutes on 2 cores)")

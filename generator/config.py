@@ -54,6 +54,9 @@ class DatasetSpec:
 class GenerationSpec:
     max_new_tokens: int = 64
     batch_size: int = 16
+    # a prompt that leaves no room for max_new_tokens in the model's context: "refuse" (an error
+    # naming the example, before any example runs) or "truncate" (keep its last tokens, noted)
+    long_prompts: Literal["refuse", "truncate"] = "refuse"
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,10 @@ def read_config(path: Path) -> RunConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                          f"{exc.start}); save the config as UTF-8") from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -60,12 +60,21 @@ def parse_example(data: Any, where: str) -> Example:
     )
 
 
+def _refuse_constant(name: str):
+    """Python's json accepts NaN and Infinity; JSON does not, and a run directory could not store them."""
+    raise ValueError(f"{name} is not valid JSON (write null, or the number as a string)")
+
+
 def load_dataset(path: Path, limit: int | None = None) -> list[Example]:
     path = Path(path)
+    if path.is_dir():
+        raise DatasetError(f"{path}: is a directory; expected a JSONL file (one JSON object per line)")
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError as exc:
         raise DatasetError(f"{path}: dataset file not found") from exc
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read the dataset ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:
         raise DatasetError(f"{path}: not UTF-8 text ({exc})") from exc
     examples: list[Example] = []
@@ -75,9 +84,11 @@ def load_dataset(path: Path, limit: int | None = None) -> list[Example]:
             continue
         where = f"{path}:{number}"
         try:
-            data = json.loads(line)
+            data = json.loads(line, parse_constant=_refuse_constant)
         except json.JSONDecodeError as exc:
             raise DatasetError(f"{where}: not valid JSON ({exc.msg})") from exc
+        except ValueError as exc:
+            raise DatasetError(f"{where}: {exc}") from exc
         example = parse_example(data, where)
         if example.id in seen:
             raise DatasetError(f"{where}: field 'id': {example.id!r} already used on line {seen[example.id]}")

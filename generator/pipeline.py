@@ -10,6 +10,7 @@ unfinished batch, and several processes share the batches (``distributed.py``).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import importlib.metadata
@@ -29,7 +30,7 @@ from generator.capture.generation_capture import generate_with_capture
 from generator.capture.model_loading import LoadedModel, load_model
 from generator.capture.segmentation import parse_answer, segment_trajectory
 from generator.config import ConfigError, RunConfig
-from generator.datasets import Example, load_dataset
+from generator.datasets import DatasetError, Example, load_dataset
 from generator.distributed import Shard, finish, shard_from_environment, start, wait_for_all
 from generator.store.records import SCHEMA_VERSION, AnalysisEntry, DatasetEntry, Manifest, Trajectory, segment_ids
 from generator.store.result_types import DatasetSummary
@@ -172,6 +173,7 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
     start(shard, str(loaded.model.device))
     for analysis, options in all_analyses.values():
         analysis.check_model(loaded.model, options)
+    datasets = {spec.name: fit_prompts(datasets[spec.name], loaded, config, Path(spec.path)) for spec in config.datasets}
     weights = {"id": loaded.info.id, "revision": loaded.info.revision, "weights_sha256": loaded.info.weights_sha256}
     if shard.is_main:
         writer, mode = open_run(directory, inputs, weights, overwrite)
@@ -216,6 +218,34 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
     wait_for_all(shard)
     finish(shard)
     return RunSummary(directory, sum(len(e) for e in datasets.values()), accuracy, mode, reused, shard)
+
+
+def fit_prompts(examples: list[Example], loaded: LoadedModel, config: RunConfig, source: Path) -> list[Example]:
+    """Prompts that leave room for ``max_new_tokens`` in the model's context, refused or truncated."""
+    context = getattr(loaded.model.config.get_text_config(), "max_position_embeddings", None)
+    if not context:
+        return examples
+    new_tokens = config.generation.max_new_tokens
+    room = context - new_tokens
+    if room < 1:
+        raise ConfigError(f"generation.max_new_tokens: {new_tokens} leaves no room for a prompt in the model's "
+                          f"context of {context} tokens")
+    fitted = []
+    for example in examples:
+        ids = loaded.tokenizer(example.prompt)["input_ids"]
+        if len(ids) <= room:
+            fitted.append(example)
+        elif config.generation.long_prompts == "refuse":
+            raise DatasetError(f"{source}: example {example.id!r}: the prompt has {len(ids)} tokens, and with "
+                               f"generation.max_new_tokens {new_tokens} the model's context of {context} tokens is "
+                               "exceeded; shorten it, or set generation.long_prompts: truncate")
+        else:
+            plain = loaded.tokenizer(example.prompt, add_special_tokens=False)["input_ids"]
+            keep = room - (len(ids) - len(plain))  # room for the special tokens the tokenizer adds (<bos>)
+            kept = loaded.tokenizer.decode(plain[len(plain) - keep:], skip_special_tokens=True)
+            note = f"kept the last {keep} of {len(plain)} prompt tokens (the model's context is {context})"
+            fitted.append(dataclasses.replace(example, prompt=kept, extra={**example.extra, "prompt_truncated": note}))
+    return fitted
 
 
 def inputs_sha256(config_sha256: str, dataset_files: list[Path]) -> str:

@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -94,7 +95,6 @@ def test_map_heads_out_of_range_fail_before_any_example_runs(tmp_path, capsys):
 
 
 def test_import_prints_where_the_run_went_and_refuses_bad_input(tmp_path, capsys):
-    import json
 
     dump = tmp_path / "dump.json"
     dump.write_text(json.dumps({"results": [{"probe_id": "p", "tokens": ["a", "b"], "counts": [[1.0, 2.0]]}]}))
@@ -104,3 +104,78 @@ def test_import_prints_where_the_run_went_and_refuses_bad_input(tmp_path, capsys
     assert main(["import", "activations", str(dump), "--run", "bad", "--runs", str(tmp_path / "runs")]) == 2
     assert "field 'counts': expected rows of 1 values" in capsys.readouterr().err
     assert not (tmp_path / "runs/bad").exists()
+
+
+def _tree(root):
+    """Every file under ``root`` with its bytes: what a refused command must leave exactly as it was."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+RUN = "run_name: r\nmodel: {id: ./model}\ndatasets: [{name: d, path: d.jsonl}]\noutput_dir: runs\n"
+
+
+def _bad_weights(project):
+    path = project / "model" / "model.safetensors"
+    path.write_bytes(path.read_bytes()[:1000])
+
+
+def _wrong_shape(project):
+    config = json.loads((project / "model" / "config.json").read_text())
+    config["hidden_size"] = 48
+    (project / "model" / "config.json").write_text(json.dumps(config))
+
+
+def _escaping_manifest(project):
+    (project / "secret.json").write_text(json.dumps({"test_case": {"query": "q"}}))
+    (project / "traj").mkdir()
+    (project / "traj" / "manifest.json").write_text(json.dumps(["../secret.json"]))
+
+
+BAD_INPUTS = [
+    # (what, prepare the project, argv after "atlas", expected words in the one error line)
+    ("config not UTF-8", lambda p: (p / "run.yaml").write_bytes(RUN.encode().replace(b"run_name: r", b"run_name: r\xff")),
+     ["run", "run.yaml"], "run.yaml:1: not UTF-8 text (byte 0xff"),
+    ("dataset is a directory", lambda p: ((p / "d.jsonl").unlink(), (p / "d.jsonl").mkdir()),
+     ["run", "run.yaml"], "d.jsonl: is a directory; expected a JSONL file"),
+    ("NaN in metadata", lambda p: (p / "d.jsonl").write_text('{"id": "a", "prompt": "p", "score": NaN}\n'),
+     ["run", "run.yaml"], "d.jsonl:1: NaN is not valid JSON"),
+    ("id of 100,000 characters", lambda p: (p / "d.jsonl").write_text(json.dumps({"id": "x" * 100_000, "prompt": "p"})),
+     ["run", "run.yaml"], "d.jsonl:1: field 'id': expected 1 to 128 letters"),
+    ("id ending in a newline", lambda p: (p / "d.jsonl").write_text(json.dumps({"id": "a\n", "prompt": "p"})),
+     ["run", "run.yaml"], "d.jsonl:1: field 'id'"),
+    ("run name ending in a newline", lambda p: (p / "run.yaml").write_text(RUN.replace("run_name: r", 'run_name: "r\\n"')),
+     ["run", "run.yaml"], "key 'run_name'"),
+    ("dataset name ending in a newline",
+     lambda p: (p / "run.yaml").write_text(RUN.replace("name: d,", 'name: "d\\n",')), ["run", "run.yaml"],
+     "key 'datasets[0].name'"),
+    ("truncated weights", _bad_weights, ["run", "run.yaml"], "model: could not load the model"),
+    ("weights of the wrong shape", _wrong_shape, ["run", "run.yaml"], "the weights do not fit the model's config"),
+    ("missing local model", lambda p: (p / "run.yaml").write_text(RUN.replace("./model", "./nowhere")),
+     ["run", "run.yaml"], "nowhere: model.id: no such local checkpoint directory"),
+    ("run over a folder not ours", lambda p: (p / "run.yaml").write_text(
+        RUN.replace("run_name: r", "run_name: templates").replace("output_dir: runs", "output_dir: .")),
+     ["run", "run.yaml"], "templates: exists and is not a run of Attention Atlas; nothing was written"),
+    ("import over a folder not ours", lambda p: (p / "dump.json").write_text(json.dumps(
+        {"results": [{"probe_id": "p", "tokens": ["a"], "counts": [[1.0]]}]})),
+     ["import", "activations", "dump.json", "--runs", ".", "--run", "templates", "--overwrite"],
+     "templates: exists and is not a run of Attention Atlas"),
+    ("importer manifest pointing outside", _escaping_manifest,
+     ["import", "trajectories", "traj", "--run", "t", "--runs", "runs"], "which lies outside traj"),
+]
+
+
+@pytest.mark.parametrize("what,prepare,argv,expected", BAD_INPUTS, ids=[case[0] for case in BAD_INPUTS])
+def test_bad_input_is_one_line_exit_2_and_nothing_changes(tmp_path, capsys, monkeypatch, what, prepare, argv,
+                                                          expected):
+    save_tiny_checkpoint(tmp_path / "model")
+    write_dataset(tmp_path / "d.jsonl", [{"id": "a", "prompt": "Q: 1+2="}])
+    (tmp_path / "run.yaml").write_text(RUN)
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "page.md.j2").write_text("the user's own file")
+    prepare(tmp_path)
+    before = _tree(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]  # not progress bars
+    assert len(errors) == 1 and errors[0].startswith(f"atlas {argv[0]}: error: ") and expected in errors[0], errors
+    assert _tree(tmp_path) == before

@@ -151,3 +151,23 @@ def test_two_ranks_write_the_same_run_as_one_process(project, tmp_path):
     assert launched.returncode == 0, launched.stderr[-3000:]
     assert "rank 1 of 2: finished its share" in launched.stdout and "rank 0 of 2: every rank" in launched.stdout
     assert_same_run(tmp_path / "two" / "r", tmp_path / "one" / "r")
+
+
+@pytest.mark.parametrize("policy", ["refuse", "truncate"])
+def test_prompts_longer_than_the_context_are_refused_or_truncated(tmp_path, capsys, policy):
+    save_tiny_checkpoint(tmp_path / "model")  # a context of 256 positions
+    write_dataset(tmp_path / "d.jsonl", [{"id": "short", "prompt": "Q: 1+2="}, {"id": "long", "prompt": "1+" * 150}])
+    (tmp_path / "run.yaml").write_text(
+        "run_name: r\nmodel: {id: ./model}\ndatasets: [{name: d, path: d.jsonl}]\n"
+        f"generation: {{max_new_tokens: 8, long_prompts: {policy}}}\noutput_dir: runs\n")
+    code = main(["run", str(tmp_path / "run.yaml")])
+    if policy == "refuse":
+        assert code == 2
+        assert "d.jsonl: example 'long': the prompt has 301 tokens" in capsys.readouterr().err
+        assert not (tmp_path / "runs").exists()
+    else:
+        assert code == 0
+        trajectory = json.loads((tmp_path / "runs/r/examples/d/long/trajectory.json").read_text())
+        assert trajectory["metadata"]["prompt_truncated"] == ("kept the last 247 of 300 prompt tokens "
+                                                              "(the model's context is 256)")
+        assert len(trajectory["token_ids"]) <= 256

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 from dataclasses import dataclass
@@ -105,12 +106,18 @@ def _load_weights(auto_class, spec, common: dict):
         raise ModelLoadError("model.device_map 'auto' needs the accelerate package (pip install accelerate)")
     kwargs = dict(common, dtype=getattr(torch, spec.dtype), device_map=spec.device_map,
                   output_loading_info=True)
-    try:
-        model, info = auto_class.from_pretrained(spec.id, attn_implementation="sdpa", **kwargs)
-    except ValueError as exc:  # e.g. Gemma 2: "does not support ... scaled_dot_product_attention"
-        if "sdpa" not in str(exc).lower() and "scaled_dot_product_attention" not in str(exc):
-            raise
-        model, info = auto_class.from_pretrained(spec.id, attn_implementation="eager", **kwargs)
+    with _quiet_transformers():  # its load report would bury our one-line error
+        try:
+            model, info = auto_class.from_pretrained(spec.id, attn_implementation="sdpa", **kwargs)
+        except ValueError as exc:  # e.g. Gemma 2: "does not support ... scaled_dot_product_attention"
+            if "sdpa" not in str(exc).lower() and "scaled_dot_product_attention" not in str(exc):
+                raise
+            model, info = auto_class.from_pretrained(spec.id, attn_implementation="eager", **kwargs)
+        except RuntimeError as exc:
+            if "mismatched" not in str(exc) and "size mismatch" not in str(exc):
+                raise
+            raise ModelLoadError(f"{spec.id}: the weights do not fit the model's config (tensor sizes differ from "
+                                 "config.json; was the config edited, or the weights saved from another model?)") from exc
     problems = {key: info.get(key) for key in ("missing_keys", "mismatched_keys", "error_msgs") if info.get(key)}
     if problems:
         key, found = next(iter(problems.items()))
@@ -118,6 +125,18 @@ def _load_weights(auto_class, spec, common: dict):
         raise ModelLoadError(f"{spec.id}: the weights do not fit the model's config ({key.replace('_', ' ')}: "
                              f"{shown}{' ...' if len(found) > 3 else ''})")
     return model
+
+
+@contextlib.contextmanager
+def _quiet_transformers():
+    from transformers.utils import logging as hf_logging
+
+    before = hf_logging.get_verbosity()
+    hf_logging.set_verbosity(hf_logging.CRITICAL)
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(before)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 
 from generator.store.records import SCHEMA_VERSION, AnalysisEntry, DatasetEntry, Manifest, ModelInfo, Trajectory
 from generator.store.result_types import DatasetSummary, ExampleResult
-from generator.store.run_directory import RunWriter, check_name, write_run
+from generator.store.run_directory import RunWriter, check_name, check_target, write_run
 
 
 class ImportValidationError(ValueError):
@@ -100,14 +100,19 @@ def source_hash(paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def import_run(importer: Importer, source: Path, run_name: str, runs_dir: Path) -> Path:
-    """Validate ``source`` completely, then write the run directory in one atomic step."""
+def import_run(importer: Importer, source: Path, run_name: str, runs_dir: Path, overwrite: bool = False) -> Path:
+    """Validate ``source`` completely, then write the run directory in one atomic step.
+
+    The target may be absent, empty, or an import of ours from the same source; an import of
+    another source is replaced only with ``overwrite``, and anything else never.
+    """
     check_name(run_name, "run name")
     source = Path(source)
     if not source.exists():
         raise ImportValidationError(f"{source}: not found")
-    imported = importer.read(source)
     files = [source] if source.is_file() else [p for p in source.rglob("*") if p.is_file()]
+    check_target(Path(runs_dir) / run_name, source_hash(files), overwrite)
+    imported = importer.read(source)
     datasets: dict[str, list[str]] = {}
     analyses: dict[str, AnalysisEntry] = {}
     for example in imported.examples:

@@ -37,9 +37,13 @@ def read(source: Path) -> ImportedRun:
         if not isinstance(entries, list):
             raise ImportValidationError(f"{manifest_path}: expected a list of trajectories (or {{'trajectories': [...]}})")
         names = [e.get("filename") or e.get("file") if isinstance(e, dict) else e for e in entries]
-        missing = [n for n in names if not isinstance(n, str) or not (source / n).is_file()]
-        if missing:
-            raise ImportValidationError(f"{manifest_path}: lists {missing[0]!r}, which is not a file in {source}")
+        inside = source.resolve()
+        for name in names:
+            if not isinstance(name, str) or not (source / name).is_file():
+                raise ImportValidationError(f"{manifest_path}: lists {name!r}, which is not a file in {source}")
+            if not (source / name).resolve().is_relative_to(inside):
+                raise ImportValidationError(f"{manifest_path}: lists {name!r}, which lies outside {source}; "
+                                            "importers read only inside the folder they are given")
         files = [source / n for n in names]
     if not files:
         raise ImportValidationError(f"{source}: no trajectory JSON files found")

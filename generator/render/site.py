@@ -12,13 +12,14 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 from generator.render.context import IndexEntry, Page, SiteContext, accuracy_text, dataset_dir, run_dir
 from generator.render.jinja import template_environment
 from generator.render.pages import PAGE_KINDS
 from generator.store.atomic import atomic_write_text, replace_directory
-from generator.store.run_directory import list_runs
+from generator.store.run_directory import RunFormatError, list_runs_reporting
 
 PACKAGE_ASSETS = Path(__file__).parent / "assets"
 INDEX_FILE = "atlas-index.json"
@@ -41,11 +42,23 @@ class BuiltSite:
     site_dir: Path
     pages: int
     figures: int
+    skipped: list[str]  # damaged runs, each "path: what is wrong"; the rest were built
 
 
-def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None) -> tuple[int, int]:
-    """Write every page, figure, asset and the index into a fresh ``docs_dir``."""
-    runs = list_runs(runs_dir)
+@dataclass
+class RenderedDocs:
+    pages: int
+    figures: int
+    skipped: list[str]
+
+
+def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None) -> RenderedDocs:
+    """Write every page, figure, asset and the index into a fresh ``docs_dir``.
+
+    A damaged run (an unreadable manifest, trajectory or result file) is left out and reported
+    by file; every other run is rendered.
+    """
+    runs, skipped = list_runs_reporting(runs_dir)
     env = template_environment()
     counts: list[int] = []
 
@@ -55,10 +68,19 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None) -
         copy_static_assets(tmp)
         site = SiteContext(tmp)
         pages: list[Page] = []
+        rendered = []
         for run in tqdm(runs, desc="rendering runs", unit="run"):
-            for _, render in PAGE_KINDS.items():
-                pages.extend(render(site, run))
-        pages.append(index_page(runs))
+            figures_before = len(site.figures)
+            try:
+                pages_of_run = [page for _, render in PAGE_KINDS.items() for page in render(site, run)]
+            except RunFormatError as exc:
+                skipped.append(str(exc))
+                del site.figures[figures_before:]
+                shutil.rmtree(tmp / run_dir(run), ignore_errors=True)  # its figures so far
+                continue
+            pages.extend(pages_of_run)
+            rendered.append(run)
+        pages.append(index_page(rendered))
         for page in tqdm(pages, desc="writing pages", unit="page"):
             text = env.get_template(page.template).render(**page.context)
             atomic_write_text(tmp / page.path, text)
@@ -68,7 +90,7 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None) -
         counts[:] = [len(pages), len(site.figures)]
 
     replace_directory(docs_dir, fill)
-    return counts[0], counts[1]
+    return RenderedDocs(counts[0], counts[1], skipped)
 
 
 def index_page(runs) -> Page:
@@ -90,10 +112,20 @@ def build_site(runs_dir: Path, config_file: Path, site_dir: Path | None = None,
     config_file = Path(config_file).resolve()
     root = config_file.parent
     docs_dir = Path(docs_dir or root / "build" / "docs").resolve()
-    n_pages, n_figures = render_docs(Path(runs_dir), docs_dir, root / "docs")
-    overrides = {"docs_dir": str(docs_dir)}
-    if site_dir is not None:
-        overrides["site_dir"] = str(Path(site_dir).resolve())
-    config = load_config(str(config_file), **overrides)
-    build(config)
-    return BuiltSite(Path(config["site_dir"]), n_pages, n_figures)
+    docs_dir.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(docs_dir.parent / f".{docs_dir.name}.build.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(f"Waiting for another build of {docs_dir} to finish ...")
+        lock.acquire()
+    try:
+        rendered = render_docs(Path(runs_dir), docs_dir, root / "docs")
+        overrides = {"docs_dir": str(docs_dir)}
+        if site_dir is not None:
+            overrides["site_dir"] = str(Path(site_dir).resolve())
+        config = load_config(str(config_file), **overrides)
+        build(config)
+    finally:
+        lock.release()
+    return BuiltSite(Path(config["site_dir"]), rendered.pages, rendered.figures, rendered.skipped)

@@ -248,7 +248,12 @@ class Run:
 
     def trajectory(self, dataset: str, example_id: str) -> Trajectory:
         path = self.root / "examples" / dataset / example_id / "trajectory.json"
-        return Trajectory.from_json(_read_json(path))
+        try:
+            return Trajectory.from_json(_read_json(path))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            if isinstance(exc, RunFormatError):
+                raise
+            raise RunFormatError(f"{path}: does not match the trajectory format ({type(exc).__name__}: {exc})") from exc
 
     def trajectories(self, dataset: str) -> Iterator[Trajectory]:
         for example_id in self.example_ids(dataset):
@@ -329,8 +334,23 @@ def load_run(directory: Path) -> Run:
 
 def list_runs(base: Path) -> list[Run]:
     """Finished runs under ``base``; hidden (temporary, replaced) directories and unfinished runs are skipped."""
+    runs, problems = list_runs_reporting(base)
+    if problems:
+        raise RunFormatError(problems[0])
+    return runs
+
+
+def list_runs_reporting(base: Path) -> tuple[list[Run], list[str]]:
+    """Like ``list_runs``, with runs whose manifest cannot be read reported (by file) instead of raised."""
     base = Path(base)
     if not base.is_dir():
-        return []
-    return [load_run(p) for p in sorted(base.iterdir())
-            if not p.name.startswith(".") and (p / "manifest.json").is_file()]
+        return [], []
+    runs, problems = [], []
+    for path in sorted(base.iterdir()):
+        if path.name.startswith(".") or not (path / "manifest.json").is_file():
+            continue
+        try:
+            runs.append(load_run(path))
+        except RunFormatError as exc:
+            problems.append(str(exc))
+    return runs, problems

@@ -108,3 +108,57 @@ def test_the_same_plot_embeds_identically_within_one_process():
     again = plot_item(plots.token_attention_heatmap(maps, ["a", "b", "c"], "atlas-x"))["json"]
     assert first == again
     assert '"id":"atlas-x-0"' in first and '"id":"p1' not in first
+
+
+@pytest.mark.parametrize("damage,named", [
+    (lambda run: (run / "examples/alpha/a-0/attention.safetensors").write_bytes(b"\x00" * 20),
+     "examples/alpha/a-0/attention.safetensors: not a readable safetensors file"),
+    (lambda run: (run / "examples/beta/b-0/trajectory.json").write_text('{"example_id": '),
+     "examples/beta/b-0/trajectory.json: not valid JSON"),
+    (lambda run: (run / "examples/beta/b-0/trajectory.json").write_text('{"example_id": "b-0"}'),
+     "examples/beta/b-0/trajectory.json: does not match the trajectory format"),
+    (lambda run: (run / "manifest.json").write_text("[1, 2"), "manifest.json: not valid JSON"),
+])
+def test_a_damaged_run_is_named_and_skipped_while_the_others_build(tiny_run, tmp_path, capsys, monkeypatch, damage,
+                                                                   named):
+    import shutil
+
+    from generator.cli import main
+
+    runs = tmp_path / "runs"
+    shutil.copytree(tiny_run, runs / "tiny")
+    shutil.copytree(tiny_run, runs / "broken")
+    damage(runs / "broken")
+    monkeypatch.chdir(REPO_ROOT)
+    assert main(["build", "--runs", str(runs), "--site-dir", str(tmp_path / "site")]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "atlas build: error:" in line]
+    assert len(errors) == 1 and named in errors[0] and str(runs / "broken") in errors[0]
+    assert (tmp_path / "site/runs/tiny/alpha/examples/a-0.html").is_file()
+    assert not (tmp_path / "site/runs/broken").exists()
+    assert "broken" not in (tmp_path / "site/index.html").read_text()
+
+
+def test_hidden_and_unfinished_runs_are_never_rendered(tiny_run, tmp_path):
+    import shutil
+
+    from generator.store.run_directory import list_runs
+
+    runs = tmp_path / "runs"
+    shutil.copytree(tiny_run, runs / "tiny")
+    shutil.copytree(tiny_run, runs / ".tiny.old")  # a replacement's leftovers
+    shutil.copytree(tiny_run, runs / ".tiny.x8k2.tmp")
+    shutil.copytree(tiny_run, runs / "unfinished")
+    (runs / "unfinished" / "manifest.json").unlink()
+    assert [r.root.name for r in list_runs(runs)] == ["tiny"]
+
+
+def test_two_builds_at_once_take_turns(tiny_run, tmp_path):
+    """Both finish and the site is whole (the second waits for the first's lock)."""
+    code = ("import sys; from pathlib import Path; from generator.render.site import build_site; "
+            f"build_site(Path({str(tiny_run.parent)!r}), Path({str(REPO_ROOT / 'mkdocs.yml')!r}), "
+            f"site_dir=Path({str(tmp_path / 'site')!r}), docs_dir=Path({str(tmp_path / 'docs')!r}))")
+    builds = [subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [b.communicate(timeout=300) for b in builds]
+    assert [b.returncode for b in builds] == [0, 0], [o[1][-2000:] for o in outputs]
+    assert (tmp_path / "site/runs/tiny/alpha/examples/a-0.html").is_file()
