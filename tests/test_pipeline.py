@@ -171,3 +171,37 @@ def test_prompts_longer_than_the_context_are_refused_or_truncated(tmp_path, caps
         assert trajectory["metadata"]["prompt_truncated"] == ("kept the last 247 of 300 prompt tokens "
                                                               "(the model's context is 256)")
         assert len(trajectory["token_ids"]) <= 256
+
+
+def test_a_gemma2_checkpoint_runs_through_atlas_run(tmp_path, capsys):
+    """transformers refuses SDPA for Gemma 2 (soft-capping): the loader falls back, capture does not need it,
+    and its sliding-window layers are captured during generation past the window."""
+    import torch
+    import transformers as tf
+
+    from generator.demo_model.tokenizer import build_tokenizer
+    from generator.results.attention import AttentionExample
+    from generator.store.run_directory import load_run
+
+    tokenizer = build_tokenizer()
+    torch.manual_seed(0)
+    model = tf.Gemma2ForCausalLM(tf.Gemma2Config(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=8, sliding_window=6, query_pre_attn_scalar=8, max_position_embeddings=128,
+        attn_logit_softcapping=5.0, eos_token_id=None, bos_token_id=tokenizer.bos_token_id,
+        pad_token_id=tokenizer.pad_token_id))
+    model.generation_config.eos_token_id = None  # run to max_new_tokens: well past the window
+    model.save_pretrained(tmp_path / "gemma")
+    tokenizer.save_pretrained(tmp_path / "gemma")
+    write_dataset(tmp_path / "d.jsonl", [{"id": "g-0", "prompt": "Q: 12+3*4="}, {"id": "g-1", "prompt": "Q: 5*6="}])
+    (tmp_path / "run.yaml").write_text(
+        "run_name: gemma\nmodel: {id: ./gemma}\ndatasets: [{name: d, path: d.jsonl}]\n"
+        "generation: {max_new_tokens: 12, batch_size: 2}\noutput_dir: runs\n"
+        "analyses: {attention: {during_generation: true}, ablation: {methods: [zero], parts: 'tokens:question'}}\n")
+    assert main(["run", str(tmp_path / "run.yaml")]) == 0, capsys.readouterr().err
+    run = load_run(tmp_path / "runs/gemma")
+    assert run.manifest.model.architecture == "Gemma2ForCausalLM"
+    for example_id in ("g-0", "g-1"):
+        result = run.result("d", example_id, AttentionExample)
+        assert result.maps.shape[-1] > 2 * 6
+        np.testing.assert_allclose(result.maps.sum(-1), 1.0, atol=1e-5)
