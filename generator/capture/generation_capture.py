@@ -303,17 +303,3 @@ def generate_with_capture(model, tokenizer, examples: Sequence[Example], max_new
             capture = capture_attention(model, ids, np.searchsorted(parts, final), options=options)
         results.append(CapturedGeneration(generation, capture, recaptured))
     return results
-
-
-def generate_with_capture_batched(model, tokenizer, examples: Sequence[Example], max_new_tokens: int, batch_size: int,
-                                  spec: SegmentationSpec, options: CaptureOptions = CaptureOptions(),
-                                  desc: str = "generating") -> list[CapturedGeneration]:
-    from tqdm import tqdm
-
-    results: list[CapturedGeneration] = []
-    with tqdm(total=len(examples), desc=desc, unit="example") as bar:
-        for start in range(0, len(examples), batch_size):
-            chunk = list(examples[start:start + batch_size])
-            results += generate_with_capture(model, tokenizer, chunk, max_new_tokens, spec, options)
-            bar.update(len(chunk))
-    return results
