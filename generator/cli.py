@@ -48,13 +48,14 @@ def _run(config_path: Path, output_dir: Path | None, overwrite: bool = False) ->
     return summary.directory
 
 
-def _build(runs_dir: Path, mkdocs_config: Path, site_dir: Path | None) -> Path:
+def _build(runs_dir: Path, mkdocs_config: Path, site_dir: Path | None, jobs: int | None = None,
+           example_figures: bool = False) -> Path:
 
     if not mkdocs_config.is_file():
         raise UsageError(f"{mkdocs_config}: MkDocs config not found (run atlas from the project root or pass --mkdocs-config)")
     if not runs_dir.is_dir():
         raise UsageError(f"{runs_dir}: no runs directory; create a run first with `atlas run CONFIG.yaml` or `atlas demo`")
-    built = build_site(runs_dir, mkdocs_config, site_dir)
+    built = build_site(runs_dir, mkdocs_config, site_dir, jobs=jobs, example_figures=example_figures)
     index = built.site_dir / "index.html"
     print(f"Built {built.pages} pages and {built.figures} figure files into {built.site_dir}")
     print(f"Open {index}")
@@ -69,7 +70,8 @@ def command_run(args: argparse.Namespace) -> None:
 
 
 def command_build(args: argparse.Namespace) -> None:
-    _build(Path(args.runs), Path(args.mkdocs_config), Path(args.site_dir) if args.site_dir else None)
+    _build(Path(args.runs), Path(args.mkdocs_config), Path(args.site_dir) if args.site_dir else None, args.jobs,
+           args.example_figures)
 
 
 def command_demo(args: argparse.Namespace) -> None:
@@ -131,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--runs", default=str(DEFAULT_RUNS), help="directory of runs (default: data/runs)")
     build.add_argument("--mkdocs-config", default=str(DEFAULT_MKDOCS), help="MkDocs config (default: mkdocs.yml)")
     build.add_argument("--site-dir", help="output directory (default: site_dir of the MkDocs config)")
+    build.add_argument("--jobs", type=int, help="processes rendering pages (default: every core)")
+    build.add_argument("--example-figures", action="store_true",
+                       help="also write each example's static PNG/SVG figures (dataset figures are always written)")
     build.set_defaults(handler=command_build)
 
     serve = sub.add_parser("serve", help="render pages and preview them with `mkdocs serve`")

@@ -35,10 +35,13 @@ class Page:
 
 @dataclass
 class SiteContext:
-    """Where a page kind writes figures, and what it collects for the index."""
+    """Where a page kind writes figures, what it collects for the index, and what the build asked for."""
 
     docs_dir: Path
     figures: list[IndexEntry] = field(default_factory=list)
+    # per-example static PNG/SVG figures (dataset-level ones are always written): slow at scale,
+    # so only on request (`atlas build --example-figures`)
+    example_figures: bool = False
 
     def figure(self, kind: str, run: str, dataset: str | None, example_id: str | None,
                written: list[Path], page_dir: str) -> dict[str, Any]:

@@ -1,13 +1,16 @@
 """Page kinds: each turns a run (read from disk) into pages and figures. Never runs a model.
 
-A page kind is one function registered by name; the site builder calls every kind for every
-run, in registration order, so adding a page kind needs no edit elsewhere. What an analysis
-contributes to a page comes from its registered section (render/sections/); page kinds hold
-only what every run has: its trajectories.
+A page kind is registered by name with two functions: the units of a run it renders (the
+run, each dataset, each example) and how to render one unit into a ``Page``. Units are
+independent, so the site builder renders them in parallel processes, in registration order
+of their kinds; adding a page kind needs no edit elsewhere. What an analysis contributes to a
+page comes from its registered section (render/sections/); page kinds hold only what every
+run has: its trajectories.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import yaml
@@ -20,18 +23,27 @@ from generator.render.sections import DATASET_SECTIONS, EXAMPLE_SECTIONS
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
 
-PageKind = Callable[[SiteContext, Run], list[Page]]
+Unit = tuple[str | None, str | None]  # (dataset, example id); None where the kind has none
+
+
+@dataclass(frozen=True)
+class PageKind:
+    units: Callable[[Run], list[Unit]]
+    render: Callable[[SiteContext, Run, str | None, str | None], Page]
+
+
 PAGE_KINDS: Registry[PageKind] = Registry("page kind")
 
 
-def register_page_kind(name: str) -> Callable[[PageKind], PageKind]:
-    def decorate(function: PageKind) -> PageKind:
-        return PAGE_KINDS.register(name, function)
+def register_page_kind(name: str, units: Callable[[Run], list[Unit]]):
+    def decorate(render: Callable[[SiteContext, Run, str | None, str | None], Page]):
+        PAGE_KINDS.register(name, PageKind(units, render))
+        return render
     return decorate
 
 
-@register_page_kind("run")
-def run_pages(site: SiteContext, run: Run) -> list[Page]:
+@register_page_kind("run", units=lambda run: [(None, None)])
+def run_page(site: SiteContext, run: Run, dataset: None, example_id: None) -> Page:
     m = run.manifest
     datasets = []
     for name in run.dataset_names():
@@ -48,33 +60,30 @@ def run_pages(site: SiteContext, run: Run) -> list[Page]:
         "config_yaml": yaml.safe_dump(m.config, sort_keys=False),
     }}
     path = f"{run_dir(run)}/index.md"
-    return [Page(path, "run.md.j2", context, IndexEntry("run", run.name, None, None, html_path(path)))]
+    return Page(path, "run.md.j2", context, IndexEntry("run", run.name, None, None, html_path(path)))
 
 
-@register_page_kind("dataset")
-def dataset_pages(site: SiteContext, run: Run) -> list[Page]:
-    pages = []
-    for name in run.dataset_names():
-        trajectories = list(run.trajectories(name))
-        page_dir = dataset_dir(run, name)
-        metadata_columns = sorted({k for t in trajectories for k in t.metadata if isinstance(t.metadata[k], (str, int, float))})
-        spec = next((d for d in run.manifest.config.get("datasets", []) if d.get("name") == name), {})
-        context: dict[str, Any] = {
-            "name": name, "run": run.name, "n_examples": len(trajectories), "description": spec.get("description"),
-            "accuracy_text": accuracy_text(trajectories), "metadata_columns": metadata_columns,
-            "examples": [{
-                "id": t.example_id, "href": f"examples/{t.example_id}.html", "prompt": t.prompt,
-                "expected": t.expected_answer if t.expected_answer is not None else "",
-                "parsed": t.parsed_answer if t.parsed_answer is not None else "—",
-                "correct": t.correct, "metadata": t.metadata,
-            } for t in trajectories],
-            "sections": [section for _, render in DATASET_SECTIONS.items()
-                         if (section := render(site, run, name, trajectories, page_dir))],
-        }
-        path = f"{page_dir}/index.md"
-        pages.append(Page(path, "dataset.md.j2", {"dataset": context},
-                          IndexEntry("dataset", run.name, name, None, html_path(path))))
-    return pages
+@register_page_kind("dataset", units=lambda run: [(name, None) for name in run.dataset_names()])
+def dataset_page(site: SiteContext, run: Run, name: str, example_id: None) -> Page:
+    trajectories = list(run.trajectories(name))
+    page_dir = dataset_dir(run, name)
+    metadata_columns = sorted({k for t in trajectories for k in t.metadata if isinstance(t.metadata[k], (str, int, float))})
+    spec = next((d for d in run.manifest.config.get("datasets", []) if d.get("name") == name), {})
+    context: dict[str, Any] = {
+        "name": name, "run": run.name, "n_examples": len(trajectories), "description": spec.get("description"),
+        "accuracy_text": accuracy_text(trajectories), "metadata_columns": metadata_columns,
+        "examples": [{
+            "id": t.example_id, "href": f"examples/{t.example_id}.html", "prompt": t.prompt,
+            "expected": t.expected_answer if t.expected_answer is not None else "",
+            "parsed": t.parsed_answer if t.parsed_answer is not None else "—",
+            "correct": t.correct, "metadata": t.metadata,
+        } for t in trajectories],
+        "sections": [section for _, render in DATASET_SECTIONS.items()
+                     if (section := render(site, run, name, trajectories, page_dir))],
+    }
+    path = f"{page_dir}/index.md"
+    return Page(path, "dataset.md.j2", {"dataset": context}, IndexEntry("dataset", run.name, name, None,
+                                                                          html_path(path)))
 
 
 def token_views(trajectory: Trajectory) -> list[dict[str, Any]]:
@@ -90,26 +99,24 @@ def token_views(trajectory: Trajectory) -> list[dict[str, Any]]:
     return views
 
 
-@register_page_kind("example")
-def example_pages(site: SiteContext, run: Run) -> list[Page]:
-    pages = []
-    for name in run.dataset_names():
-        for trajectory in run.trajectories(name):
-            path = example_path(run, name, trajectory.example_id)
-            page_dir = path.rsplit("/", 1)[0]
-            context: dict[str, Any] = {
-                "id": trajectory.example_id, "dataset": name, "run": run.name,
-                "prompt": trajectory.prompt, "generated": trajectory.generated_text,
-                "expected": trajectory.expected_answer if trajectory.expected_answer is not None else "",
-                "parsed": trajectory.parsed_answer if trajectory.parsed_answer is not None else "—",
-                "correct": trajectory.correct,
-                "metadata": [(k, v) for k, v in sorted(trajectory.metadata.items())],
-                "tokens": token_views(trajectory),
-                "segments": [{"name": s.name, "kind": s.kind, "start": s.start, "end": s.end,
-                              "text": trajectory.text[s.char_start:s.char_end]} for s in trajectory.segments],
-                "sections": [section for _, render in EXAMPLE_SECTIONS.items()
-                             if (section := render(site, run, trajectory, page_dir))],
-            }
-            pages.append(Page(path, "example.md.j2", {"example": context},
-                              IndexEntry("example", run.name, name, trajectory.example_id, html_path(path))))
-    return pages
+@register_page_kind("example", units=lambda run: [(name, example_id) for name in run.dataset_names()
+                                                   for example_id in run.example_ids(name)])
+def example_page(site: SiteContext, run: Run, name: str, example_id: str) -> Page:
+    trajectory = run.trajectory(name, example_id)
+    path = example_path(run, name, trajectory.example_id)
+    page_dir = path.rsplit("/", 1)[0]
+    context: dict[str, Any] = {
+        "id": trajectory.example_id, "dataset": name, "run": run.name,
+        "prompt": trajectory.prompt, "generated": trajectory.generated_text,
+        "expected": trajectory.expected_answer if trajectory.expected_answer is not None else "",
+        "parsed": trajectory.parsed_answer if trajectory.parsed_answer is not None else "—",
+        "correct": trajectory.correct,
+        "metadata": [(k, v) for k, v in sorted(trajectory.metadata.items())],
+        "tokens": token_views(trajectory),
+        "segments": [{"name": s.name, "kind": s.kind, "start": s.start, "end": s.end,
+                      "text": trajectory.text[s.char_start:s.char_end]} for s in trajectory.segments],
+        "sections": [section for _, render in EXAMPLE_SECTIONS.items()
+                     if (section := render(site, run, trajectory, page_dir))],
+    }
+    return Page(path, "example.md.j2", {"example": context},
+                IndexEntry("example", run.name, name, trajectory.example_id, html_path(path)))

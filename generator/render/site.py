@@ -6,8 +6,12 @@ hands it to MkDocs. It reads run directories only; it never loads or runs a mode
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
+import functools
 import json
+import multiprocessing
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +23,7 @@ from generator.render.context import IndexEntry, Page, SiteContext, accuracy_tex
 from generator.render.jinja import template_environment
 from generator.render.pages import PAGE_KINDS
 from generator.store.atomic import atomic_write_text, replace_directory
-from generator.store.run_directory import RunFormatError, list_runs_reporting
+from generator.store.run_directory import Run, RunFormatError, list_runs_reporting, load_run
 
 PACKAGE_ASSETS = Path(__file__).parent / "assets"
 INDEX_FILE = "atlas-index.json"
@@ -52,45 +56,109 @@ class RenderedDocs:
     skipped: list[str]
 
 
-def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None) -> RenderedDocs:
+@dataclass(frozen=True)
+class _Unit:
+    """One page to render: which kind, of which run, for which dataset and example."""
+
+    kind: str
+    run_root: str
+    dataset: str | None
+    example_id: str | None
+
+
+@dataclass
+class _Rendered:
+    page: IndexEntry | None
+    figures: list[IndexEntry]
+    error: str | None = None  # the run is damaged: what and where
+
+
+def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, jobs: int = 1,
+                example_figures: bool = False) -> RenderedDocs:
     """Write every page, figure, asset and the index into a fresh ``docs_dir``.
 
-    A damaged run (an unreadable manifest, trajectory or result file) is left out and reported
-    by file; every other run is rendered.
+    Pages are independent units, rendered by ``jobs`` processes. A damaged run (an unreadable
+    manifest, trajectory or result file) is left out and reported by file; every other run is
+    rendered.
     """
     runs, skipped = list_runs_reporting(runs_dir)
-    env = template_environment()
     counts: list[int] = []
+    _environment.cache_clear()  # templates and runs are read afresh by every build (workers inherit this)
+    _open_run.cache_clear()
 
     def fill(tmp: Path) -> None:
         if handwritten_docs is not None and handwritten_docs.is_dir():
             shutil.copytree(handwritten_docs, tmp, dirs_exist_ok=True)
         copy_static_assets(tmp)
-        site = SiteContext(tmp)
-        pages: list[Page] = []
-        rendered = []
-        for run in tqdm(runs, desc="rendering runs", unit="run"):
-            figures_before = len(site.figures)
-            try:
-                pages_of_run = [page for _, render in PAGE_KINDS.items() for page in render(site, run)]
-            except RunFormatError as exc:
-                skipped.append(str(exc))
-                del site.figures[figures_before:]
-                shutil.rmtree(tmp / run_dir(run), ignore_errors=True)  # its figures so far
+        units = [_Unit(kind, str(run.root), dataset, example_id) for run in runs
+                 for kind, page_kind in PAGE_KINDS.items() for dataset, example_id in page_kind.units(run)]
+        by_run: dict[str, list[_Rendered]] = {str(run.root): [] for run in runs}
+        for unit, rendered in zip(units, _render_all(units, tmp, example_figures, jobs)):
+            by_run[unit.run_root].append(rendered)
+        entries, good = [], []
+        for run in runs:
+            errors = [r.error for r in by_run[str(run.root)] if r.error]
+            if errors:
+                skipped.append(errors[0])
+                shutil.rmtree(tmp / run_dir(run), ignore_errors=True)  # what it wrote before the damage showed
                 continue
-            pages.extend(pages_of_run)
-            rendered.append(run)
-        pages.append(index_page(rendered))
-        for page in tqdm(pages, desc="writing pages", unit="page"):
-            text = env.get_template(page.template).render(**page.context)
-            atomic_write_text(tmp / page.path, text)
-        entries = [dataclasses.asdict(p.entry) for p in pages] + [dataclasses.asdict(f) for f in site.figures]
-        entries.sort(key=lambda e: e["path"])
+            good.append(run)
+            entries += [e for r in by_run[str(run.root)] for e in [r.page, *r.figures] if e is not None]
+        index = index_page(good)
+        atomic_write_text(tmp / index.path, _environment().get_template(index.template).render(**index.context))
+        entries.append(index.entry)
+        entries = sorted((dataclasses.asdict(e) for e in entries), key=lambda e: e["path"])
         atomic_write_text(tmp / INDEX_FILE, json.dumps({"schema_version": 1, "entries": entries}, indent=1) + "\n")
-        counts[:] = [len(pages), len(site.figures)]
+        counts[:] = [sum(1 for e in entries if e["kind"] in PAGE_KINDS or e["kind"] == "index"),
+                     sum(1 for e in entries if e["kind"] not in PAGE_KINDS and e["kind"] != "index")]
 
     replace_directory(docs_dir, fill)
     return RenderedDocs(counts[0], counts[1], skipped)
+
+
+def _render_all(units: list[_Unit], docs_dir: Path, example_figures: bool, jobs: int) -> list[_Rendered]:
+    """Render every unit, in this process or in ``jobs`` worker processes (results in unit order)."""
+    work = functools.partial(_render_unit, str(docs_dir), example_figures)
+    bar = tqdm(total=len(units), desc="rendering pages", unit="page")
+    if jobs <= 1 or len(units) < 2 * jobs:
+        results = []
+        for unit in units:
+            results.append(work(unit))
+            bar.update()
+        bar.close()
+        return results
+    methods = multiprocessing.get_all_start_methods()
+    # fork keeps what was registered at run time (plugins, tests); elsewhere spawn re-imports the package
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        results = []
+        for rendered in pool.map(work, units, chunksize=max(1, min(32, len(units) // (8 * jobs)))):
+            results.append(rendered)
+            bar.update()
+    bar.close()
+    return results
+
+
+@functools.lru_cache(maxsize=None)
+def _environment():
+    return template_environment()
+
+
+@functools.lru_cache(maxsize=8)
+def _open_run(root: str) -> Run:
+    return load_run(Path(root))
+
+
+def _render_unit(docs_dir: str, example_figures: bool, unit: _Unit) -> _Rendered:
+    """Render and write one page (in whichever process runs it); a damaged run becomes an error."""
+    site = SiteContext(Path(docs_dir), example_figures=example_figures)
+    try:
+        page = PAGE_KINDS.get(unit.kind).render(site, _open_run(unit.run_root), unit.dataset, unit.example_id)
+    except RunFormatError as exc:
+        return _Rendered(None, [], str(exc))
+    text = _environment().get_template(page.template).render(**page.context)
+    atomic_write_text(Path(docs_dir) / page.path, text)
+    return _Rendered(page.entry, site.figures)
 
 
 def index_page(runs) -> Page:
@@ -104,7 +172,7 @@ def index_page(runs) -> Page:
 
 
 def build_site(runs_dir: Path, config_file: Path, site_dir: Path | None = None,
-               docs_dir: Path | None = None) -> BuiltSite:
+               docs_dir: Path | None = None, jobs: int | None = None, example_figures: bool = False) -> BuiltSite:
     """Render pages for every run under ``runs_dir`` and build the MkDocs site."""
     from mkdocs.commands.build import build
     from mkdocs.config import load_config
@@ -120,7 +188,7 @@ def build_site(runs_dir: Path, config_file: Path, site_dir: Path | None = None,
         print(f"Waiting for another build of {docs_dir} to finish ...")
         lock.acquire()
     try:
-        rendered = render_docs(Path(runs_dir), docs_dir, root / "docs")
+        rendered = render_docs(Path(runs_dir), docs_dir, root / "docs", jobs or os.cpu_count() or 1, example_figures)
         overrides = {"docs_dir": str(docs_dir)}
         if site_dir is not None:
             overrides["site_dir"] = str(Path(site_dir).resolve())

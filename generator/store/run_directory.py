@@ -235,7 +235,8 @@ class Run:
 
     @property
     def name(self) -> str:
-        return self.manifest.run_name
+        """The run's directory name: unique among the runs of one folder (a copied run is its own run)."""
+        return self.root.name
 
     def dataset_names(self) -> list[str]:
         return [d.name for d in self.manifest.datasets]

@@ -162,3 +162,34 @@ def test_two_builds_at_once_take_turns(tiny_run, tmp_path):
     outputs = [b.communicate(timeout=300) for b in builds]
     assert [b.returncode for b in builds] == [0, 0], [o[1][-2000:] for o in outputs]
     assert (tmp_path / "site/runs/tiny/alpha/examples/a-0.html").is_file()
+
+
+def test_parallel_rendering_writes_the_same_docs_as_one_process(tiny_run, tmp_path):
+    from generator.render.site import render_docs
+
+    outputs = {}
+    for jobs in (1, 2):
+        docs = tmp_path / f"docs{jobs}"
+        rendered = render_docs(tiny_run.parent, docs, REPO_ROOT / "docs", jobs=jobs)
+        assert rendered.skipped == [] and rendered.pages == 7  # index, run, 2 datasets, 3 examples
+        outputs[jobs] = {p.relative_to(docs).as_posix(): p.read_bytes() for p in docs.rglob("*") if p.is_file()}
+    assert outputs[1].keys() == outputs[2].keys()
+    assert [name for name in outputs[1] if outputs[1][name] != outputs[2][name]] == []
+
+
+def test_example_figures_only_on_request(tmp_path):
+    """The schema-1 fixture has reasoning steps and ablation: both kinds of per-example figure."""
+    import shutil
+
+    from generator.render.site import render_docs
+
+    shutil.copytree(REPO_ROOT / "tests/data/run-v1", tmp_path / "runs" / "v1")
+    for wanted in (False, True):
+        docs = tmp_path / f"docs-{wanted}"
+        render_docs(tmp_path / "runs", docs, None, jobs=1, example_figures=wanted)
+        figures = sorted(p.name for p in (docs / "runs/v1/two-step/examples/figures").glob("*.png"))
+        index = json.loads((docs / "atlas-index.json").read_text())["entries"]
+        per_example = {e["kind"] for e in index if e["example_id"] and e["kind"] != "example"}
+        assert per_example == ({"answer-to-steps", "ablation-effect"} if wanted else set())
+        assert len(figures) == (4 if wanted else 0)
+        assert (docs / "runs/v1/two-step/figures/entropy-by-layer.png").is_file()  # dataset figures: always

@@ -115,7 +115,7 @@ def ablation_example(site: SiteContext, run: Run, trajectory: Trajectory, page_d
         series[method] = {part: MeanWithCI(1, float(result.importance(m_index)[p]), None, None)
                           for p, part in enumerate(parts)}
     figure = None
-    if parts:
+    if parts and site.example_figures:
         first = [float(v) for v in result.importance()]
         written = figures.bars_with_ci(parts, first, first, first,
                                        site.docs_dir / page_dir / "figures" / f"{trajectory.example_id}-ablation",

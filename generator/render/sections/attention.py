@@ -44,7 +44,7 @@ def attention_example(site: SiteContext, run: Run, trajectory: Trajectory, page_
     answer_plot = embed(plots.layer_head_heatmap(np.moveaxis(result.answer_segment_mass, 2, 0), seg_names,
                                                  f"{target}-answer", "Answer attention to", "mass", seg_text))
     answer_figure = None
-    if any(seg.kind == "step" for seg in trajectory.segments):
+    if site.example_figures and any(seg.kind == "step" for seg in trajectory.segments):
         written = figures.layer_head_grid(
             result.steps_mass(trajectory), site.docs_dir / page_dir / "figures" / f"{trajectory.example_id}-answer-to-steps",
             f"{trajectory.example_id}: answer-to-steps attention", "attention mass")
