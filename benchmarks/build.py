@@ -36,9 +36,9 @@ print("PEAK_RSS_KIB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def synthetic_run(root: Path, n: int, layers: int, heads: int, tokens: int, seed: int = 0) -> None:
-    from generator.results.attention import AttentionExample, attention_example, summaries_from_weights, \\
+    from generator.results.attention import attention_example, summaries_from_weights, \
         summarize_attention, AttentionDigest
-    from generator.store.records import SCHEMA_VERSION, AnalysisEntry, DatasetEntry, Manifest, ModelInfo, \\
+    from generator.store.records import SCHEMA_VERSION, AnalysisEntry, DatasetEntry, Manifest, ModelInfo, \
         Segment, Trajectory, segment_ids
     from generator.store.run_directory import RunWriter
 

@@ -7,7 +7,9 @@ hands it to MkDocs. It reads run directories only; it never loads or runs a mode
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
+import datetime as dt
 import functools
 import json
 import multiprocessing
@@ -161,6 +163,24 @@ def _render_unit(docs_dir: str, example_figures: bool, unit: _Unit) -> _Rendered
     return _Rendered(page.entry, site.figures)
 
 
+@contextlib.contextmanager
+def _build_date(runs_dir: Path):
+    """MkDocs stamps the sitemap with the build date; make it the newest run's, so a rebuild is byte-identical.
+
+    A SOURCE_DATE_EPOCH the user set wins (the reproducible-builds convention MkDocs follows).
+    """
+    if "SOURCE_DATE_EPOCH" in os.environ:
+        yield
+        return
+    runs, _ = list_runs_reporting(runs_dir)
+    created = [dt.datetime.fromisoformat(run.manifest.created) for run in runs]
+    os.environ["SOURCE_DATE_EPOCH"] = str(int(max(created).timestamp()) if created else 0)
+    try:
+        yield
+    finally:
+        del os.environ["SOURCE_DATE_EPOCH"]
+
+
 def index_page(runs) -> Page:
     listed = []
     for run in runs:
@@ -193,7 +213,8 @@ def build_site(runs_dir: Path, config_file: Path, site_dir: Path | None = None,
         if site_dir is not None:
             overrides["site_dir"] = str(Path(site_dir).resolve())
         config = load_config(str(config_file), **overrides)
-        build(config)
+        with _build_date(runs_dir):
+            build(config)
     finally:
         lock.release()
     return BuiltSite(Path(config["site_dir"]), rendered.pages, rendered.figures, rendered.skipped)

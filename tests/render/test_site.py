@@ -193,3 +193,18 @@ def test_example_figures_only_on_request(tmp_path):
         assert per_example == ({"answer-to-steps", "ablation-effect"} if wanted else set())
         assert len(figures) == (4 if wanted else 0)
         assert (docs / "runs/v1/two-step/figures/entropy-by-layer.png").is_file()  # dataset figures: always
+
+
+@pytest.mark.slow
+def test_two_builds_give_byte_identical_sites(tiny_run, tmp_path):
+    """Pages, figures, search index and sitemap (its date is the newest run's, not the clock's)."""
+    from generator.render.site import build_site
+
+    trees = []
+    for attempt in ("a", "b"):
+        site = build_site(tiny_run.parent, REPO_ROOT / "mkdocs.yml", site_dir=tmp_path / attempt / "site",
+                          docs_dir=tmp_path / attempt / "docs").site_dir
+        trees.append({p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*") if p.is_file()})
+    assert trees[0].keys() == trees[1].keys()
+    assert [name for name in trees[0] if trees[0][name] != trees[1][name]] == []
+    assert "sitemap.xml" in trees[0]
