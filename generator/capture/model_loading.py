@@ -52,7 +52,6 @@ def load_model(spec, device: str | None = None) -> LoadedModel:
 
     ``device`` overrides ``spec.device`` (each process of a multi-GPU run takes its own GPU).
     """
-    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     local = Path(spec.id) if spec.source == "local" else None

@@ -38,9 +38,12 @@ def stable_ids(item: dict[str, Any]) -> dict[str, Any]:
     return {**item, "doc": doc, "root_id": rename(item["root_id"])}
 
 
+def script_json(data: Any) -> Markup:
+    """JSON that is safe inside a <script> element: no '<', '>' or '&' is left, so it cannot close it."""
+    text = json.dumps(data, separators=(",", ":"), allow_nan=False)  # key order matters to BokehJS
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
 def plot_item(item: dict[str, Any]) -> dict[str, str]:
     """A Bokeh json_item as text that is safe inside a <script> element, with stable ids."""
-    text = json.dumps(stable_ids(item), separators=(",", ":"), allow_nan=False)  # key order matters to BokehJS
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    # Safe to mark: no '<', '>' or '&' is left, so the text cannot close the <script> element.
-    return {"target": item["target_id"], "json": Markup(text)}
+    return {"kind": "document", "target": item["target_id"], "json": script_json(stable_ids(item))}

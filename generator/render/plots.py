@@ -21,57 +21,8 @@ def display_token(token: str) -> str:
     return token.replace(" ", "\u2423").replace("\n", "\u21b5").replace("\t", "\u21e5") or "\u2205"
 
 
-def _axis_labels(tokens: Sequence[str]) -> dict[int, str]:
-    return {i: f"{display_token(t)}" for i, t in enumerate(tokens)}
-
-
-def token_attention_heatmap(maps: np.ndarray, tokens: Sequence[str], target: str) -> dict[str, Any]:
-    """Token-by-token attention for every layer and head, with layer and head selectors.
-
-    ``maps`` is [layer, head, query, key]. Only the causal lower triangle is drawn; each
-    (layer, head) map is one float32 column that the selectors copy into the drawn source.
-    """
-    from bokeh.embed import json_item
-    from bokeh.layouts import column, row
-    from bokeh.models import ColorBar, ColumnDataSource, CustomJS, HoverTool, LinearColorMapper, Select
-    from bokeh.plotting import figure
-
-    n_layers, n_heads, n_tokens, _ = maps.shape
-    query, key = np.tril_indices(n_tokens)
-    labels = [display_token(t) for t in tokens]
-    columns = {f"w_{l}_{h}": maps[l, h, query, key].astype(np.float32) for l in range(n_layers) for h in range(n_heads)}
-    drawn = ColumnDataSource({
-        "key": key.astype(np.int32), "query": query.astype(np.int32),
-        "key_token": [labels[k] for k in key], "query_token": [labels[q] for q in query],
-        "weight": columns["w_0_0"].copy(),
-    })
-    store = ColumnDataSource(columns)
-    size = int(min(900, max(360, 14 * n_tokens + 120)))
-    mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0)
-    fig = figure(width=size, height=size, x_range=(-0.5, n_tokens - 0.5), y_range=(n_tokens - 0.5, -0.5),
-                 tools="pan,wheel_zoom,box_zoom,reset,save", toolbar_location="above",
-                 x_axis_label="key token (attended to)", y_axis_label="query token (attending)",
-                 title="Layer 0, head 0")
-    fig.rect(x="key", y="query", width=1, height=1, source=drawn, line_color=None,
-             fill_color={"field": "weight", "transform": mapper})
-    fig.add_tools(HoverTool(tooltips=[("query", "@query: @query_token"), ("key", "@key: @key_token"),
-                                      ("weight", "@weight{0.0000}")]))
-    for axis in (fig.xaxis, fig.yaxis):
-        axis.ticker = list(range(n_tokens))
-        axis.major_label_overrides = _axis_labels(tokens)
-    fig.xaxis.major_label_orientation = 1.2
-    fig.grid.visible = False
-    fig.add_layout(ColorBar(color_mapper=mapper, width=10), "right")
-    layer = Select(title="Layer", value="0", options=[str(l) for l in range(n_layers)], name="atlas-layer")
-    head = Select(title="Head", value="0", options=[str(h) for h in range(n_heads)], name="atlas-head")
-    update = CustomJS(args=dict(drawn=drawn, store=store, layer=layer, head=head, fig=fig), code="""
-        const column = store.data['w_' + layer.value + '_' + head.value];
-        drawn.data = Object.assign({}, drawn.data, {weight: Array.from(column)});
-        fig.title.text = 'Layer ' + layer.value + ', head ' + head.value;
-    """)
-    layer.js_on_change("value", update)
-    head.js_on_change("value", update)
-    return json_item(column(row(layer, head), fig), target)
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
 def layer_head_heatmap(values: np.ndarray, options: Sequence[str], target: str, title: str,
@@ -89,20 +40,19 @@ def layer_head_heatmap(values: np.ndarray, options: Sequence[str], target: str, 
     n_options, n_layers, n_heads = values.shape
     layer, head = np.meshgrid(np.arange(n_layers), np.arange(n_heads), indexing="ij")
     store = ColumnDataSource({f"v_{i}": values[i].ravel().astype(np.float32) for i in range(n_options)})
-    hover = list(hover_text) if hover_text is not None else list(options)
+    # the chosen part's text goes in the title once, not into every cell's hover (336 copies on 28 x 12)
+    hover = [_shorten(text) for text in (hover_text if hover_text is not None else options)]
     drawn = ColumnDataSource({
         "layer": layer.ravel().astype(np.int32), "head": head.ravel().astype(np.int32),
         "value": values[0].ravel().astype(np.float32).copy(),
-        "option": [hover[0]] * (n_layers * n_heads),
     })
     mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=float(max(values.max(), 1e-9)))
     fig = figure(width=max(320, 60 * n_heads + 160), height=max(260, 50 * n_layers + 120),
                  x_range=(-0.5, n_heads - 0.5), y_range=(n_layers - 0.5, -0.5), tools="save,reset",
-                 x_axis_label="head", y_axis_label="layer", title=f"{title}: {options[0]}")
+                 x_axis_label="head", y_axis_label="layer", title=f"{title} {hover[0]}")
     fig.rect(x="head", y="layer", width=1, height=1, source=drawn, line_color=None,
              fill_color={"field": "value", "transform": mapper})
-    fig.add_tools(HoverTool(tooltips=[("layer", "@layer"), ("head", "@head"), (value_label, "@value{0.0000}"),
-                                      ("part", "@option")]))
+    fig.add_tools(HoverTool(tooltips=[("layer", "@layer"), ("head", "@head"), (value_label, "@value{0.0000}")]))
     fig.xaxis.ticker = list(range(n_heads))
     fig.yaxis.ticker = list(range(n_layers))
     if layer_labels is not None:  # a subset of layers: label rows with the real layer numbers
@@ -115,10 +65,8 @@ def layer_head_heatmap(values: np.ndarray, options: Sequence[str], target: str, 
     select.js_on_change("value", CustomJS(args=dict(drawn=drawn, store=store, select=select, fig=fig,
                                                     options=list(options), hover=hover, title=title), code="""
         const i = options.indexOf(select.value);
-        const n = drawn.data.value.length;
-        drawn.data = Object.assign({}, drawn.data, {value: Array.from(store.data['v_' + i]),
-                                                    option: new Array(n).fill(hover[i])});
-        fig.title.text = title + ': ' + select.value;
+        drawn.data = Object.assign({}, drawn.data, {value: Array.from(store.data['v_' + i])});
+        fig.title.text = title + ' ' + hover[i];
     """))
     return json_item(column(select, fig), target)
 

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from generator.render.context import IndexEntry, Page, SiteContext, accuracy_text, dataset_dir, run_dir
 from generator.render.jinja import template_environment
 from generator.render.pages import PAGE_KINDS
+from generator.render.plot_data import write_specs
 from generator.store.atomic import atomic_write_text, replace_directory
 from generator.store.run_directory import Run, RunFormatError, list_runs_reporting, load_run
 
@@ -92,6 +93,7 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, j
         if handwritten_docs is not None and handwritten_docs.is_dir():
             shutil.copytree(handwritten_docs, tmp, dirs_exist_ok=True)
         copy_static_assets(tmp)
+        write_specs(tmp / "assets")
         units = [_Unit(kind, str(run.root), dataset, example_id) for run in runs
                  for kind, page_kind in PAGE_KINDS.items() for dataset, example_id in page_kind.units(run)]
         by_run: dict[str, list[_Rendered]] = {str(run.root): [] for run in runs}

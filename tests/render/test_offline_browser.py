@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -95,3 +96,74 @@ def test_search_works_from_disk(browser, tiny_site):
     assert page.locator(".md-search-result__item").count() >= 1
     assert external == []
     assert errors == []
+
+
+@pytest.fixture(scope="module")
+def chunked_site(tiny_run, tmp_path_factory):
+    """The tiny run built with a page budget of one head: every other head loads when chosen."""
+    from generator.render import plot_data
+    from generator.render.site import build_site
+    from tests.conftest import REPO_ROOT
+
+    out = tmp_path_factory.mktemp("chunked")
+    budget, plot_data.INLINE_BYTES = plot_data.INLINE_BYTES, 1
+    try:
+        return build_site(tiny_run.parent, REPO_ROOT / "mkdocs.yml", site_dir=out / "site", docs_dir=out / "docs",
+                          jobs=1).site_dir
+    finally:
+        plot_data.INLINE_BYTES = budget
+
+
+FIGURE = """() => { for (const doc of Bokeh.documents) { const fig = doc.get_model_by_name('atlas-figure');
+    if (fig) return {title: fig.title.text, source: doc.get_model_by_name('atlas-drawn').data}; } return null; }"""
+
+
+def test_a_head_past_the_page_budget_loads_when_chosen(browser, chunked_site):
+    page, external, errors = open_offline(browser, (chunked_site / "runs/tiny/alpha/examples/a-0.html").as_uri())
+    assert (chunked_site / "runs/tiny/alpha/examples/a-0.heads/1_3.js").is_file()
+    before = canvas_image(page)
+    plot = page.locator(".atlas-plot").first
+    plot.locator("select").nth(0).select_option("1")
+    plot.locator("select").nth(1).select_option("3")
+    page.wait_for_function(FIGURE.replace("return {title", "return fig.title.text === 'Layer 1, head 3' && {title"),
+                           timeout=10000)
+    page.wait_for_timeout(300)
+    assert canvas_image(page) != before
+    assert external == [] and errors == []
+
+
+def test_hover_names_the_tokens_and_the_stored_weight(browser, tiny_site, tiny_run):
+    """The hover's columns are built in the browser from the tokens; the weight is the run's, to four decimals."""
+    from generator.render.plots import display_token
+    from generator.results.attention import AttentionExample
+    from generator.store.run_directory import load_run
+
+    run = load_run(tiny_run)
+    tokens = [display_token(t) for t in run.trajectory("alpha", "a-0").tokens]
+    maps = run.result("alpha", "a-0", AttentionExample).maps
+    page, external, errors = open_offline(browser, (tiny_site / "runs/tiny/alpha/examples/a-0.html").as_uri())
+    canvas_image(page)
+    data = page.evaluate(FIGURE)["source"]
+    n = len(tokens)
+    assert len(data["weight"]) == n * (n + 1) // 2
+    for i in range(0, len(data["weight"]), 7):
+        query, key = data["query"][str(i)] if isinstance(data["query"], dict) else data["query"][i], \
+            data["key"][str(i)] if isinstance(data["key"], dict) else data["key"][i]
+        weight = data["weight"][str(i)] if isinstance(data["weight"], dict) else data["weight"][i]
+        assert data["query_token"][i] == tokens[query] and data["key_token"][i] == tokens[key]
+        assert abs(weight - float(maps[0, 0, query, key])) <= 1e-4
+    box = page.locator(".atlas-plot canvas").first.bounding_box()
+    shown = None
+    for step in range(1, 40):  # along the diagonal of the map until a tooltip shows
+        page.mouse.move(box["x"] + box["width"] * step / 40, box["y"] + box["height"] * step / 40)
+        page.wait_for_timeout(100)
+        tooltip = page.locator(".bk-tooltip-content")  # (inside Bokeh's shadow DOM; locators reach it)
+        if tooltip.count() and "weight" in tooltip.first.text_content():
+            shown = tooltip.first.text_content()
+            break
+    assert shown is not None, "no tooltip over the map"
+    found = re.search(r"query:\s*(\d+): (.*?) key:\s*(\d+): (.*?) weight:\s*([0-9.]+)", shown)
+    query, key = int(found.group(1)), int(found.group(3))
+    assert (found.group(2).strip(), found.group(4).strip()) == (tokens[query].strip(), tokens[key].strip())
+    assert abs(float(found.group(5)) - float(maps[0, 0, query, key])) <= 1e-4
+    assert external == [] and errors == []

@@ -8,6 +8,8 @@ import numpy as np
 
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
+from generator.render.embed import script_json
+from generator.render.plot_data import token_map_data
 from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, embed
 from generator.results.attention import AttentionExample, AttentionSummary
 from generator.store.records import Trajectory
@@ -24,9 +26,13 @@ def attention_map_note(result: AttentionExample, n_tokens: int) -> str | None:
             "(analyses.attention.max_map_tokens); list heads in analyses.attention.map_heads to keep pooled maps.")
 
 
-def attention_map_plot(result: AttentionExample, trajectory: Trajectory, target: str) -> dict | None:
+def attention_map_plot(site: SiteContext, result: AttentionExample, trajectory: Trajectory, target: str,
+                       page_dir: str) -> dict | None:
     if result.maps is not None:
-        return embed(plots.token_attention_heatmap(result.maps, trajectory.tokens, f"{target}-attention"))
+        target = f"{target}-attention"
+        heads = f"{trajectory.example_id}.heads"  # per-head scripts beside the page, for heads past its budget
+        data = token_map_data(result.maps, trajectory.tokens, site.docs_dir / page_dir / heads, heads, target)
+        return {"kind": "token-map", "target": target, "json": script_json(data)}
     if result.pooled_mean is not None:
         return embed(plots.pooled_attention_heatmap(result.pooled_mean, result.pooled_max, result.pooled_heads,
                                                     result.pooled_edges, trajectory.tokens, f"{target}-pooled"))
@@ -49,7 +55,8 @@ def attention_example(site: SiteContext, run: Run, trajectory: Trajectory, page_
             result.steps_mass(trajectory), site.docs_dir / page_dir / "figures" / f"{trajectory.example_id}-answer-to-steps",
             f"{trajectory.example_id}: answer-to-steps attention", "attention mass")
         answer_figure = site.figure("answer-to-steps", run.name, dataset, trajectory.example_id, written, page_dir)
-    return {"template": "_section_attention_example.md.j2", "map_plot": attention_map_plot(result, trajectory, target),
+    return {"template": "_section_attention_example.md.j2",
+            "map_plot": attention_map_plot(site, result, trajectory, target, page_dir),
             "map_note": attention_map_note(result, len(trajectory.tokens)), "answer_plot": answer_plot,
             "answer_figure": answer_figure}
 

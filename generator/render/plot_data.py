@@ -1,0 +1,112 @@
+"""Plots as data: one Bokeh specification per plot kind, and compact data per example.
+
+A full token-by-token map of every head is the heaviest thing a page can carry (a 28-layer,
+12-head model at 249 tokens has 10 million weights). So the token map's Bokeh document is
+built once per build (``SPECS``, written to ``assets/plots/<kind>.js``), and each example page
+carries only its tokens and its weights, quantised to 16 bits (steps of 1/65535, which the
+hover's four decimals never show), lower triangle only. Heads beyond a page budget live in one
+small script file per head beside the page and are loaded when selected (a script tag works
+from ``file://``, where fetching a local file does not). ``assets/atlas.js`` embeds the spec
+and fills it in; hover text is built in the browser from the tokens, never repeated per cell.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from generator.render.embed import stable_ids
+from generator.render.plots import PALETTE, display_token
+from generator.store.atomic import atomic_write_text
+
+QUANTUM = 65535  # weights are stored as round(w * QUANTUM) in uint16
+INLINE_BYTES = 192 * 1024  # weights carried by the page itself; the rest load per head when chosen
+
+
+def token_map_spec() -> dict[str, Any]:
+    """The token map's document with empty data; models that a page fills in are named ``atlas-*``."""
+    from bokeh.embed import json_item
+    from bokeh.layouts import column, row
+    from bokeh.models import ColorBar, ColumnDataSource, FixedTicker, HoverTool, LinearColorMapper, Range1d, Select
+    from bokeh.plotting import figure
+
+    drawn = ColumnDataSource({"key": [], "query": [], "weight": [], "key_token": [], "query_token": []},
+                             name="atlas-drawn")
+    mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0)
+    fig = figure(width=360, height=360, x_range=Range1d(-0.5, 0.5, name="atlas-x"),
+                 y_range=Range1d(0.5, -0.5, name="atlas-y"), tools="pan,wheel_zoom,box_zoom,reset,save",
+                 toolbar_location="above", x_axis_label="key token (attended to)",
+                 y_axis_label="query token (attending)", title="Layer 0, head 0", name="atlas-figure")
+    fig.rect(x="key", y="query", width=1, height=1, source=drawn, line_color=None,
+             fill_color={"field": "weight", "transform": mapper})
+    fig.add_tools(HoverTool(tooltips=[("query", "@query: @query_token"), ("key", "@key: @key_token"),
+                                      ("weight", "@weight{0.0000}")]))
+    for axis, name in ((fig.xaxis[0], "x"), (fig.yaxis[0], "y")):
+        axis.ticker = FixedTicker(ticks=[], name=f"atlas-{name}-ticks")
+        axis.name = f"atlas-{name}-axis"
+    fig.xaxis.major_label_orientation = 1.2
+    fig.grid.visible = False
+    fig.add_layout(ColorBar(color_mapper=mapper, width=10), "right")
+    layer = Select(title="Layer", value="0", options=["0"], name="atlas-layer")
+    head = Select(title="Head", value="0", options=["0"], name="atlas-head")
+    return stable_ids(json_item(column(row(layer, head), fig), "atlas-token-map"))
+
+
+SPECS: dict[str, Callable[[], dict[str, Any]]] = {"token-map": token_map_spec}
+
+
+def write_specs(assets_dir: Path) -> None:
+    """Every plot kind's specification as a script (pages load it like any other asset)."""
+    for name, build in SPECS.items():
+        spec = json.dumps(build(), separators=(",", ":"), allow_nan=False)
+        atomic_write_text(Path(assets_dir) / "plots" / f"{name}.js",
+                          "window.atlasSpecs = window.atlasSpecs || {};\n"
+                          f"window.atlasSpecs[{json.dumps(name)}] = {_script_safe(spec)};\n")
+
+
+def _script_safe(text: str) -> str:
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def encode_head(weights: np.ndarray) -> str:
+    """One head's map [query, key]: its lower triangle, quantised to uint16, base64 (little-endian)."""
+    query, key = np.tril_indices(weights.shape[0])
+    quantised = np.rint(np.clip(weights[query, key], 0.0, 1.0) * QUANTUM).astype("<u2")
+    return base64.b64encode(quantised.tobytes()).decode("ascii")
+
+
+def decode_head(text: str, n_tokens: int) -> np.ndarray:
+    """The inverse of ``encode_head``: [query, key] with zeros above the diagonal."""
+    values = np.frombuffer(base64.b64decode(text), dtype="<u2").astype(np.float32) / QUANTUM
+    out = np.zeros((n_tokens, n_tokens), dtype=np.float32)
+    out[np.tril_indices(n_tokens)] = values
+    return out
+
+
+def token_map_data(maps: np.ndarray, tokens: Sequence[str], chunk_dir: Path, chunk_href: str, target: str,
+                   inline_bytes: int | None = None) -> dict[str, Any]:
+    """A page's data for the token map; heads past the inline budget are written as scripts in ``chunk_dir``.
+
+    ``maps`` is [layer, head, query, key]; ``chunk_href`` is ``chunk_dir`` relative to the page.
+    """
+    inline_bytes = INLINE_BYTES if inline_bytes is None else inline_bytes
+    n_layers, n_heads, n_tokens, _ = maps.shape
+    inline: dict[str, str] = {}
+    used = 0
+    for layer in range(n_layers):
+        for head in range(n_heads):
+            encoded = encode_head(maps[layer, head])
+            key = f"{layer}_{head}"
+            if not inline or used + len(encoded) <= inline_bytes:
+                inline[key] = encoded
+                used += len(encoded)
+            else:
+                atomic_write_text(Path(chunk_dir) / f"{key}.js",
+                                  f"atlasHead({json.dumps(target)}, {json.dumps(key)}, \"{encoded}\");\n")
+    return {"tokens": [display_token(t) for t in tokens], "layers": n_layers, "heads": n_heads, "n": n_tokens,
+            "quantum": QUANTUM, "inline": inline, "chunks": chunk_href if len(inline) < n_layers * n_heads else None,
+            "size": int(min(900, max(360, 14 * n_tokens + 120)))}

@@ -1,0 +1,69 @@
+"""Token maps as data: exact enough to read, light pages at the scale of real models, every head reachable."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from generator.render.plot_data import QUANTUM, decode_head, encode_head, token_map_data
+
+
+def random_maps(layers, heads, tokens, seed=0):
+    rng = np.random.default_rng(seed)
+    maps = rng.random((layers, heads, tokens, tokens)).astype(np.float32) * np.tril(np.ones((tokens, tokens)))
+    return maps / maps.sum(-1, keepdims=True)
+
+
+def test_a_head_round_trips_within_half_a_quantum():
+    weights = random_maps(1, 1, 40)[0, 0]
+    back = decode_head(encode_head(weights), 40)
+    assert np.abs(back - weights).max() <= 0.5 / QUANTUM + 1e-7
+    assert (back[np.triu_indices(40, 1)] == 0).all()
+
+
+def test_heads_past_the_budget_become_scripts_beside_the_page(tmp_path):
+    maps = random_maps(2, 3, 30)
+    one_head = len(encode_head(maps[0, 0]))
+    data = token_map_data(maps, [f"t{i}" for i in range(30)], tmp_path / "x.heads", "x.heads", "atlas-t",
+                          inline_bytes=2 * one_head)
+    assert sorted(data["inline"]) == ["0_0", "0_1"] and data["chunks"] == "x.heads"
+    chunks = sorted(p.name for p in (tmp_path / "x.heads").iterdir())
+    assert chunks == ["0_2.js", "1_0.js", "1_1.js", "1_2.js"]
+    call = (tmp_path / "x.heads" / "1_2.js").read_text()
+    encoded = re.fullmatch(r'atlasHead\("atlas-t", "1_2", "([A-Za-z0-9+/=]+)"\);\n', call).group(1)
+    np.testing.assert_allclose(decode_head(encoded, 30), maps[1, 2], atol=0.5 / QUANTUM + 1e-7)
+    everything = token_map_data(maps, ["a"] * 30, tmp_path / "y.heads", "y.heads", "atlas-t")
+    assert len(everything["inline"]) == 6 and everything["chunks"] is None and not (tmp_path / "y.heads").exists()
+
+
+@pytest.mark.slow
+def test_a_28_layer_12_head_page_at_249_tokens_stays_under_400_kb(tmp_path):
+    """The default keeps every head's map at this length; the page carries a budget, the rest load per head."""
+    from generator.render.site import render_docs
+    from generator.results.attention import attention_example, summaries_from_weights
+    from generator.store.records import (SCHEMA_VERSION, AnalysisEntry, DatasetEntry, Manifest, ModelInfo, Segment,
+                                         Trajectory, segment_ids)
+    from generator.store.run_directory import RunWriter
+
+    tokens = 249
+    text = ("Q: 17+4*6= T: 4*6=24; T: 17+24=41; A: 41 " * 10)[:tokens]
+    segments = (Segment("question", "question", 0, 100, 0, 100), Segment("answer", "answer", 100, tokens, 100, tokens))
+    trajectory = Trajectory("big", "d", text[:100], text[100:], text, tuple(text), tuple((i, i + 1) for i in range(tokens)),
+                            tuple(range(tokens)), 100, segments, None, None, None, {})
+    maps = np.zeros((28, 12, tokens, tokens), dtype=np.float32)
+    for layer in range(28):
+        maps[layer] = random_maps(1, 12, tokens, seed=layer)[0]
+    mass, entropy, max_weight = summaries_from_weights(maps.astype(np.float64), segment_ids(segments, tokens), 2)
+    writer = RunWriter(tmp_path / "runs" / "big")
+    writer.write_example(trajectory, [attention_example(mass, entropy, max_weight, trajectory, maps=maps)])
+    writer.write_manifest(Manifest(SCHEMA_VERSION, "big", "2026-01-01T00:00:00+00:00",
+                                   ModelInfo("test", None, None, "none", 28, 12, "float32", "none", "imported"), {},
+                                   "0" * 64, {}, (DatasetEntry("d", "none", ("big",)),),
+                                   (AnalysisEntry("attention", "AttentionExample", None),)))
+    render_docs(tmp_path / "runs", tmp_path / "docs", None, jobs=1)
+    page = tmp_path / "docs/runs/big/d/examples/big.md"
+    assert page.stat().st_size <= 400 * 1024, page.stat().st_size
+    heads = list((tmp_path / "docs/runs/big/d/examples/big.heads").glob("*.js"))
+    data = json.loads(re.search(r'data-atlas-token-map="[^"]+">(.*?)</script>', page.read_text()).group(1))
+    assert len(heads) + len(data["inline"]) == 28 * 12  # every head reachable
