@@ -167,3 +167,35 @@ def test_hover_names_the_tokens_and_the_stored_weight(browser, tiny_site, tiny_r
     assert (found.group(2).strip(), found.group(4).strip()) == (tokens[query].strip(), tokens[key].strip())
     assert abs(float(found.group(5)) - float(maps[0, 0, query, key])) <= 1e-4
     assert external == [] and errors == []
+
+
+@pytest.mark.parametrize("page_path", ["index.html", "runs/tiny/index.html", "runs/tiny/alpha/index.html",
+                                       "runs/tiny/alpha/examples/a-0.html", "runs/tiny/beta/examples/b-0.html"])
+def test_every_page_kind_opens_offline_without_errors(browser, tiny_site, page_path):
+    page, external, errors = open_offline(browser, (tiny_site / page_path).as_uri())
+    page.wait_for_timeout(800)  # plots embed after load
+    assert external == [] and errors == []
+
+
+def test_the_example_table_filters_and_sorts(browser, tiny_site):
+    page, external, errors = open_offline(browser, (tiny_site / "runs/tiny/alpha/index.html").as_uri())
+    rows = page.locator("table.atlas-examples tbody tr")
+    assert page.locator(".atlas-table-count").inner_text() == "2 of 2"
+    page.locator(".atlas-table-filter").fill("a-1")
+    assert page.locator(".atlas-table-count").inner_text() == "1 of 2"
+    assert [r.is_visible() for r in rows.all()] == [False, True]
+    page.locator(".atlas-table-filter").fill("")
+    header = page.locator("table.atlas-examples th").first
+    header.click()
+    header.click()  # descending by example id
+    assert rows.first.locator("td").first.inner_text() == "a-1"
+    assert external == [] and errors == []
+
+
+def test_the_dark_scheme_renders(browser, tiny_site):
+    page, external, errors = open_offline(browser, (tiny_site / "runs/tiny/alpha/examples/a-0.html").as_uri())
+    page.locator("label[for='__palette_1']").first.click()
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.body.getAttribute('data-md-color-scheme')") == "slate"
+    assert canvas_image(page)
+    assert external == [] and errors == []

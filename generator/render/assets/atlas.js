@@ -91,7 +91,41 @@
     });
   }
 
+  // The example table: a filter over every cell's text, and sorting by any column (numbers as numbers).
+  function tableTools(table) {
+    var input = table.parentElement.querySelector(".atlas-table-filter") ||
+      document.querySelector(".atlas-table-filter");
+    var count = document.querySelector(".atlas-table-count");
+    var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+    function filter() {
+      var needle = (input && input.value || "").toLowerCase(), shown = 0;
+      rows.forEach(function (row) {
+        var keep = !needle || row.textContent.toLowerCase().indexOf(needle) >= 0;
+        row.style.display = keep ? "" : "none";
+        if (keep) shown++;
+      });
+      if (count) count.textContent = shown + " of " + rows.length;
+    }
+    if (input) input.addEventListener("input", filter);
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, column) {
+      th.addEventListener("click", function () {
+        var order = th.getAttribute("data-sorted") === "asc" ? "desc" : "asc";
+        Array.prototype.forEach.call(table.tHead.rows[0].cells, function (c) { c.removeAttribute("data-sorted"); });
+        th.setAttribute("data-sorted", order);
+        rows.sort(function (a, b) {
+          var x = a.cells[column].textContent.trim(), y = b.cells[column].textContent.trim();
+          var nx = parseFloat(x), ny = parseFloat(y);
+          var c = !isNaN(nx) && !isNaN(ny) ? nx - ny : x.localeCompare(y, undefined, {numeric: true});
+          return order === "asc" ? c : -c;
+        });
+        rows.forEach(function (row) { body.appendChild(row); });
+      });
+    });
+    filter();
+  }
+
   function embedAll() {
+    document.querySelectorAll("table.atlas-examples").forEach(tableTools);
     document.querySelectorAll("script[data-atlas-plot]").forEach(function (el) {
       var target = el.getAttribute("data-atlas-plot");
       if (document.getElementById(target).childElementCount > 0) return;

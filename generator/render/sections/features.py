@@ -35,6 +35,9 @@ def features_example(site: SiteContext, run: Run, trajectory: Trajectory, page_d
             "heatmap": embed(item)}
 
 
+EXAMPLES_PER_FEATURE = 5  # the top activations of each feature (as Neuronpedia shows): bounded in the dataset's size
+
+
 def features_dataset(site: SiteContext, run: Run, dataset: str, trajectories: list[Trajectory], page_dir: str):
     summary = run.summary(dataset, FeaturesSummary)
     if summary is None:
@@ -52,10 +55,11 @@ def features_dataset(site: SiteContext, run: Run, dataset: str, trajectories: li
     for feature in ranked:
         entries = sorted(peaks[feature], key=lambda e: -e[0])
         peak = entries[0][0]
-        features.append({"label": summary.label(feature), "max": format_number(peak), "examples": [
+        features.append({"label": summary.label(feature), "max": format_number(peak), "n_examples": len(entries),
+                         "examples": [
             {"id": t.example_id, "href": f"examples/{t.example_id}.html", "max": format_number(p),
              "rows": strip_rows(t.tokens, v, peak, summary.tokens_per_row, summary.show_values)}
-            for p, t, v in entries]})
+            for p, t, v in entries[:EXAMPLES_PER_FEATURE]]})
     return {"template": "_section_features_dataset.md.j2", "source": summary.source, "features": features}
 
 
