@@ -16,6 +16,7 @@ from generator.demo_model.datasets import (shipped_decimal_questions, shipped_pr
 from generator.demo_model.train import TrainSettings, train_demo_model
 from generator.importers import IMPORTERS, ImportValidationError, import_run
 from generator.pipeline import execute_run
+from generator.project_init import InitError, init_project
 from generator.render.site import build_site, render_docs
 from generator.store.run_directory import RunExistsError, RunFormatError
 
@@ -100,6 +101,14 @@ def command_import(args: argparse.Namespace) -> None:
     print("Render it with `atlas build`.")
 
 
+def command_init(args: argparse.Namespace) -> None:
+    written = init_project(Path(args.directory))
+    print(f"Created a report project in {Path(args.directory).resolve()}:")
+    for path in written:
+        print(f"  {path}")
+    print("Next: edit configs/example.yaml, then `atlas run configs/example.yaml` and `atlas build` there.")
+
+
 def command_train_demo_model(args: argparse.Namespace) -> None:
 
     if args.write_datasets:
@@ -153,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_argument("--overwrite", action="store_true", help="replace an import of another source at --run")
     importing.set_defaults(handler=command_import)
 
+    init = sub.add_parser("init", help="create a report project (mkdocs.yml, docs, a sample config, templates/)")
+    init.add_argument("directory", help="an absent or empty folder")
+    init.set_defaults(handler=command_init)
+
     train = sub.add_parser("train-demo-model", help="train the shipped demo model from scratch (about 15 minutes on 2 cores)")
     train.add_argument("--steps", type=int, default=4000)
     train.add_argument("--seed", type=int, default=1234)
@@ -167,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.handler(args)
     except (UsageError, ConfigError, DatasetError, ModelLoadError, RunFormatError, AnalysisError, CaptureError,
-            ImportValidationError, RunExistsError) as exc:
+            ImportValidationError, RunExistsError, InitError) as exc:
         print(f"atlas {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -179,3 +179,39 @@ def test_bad_input_is_one_line_exit_2_and_nothing_changes(tmp_path, capsys, monk
     errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]  # not progress bars
     assert len(errors) == 1 and errors[0].startswith(f"atlas {argv[0]}: error: ") and expected in errors[0], errors
     assert _tree(tmp_path) == before
+
+
+def test_init_makes_a_project_that_builds_with_its_own_templates(tmp_path, tiny_run, capsys, monkeypatch):
+    import shutil
+
+    project = tmp_path / "report"
+    assert main(["init", str(project)]) == 0
+    assert "Created a report project" in capsys.readouterr().out
+    for name in ("mkdocs.yml", "docs/run-format.md", "configs/example.yaml", "templates/README.md",
+                 "data/runs/.gitkeep", ".github/workflows/pages.yml"):
+        assert (project / name).is_file(), name
+    shutil.copytree(tiny_run, project / "data/runs/tiny")
+    index = (REPO_ROOT / "templates/index.md.j2").read_text()
+    (project / "templates/index.md.j2").write_text(index.replace("# Attention Atlas", "# Our lab's reports"))
+    monkeypatch.chdir(project)
+    assert main(["build", "--jobs", "1"]) == 0
+    assert "Our lab&#39;s reports" in (project / "site/index.html").read_text() or \
+        "Our lab's reports" in (project / "site/index.html").read_text()
+    assert (project / "site/runs/tiny/alpha/examples/a-0.html").is_file()
+    assert main(["init", str(project)]) == 2  # never over a folder with files
+    assert "exists and is not an empty folder; nothing was written" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_templates_mkdocs_config_and_docs(tmp_path):
+    import zipfile
+
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w",
+                            str(tmp_path), str(REPO_ROOT)], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-2000:]
+    names = zipfile.ZipFile(next(tmp_path.glob("*.whl"))).namelist()
+    data = [n for n in names if ".data/data/share/attention-atlas/" in n]
+    assert any(n.endswith("templates/example.md.j2") for n in data)
+    assert any(n.endswith("share/attention-atlas/mkdocs.yml") for n in data)
+    assert any(n.endswith("docs/run-format.md") for n in data)
+    assert any(n.endswith("generator/render/assets/atlas.js") for n in names)

@@ -17,10 +17,14 @@ from typing import Any, Iterable
 
 from markupsafe import Markup
 
-TEMPLATES = Path(os.environ.get("ATLAS_TEMPLATES", Path(__file__).resolve().parents[2] / "templates"))
+from generator.shipped import shipped
+
+TEMPLATES = Path(os.environ.get("ATLAS_TEMPLATES", shipped("templates")))
 # Further template folders, searched after TEMPLATES: where a section defined outside this
 # package (a plugin, a test's toy analysis) keeps its template.
 EXTRA_TEMPLATE_DIRS: list[Path] = []
+# Searched before TEMPLATES: a report project's own templates/ (a file there replaces ours).
+OVERRIDE_TEMPLATE_DIRS: list[Path] = []
 
 # HTML's specials; Markdown's inline syntax (emphasis, code, links, images, attribute lists,
 # footnotes, tables, strike-through, super/subscript, math); ':' so no 'javascript:' or
@@ -54,7 +58,7 @@ def template_environment():
     if not TEMPLATES.is_dir():
         raise FileNotFoundError(f"templates directory not found: {TEMPLATES} (set ATLAS_TEMPLATES)")
     env = Environment(
-        loader=FileSystemLoader([str(TEMPLATES), *map(str, EXTRA_TEMPLATE_DIRS)]),
+        loader=FileSystemLoader([*map(str, OVERRIDE_TEMPLATE_DIRS), str(TEMPLATES), *map(str, EXTRA_TEMPLATE_DIRS)]),
         autoescape=True,
         undefined=StrictUndefined,
         keep_trailing_newline=True,

@@ -22,6 +22,7 @@ from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 from generator.render.context import IndexEntry, Page, SiteContext, accuracy_text, dataset_dir, run_dir
+from generator.render import jinja
 from generator.render.jinja import template_environment
 from generator.render.pages import PAGE_KINDS
 from generator.render.plot_data import write_specs
@@ -209,7 +210,11 @@ def build_site(runs_dir: Path, config_file: Path, site_dir: Path | None = None,
     except Timeout:
         print(f"Waiting for another build of {docs_dir} to finish ...")
         lock.acquire()
+    own_templates = root / "templates"
+    overriding = own_templates.is_dir() and own_templates.resolve() != jinja.TEMPLATES.resolve()
     try:
+        if overriding:  # a report project's templates/ replaces ours file by file
+            jinja.OVERRIDE_TEMPLATE_DIRS[:] = [own_templates]
         rendered = render_docs(Path(runs_dir), docs_dir, root / "docs", jobs or os.cpu_count() or 1, example_figures)
         overrides = {"docs_dir": str(docs_dir)}
         if site_dir is not None:
@@ -218,5 +223,6 @@ def build_site(runs_dir: Path, config_file: Path, site_dir: Path | None = None,
         with _build_date(runs_dir):
             build(config)
     finally:
+        jinja.OVERRIDE_TEMPLATE_DIRS[:] = []
         lock.release()
     return BuiltSite(Path(config["site_dir"]), rendered.pages, rendered.figures, rendered.skipped)
