@@ -40,7 +40,8 @@ def token_map_spec() -> dict[str, Any]:
     fig = figure(width=360, height=360, x_range=Range1d(-0.5, 0.5, name="atlas-x"),
                  y_range=Range1d(0.5, -0.5, name="atlas-y"), tools="pan,wheel_zoom,box_zoom,reset,save",
                  toolbar_location="above", x_axis_label="key token (attended to)",
-                 y_axis_label="query token (attending)", title="Layer 0, head 0", name="atlas-figure")
+                 y_axis_label="query token (attending)", title="Layer 0, head 0", name="atlas-figure",
+                 sizing_mode="scale_width")  # fits the page column; never wider than its own size (max_width)
     fig.rect(x="key", y="query", width=1, height=1, source=drawn, line_color=None,
              fill_color={"field": "weight", "transform": mapper})
     fig.add_tools(HoverTool(tooltips=[("query", "@query: @query_token"), ("key", "@key: @key_token"),
@@ -53,7 +54,7 @@ def token_map_spec() -> dict[str, Any]:
     fig.add_layout(ColorBar(color_mapper=mapper, width=10), "right")
     layer = Select(title="Layer", value="0", options=["0"], name="atlas-layer")
     head = Select(title="Head", value="0", options=["0"], name="atlas-head")
-    return stable_ids(json_item(column(row(layer, head), fig), "atlas-token-map"))
+    return stable_ids(json_item(column(row(layer, head), fig, sizing_mode="stretch_width"), "atlas-token-map"))
 
 
 SPECS: dict[str, Callable[[], dict[str, Any]]] = {"token-map": token_map_spec}

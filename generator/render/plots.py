@@ -189,8 +189,9 @@ def matrix_heatmap(values: np.ndarray, row_labels: Sequence[str], column_labels:
     source = ColumnDataSource({"row": [row_labels[i] for i in r.ravel()], "column": [column_labels[j] for j in c.ravel()],
                                "value": values.ravel().astype(np.float32)})
     cell = max(14, min(60, 1000 // max(1, n_columns)))  # long token axes get narrower cells
+    width = max(320, cell * n_columns + 200)
     fig = figure(x_range=list(column_labels), y_range=list(reversed(row_labels)), title=title, tools="save,reset",
-                 width=max(320, cell * n_columns + 200), height=max(240, 22 * n_rows + 120))
+                 width=width, height=max(240, 22 * n_rows + 120), sizing_mode="scale_width", max_width=width)
     fig.rect(x="column", y="row", width=1, height=1, source=source, line_color=None,
              fill_color={"field": "value", "transform": mapper})
     fig.add_tools(HoverTool(tooltips=[("row", "@row"), ("column", "@column"), (value_label, "@value{0.000}")]))

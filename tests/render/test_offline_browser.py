@@ -199,3 +199,15 @@ def test_the_dark_scheme_renders(browser, tiny_site):
     assert page.evaluate("document.body.getAttribute('data-md-color-scheme')") == "slate"
     assert canvas_image(page)
     assert external == [] and errors == []
+
+
+@pytest.mark.parametrize("viewport", [700, 1000, 1400])
+def test_the_token_map_fits_the_page_column(browser, tiny_site, viewport):
+    context = browser.new_context(viewport={"width": viewport, "height": 1200})
+    page = context.new_page()
+    page.goto((tiny_site / "runs/tiny/alpha/examples/a-1.html").as_uri())
+    page.locator(".atlas-plot canvas").first.wait_for(state="attached", timeout=15000)
+    page.wait_for_timeout(500)
+    column = page.evaluate("document.querySelector('.md-content__inner').getBoundingClientRect().width")
+    assert page.locator(".atlas-plot canvas").first.bounding_box()["width"] <= column + 1
+    context.close()

@@ -53,7 +53,7 @@
       doc.get_model_by_name("atlas-" + a + "-axis").major_label_overrides = labels;
     });
     var fig = doc.get_model_by_name("atlas-figure");
-    fig.setv({width: data.size, height: data.size});
+    fig.setv({width: data.size, height: data.size, max_width: data.size});
     var source = doc.get_model_by_name("atlas-drawn");
     var layer = doc.get_model_by_name("atlas-layer"), head = doc.get_model_by_name("atlas-head");
     layer.options = range(data.layers);
