@@ -45,13 +45,21 @@ class SiteContext:
 
     def figure(self, kind: str, run: str, dataset: str | None, example_id: str | None,
                written: list[Path], page_dir: str) -> dict[str, Any]:
-        """Record written figure files; return links relative to the page that shows them."""
-        files = []
+        """Record written figure files; return links relative to the page, an anchor, and citation snippets.
+
+        The snippets name the files by their stable path from the site root (as atlas-index.json does).
+        """
+        files, paths = [], {}
         for path in written:
             relative = path.relative_to(self.docs_dir).as_posix()
             self.figures.append(IndexEntry(kind, run, dataset, example_id, relative))
             files.append({"format": path.suffix[1:].upper(), "href": relative_link(relative, page_dir)})
-        return {"files": files}
+            paths[path.suffix[1:]] = relative
+        image = paths.get("png") or next(iter(paths.values()))
+        caption = " / ".join(part for part in (run, dataset, example_id, kind) if part)
+        return {"files": files, "id": "fig-" + "-".join(part for part in (kind, example_id) if part),
+                "markdown": f"![{caption}]({image})",
+                "latex": f"\\includegraphics[width=\\linewidth]{{{paths.get('pdf') or image}}}"}
 
 
 def relative_link(target: str, page_dir: str) -> str:

@@ -208,3 +208,15 @@ def test_two_builds_give_byte_identical_sites(tiny_run, tmp_path):
     assert trees[0].keys() == trees[1].keys()
     assert [name for name in trees[0] if trees[0][name] != trees[1][name]] == []
     assert "sitemap.xml" in trees[0]
+
+
+def test_each_figure_has_an_anchor_and_citation_snippets_with_its_stable_path(tiny_site):
+    import html as html_lib
+
+    page = html_lib.unescape((tiny_site / "runs/tiny/alpha/index.html").read_text())
+    assert 'id="fig-entropy-by-layer"' in page and 'href="#fig-entropy-by-layer"' in page
+    markdown = re.search(r"Markdown: <code>(.*?)</code>", page).group(1)
+    assert markdown == "![tiny / alpha / entropy-by-layer](runs/tiny/alpha/figures/entropy-by-layer.png)"
+    assert "\\includegraphics[width=\\linewidth]{runs/tiny/alpha/figures/entropy-by-layer." in page
+    listed = {e["path"] for e in json.loads((tiny_site / "atlas-index.json").read_text())["entries"]}
+    assert "runs/tiny/alpha/figures/entropy-by-layer.png" in listed
