@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from generator.render.embed import stable_ids
+from generator.render.embed import script_json, stable_ids
 from generator.render.plots import PALETTE, display_token
 from generator.store.atomic import atomic_write_text
 
@@ -57,7 +57,32 @@ def token_map_spec() -> dict[str, Any]:
     return stable_ids(json_item(column(row(layer, head), fig, sizing_mode="stretch_width"), "atlas-token-map"))
 
 
-SPECS: dict[str, Callable[[], dict[str, Any]]] = {"token-map": token_map_spec}
+def layer_head_grid_spec() -> dict[str, Any]:
+    """A layers x heads grid with a selector over parts (segments, steps); filled in by the page's data."""
+    from bokeh.embed import json_item
+    from bokeh.layouts import column
+    from bokeh.models import ColorBar, ColumnDataSource, FixedTicker, HoverTool, LinearColorMapper, Range1d, Select
+    from bokeh.plotting import figure
+
+    drawn = ColumnDataSource({"layer": [], "head": [], "value": []}, name="atlas-grid-drawn")
+    mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0, name="atlas-grid-mapper")
+    fig = figure(width=320, height=260, x_range=Range1d(-0.5, 0.5, name="atlas-grid-x"),
+                 y_range=Range1d(0.5, -0.5, name="atlas-grid-y"), tools="save,reset", x_axis_label="head",
+                 y_axis_label="layer", title=" ", name="atlas-grid-figure")
+    fig.rect(x="head", y="layer", width=1, height=1, source=drawn, line_color=None,
+             fill_color={"field": "value", "transform": mapper})
+    fig.add_tools(HoverTool(tooltips=[("layer", "@layer_label"), ("head", "@head"), ("value", "@value{0.0000}")],
+                            name="atlas-grid-hover"))
+    for axis, name in ((fig.xaxis[0], "x"), (fig.yaxis[0], "y")):
+        axis.ticker = FixedTicker(ticks=[], name=f"atlas-grid-{name}-ticks")
+        axis.name = f"atlas-grid-{name}-axis"
+    fig.grid.visible = False
+    fig.add_layout(ColorBar(color_mapper=mapper, width=10), "right")
+    part = Select(title="Part", value="", options=[], name="atlas-grid-part")
+    return stable_ids(json_item(column(part, fig), "atlas-layer-head-grid"))
+
+
+SPECS: dict[str, Callable[[], dict[str, Any]]] = {"token-map": token_map_spec, "layer-head-grid": layer_head_grid_spec}
 
 
 def write_specs(assets_dir: Path) -> None:
@@ -111,3 +136,26 @@ def token_map_data(maps: np.ndarray, tokens: Sequence[str], chunk_dir: Path, chu
     return {"tokens": [display_token(t) for t in tokens], "layers": n_layers, "heads": n_heads, "n": n_tokens,
             "quantum": QUANTUM, "inline": inline, "chunks": chunk_href if len(inline) < n_layers * n_heads else None,
             "size": int(min(900, max(360, 14 * n_tokens + 120)))}
+
+
+def layer_head_grid_data(values: np.ndarray, options: Sequence[str], title: str, value_label: str,
+                         hover_text: Sequence[str] | None = None,
+                         layer_labels: Sequence[int] | None = None) -> dict[str, Any]:
+    """A page's data for a layers x heads grid per option: ``values`` is [option, layer, head] (float32, exact)."""
+    n_options, n_layers, n_heads = values.shape
+    texts = list(hover_text) if hover_text is not None else list(options)
+    return {"options": list(options), "titles": [_shorten(f"{title} {text}") for text in texts],
+            "value_label": value_label, "layers": n_layers, "heads": n_heads,
+            "layer_labels": [int(x) for x in layer_labels] if layer_labels is not None else list(range(n_layers)),
+            "values": base64.b64encode(np.ascontiguousarray(values, dtype="<f4").tobytes()).decode("ascii"),
+            "high": float(max(np.nanmax(values) if values.size else 0.0, 1e-9)),
+            "width": max(320, 60 * n_heads + 160), "height": max(260, 50 * n_layers + 120)}
+
+
+def _shorten(text: str, limit: int = 90) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def data_item(kind: str, target: str, data: dict[str, Any]) -> dict[str, Any]:
+    """What a page template embeds for a plot given as data for the shared specification ``kind``."""
+    return {"kind": kind, "target": target, "json": script_json(data)}

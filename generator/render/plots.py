@@ -21,56 +21,6 @@ def display_token(token: str) -> str:
     return token.replace(" ", "\u2423").replace("\n", "\u21b5").replace("\t", "\u21e5") or "\u2205"
 
 
-def _shorten(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
-
-
-def layer_head_heatmap(values: np.ndarray, options: Sequence[str], target: str, title: str,
-                       value_label: str, hover_text: Sequence[str] | None = None,
-                       layer_labels: Sequence[int] | None = None) -> dict[str, Any]:
-    """A layers x heads grid per option (e.g. per segment), with a selector over options.
-
-    ``values`` is [option, layer, head].
-    """
-    from bokeh.embed import json_item
-    from bokeh.layouts import column
-    from bokeh.models import ColorBar, ColumnDataSource, CustomJS, HoverTool, LinearColorMapper, Select
-    from bokeh.plotting import figure
-
-    n_options, n_layers, n_heads = values.shape
-    layer, head = np.meshgrid(np.arange(n_layers), np.arange(n_heads), indexing="ij")
-    store = ColumnDataSource({f"v_{i}": values[i].ravel().astype(np.float32) for i in range(n_options)})
-    # the chosen part's text goes in the title once, not into every cell's hover (336 copies on 28 x 12)
-    hover = [_shorten(text) for text in (hover_text if hover_text is not None else options)]
-    drawn = ColumnDataSource({
-        "layer": layer.ravel().astype(np.int32), "head": head.ravel().astype(np.int32),
-        "value": values[0].ravel().astype(np.float32).copy(),
-    })
-    mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=float(max(values.max(), 1e-9)))
-    fig = figure(width=max(320, 60 * n_heads + 160), height=max(260, 50 * n_layers + 120),
-                 x_range=(-0.5, n_heads - 0.5), y_range=(n_layers - 0.5, -0.5), tools="save,reset",
-                 x_axis_label="head", y_axis_label="layer", title=f"{title} {hover[0]}")
-    fig.rect(x="head", y="layer", width=1, height=1, source=drawn, line_color=None,
-             fill_color={"field": "value", "transform": mapper})
-    fig.add_tools(HoverTool(tooltips=[("layer", "@layer"), ("head", "@head"), (value_label, "@value{0.0000}")]))
-    fig.xaxis.ticker = list(range(n_heads))
-    fig.yaxis.ticker = list(range(n_layers))
-    if layer_labels is not None:  # a subset of layers: label rows with the real layer numbers
-        fig.yaxis.major_label_overrides = {i: str(l) for i, l in enumerate(layer_labels)}
-    fig.grid.visible = False
-    fig.add_layout(ColorBar(color_mapper=mapper, width=10), "right")
-    if n_options == 1:
-        return json_item(fig, target)
-    select = Select(title="Part", value=options[0], options=list(options), name="atlas-part")
-    select.js_on_change("value", CustomJS(args=dict(drawn=drawn, store=store, select=select, fig=fig,
-                                                    options=list(options), hover=hover, title=title), code="""
-        const i = options.indexOf(select.value);
-        drawn.data = Object.assign({}, drawn.data, {value: Array.from(store.data['v_' + i])});
-        fig.title.text = title + ' ' + hover[i];
-    """))
-    return json_item(column(select, fig), target)
-
-
 def line_by_layer(series: dict[str, np.ndarray], target: str, title: str, y_label: str) -> dict[str, Any]:
     """One line per series over layers (e.g. mean entropy per layer, per dataset)."""
     from bokeh.embed import json_item

@@ -211,3 +211,20 @@ def test_the_token_map_fits_the_page_column(browser, tiny_site, viewport):
     column = page.evaluate("document.querySelector('.md-content__inner').getBoundingClientRect().width")
     assert page.locator(".atlas-plot canvas").first.bounding_box()["width"] <= column + 1
     context.close()
+
+
+def test_the_answer_grid_follows_its_part_selector(browser, tiny_site):
+    page, external, errors = open_offline(browser, (tiny_site / "runs/tiny/alpha/examples/a-0.html").as_uri())
+    grid = page.locator(".atlas-plot").nth(1)
+    grid.locator("canvas").first.wait_for(state="attached", timeout=15000)
+    page.wait_for_timeout(300)
+    before = grid.screenshot()
+    options = grid.locator("select option").all_inner_texts()
+    assert len(options) >= 2
+    grid.locator("select").select_option(options[-1])
+    page.wait_for_timeout(400)
+    assert grid.screenshot() != before
+    titles = page.evaluate("""() => Bokeh.documents.map(d => d.get_model_by_name('atlas-grid-figure'))
+                                .filter(f => f).map(f => f.title.text)""")
+    assert any(title.startswith(f"Answer attention to {options[-1]}") for title in titles)
+    assert external == [] and errors == []

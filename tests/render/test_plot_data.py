@@ -65,5 +65,17 @@ def test_a_28_layer_12_head_page_at_249_tokens_stays_under_400_kb(tmp_path):
     page = tmp_path / "docs/runs/big/d/examples/big.md"
     assert page.stat().st_size <= 400 * 1024, page.stat().st_size
     heads = list((tmp_path / "docs/runs/big/d/examples/big.heads").glob("*.js"))
-    data = json.loads(re.search(r'data-atlas-token-map="[^"]+">(.*?)</script>', page.read_text()).group(1))
+    data = json.loads(re.search(r'data-atlas-spec="token-map">(.*?)</script>', page.read_text()).group(1))
     assert len(heads) + len(data["inline"]) == 28 * 12  # every head reachable
+
+
+def test_grid_values_are_carried_exactly():
+    import base64
+
+    from generator.render.plot_data import layer_head_grid_data
+
+    values = np.random.default_rng(3).random((3, 4, 5)).astype(np.float32)
+    data = layer_head_grid_data(values, ["a", "b", "c"], "Answer attention to", "mass", layer_labels=[1, 5, 9, 13])
+    back = np.frombuffer(base64.b64decode(data["values"]), dtype="<f4").reshape(3, 4, 5)
+    assert np.array_equal(back, values) and data["layer_labels"] == [1, 5, 9, 13]
+    assert data["titles"] == ["Answer attention to a", "Answer attention to b", "Answer attention to c"]

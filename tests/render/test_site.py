@@ -102,10 +102,10 @@ def test_the_same_plot_embeds_identically_within_one_process():
     from generator.render import plots
     from generator.render.embed import plot_item
 
-    grid = np.full((2, 3, 4), 0.25, dtype=np.float32)
-    first = plot_item(plots.layer_head_heatmap(grid, ["a", "b"], "atlas-x", "t", "mass"))["json"]
+    grid = np.full((3, 4), 0.25, dtype=np.float32)
+    first = plot_item(plots.matrix_heatmap(grid, ["a", "b", "c"], list("wxyz"), "atlas-x", "t", "mass"))["json"]
     plot_item(plots.line_by_layer({"d": np.arange(3.0)}, "atlas-y", "t", "y"))  # advances Bokeh's id counter
-    again = plot_item(plots.layer_head_heatmap(grid, ["a", "b"], "atlas-x", "t", "mass"))["json"]
+    again = plot_item(plots.matrix_heatmap(grid, ["a", "b", "c"], list("wxyz"), "atlas-x", "t", "mass"))["json"]
     assert first == again
     assert '"id":"atlas-x-0"' in first and '"id":"p1' not in first
 

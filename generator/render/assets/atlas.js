@@ -1,5 +1,5 @@
-// Embed every plot on the page: Bokeh documents given whole (data-atlas-plot), and token maps
-// given as data (data-atlas-token-map) for the shared specification in assets/plots/token-map.js.
+// Embed every plot on the page: Bokeh documents given whole (data-atlas-plot), and plots given as
+// data (data-atlas-data, with data-atlas-spec naming the shared specification in assets/plots/).
 // No network and no eval of page text: data is parsed as JSON, heads past the page's budget are
 // script files beside the page, added when chosen (script tags work from file://).
 (function () {
@@ -24,16 +24,47 @@
     return out;
   }
 
-  function unclaimedDocument() {
-    for (var i = Bokeh.documents.length - 1; i >= 0; i--) {
-      var doc = Bokeh.documents[i];
-      if (!doc.atlasClaimed && doc.get_model_by_name("atlas-drawn")) {
-        doc.atlasClaimed = true;
-        return doc;
-      }
-    }
-    return null;
+  function decodeFloats(encoded) {
+    var bytes = atob(encoded), buffer = new ArrayBuffer(bytes.length), view = new Uint8Array(buffer);
+    for (var i = 0; i < bytes.length; i++) view[i] = bytes.charCodeAt(i);
+    return new Float32Array(buffer);  // little-endian float32, as written
   }
+
+  function fillGrid(doc, target, data) {
+    var cells = data.layers * data.heads;
+    var values = decodeFloats(data.values);
+    var layer = new Int32Array(cells), head = new Int32Array(cells), label = new Array(cells);
+    for (var l = 0, i = 0; l < data.layers; l++) {
+      for (var h = 0; h < data.heads; h++, i++) { layer[i] = l; head[i] = h; label[i] = String(data.layer_labels[l]); }
+    }
+    var ticks = function (n) { var out = []; for (var i = 0; i < n; i++) out.push(i); return out; };
+    doc.get_model_by_name("atlas-grid-x").setv({start: -0.5, end: data.heads - 0.5});
+    doc.get_model_by_name("atlas-grid-y").setv({start: data.layers - 0.5, end: -0.5});
+    doc.get_model_by_name("atlas-grid-x-ticks").ticks = ticks(data.heads);
+    doc.get_model_by_name("atlas-grid-y-ticks").ticks = ticks(data.layers);
+    var labels = new Map();
+    data.layer_labels.forEach(function (value, index) { labels.set(index, String(value)); });
+    doc.get_model_by_name("atlas-grid-y-axis").major_label_overrides = labels;
+    doc.get_model_by_name("atlas-grid-mapper").high = data.high;
+    var hover = doc.get_model_by_name("atlas-grid-hover");
+    hover.tooltips = [["layer", "@layer_label"], ["head", "@head"], [data.value_label, "@value{0.0000}"]];
+    var fig = doc.get_model_by_name("atlas-grid-figure");
+    fig.setv({width: data.width, height: data.height});
+    var source = doc.get_model_by_name("atlas-grid-drawn"), part = doc.get_model_by_name("atlas-grid-part");
+    part.options = data.options;
+    part.value = data.options[0];
+    part.visible = data.options.length > 1;
+    function show() {
+      var index = Math.max(0, data.options.indexOf(part.value));
+      source.data = {layer: layer, head: head, layer_label: label,
+                     value: values.slice(index * cells, (index + 1) * cells)};
+      fig.title.text = data.titles[index];
+    }
+    part.property("value").change.connect(show);
+    show();
+  }
+
+  var FILLERS = {"token-map": fillTokenMap, "layer-head-grid": fillGrid};
 
   function fillTokenMap(doc, target, data) {
     var n = data.n, count = (n * (n + 1)) / 2;
@@ -81,13 +112,13 @@
     show();
   }
 
-  function embedTokenMap(el) {
-    var target = el.getAttribute("data-atlas-token-map");
+  function embedData(el) {
+    var target = el.getAttribute("data-atlas-data"), kind = el.getAttribute("data-atlas-spec");
     if (document.getElementById(target).childElementCount > 0) return;
     var data = JSON.parse(el.textContent);
-    var spec = JSON.parse(JSON.stringify(window.atlasSpecs["token-map"]));
-    Bokeh.embed.embed_item(spec, target).then(function () {
-      fillTokenMap(unclaimedDocument(), target, data);
+    var spec = JSON.parse(JSON.stringify(window.atlasSpecs[kind]));
+    Bokeh.embed.embed_item(spec, target).then(function (views) {
+      FILLERS[kind](Array.from(views.roots)[0].model.document, target, data);
     });
   }
 
@@ -131,7 +162,7 @@
       if (document.getElementById(target).childElementCount > 0) return;
       Bokeh.embed.embed_item(JSON.parse(el.textContent), target);
     });
-    document.querySelectorAll("script[data-atlas-token-map]").forEach(embedTokenMap);
+    document.querySelectorAll("script[data-atlas-data]").forEach(embedData);
   }
 
   if (document.readyState === "loading") {

@@ -8,8 +8,7 @@ import numpy as np
 
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
-from generator.render.embed import script_json
-from generator.render.plot_data import token_map_data
+from generator.render.plot_data import data_item, layer_head_grid_data, token_map_data
 from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, embed
 from generator.results.attention import AttentionExample, AttentionSummary
 from generator.store.records import Trajectory
@@ -32,7 +31,7 @@ def attention_map_plot(site: SiteContext, result: AttentionExample, trajectory: 
         target = f"{target}-attention"
         heads = f"{trajectory.example_id}.heads"  # per-head scripts beside the page, for heads past its budget
         data = token_map_data(result.maps, trajectory.tokens, site.docs_dir / page_dir / heads, heads, target)
-        return {"kind": "token-map", "target": target, "json": script_json(data)}
+        return data_item("token-map", target, data)
     if result.pooled_mean is not None:
         return embed(plots.pooled_attention_heatmap(result.pooled_mean, result.pooled_max, result.pooled_heads,
                                                     result.pooled_edges, trajectory.tokens, f"{target}-pooled"))
@@ -47,8 +46,8 @@ def attention_example(site: SiteContext, run: Run, trajectory: Trajectory, page_
     target = plot_target(run, dataset, trajectory.example_id)
     seg_names = [s.name for s in trajectory.segments]
     seg_text = [f"{s.name}: {plots.display_token(trajectory.text[s.char_start:s.char_end])}" for s in trajectory.segments]
-    answer_plot = embed(plots.layer_head_heatmap(np.moveaxis(result.answer_segment_mass, 2, 0), seg_names,
-                                                 f"{target}-answer", "Answer attention to", "mass", seg_text))
+    answer_plot = data_item("layer-head-grid", f"{target}-answer", layer_head_grid_data(
+        np.moveaxis(result.answer_segment_mass, 2, 0), seg_names, "Answer attention to", "mass", seg_text))
     answer_figure = None
     if site.example_figures and any(seg.kind == "step" for seg in trajectory.segments):
         written = figures.layer_head_grid(

@@ -7,7 +7,8 @@ import numpy as np
 
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, embed
+from generator.render.plot_data import data_item, layer_head_grid_data
+from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS
 from generator.results.salience import SalienceExample, SalienceSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -21,10 +22,10 @@ def salience_example(site: SiteContext, run: Run, trajectory: Trajectory, page_d
     steps = [trajectory.segments[int(i)] for i in result.step_segments]
     hover = [f"{s.name}: {plots.display_token(trajectory.text[s.char_start:s.char_end])}" for s in steps]
     values = np.moveaxis(result.salience, 2, 0)  # [step, layer, head]
-    item = plots.layer_head_heatmap(values, [s.name for s in steps],
-                                    plot_target(run, dataset, trajectory.example_id, "salience"),
-                                    "Salience of", "mass", hover, layer_labels=[int(x) for x in result.layers])
-    return {"template": "_section_salience_example.md.j2", "plot": embed(item)}
+    data = layer_head_grid_data(values, [s.name for s in steps], "Salience of", "mass", hover,
+                                layer_labels=[int(x) for x in result.layers])
+    return {"template": "_section_salience_example.md.j2",
+            "plot": data_item("layer-head-grid", plot_target(run, dataset, trajectory.example_id, "salience"), data)}
 
 
 def salience_dataset(site: SiteContext, run: Run, dataset: str, trajectories: list[Trajectory], page_dir: str):
@@ -35,8 +36,8 @@ def salience_dataset(site: SiteContext, run: Run, dataset: str, trajectories: li
     steps = list(summary.mean_by_step)
     layers = list(summary.layers)
     means = np.stack([np.array(summary.mean_by_step[s], dtype=np.float32) for s in steps])
-    item = plots.layer_head_heatmap(means, steps, plot_target(run, dataset, "salience-mean"), "Mean salience of",
-                                    "mass", layer_labels=layers)
+    item = data_item("layer-head-grid", plot_target(run, dataset, "salience-mean"),
+                     layer_head_grid_data(means, steps, "Mean salience of", "mass", layer_labels=layers))
     results = {t.example_id: run.result(dataset, t.example_id, SalienceExample) for t in trajectories}
     grids_by_step = []
     for step in steps:
@@ -56,7 +57,7 @@ def salience_dataset(site: SiteContext, run: Run, dataset: str, trajectories: li
                                               high=summary.max)
             grids_by_step.append({"step": step, "figure": site.figure(f"salience-{slug}", run.name, dataset, None,
                                                                       written, page_dir)})
-    return {"template": "_section_salience_dataset.md.j2", "plot": embed(item), "span": summary.span,
+    return {"template": "_section_salience_dataset.md.j2", "plot": item, "span": summary.span,
             "layers": layers, "grids": grids_by_step}
 
 
