@@ -59,29 +59,44 @@ def layer_head_grid(values: np.ndarray, stem: Path, title: str, value_label: str
 
 def small_multiples(grids: Sequence[np.ndarray], titles: Sequence[str], stem: Path, suptitle: str,
                     value_label: str, columns: int = 6, high: float | None = None) -> list[Path]:
-    """Every example's layers x heads grid on one shared colour scale."""
+    """Every example's layers x heads grid on one shared colour scale, drawn as ONE image.
+
+    The grids are laid into a mosaic (a blank cell between tiles) shown by a single ``imshow``:
+    a thousand examples cost one image, not a thousand axes (which took 40 s at 1,000). Tiles
+    are in the given order, left to right; each is titled while titles stay legible (<= 120).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if not grids:
+        raise ValueError("small_multiples needs at least one grid")
+    columns = max(columns, int(np.ceil(np.sqrt(len(grids) / 2)))) if len(grids) > 6 * columns else columns
+    rows = int(np.ceil(len(grids) / columns))
+    tile_h, tile_w = max(g.shape[0] for g in grids), max(g.shape[1] for g in grids)
+    mosaic = np.full((rows * (tile_h + 1) - 1, columns * (tile_w + 1) - 1), np.nan, dtype=np.float32)
+    for index, grid in enumerate(grids):
+        top, left = (index // columns) * (tile_h + 1), (index % columns) * (tile_w + 1)
+        mosaic[top:top + grid.shape[0], left:left + grid.shape[1]] = grid
+    if high is None:
+        high = float(max(g.max() for g in grids))
     with plt.rc_context(STYLE):
-        rows = int(np.ceil(len(grids) / columns))
-        fig, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.5 * rows + 0.6), squeeze=False)
-        if high is None:
-            high = float(max(g.max() for g in grids)) if grids else 1.0
-        image = None
-        for ax in axes.ravel():
-            ax.set_axis_off()
-        for ax, grid, title in zip(axes.ravel(), grids, titles):
-            ax.set_axis_on()
-            image = ax.imshow(grid, cmap="viridis", vmin=0, vmax=high, aspect="auto")
-            ax.set_title(title, fontsize=6)
-            ax.set_xticks([])
-            ax.set_yticks([])
+        titled = len(grids) <= 120
+        width = min(16.0, 1.6 * columns)
+        height = min(200.0, width * mosaic.shape[0] / mosaic.shape[1] * (1.25 if titled else 1.0) + 0.8)
+        fig, ax = plt.subplots(figsize=(width, height))
+        colours = matplotlib.colormaps["viridis"].copy()
+        colours.set_bad("white")
+        image = ax.imshow(np.ma.masked_invalid(mosaic), cmap=colours, vmin=0, vmax=high, aspect="auto",
+                          interpolation="nearest")
+        ax.set_axis_off()
+        if titled:
+            for index, title in enumerate(titles):
+                ax.text((index % columns) * (tile_w + 1) + (tile_w - 1) / 2, (index // columns) * (tile_h + 1) - 0.6,
+                        title, ha="center", va="bottom", fontsize=5)
         fig.suptitle(suptitle)
-        if image is not None:
-            fig.colorbar(image, ax=axes.ravel().tolist(), label=value_label, shrink=0.6)
+        fig.colorbar(image, ax=ax, label=value_label, shrink=min(0.6, 8.0 / height) if height > 8 else 0.6)
         return _save(fig, stem)
 
 
