@@ -86,8 +86,7 @@ def small_multiples(grids: Sequence[np.ndarray], titles: Sequence[str], stem: Pa
         width = min(16.0, 1.6 * columns)
         height = min(200.0, width * mosaic.shape[0] / mosaic.shape[1] * (1.25 if titled else 1.0) + 0.8)
         fig, ax = plt.subplots(figsize=(width, height))
-        colours = matplotlib.colormaps["viridis"].copy()
-        colours.set_bad("white")
+        colours = matplotlib.colormaps["viridis"].with_extremes(bad="white")
         image = ax.imshow(np.ma.masked_invalid(mosaic), cmap=colours, vmin=0, vmax=high, aspect="auto",
                           interpolation="nearest")
         ax.set_axis_off()
