@@ -39,6 +39,7 @@ class SiteContext:
 
     docs_dir: Path
     figures: list[IndexEntry] = field(default_factory=list)
+    outputs: list[Path] = field(default_factory=list)  # files written besides the page and its figures
     # per-example static PNG/SVG figures (dataset-level ones are always written): slow at scale,
     # so only on request (`atlas build --example-figures`)
     example_figures: bool = False

@@ -11,6 +11,7 @@ run has: its trajectories.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import yaml
@@ -30,19 +31,40 @@ Unit = tuple[str | None, str | None]  # (dataset, example id); None where the ki
 class PageKind:
     units: Callable[[Run], list[Unit]]
     render: Callable[[SiteContext, Run, str | None, str | None], Page]
+    # the run files a unit's page is made from: a rebuild renders it again only when one changed
+    inputs: Callable[[Run, str | None, str | None], list[Path]]
 
 
 PAGE_KINDS: Registry[PageKind] = Registry("page kind")
 
 
-def register_page_kind(name: str, units: Callable[[Run], list[Unit]]):
+def register_page_kind(name: str, units: Callable[[Run], list[Unit]],
+                       inputs: Callable[[Run, str | None, str | None], list[Path]]):
     def decorate(render: Callable[[SiteContext, Run, str | None, str | None], Page]):
-        PAGE_KINDS.register(name, PageKind(units, render))
+        PAGE_KINDS.register(name, PageKind(units, render, inputs))
         return render
     return decorate
 
 
-@register_page_kind("run", units=lambda run: [(None, None)])
+def _files(*patterns_in: tuple[Path, str]) -> list[Path]:
+    return sorted(p for root, pattern in patterns_in for p in root.glob(pattern) if p.is_file())
+
+
+def run_inputs(run: Run, dataset: None, example_id: None) -> list[Path]:
+    return _files((run.root, "manifest.json"), (run.root, "examples/*/*/trajectory.json"))
+
+
+def dataset_inputs(run: Run, dataset: str, example_id: None) -> list[Path]:
+    return _files((run.root, "manifest.json"), (run.root / "examples" / dataset, "*/*"),
+                  (run.root / "datasets" / dataset, "*"))
+
+
+def example_inputs(run: Run, dataset: str, example_id: str) -> list[Path]:
+    return _files((run.root, "manifest.json"), (run.root / "examples" / dataset / example_id, "*"),
+                  (run.root / "datasets" / dataset, "*"))
+
+
+@register_page_kind("run", units=lambda run: [(None, None)], inputs=run_inputs)
 def run_page(site: SiteContext, run: Run, dataset: None, example_id: None) -> Page:
     m = run.manifest
     datasets = []
@@ -63,7 +85,8 @@ def run_page(site: SiteContext, run: Run, dataset: None, example_id: None) -> Pa
     return Page(path, "run.md.j2", context, IndexEntry("run", run.name, None, None, html_path(path)))
 
 
-@register_page_kind("dataset", units=lambda run: [(name, None) for name in run.dataset_names()])
+@register_page_kind("dataset", units=lambda run: [(name, None) for name in run.dataset_names()],
+                    inputs=dataset_inputs)
 def dataset_page(site: SiteContext, run: Run, name: str, example_id: None) -> Page:
     trajectories = list(run.trajectories(name))
     page_dir = dataset_dir(run, name)
@@ -100,7 +123,8 @@ def token_views(trajectory: Trajectory) -> list[dict[str, Any]]:
 
 
 @register_page_kind("example", units=lambda run: [(name, example_id) for name in run.dataset_names()
-                                                   for example_id in run.example_ids(name)])
+                                                   for example_id in run.example_ids(name)],
+                    inputs=example_inputs)
 def example_page(site: SiteContext, run: Run, name: str, example_id: str) -> Page:
     trajectory = run.trajectory(name, example_id)
     path = example_path(run, name, trajectory.example_id)

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import functools
+import hashlib
 import json
 import multiprocessing
 import os
@@ -25,6 +26,7 @@ from generator.render.context import IndexEntry, Page, SiteContext, accuracy_tex
 from generator.render import jinja
 from generator.render.jinja import template_environment
 from generator.render.pages import PAGE_KINDS
+from generator.render import plot_data
 from generator.render.plot_data import write_specs
 from generator.store.atomic import atomic_write_text, replace_directory
 from generator.store.run_directory import Run, RunFormatError, list_runs_reporting, load_run
@@ -58,6 +60,7 @@ class RenderedDocs:
     pages: int
     figures: int
     skipped: list[str]
+    rendered: int = 0  # pages rendered now (the others were unchanged and copied)
 
 
 @dataclass(frozen=True)
@@ -75,13 +78,27 @@ class _Rendered:
     page: IndexEntry | None
     figures: list[IndexEntry]
     error: str | None = None  # the run is damaged: what and where
+    files: list[str] = dataclasses.field(default_factory=list)  # everything it wrote, relative to the docs
+
+    def to_json(self, fingerprint: str) -> dict:
+        return {"fingerprint": fingerprint, "files": self.files, "page": dataclasses.asdict(self.page),
+                "figures": [dataclasses.asdict(f) for f in self.figures]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "_Rendered":
+        return cls(IndexEntry(**data["page"]), [IndexEntry(**f) for f in data["figures"]], None, data["files"])
+
+
+RENDER_STATE = ".atlas-render.json"  # per unit: the fingerprint of its inputs and the files it wrote
 
 
 def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, jobs: int = 1,
                 example_figures: bool = False) -> RenderedDocs:
     """Write every page, figure, asset and the index into a fresh ``docs_dir``.
 
-    Pages are independent units, rendered by ``jobs`` processes. A damaged run (an unreadable
+    Pages are independent units, rendered by ``jobs`` processes. A unit whose inputs (its run
+    files, the templates, the renderer's code and options) are unchanged since the last build
+    into ``docs_dir`` is copied from it instead of rendered again. A damaged run (an unreadable
     manifest, trajectory or result file) is left out and reported by file; every other run is
     rendered.
     """
@@ -97,9 +114,19 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, j
         write_specs(tmp / "assets")
         units = [_Unit(kind, str(run.root), dataset, example_id) for run in runs
                  for kind, page_kind in PAGE_KINDS.items() for dataset, example_id in page_kind.units(run)]
+        code = _code_fingerprint(example_figures)
+        fingerprints = {unit: _fingerprint(unit, code) for unit in units}
+        previous = _previous_state(docs_dir)
+        reused = {unit: _reuse(previous.get(_key(unit)), fingerprints[unit], docs_dir, tmp) for unit in units}
+        to_render = [unit for unit in units if reused[unit] is None]
+        rendered_now = dict(zip(to_render, _render_all(to_render, tmp, example_figures, jobs)))
         by_run: dict[str, list[_Rendered]] = {str(run.root): [] for run in runs}
-        for unit, rendered in zip(units, _render_all(units, tmp, example_figures, jobs)):
+        state = {}
+        for unit in units:
+            rendered = reused[unit] or rendered_now[unit]
             by_run[unit.run_root].append(rendered)
+            if rendered.error is None:
+                state[_key(unit)] = rendered.to_json(fingerprints[unit])
         entries, good = [], []
         for run in runs:
             errors = [r.error for r in by_run[str(run.root)] if r.error]
@@ -115,10 +142,12 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, j
         entries = sorted((dataclasses.asdict(e) for e in entries), key=lambda e: e["path"])
         atomic_write_text(tmp / INDEX_FILE, json.dumps({"schema_version": 1, "entries": entries}, indent=1) + "\n")
         counts[:] = [sum(1 for e in entries if e["kind"] in PAGE_KINDS or e["kind"] == "index"),
-                     sum(1 for e in entries if e["kind"] not in PAGE_KINDS and e["kind"] != "index")]
+                     sum(1 for e in entries if e["kind"] not in PAGE_KINDS and e["kind"] != "index"),
+                     len(to_render)]
+        atomic_write_text(tmp / RENDER_STATE, json.dumps(state, sort_keys=True) + "\n")
 
     replace_directory(docs_dir, fill)
-    return RenderedDocs(counts[0], counts[1], skipped)
+    return RenderedDocs(counts[0], counts[1], skipped, counts[2])
 
 
 def _render_all(units: list[_Unit], docs_dir: Path, example_figures: bool, jobs: int) -> list[_Rendered]:
@@ -163,7 +192,58 @@ def _render_unit(docs_dir: str, example_figures: bool, unit: _Unit) -> _Rendered
         return _Rendered(None, [], str(exc))
     text = _environment().get_template(page.template).render(**page.context)
     atomic_write_text(Path(docs_dir) / page.path, text)
-    return _Rendered(page.entry, site.figures)
+    files = [page.path] + [f.path for f in site.figures] + [p.relative_to(docs_dir).as_posix() for p in site.outputs]
+    return _Rendered(page.entry, site.figures, files=files)
+
+
+def _key(unit: _Unit) -> str:
+    return "|".join((unit.kind, Path(unit.run_root).name, unit.dataset or "", unit.example_id or ""))
+
+
+def _code_fingerprint(example_figures: bool) -> str:
+    """Everything besides run files that shapes a page: templates, the renderer's code and assets, options."""
+    import bokeh
+
+    digest = hashlib.sha256(f"{bokeh.__version__}|{example_figures}|{plot_data.INLINE_BYTES}".encode())
+    folders = [*jinja.OVERRIDE_TEMPLATE_DIRS, jinja.TEMPLATES, *jinja.EXTRA_TEMPLATE_DIRS, Path(__file__).parent]
+    for folder in folders:
+        for path in sorted(Path(folder).rglob("*")):
+            if path.is_file() and path.suffix in (".j2", ".py", ".js", ".css"):
+                digest.update(path.as_posix().encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _fingerprint(unit: _Unit, code: str) -> str:
+    """The unit's inputs by path, size and modification time (run files are only ever replaced whole)."""
+    run = _open_run(unit.run_root)
+    digest = hashlib.sha256(f"{code}|{_key(unit)}".encode())
+    for path in PAGE_KINDS.get(unit.kind).inputs(run, unit.dataset, unit.example_id):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(run.root).as_posix()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+def _previous_state(docs_dir: Path) -> dict:
+    try:
+        state = json.loads((Path(docs_dir) / RENDER_STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def _reuse(previous: dict | None, fingerprint: str, old_docs: Path, new_docs: Path) -> _Rendered | None:
+    """The unit's files copied from the last build when its inputs are unchanged; None to render it."""
+    if not previous or previous.get("fingerprint") != fingerprint:
+        return None
+    sources = [Path(old_docs) / name for name in previous["files"]]
+    if not all(source.is_file() for source in sources):
+        return None
+    for name, source in zip(previous["files"], sources):
+        target = Path(new_docs) / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+    return _Rendered.from_json(previous)
 
 
 @contextlib.contextmanager

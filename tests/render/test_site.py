@@ -220,3 +220,32 @@ def test_each_figure_has_an_anchor_and_citation_snippets_with_its_stable_path(ti
     assert "\\includegraphics[width=\\linewidth]{runs/tiny/alpha/figures/entropy-by-layer." in page
     listed = {e["path"] for e in json.loads((tiny_site / "atlas-index.json").read_text())["entries"]}
     assert "runs/tiny/alpha/figures/entropy-by-layer.png" in listed
+
+
+def test_a_rebuild_renders_only_what_changed_and_equals_a_fresh_build(tiny_run, tmp_path):
+    import shutil
+
+    from generator.render.site import RENDER_STATE, render_docs
+
+    runs = tmp_path / "runs"
+    shutil.copytree(tiny_run, runs / "tiny")
+    docs = tmp_path / "docs"
+    first = render_docs(runs, docs, None, jobs=1)
+    assert first.rendered == 6  # run, 2 datasets, 3 examples (the index is always written)
+    assert render_docs(runs, docs, None, jobs=1).rendered == 0
+    path = runs / "tiny/examples/alpha/a-0/trajectory.json"
+    data = json.loads(path.read_text())
+    data["metadata"]["difficulty"] = "changed"
+    path.write_text(json.dumps(data))
+    assert render_docs(runs, docs, None, jobs=1).rendered == 3  # that example, its dataset, the run page
+    fresh = tmp_path / "fresh"
+    render_docs(runs, fresh, None, jobs=1)
+
+    def tree(root):
+        return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")
+                if p.is_file() and p.name != RENDER_STATE}
+
+    incremental, scratch = tree(docs), tree(fresh)
+    assert incremental.keys() == scratch.keys()
+    assert [name for name in scratch if scratch[name] != incremental[name]] == []
+    assert "changed" in (docs / "runs/tiny/alpha/examples/a-0.md").read_text()

@@ -31,6 +31,7 @@ def attention_map_plot(site: SiteContext, result: AttentionExample, trajectory: 
         target = f"{target}-attention"
         heads = f"{trajectory.example_id}.heads"  # per-head scripts beside the page, for heads past its budget
         data = token_map_data(result.maps, trajectory.tokens, site.docs_dir / page_dir / heads, heads, target)
+        site.outputs.extend(sorted((site.docs_dir / page_dir / heads).glob("*.js")))
         return data_item("token-map", target, data)
     if result.pooled_mean is not None:
         return embed(plots.pooled_attention_heatmap(result.pooled_mean, result.pooled_max, result.pooled_heads,
