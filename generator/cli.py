@@ -17,7 +17,7 @@ from generator.demo_model.train import TrainSettings, train_demo_model
 from generator.importers import IMPORTERS, ImportValidationError, import_run
 from generator.pipeline import execute_run
 from generator.project_init import InitError, init_project
-from generator.render.site import build_site, render_docs
+from generator.render.site import build_site, export_example_figures, render_docs
 from generator.store.run_directory import RunExistsError, RunFormatError
 
 DEMO_CONFIG = Path("configs/demo.yaml")
@@ -101,6 +101,14 @@ def command_import(args: argparse.Namespace) -> None:
     print("Render it with `atlas build`.")
 
 
+def command_export(args: argparse.Namespace) -> None:
+    written = export_example_figures(Path(args.runs), args.run, args.dataset, args.example, Path(args.out))
+    if not written:
+        print(f"{args.run}/{args.dataset}/{args.example}: no static figures (its analyses draw none per example)")
+    for path in written:
+        print(f"Wrote {path.resolve()}")
+
+
 def command_init(args: argparse.Namespace) -> None:
     written = init_project(Path(args.directory))
     print(f"Created a report project in {Path(args.directory).resolve()}:")
@@ -161,6 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_argument("--runs", default=str(DEFAULT_RUNS), help="directory of runs (default: data/runs)")
     importing.add_argument("--overwrite", action="store_true", help="replace an import of another source at --run")
     importing.set_defaults(handler=command_import)
+
+    export = sub.add_parser("export", help="write one example's static PNG/SVG figures (paths as in the site)")
+    export.add_argument("run")
+    export.add_argument("dataset")
+    export.add_argument("example")
+    export.add_argument("--runs", default=str(DEFAULT_RUNS), help="directory of runs (default: data/runs)")
+    export.add_argument("--out", default="exports", help="where to write them (default: exports/)")
+    export.set_defaults(handler=command_export)
 
     init = sub.add_parser("init", help="create a report project (mkdocs.yml, docs, a sample config, templates/)")
     init.add_argument("directory", help="an absent or empty folder")

@@ -16,6 +16,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -244,6 +245,31 @@ def _reuse(previous: dict | None, fingerprint: str, old_docs: Path, new_docs: Pa
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
     return _Rendered.from_json(previous)
+
+
+def export_example_figures(runs_dir: Path, run_name: str, dataset: str, example_id: str, out_dir: Path) -> list[Path]:
+    """One example's static PNG/SVG figures, at the same relative paths as a site built with them.
+
+    Rendered in a scratch folder with the example page's own sections; only the figures are kept.
+    """
+    run = load_run(Path(runs_dir) / run_name)
+    if dataset not in run.dataset_names():
+        raise RunFormatError(f"{run.root}: no dataset {dataset!r} (datasets: {', '.join(run.dataset_names())})")
+    if example_id not in run.example_ids(dataset):
+        raise RunFormatError(f"{run.root}: dataset {dataset!r} has no example {example_id!r}")
+    _environment.cache_clear()
+    _open_run.cache_clear()
+    with tempfile.TemporaryDirectory() as scratch:
+        rendered = _render_unit(scratch, True, _Unit("example", str(run.root), dataset, example_id))
+        if rendered.error:
+            raise RunFormatError(rendered.error)
+        written = []
+        for figure in rendered.figures:
+            target = Path(out_dir) / figure.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(Path(scratch) / figure.path, target)
+            written.append(target)
+    return written
 
 
 @contextlib.contextmanager
