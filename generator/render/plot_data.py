@@ -82,7 +82,32 @@ def layer_head_grid_spec() -> dict[str, Any]:
     return stable_ids(json_item(column(part, fig), "atlas-layer-head-grid"))
 
 
-SPECS: dict[str, Callable[[], dict[str, Any]]] = {"token-map": token_map_spec, "layer-head-grid": layer_head_grid_spec}
+def pooled_map_spec() -> dict[str, Any]:
+    """Long sequences' maps pooled into blocks: a head selector and a block statistic (mean or max)."""
+    from bokeh.embed import json_item
+    from bokeh.layouts import column, row
+    from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper, Range1d, Select
+    from bokeh.plotting import figure
+
+    drawn = ColumnDataSource({"key": [], "query": [], "weight": [], "key_tokens": [], "query_tokens": []},
+                             name="atlas-pooled-drawn")
+    mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0, name="atlas-pooled-mapper")
+    fig = figure(width=360, height=360, x_range=Range1d(-0.5, 0.5, name="atlas-pooled-x"),
+                 y_range=Range1d(0.5, -0.5, name="atlas-pooled-y"), tools="pan,wheel_zoom,box_zoom,reset,save",
+                 toolbar_location="above", x_axis_label="key block", y_axis_label="query block", title=" ",
+                 name="atlas-pooled-figure", sizing_mode="scale_width")
+    fig.rect(x="key", y="query", width=1, height=1, source=drawn, line_color=None,
+             fill_color={"field": "weight", "transform": mapper})
+    fig.add_tools(HoverTool(tooltips=[("query", "@query_tokens"), ("key", "@key_tokens"), ("weight", "@weight{0.0000}")]))
+    fig.grid.visible = False
+    fig.add_layout(ColorBar(color_mapper=mapper, width=10), "right")
+    head = Select(title="Layer and head", value="", options=[], name="atlas-pooled-head")
+    statistic = Select(title="Block statistic", value="mean", options=["mean", "max"], name="atlas-pooled-stat")
+    return stable_ids(json_item(column(row(head, statistic), fig, sizing_mode="stretch_width"), "atlas-pooled-map"))
+
+
+SPECS: dict[str, Callable[[], dict[str, Any]]] = {"token-map": token_map_spec, "layer-head-grid": layer_head_grid_spec,
+                                                  "pooled-map": pooled_map_spec}
 
 
 def write_specs(assets_dir: Path) -> None:
@@ -136,6 +161,34 @@ def token_map_data(maps: np.ndarray, tokens: Sequence[str], chunk_dir: Path, chu
     return {"tokens": [display_token(t) for t in tokens], "layers": n_layers, "heads": n_heads, "n": n_tokens,
             "quantum": QUANTUM, "inline": inline, "chunks": chunk_href if len(inline) < n_layers * n_heads else None,
             "size": int(min(900, max(360, 14 * n_tokens + 120)))}
+
+
+def pooled_map_data(mean: np.ndarray, maximum: np.ndarray, heads: np.ndarray, edges: np.ndarray,
+                    tokens: Sequence[str], chunk_dir: Path, chunk_href: str, target: str,
+                    inline_bytes: int | None = None) -> dict[str, Any]:
+    """A page's data for pooled maps ([n, bins, bins] block means and maxima of ``heads``' maps).
+
+    Block weights are quantised like the token map's (they lie in 0..1); maps past the page
+    budget become per-map scripts beside the page, loaded when chosen.
+    """
+    inline_bytes = INLINE_BYTES if inline_bytes is None else inline_bytes
+    n_maps, n_bins, _ = mean.shape
+    labels = [f"{edges[i]}–{edges[i + 1] - 1}: " + "".join(display_token(t) for t in tokens[edges[i]:edges[i + 1]][:12])
+              for i in range(n_bins)]
+    inline: dict[str, str] = {}
+    used = 0
+    for index in range(n_maps):
+        for statistic, values in (("mean", mean), ("max", maximum)):
+            encoded, key = encode_head(values[index]), f"{index}_{statistic}"
+            if not inline or used + len(encoded) <= inline_bytes:
+                inline[key] = encoded
+                used += len(encoded)
+            else:
+                atomic_write_text(Path(chunk_dir) / f"{key}.js",
+                                  f"atlasHead({json.dumps(target)}, {json.dumps(key)}, \"{encoded}\");\n")
+    return {"labels": labels, "n": n_bins, "names": [f"layer {l}, head {h}" for l, h in heads], "quantum": QUANTUM,
+            "inline": inline, "chunks": chunk_href if len(inline) < 2 * n_maps else None,
+            "high": float(max(maximum.max(), 1e-9)), "size": int(min(900, max(360, 6 * n_bins + 160)))}
 
 
 def layer_head_grid_data(values: np.ndarray, options: Sequence[str], title: str, value_label: str,

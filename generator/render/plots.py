@@ -41,50 +41,6 @@ def line_by_layer(series: dict[str, np.ndarray], target: str, title: str, y_labe
     return json_item(fig, target)
 
 
-def pooled_attention_heatmap(mean: np.ndarray, maximum: np.ndarray, heads: np.ndarray, edges: np.ndarray,
-                             tokens: Sequence[str], target: str) -> dict[str, Any]:
-    """Long-sequence maps pooled into blocks, one per captured (layer, head), mean or max per block.
-
-    ``mean`` and ``maximum`` are [n, bins, bins]; ``edges`` [bins + 1] are block boundaries
-    in tokens. Hover names each block's token range and its first tokens.
-    """
-    from bokeh.embed import json_item
-    from bokeh.layouts import column, row
-    from bokeh.models import ColorBar, ColumnDataSource, CustomJS, HoverTool, LinearColorMapper, Select
-    from bokeh.plotting import figure
-
-    n_maps, n_bins, _ = mean.shape
-    query, key = np.tril_indices(n_bins)
-    labels = [f"{edges[i]}–{edges[i + 1] - 1}: " + "".join(display_token(t) for t in tokens[edges[i]:edges[i + 1]][:12])
-              for i in range(n_bins)]
-    store = ColumnDataSource({**{f"mean_{i}": mean[i, query, key].astype(np.float32) for i in range(n_maps)},
-                              **{f"max_{i}": maximum[i, query, key].astype(np.float32) for i in range(n_maps)}})
-    drawn = ColumnDataSource({"key": key.astype(np.int32), "query": query.astype(np.int32),
-                              "key_tokens": [labels[k] for k in key], "query_tokens": [labels[q] for q in query],
-                              "weight": mean[0, query, key].astype(np.float32).copy()})
-    size = int(min(900, max(360, 6 * n_bins + 160)))
-    mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=float(max(maximum.max(), 1e-9)))
-    names = [f"layer {l}, head {h}" for l, h in heads]
-    fig = figure(width=size, height=size, x_range=(-0.5, n_bins - 0.5), y_range=(n_bins - 0.5, -0.5),
-                 tools="pan,wheel_zoom,box_zoom,reset,save", toolbar_location="above",
-                 x_axis_label="key block", y_axis_label="query block", title=f"{names[0]} (block mean)")
-    fig.rect(x="key", y="query", width=1, height=1, source=drawn, line_color=None,
-             fill_color={"field": "weight", "transform": mapper})
-    fig.add_tools(HoverTool(tooltips=[("query", "@query_tokens"), ("key", "@key_tokens"), ("weight", "@weight{0.0000}")]))
-    fig.grid.visible = False
-    fig.add_layout(ColorBar(color_mapper=mapper, width=10), "right")
-    head = Select(title="Layer and head", value=names[0], options=names, name="atlas-pooled-head")
-    statistic = Select(title="Block statistic", value="mean", options=["mean", "max"], name="atlas-pooled-stat")
-    update = CustomJS(args=dict(drawn=drawn, store=store, head=head, statistic=statistic, fig=fig, names=names), code="""
-        const i = names.indexOf(head.value);
-        drawn.data = Object.assign({}, drawn.data, {weight: Array.from(store.data[statistic.value + '_' + i])});
-        fig.title.text = head.value + ' (block ' + statistic.value + ')';
-    """)
-    head.js_on_change("value", update)
-    statistic.js_on_change("value", update)
-    return json_item(column(row(head, statistic), fig), target)
-
-
 def bars_with_ci(series: dict[str, dict[str, MeanWithCI]], target: str, title: str, y_label: str) -> dict[str, Any]:
     """Bars per category with confidence whiskers; a selector picks the series (e.g. ablation method).
 

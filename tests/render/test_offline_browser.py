@@ -228,3 +228,31 @@ def test_the_answer_grid_follows_its_part_selector(browser, tiny_site):
                                 .filter(f => f).map(f => f.title.text)""")
     assert any(title.startswith(f"Answer attention to {options[-1]}") for title in titles)
     assert external == [] and errors == []
+
+
+def test_pooled_maps_draw_and_follow_head_and_statistic(browser, tmp_path):
+    from generator.config import parse_config, resolve_paths
+    from generator.pipeline import execute_run
+    from generator.render.site import build_site
+    from tests.conftest import REPO_ROOT, save_tiny_checkpoint, write_dataset
+
+    save_tiny_checkpoint(tmp_path / "model")
+    write_dataset(tmp_path / "d.jsonl", [{"id": "long", "prompt": "Q: " + "1+2*3-4+" * 4 + "5="}])
+    written = parse_config({
+        "run_name": "pooled", "model": {"id": "./model"}, "datasets": [{"name": "d", "path": "d.jsonl"}],
+        "generation": {"max_new_tokens": 6}, "output_dir": "runs",
+        "analyses": {"attention": {"max_map_tokens": 8, "map_heads": [[0, 1], [1, 3]], "pooled_map_size": 5}}})
+    run_dir = execute_run(resolve_paths(written, tmp_path), written.to_dict(), written.config_hash()).directory
+    site = build_site(run_dir.parent, REPO_ROOT / "mkdocs.yml", site_dir=tmp_path / "site", docs_dir=tmp_path / "docs",
+                      jobs=1).site_dir
+    page, external, errors = open_offline(browser, (site / "runs/pooled/d/examples/long.html").as_uri())
+    before = canvas_image(page)
+    plot = page.locator(".atlas-plot").first
+    plot.locator("select").nth(0).select_option("layer 1, head 3")
+    plot.locator("select").nth(1).select_option("max")
+    page.wait_for_timeout(500)
+    titles = page.evaluate("""() => Bokeh.documents.map(d => d.get_model_by_name('atlas-pooled-figure'))
+                                .filter(f => f).map(f => f.title.text)""")
+    assert titles == ["layer 1, head 3 (block max)"]
+    assert canvas_image(page) != before
+    assert external == [] and errors == []

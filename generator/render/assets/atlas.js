@@ -64,7 +64,49 @@
     show();
   }
 
-  var FILLERS = {"token-map": fillTokenMap, "layer-head-grid": fillGrid};
+  function fillPooled(doc, target, data) {
+    var n = data.n, count = (n * (n + 1)) / 2;
+    var key = new Int32Array(count), query = new Int32Array(count);
+    var keyLabel = new Array(count), queryLabel = new Array(count);
+    for (var q = 0, i = 0; q < n; q++) {
+      for (var k = 0; k <= q; k++, i++) {
+        key[i] = k; query[i] = q; keyLabel[i] = data.labels[k]; queryLabel[i] = data.labels[q];
+      }
+    }
+    doc.get_model_by_name("atlas-pooled-x").setv({start: -0.5, end: n - 0.5});
+    doc.get_model_by_name("atlas-pooled-y").setv({start: n - 0.5, end: -0.5});
+    doc.get_model_by_name("atlas-pooled-mapper").high = data.high;
+    var fig = doc.get_model_by_name("atlas-pooled-figure");
+    fig.setv({width: data.size, height: data.size, max_width: data.size});
+    var source = doc.get_model_by_name("atlas-pooled-drawn");
+    var head = doc.get_model_by_name("atlas-pooled-head"), statistic = doc.get_model_by_name("atlas-pooled-stat");
+    head.options = data.names;
+    head.value = data.names[0];
+    var maps = (headsByTarget[target] = Object.assign(headsByTarget[target] || {}, data.inline));
+    var requested = {};
+    function show() {
+      var index = Math.max(0, data.names.indexOf(head.value)), name = index + "_" + statistic.value;
+      var encoded = maps[name];
+      fig.title.text = head.value + " (block " + statistic.value + ")" + (encoded ? "" : " (loading)");
+      if (!encoded) {
+        if (data.chunks && !requested[name]) {
+          requested[name] = true;
+          var script = document.createElement("script");
+          script.src = data.chunks + "/" + name + ".js";
+          document.head.appendChild(script);
+        }
+        return;
+      }
+      source.data = {key: key, query: query, weight: decode(encoded, data.quantum),
+                     key_tokens: keyLabel, query_tokens: queryLabel};
+    }
+    redraw[target] = show;
+    head.property("value").change.connect(show);
+    statistic.property("value").change.connect(show);
+    show();
+  }
+
+  var FILLERS = {"token-map": fillTokenMap, "layer-head-grid": fillGrid, "pooled-map": fillPooled};
 
   function fillTokenMap(doc, target, data) {
     var n = data.n, count = (n * (n + 1)) / 2;

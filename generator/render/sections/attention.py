@@ -8,7 +8,7 @@ import numpy as np
 
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
-from generator.render.plot_data import data_item, layer_head_grid_data, token_map_data
+from generator.render.plot_data import data_item, layer_head_grid_data, pooled_map_data, token_map_data
 from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, embed
 from generator.results.attention import AttentionExample, AttentionSummary
 from generator.store.records import Trajectory
@@ -34,8 +34,12 @@ def attention_map_plot(site: SiteContext, result: AttentionExample, trajectory: 
         site.outputs.extend(sorted((site.docs_dir / page_dir / heads).glob("*.js")))
         return data_item("token-map", target, data)
     if result.pooled_mean is not None:
-        return embed(plots.pooled_attention_heatmap(result.pooled_mean, result.pooled_max, result.pooled_heads,
-                                                    result.pooled_edges, trajectory.tokens, f"{target}-pooled"))
+        target = f"{target}-pooled"
+        blocks = f"{trajectory.example_id}.heads"
+        data = pooled_map_data(result.pooled_mean, result.pooled_max, result.pooled_heads, result.pooled_edges,
+                               trajectory.tokens, site.docs_dir / page_dir / blocks, blocks, target)
+        site.outputs.extend(sorted((site.docs_dir / page_dir / blocks).glob("*.js")))
+        return data_item("pooled-map", target, data)
     return None
 
 

@@ -1,0 +1,109 @@
+"""Page weight and time until every plot is drawn, in headless Chromium from file://.
+
+Usage: python benchmarks/pages.py
+
+Two example pages of a 28-layer, 12-head model (SYNTHETIC run directories in the documented
+format, random attention: they measure the pages, never appear as results): 249 tokens with
+every head's full map kept (the default `max_map_tokens` of 256), and 1,025 tokens with eight
+heads' maps pooled to 128 x 128 blocks. Prints the page's HTML size, the per-head data files
+beside it, and the time from navigation until every plot on the page has drawn (median of 3).
+BertViz and CircuitsVis are not compared here: both load their JavaScript from CDNs, so their
+pages do not render offline, where this measurement runs.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+
+
+def synthetic_example(writer, example_id: str, layers: int, heads: int, tokens: int, pooled_heads: int = 0):
+    from generator.results.attention import attention_example
+    from generator.store.records import Segment, Trajectory
+
+    rng = np.random.default_rng(0)
+    text = ("Q: 17+4*6= T: 4*6=24; T: 17+24=41; A: 41 " * 40)[:tokens]
+    cuts = [0, tokens // 4, tokens // 2, 3 * tokens // 4, tokens]
+    kinds = [("question", "question"), ("step 1", "step"), ("step 2", "step"), ("answer", "answer")]
+    segments = tuple(Segment(n, k, a, b, a, b) for (n, k), a, b in zip(kinds, cuts, cuts[1:]))
+    trajectory = Trajectory(example_id, "d", text[:10], text[10:], text, tuple(text),
+                            tuple((i, i + 1) for i in range(tokens)), tuple(range(tokens)), 10, segments, None, None,
+                            None, {})
+    mass = rng.dirichlet(np.ones(4), size=(layers, heads, tokens)).astype(np.float32)
+    entropy = rng.random((layers, heads, tokens)).astype(np.float32)
+    extra = {}
+    if pooled_heads:
+        bins = 128
+        edges = np.array([(i * tokens) // bins for i in range(bins + 1)], dtype=np.int64)
+        pooled = rng.random((pooled_heads, bins, bins)).astype(np.float32) * np.tril(np.ones((bins, bins), np.float32))
+        extra = {"pooled_heads": np.array([[l, 0] for l in range(pooled_heads)], dtype=np.int64),
+                 "pooled_mean": pooled / 8, "pooled_max": pooled, "pooled_edges": edges}
+    else:
+        maps = rng.random((layers, heads, tokens, tokens)).astype(np.float32) * np.tril(np.ones((tokens, tokens)))
+        extra = {"maps": (maps / maps.sum(-1, keepdims=True)).astype(np.float32)}
+    writer.write_example(trajectory, [attention_example(mass, entropy, entropy.copy(), trajectory, **extra)])
+
+
+def build(work: Path) -> Path:
+    from generator.render.site import build_site
+    from generator.store.records import SCHEMA_VERSION, AnalysisEntry, DatasetEntry, Manifest, ModelInfo
+    from generator.store.run_directory import RunWriter
+
+    writer = RunWriter(work / "runs" / "pages")
+    synthetic_example(writer, "full-249", 28, 12, 249)
+    synthetic_example(writer, "pooled-1025", 28, 12, 1025, pooled_heads=8)
+    writer.write_manifest(Manifest(SCHEMA_VERSION, "pages", "2026-01-01T00:00:00+00:00",
+                                   ModelInfo("synthetic (benchmark only)", None, None, "none", 28, 12, "float32",
+                                             "none", "imported"), {}, "0" * 64, {},
+                                   (DatasetEntry("d", "none", ("full-249", "pooled-1025")),),
+                                   (AnalysisEntry("attention", "AttentionExample", None),)))
+    return build_site(work / "runs", ROOT / "mkdocs.yml", site_dir=work / "site", docs_dir=work / "docs").site_dir
+
+
+def time_to_plots(browser, url: str) -> float:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    started = time.perf_counter()
+    page.goto(url)
+    expected = page.locator(".atlas-plot").count()
+    page.wait_for_function(f"() => [...document.querySelectorAll('.atlas-plot')].filter(p => p.shadowRoot || "
+                           f"p.querySelector('*')).length >= {expected}", timeout=60000)
+    page.locator(".atlas-plot canvas").nth(expected - 1).wait_for(state="attached", timeout=60000)
+    elapsed = time.perf_counter() - started
+    page.close()
+    return elapsed
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        site = build(Path(tmp))
+        print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; headless Chromium "
+              f"(/usr/bin/chromium), file://, median of 3\n")
+        print("| page | HTML KB | per-head files | their KB | time until every plot is drawn s |")
+        print("|---|---|---|---|---|")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
+            for example in ("full-249", "pooled-1025"):
+                html = site / "runs/pages/d/examples" / f"{example}.html"
+                heads = list((html.parent / f"{example}.heads").glob("*.js"))
+                times = [time_to_plots(browser, html.as_uri()) for _ in range(3)]
+                print(f"| 28 x 12, {example} | {html.stat().st_size / 1024:.0f} | {len(heads)} | "
+                      f"{sum(h.stat().st_size for h in heads) / 1024:.0f} | {statistics.median(times):.2f} |",
+                      flush=True)
+            browser.close()
+
+
+if __name__ == "__main__":
+    main()
