@@ -144,23 +144,29 @@ def token_map_data(maps: np.ndarray, tokens: Sequence[str], chunk_dir: Path, chu
 
     ``maps`` is [layer, head, query, key]; ``chunk_href`` is ``chunk_dir`` relative to the page.
     """
-    inline_bytes = INLINE_BYTES if inline_bytes is None else inline_bytes
     n_layers, n_heads, n_tokens, _ = maps.shape
-    inline: dict[str, str] = {}
-    used = 0
-    for layer in range(n_layers):
-        for head in range(n_heads):
-            encoded = encode_head(maps[layer, head])
-            key = f"{layer}_{head}"
-            if not inline or used + len(encoded) <= inline_bytes:
-                inline[key] = encoded
-                used += len(encoded)
-            else:
-                atomic_write_text(Path(chunk_dir) / f"{key}.js",
-                                  f"atlasHead({json.dumps(target)}, {json.dumps(key)}, \"{encoded}\");\n")
+    encoded = ((f"{layer}_{head}", encode_head(maps[layer, head])) for layer in range(n_layers)
+               for head in range(n_heads))
+    inline, chunked = _split(encoded, chunk_dir, target, inline_bytes)
     return {"tokens": [display_token(t) for t in tokens], "layers": n_layers, "heads": n_heads, "n": n_tokens,
-            "quantum": QUANTUM, "inline": inline, "chunks": chunk_href if len(inline) < n_layers * n_heads else None,
+            "quantum": QUANTUM, "inline": inline, "chunks": chunk_href if chunked else None,
             "size": int(min(900, max(360, 14 * n_tokens + 120)))}
+
+
+def _split(encoded, chunk_dir: Path, target: str, inline_bytes: int | None) -> tuple[dict[str, str], bool]:
+    """Maps carried by the page up to the budget (always the first); the rest as scripts in ``chunk_dir``."""
+    budget = INLINE_BYTES if inline_bytes is None else inline_bytes
+    inline: dict[str, str] = {}
+    used, chunked = 0, False
+    for key, text in encoded:
+        if not inline or used + len(text) <= budget:
+            inline[key] = text
+            used += len(text)
+        else:
+            atomic_write_text(Path(chunk_dir) / f"{key}.js",
+                              f"atlasHead({json.dumps(target)}, {json.dumps(key)}, \"{text}\");\n")
+            chunked = True
+    return inline, chunked
 
 
 def pooled_map_data(mean: np.ndarray, maximum: np.ndarray, heads: np.ndarray, edges: np.ndarray,
@@ -171,23 +177,14 @@ def pooled_map_data(mean: np.ndarray, maximum: np.ndarray, heads: np.ndarray, ed
     Block weights are quantised like the token map's (they lie in 0..1); maps past the page
     budget become per-map scripts beside the page, loaded when chosen.
     """
-    inline_bytes = INLINE_BYTES if inline_bytes is None else inline_bytes
     n_maps, n_bins, _ = mean.shape
     labels = [f"{edges[i]}–{edges[i + 1] - 1}: " + "".join(display_token(t) for t in tokens[edges[i]:edges[i + 1]][:12])
               for i in range(n_bins)]
-    inline: dict[str, str] = {}
-    used = 0
-    for index in range(n_maps):
-        for statistic, values in (("mean", mean), ("max", maximum)):
-            encoded, key = encode_head(values[index]), f"{index}_{statistic}"
-            if not inline or used + len(encoded) <= inline_bytes:
-                inline[key] = encoded
-                used += len(encoded)
-            else:
-                atomic_write_text(Path(chunk_dir) / f"{key}.js",
-                                  f"atlasHead({json.dumps(target)}, {json.dumps(key)}, \"{encoded}\");\n")
+    encoded = ((f"{index}_{statistic}", encode_head(values[index])) for index in range(n_maps)
+               for statistic, values in (("mean", mean), ("max", maximum)))
+    inline, chunked = _split(encoded, chunk_dir, target, inline_bytes)
     return {"labels": labels, "n": n_bins, "names": [f"layer {l}, head {h}" for l, h in heads], "quantum": QUANTUM,
-            "inline": inline, "chunks": chunk_href if len(inline) < 2 * n_maps else None,
+            "inline": inline, "chunks": chunk_href if chunked else None,
             "high": float(max(maximum.max(), 1e-9)), "size": int(min(900, max(360, 6 * n_bins + 160)))}
 
 

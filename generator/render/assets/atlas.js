@@ -18,6 +18,32 @@
     return out;
   }
 
+  // Every cell of a causal map, row by row, with the hover labels of its query and key.
+  function lowerTriangle(labels) {
+    var n = labels.length, count = (n * (n + 1)) / 2;
+    var cells = {key: new Int32Array(count), query: new Int32Array(count), keyLabel: new Array(count),
+                 queryLabel: new Array(count)};
+    for (var q = 0, i = 0; q < n; q++) {
+      for (var k = 0; k <= q; k++, i++) {
+        cells.key[i] = k; cells.query[i] = q; cells.keyLabel[i] = labels[k]; cells.queryLabel[i] = labels[q];
+      }
+    }
+    return cells;
+  }
+
+  // The page's maps by name, and a request for one it does not carry (its script beside the page).
+  function mapStore(target, data) {
+    var maps = (headsByTarget[target] = Object.assign(headsByTarget[target] || {}, data.inline));
+    var requested = {};
+    return {maps: maps, request: function (name) {
+      if (!data.chunks || requested[name]) return;
+      requested[name] = true;
+      var script = document.createElement("script");
+      script.src = data.chunks + "/" + name + ".js";
+      document.head.appendChild(script);
+    }};
+  }
+
   function range(n) {
     var out = [];
     for (var i = 0; i < n; i++) out.push(String(i));
@@ -65,14 +91,7 @@
   }
 
   function fillPooled(doc, target, data) {
-    var n = data.n, count = (n * (n + 1)) / 2;
-    var key = new Int32Array(count), query = new Int32Array(count);
-    var keyLabel = new Array(count), queryLabel = new Array(count);
-    for (var q = 0, i = 0; q < n; q++) {
-      for (var k = 0; k <= q; k++, i++) {
-        key[i] = k; query[i] = q; keyLabel[i] = data.labels[k]; queryLabel[i] = data.labels[q];
-      }
-    }
+    var n = data.n, cells = lowerTriangle(data.labels);
     doc.get_model_by_name("atlas-pooled-x").setv({start: -0.5, end: n - 0.5});
     doc.get_model_by_name("atlas-pooled-y").setv({start: n - 0.5, end: -0.5});
     doc.get_model_by_name("atlas-pooled-mapper").high = data.high;
@@ -82,23 +101,14 @@
     var head = doc.get_model_by_name("atlas-pooled-head"), statistic = doc.get_model_by_name("atlas-pooled-stat");
     head.options = data.names;
     head.value = data.names[0];
-    var maps = (headsByTarget[target] = Object.assign(headsByTarget[target] || {}, data.inline));
-    var requested = {};
+    var store = mapStore(target, data);
     function show() {
       var index = Math.max(0, data.names.indexOf(head.value)), name = index + "_" + statistic.value;
-      var encoded = maps[name];
+      var encoded = store.maps[name];
       fig.title.text = head.value + " (block " + statistic.value + ")" + (encoded ? "" : " (loading)");
-      if (!encoded) {
-        if (data.chunks && !requested[name]) {
-          requested[name] = true;
-          var script = document.createElement("script");
-          script.src = data.chunks + "/" + name + ".js";
-          document.head.appendChild(script);
-        }
-        return;
-      }
-      source.data = {key: key, query: query, weight: decode(encoded, data.quantum),
-                     key_tokens: keyLabel, query_tokens: queryLabel};
+      if (!encoded) return store.request(name);
+      source.data = {key: cells.key, query: cells.query, weight: decode(encoded, data.quantum),
+                     key_tokens: cells.keyLabel, query_tokens: cells.queryLabel};
     }
     redraw[target] = show;
     head.property("value").change.connect(show);
@@ -109,14 +119,7 @@
   var FILLERS = {"token-map": fillTokenMap, "layer-head-grid": fillGrid, "pooled-map": fillPooled};
 
   function fillTokenMap(doc, target, data) {
-    var n = data.n, count = (n * (n + 1)) / 2;
-    var key = new Int32Array(count), query = new Int32Array(count);
-    var keyToken = new Array(count), queryToken = new Array(count);
-    for (var q = 0, i = 0; q < n; q++) {
-      for (var k = 0; k <= q; k++, i++) {
-        key[i] = k; query[i] = q; keyToken[i] = data.tokens[k]; queryToken[i] = data.tokens[q];
-      }
-    }
+    var n = data.n, cells = lowerTriangle(data.tokens);
     var ticks = [], labels = new Map();
     for (var t = 0; t < n; t++) { ticks.push(t); labels.set(t, data.tokens[t]); }
     doc.get_model_by_name("atlas-x").setv({start: -0.5, end: n - 0.5});
@@ -131,22 +134,13 @@
     var layer = doc.get_model_by_name("atlas-layer"), head = doc.get_model_by_name("atlas-head");
     layer.options = range(data.layers);
     head.options = range(data.heads);
-    var heads = (headsByTarget[target] = Object.assign(headsByTarget[target] || {}, data.inline));
-    var requested = {};
+    var store = mapStore(target, data);
     function show() {
-      var name = layer.value + "_" + head.value, encoded = heads[name];
+      var name = layer.value + "_" + head.value, encoded = store.maps[name];
       fig.title.text = "Layer " + layer.value + ", head " + head.value + (encoded ? "" : " (loading)");
-      if (!encoded) {
-        if (data.chunks && !requested[name]) {
-          requested[name] = true;
-          var script = document.createElement("script");
-          script.src = data.chunks + "/" + name + ".js";
-          document.head.appendChild(script);
-        }
-        return;
-      }
-      source.data = {key: key, query: query, weight: decode(encoded, data.quantum),
-                     key_token: keyToken, query_token: queryToken};
+      if (!encoded) return store.request(name);
+      source.data = {key: cells.key, query: cells.query, weight: decode(encoded, data.quantum),
+                     key_token: cells.keyLabel, query_token: cells.queryLabel};
     }
     redraw[target] = show;
     layer.property("value").change.connect(show);
