@@ -175,6 +175,7 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
         analysis.check_model(loaded.model, options)
     datasets = {spec.name: fit_prompts(datasets[spec.name], loaded, config, Path(spec.path)) for spec in config.datasets}
     weights = {"id": loaded.info.id, "revision": loaded.info.revision, "weights_sha256": loaded.info.weights_sha256}
+    existed = directory.exists()  # an empty folder of the user's: on failure we empty it, never remove it
     if shard.is_main:
         writer, mode = open_run(directory, inputs, weights, overwrite)
     wait_for_all(shard)
@@ -193,7 +194,7 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
     except BaseException as exc:
         finished = sum(1 for _ in (directory / "examples").glob("*/*/trajectory.json"))
         if shard.is_main and mode != "resume" and not finished:
-            shutil.rmtree(directory, ignore_errors=True)  # ours, just made, and nothing in it is finished
+            _remove_unfinished(directory, existed)
         elif isinstance(exc, (AnalysisError, CaptureError)):
             raise type(exc)(f"{exc} ({finished} finished examples are kept in {directory}; after fixing the "
                             "cause, the same command resumes if the config and datasets are unchanged)") from exc
@@ -246,6 +247,18 @@ def fit_prompts(examples: list[Example], loaded: LoadedModel, config: RunConfig,
             note = f"kept the last {keep} of {len(plain)} prompt tokens (the model's context is {context})"
             fitted.append(dataclasses.replace(example, prompt=kept, extra={**example.extra, "prompt_truncated": note}))
     return fitted
+
+
+def _remove_unfinished(directory: Path, existed: bool) -> None:
+    """A run that failed before any example finished: what we wrote goes, a folder we did not make stays."""
+    if not existed:
+        shutil.rmtree(directory, ignore_errors=True)
+        return
+    for child in directory.iterdir():  # it was empty when the run began: everything in it is ours
+        if child.is_dir():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
 
 
 def inputs_sha256(config_sha256: str, dataset_files: list[Path]) -> str:

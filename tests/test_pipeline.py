@@ -205,3 +205,15 @@ def test_a_gemma2_checkpoint_runs_through_atlas_run(tmp_path, capsys):
         result = run.result("d", example_id, AttentionExample)
         assert result.maps.shape[-1] > 2 * 6
         np.testing.assert_allclose(result.maps.sum(-1), 1.0, atol=1e-5)
+
+
+def test_a_failed_run_empties_but_keeps_an_empty_folder_it_was_given(tmp_path, capsys):
+    save_tiny_checkpoint(tmp_path / "model")
+    write_dataset(tmp_path / "d.jsonl", [{"id": "a", "prompt": "Q: 1+2="}])
+    (tmp_path / "runs" / "r").mkdir(parents=True)  # the user's own, empty
+    (tmp_path / "run.yaml").write_text(
+        "run_name: r\nmodel: {id: ./model}\ndatasets: [{name: d, path: d.jsonl}]\noutput_dir: runs\n"
+        "analyses: {patching: {corrupted_template: 'Question: {prompt}', clean_template: 'Q: {prompt}'}}\n")
+    assert main(["run", str(tmp_path / "run.yaml")]) == 2
+    assert "the clean and corrupted prompts have" in capsys.readouterr().err
+    assert (tmp_path / "runs" / "r").is_dir() and list((tmp_path / "runs" / "r").iterdir()) == []
