@@ -18,7 +18,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from generator.registry import Registry
-from generator.store.plain_data import PlainDataError, build_dataclass, to_plain
+from generator.store.plain_data import build_dataclass, to_plain
 
 RESULT_TYPE_KEY = "atlas.result"  # safetensors metadata: which ExampleResult a file holds
 
@@ -124,10 +124,7 @@ class DatasetSummary:
     def from_json(cls: type[S], data: Any, source: str) -> S:
         if not isinstance(data, dict):
             raise ResultFormatError(f"{source}: expected a JSON object, got {type(data).__name__}")
-        try:
-            return build_dataclass(cls, data, "", source, ResultFormatError, nonempty_strings=False)
-        except PlainDataError as exc:  # pragma: no cover - build_dataclass raises the error type it is given
-            raise ResultFormatError(str(exc)) from exc
+        return build_dataclass(cls, data, "", source, ResultFormatError, nonempty_strings=False)
 
 
 @dataclass(frozen=True)
