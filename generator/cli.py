@@ -17,7 +17,7 @@ from generator.demo_model.train import TrainSettings, train_demo_model
 from generator.importers import IMPORTERS, ImportValidationError, import_run
 from generator.pipeline import execute_run
 from generator.project_init import InitError, init_project
-from generator.render.site import build_site, export_example_figures, render_docs
+from generator.render.site import DeployError, build_site, deploy_site, export_example_figures, render_docs
 from generator.store.run_directory import RunExistsError, RunFormatError
 
 DEMO_CONFIG = Path("configs/demo.yaml")
@@ -101,6 +101,12 @@ def command_import(args: argparse.Namespace) -> None:
     print("Render it with `atlas build`.")
 
 
+def command_deploy(args: argparse.Namespace) -> None:
+    _build(Path(args.runs), Path(args.mkdocs_config), None, args.jobs)
+    target = deploy_site(Path(args.mkdocs_config), args.message)
+    print(f"Pushed site/ to {target} (GitHub Pages serves that branch once Pages is set to it)")
+
+
 def command_export(args: argparse.Namespace) -> None:
     written = export_example_figures(Path(args.runs), args.run, args.dataset, args.example, Path(args.out))
     if not written:
@@ -170,6 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_argument("--overwrite", action="store_true", help="replace an import of another source at --run")
     importing.set_defaults(handler=command_import)
 
+    deploy = sub.add_parser("deploy", help="build, then push site/ to the gh-pages branch (mkdocs gh-deploy)")
+    deploy.add_argument("--runs", default=str(DEFAULT_RUNS), help="directory of runs (default: data/runs)")
+    deploy.add_argument("--mkdocs-config", default=str(DEFAULT_MKDOCS), help="MkDocs config (default: mkdocs.yml)")
+    deploy.add_argument("--jobs", type=int, help="processes rendering pages (default: every core)")
+    deploy.add_argument("--message", help="commit message on the gh-pages branch")
+    deploy.set_defaults(handler=command_deploy)
+
     export = sub.add_parser("export", help="write one example's static PNG/SVG figures (paths as in the site)")
     export.add_argument("run")
     export.add_argument("dataset")
@@ -196,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.handler(args)
     except (UsageError, ConfigError, DatasetError, ModelLoadError, RunFormatError, AnalysisError, CaptureError,
-            ImportValidationError, RunExistsError, InitError) as exc:
+            ImportValidationError, RunExistsError, InitError, DeployError) as exc:
         print(f"atlas {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0

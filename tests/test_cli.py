@@ -228,3 +228,34 @@ def test_export_writes_one_examples_figures_at_their_site_paths(tmp_path, capsys
         "ablation.pdf", "ablation.png", "ablation.svg", "answer-to-steps.png", "answer-to-steps.svg"))
     assert main(["export", "v1", "two-step", "nope", "--runs", str(tmp_path / "runs"), "--out", str(out)]) == 2
     assert "dataset 'two-step' has no example 'nope'" in capsys.readouterr().err
+
+
+def test_deploy_pushes_the_built_site_to_a_gh_pages_branch(tmp_path, tiny_run, capsys, monkeypatch):
+    """Against a local bare repository as the remote: no network needed, the branch is really pushed."""
+    import shutil
+
+    def git(*args, cwd):
+        subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                       env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+                            "GIT_COMMITTER_EMAIL": "t@t", "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+
+    project = tmp_path / "report"
+    assert main(["init", str(project)]) == 0
+    monkeypatch.chdir(project)
+    assert main(["deploy", "--jobs", "1"]) == 2  # not a git repository yet
+    assert "not a git repository" in capsys.readouterr().err
+    shutil.copytree(tiny_run, project / "data/runs/tiny")
+    git("init", "--bare", str(tmp_path / "remote.git"), cwd=tmp_path)
+    git("init", "-b", "main", cwd=project)
+    git("remote", "add", "origin", str(tmp_path / "remote.git"), cwd=project)
+    git("add", "mkdocs.yml", cwd=project)
+    git("commit", "-m", "report", cwd=project)
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "t")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "t@t")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "t")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "t@t")
+    assert main(["deploy", "--jobs", "1"]) == 0, capsys.readouterr().err
+    assert "Pushed site/ to origin/gh-pages" in capsys.readouterr().out
+    listed = subprocess.run(["git", "ls-tree", "-r", "--name-only", "gh-pages"], cwd=tmp_path / "remote.git",
+                            capture_output=True, text=True, check=True).stdout.split()
+    assert "index.html" in listed and "runs/tiny/alpha/examples/a-0.html" in listed

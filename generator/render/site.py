@@ -247,6 +247,33 @@ def _reuse(previous: dict | None, fingerprint: str, old_docs: Path, new_docs: Pa
     return _Rendered.from_json(previous)
 
 
+class DeployError(RuntimeError):
+    """The site could not be published; the message says why (no git repository, no remote, a push refused)."""
+
+
+def deploy_site(config_file: Path, message: str | None = None) -> str:
+    """Push an already built ``site/`` to the ``gh-pages`` branch of the project's git remote (MkDocs' gh-deploy)."""
+    import subprocess
+
+    from mkdocs.commands.gh_deploy import gh_deploy
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import Abort
+
+    config = load_config(str(Path(config_file).resolve()))
+    root = Path(config.config_file_path).parent
+    inside = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=root, capture_output=True, text=True)
+    if inside.returncode != 0:
+        raise DeployError(f"{root}: not a git repository; GitHub Pages deploys from one (git init, add a remote)")
+    if not (Path(config["site_dir"]) / "index.html").is_file():
+        raise DeployError(f"{config['site_dir']}: no built site; run `atlas build` first")
+    try:
+        gh_deploy(config, message=message, ignore_version=True)
+    except Abort as exc:
+        raise DeployError(f"could not push {config['site_dir']} to the '{config.remote_branch}' branch of "
+                          f"'{config.remote_name}' ({exc})") from exc
+    return f"{config.remote_name}/{config.remote_branch}"
+
+
 def export_example_figures(runs_dir: Path, run_name: str, dataset: str, example_id: str, out_dir: Path) -> list[Path]:
     """One example's static PNG/SVG figures, at the same relative paths as a site built with them.
 
