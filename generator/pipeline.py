@@ -254,7 +254,8 @@ def _remove_unfinished(directory: Path, existed: bool) -> None:
     if not existed:
         shutil.rmtree(directory, ignore_errors=True)
         return
-    for child in directory.iterdir():  # it was empty when the run began: everything in it is ours
+    # it was empty when the run began (or held a run of ours that --overwrite moved away): all in it is ours
+    for child in directory.iterdir():
         if child.is_dir():
             shutil.rmtree(child, ignore_errors=True)
         else:

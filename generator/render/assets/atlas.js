@@ -44,6 +44,24 @@
     }};
   }
 
+  // Draw the map the selectors choose (``choose`` gives its name and title), loading it first when the
+  // page does not carry it; ``columns`` name the hover's key and query label columns in the spec.
+  function connectMap(target, data, cells, fig, source, selects, columns, choose) {
+    var store = mapStore(target, data);
+    function show() {
+      var chosen = choose(), encoded = store.maps[chosen.name];
+      fig.title.text = chosen.title + (encoded ? "" : " (loading)");
+      if (!encoded) return store.request(chosen.name);
+      var drawn = {key: cells.key, query: cells.query, weight: decode(encoded, data.quantum)};
+      drawn[columns[0]] = cells.keyLabel;
+      drawn[columns[1]] = cells.queryLabel;
+      source.data = drawn;
+    }
+    redraw[target] = show;
+    selects.forEach(function (select) { select.property("value").change.connect(show); });
+    show();
+  }
+
   function range(n) {
     var out = [];
     for (var i = 0; i < n; i++) out.push(String(i));
@@ -101,19 +119,10 @@
     var head = doc.get_model_by_name("atlas-pooled-head"), statistic = doc.get_model_by_name("atlas-pooled-stat");
     head.options = data.names;
     head.value = data.names[0];
-    var store = mapStore(target, data);
-    function show() {
-      var index = Math.max(0, data.names.indexOf(head.value)), name = index + "_" + statistic.value;
-      var encoded = store.maps[name];
-      fig.title.text = head.value + " (block " + statistic.value + ")" + (encoded ? "" : " (loading)");
-      if (!encoded) return store.request(name);
-      source.data = {key: cells.key, query: cells.query, weight: decode(encoded, data.quantum),
-                     key_tokens: cells.keyLabel, query_tokens: cells.queryLabel};
-    }
-    redraw[target] = show;
-    head.property("value").change.connect(show);
-    statistic.property("value").change.connect(show);
-    show();
+    connectMap(target, data, cells, fig, source, [head, statistic], ["key_tokens", "query_tokens"], function () {
+      var index = Math.max(0, data.names.indexOf(head.value));
+      return {name: index + "_" + statistic.value, title: head.value + " (block " + statistic.value + ")"};
+    });
   }
 
   var FILLERS = {"token-map": fillTokenMap, "layer-head-grid": fillGrid, "pooled-map": fillPooled};
@@ -134,18 +143,9 @@
     var layer = doc.get_model_by_name("atlas-layer"), head = doc.get_model_by_name("atlas-head");
     layer.options = range(data.layers);
     head.options = range(data.heads);
-    var store = mapStore(target, data);
-    function show() {
-      var name = layer.value + "_" + head.value, encoded = store.maps[name];
-      fig.title.text = "Layer " + layer.value + ", head " + head.value + (encoded ? "" : " (loading)");
-      if (!encoded) return store.request(name);
-      source.data = {key: cells.key, query: cells.query, weight: decode(encoded, data.quantum),
-                     key_token: cells.keyLabel, query_token: cells.queryLabel};
-    }
-    redraw[target] = show;
-    layer.property("value").change.connect(show);
-    head.property("value").change.connect(show);
-    show();
+    connectMap(target, data, cells, fig, source, [layer, head], ["key_token", "query_token"], function () {
+      return {name: layer.value + "_" + head.value, title: "Layer " + layer.value + ", head " + head.value};
+    });
   }
 
   function embedData(el) {
