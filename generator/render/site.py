@@ -7,9 +7,7 @@ hands it to MkDocs. It reads run directories only; it never loads or runs a mode
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import dataclasses
-import datetime as dt
 import functools
 import hashlib
 import json
@@ -26,6 +24,7 @@ from tqdm import tqdm
 from generator.render.context import IndexEntry, Page, SiteContext, accuracy_text, dataset_dir, run_dir
 from generator.render import jinja
 from generator.render.jinja import template_environment
+from generator.render.mkdocs_build import run_mkdocs
 from generator.render.pages import PAGE_KINDS
 from generator.render import plot_data
 from generator.render.plot_data import write_specs
@@ -54,6 +53,8 @@ class BuiltSite:
     pages: int
     figures: int
     skipped: list[str]  # damaged runs, each "path: what is wrong"; the rest were built
+    rendered: int = 0  # pages rendered by this build (the others were unchanged)
+    incremental: bool = False  # MkDocs rebuilt only the changed pages
 
 
 @dataclass
@@ -94,14 +95,14 @@ RENDER_STATE = ".atlas-render.json"  # per unit: the fingerprint of its inputs a
 
 
 def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, jobs: int = 1,
-                example_figures: bool = False) -> RenderedDocs:
+                example_figures: bool = False, reuse: bool = True) -> RenderedDocs:
     """Write every page, figure, asset and the index into a fresh ``docs_dir``.
 
     Pages are independent units, rendered by ``jobs`` processes. A unit whose inputs (its run
     files, the templates, the renderer's code and options) are unchanged since the last build
-    into ``docs_dir`` is copied from it instead of rendered again. A damaged run (an unreadable
-    manifest, trajectory or result file) is left out and reported by file; every other run is
-    rendered.
+    into ``docs_dir`` is copied from it instead of rendered again (unless ``reuse`` is off). A
+    damaged run (an unreadable manifest, trajectory or result file) is left out and reported by
+    file; every other run is rendered.
     """
     runs, skipped = list_runs_reporting(runs_dir)
     counts: list[int] = []
@@ -117,7 +118,7 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, j
                  for kind, page_kind in PAGE_KINDS.items() for dataset, example_id in page_kind.units(run)]
         code = _code_fingerprint(example_figures)
         fingerprints = {unit: _fingerprint(unit, code) for unit in units}
-        previous = _previous_state(docs_dir)
+        previous = _previous_state(docs_dir) if reuse else {}
         reused = {unit: _reuse(previous.get(_key(unit)), fingerprints[unit], docs_dir, tmp) for unit in units}
         to_render = [unit for unit in units if reused[unit] is None]
         rendered_now = dict(zip(to_render, _render_all(to_render, tmp, example_figures, jobs)))
@@ -299,24 +300,6 @@ def export_example_figures(runs_dir: Path, run_name: str, dataset: str, example_
     return written
 
 
-@contextlib.contextmanager
-def _build_date(runs_dir: Path):
-    """MkDocs stamps the sitemap with the build date; make it the newest run's, so a rebuild is byte-identical.
-
-    A SOURCE_DATE_EPOCH the user set wins (the reproducible-builds convention MkDocs follows).
-    """
-    if "SOURCE_DATE_EPOCH" in os.environ:
-        yield
-        return
-    runs, _ = list_runs_reporting(runs_dir)
-    created = [dt.datetime.fromisoformat(run.manifest.created) for run in runs]
-    os.environ["SOURCE_DATE_EPOCH"] = str(int(max(created).timestamp()) if created else 0)
-    try:
-        yield
-    finally:
-        del os.environ["SOURCE_DATE_EPOCH"]
-
-
 def index_page(runs) -> Page:
     listed = []
     for run in runs:
@@ -328,11 +311,13 @@ def index_page(runs) -> Page:
 
 
 def build_site(runs_dir: Path, config_file: Path, site_dir: Path | None = None,
-               docs_dir: Path | None = None, jobs: int | None = None, example_figures: bool = False) -> BuiltSite:
-    """Render pages for every run under ``runs_dir`` and build the MkDocs site."""
-    from mkdocs.commands.build import build
-    from mkdocs.config import load_config
+               docs_dir: Path | None = None, jobs: int | None = None, example_figures: bool = False,
+               full: bool = False) -> BuiltSite:
+    """Render pages for every run under ``runs_dir`` and build the MkDocs site.
 
+    Only pages whose inputs changed are rendered and, where MkDocs allows it exactly, built
+    again (``full`` forces a whole MkDocs build).
+    """
     config_file = Path(config_file).resolve()
     root = config_file.parent
     docs_dir = Path(docs_dir or root / "build" / "docs").resolve()
@@ -348,14 +333,13 @@ def build_site(runs_dir: Path, config_file: Path, site_dir: Path | None = None,
     try:
         if overriding:  # a report project's templates/ replaces ours file by file
             jinja.OVERRIDE_TEMPLATE_DIRS[:] = [own_templates]
-        rendered = render_docs(Path(runs_dir), docs_dir, root / "docs", jobs or os.cpu_count() or 1, example_figures)
+        rendered = render_docs(Path(runs_dir), docs_dir, root / "docs", jobs or os.cpu_count() or 1, example_figures,
+                               reuse=not full)
         overrides = {"docs_dir": str(docs_dir)}
         if site_dir is not None:
             overrides["site_dir"] = str(Path(site_dir).resolve())
-        config = load_config(str(config_file), **overrides)
-        with _build_date(runs_dir):
-            build(config)
+        built_dir, incremental = run_mkdocs(config_file, overrides, Path(runs_dir), full=full)
     finally:
         jinja.OVERRIDE_TEMPLATE_DIRS[:] = []
         lock.release()
-    return BuiltSite(Path(config["site_dir"]), rendered.pages, rendered.figures, rendered.skipped)
+    return BuiltSite(built_dir, rendered.pages, rendered.figures, rendered.skipped, rendered.rendered, incremental)

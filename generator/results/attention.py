@@ -36,10 +36,7 @@ class AttentionExample(ExampleResult):
 
     def steps_mass(self, trajectory: Trajectory) -> np.ndarray:
         """[layer, head] mass the answer puts on all reasoning steps together."""
-        steps = [i for i, seg in enumerate(trajectory.segments) if seg.kind == "step"]
-        if not steps:
-            return np.zeros(self.answer_segment_mass.shape[:2], dtype=np.float32)
-        return self.answer_segment_mass[:, :, steps].sum(axis=2)
+        return answer_steps_mass(self.answer_segment_mass, trajectory)
 
 
 @dataclass(frozen=True)
@@ -62,6 +59,18 @@ class AttentionDigest(ExampleResult):
     projection = True
     answer_segment_mass: np.ndarray = tensor("[L, H, S]", "as in AttentionExample")
     mean_entropy: np.ndarray = tensor("[L, H]", "as in AttentionExample")
+
+    def steps_mass(self, trajectory: Trajectory) -> np.ndarray:
+        """[layer, head] mass the answer puts on all reasoning steps together."""
+        return answer_steps_mass(self.answer_segment_mass, trajectory)
+
+
+def answer_steps_mass(answer_segment_mass: np.ndarray, trajectory: Trajectory) -> np.ndarray:
+    """``[L, H, S]`` answer mass per segment -> ``[L, H]`` on the reasoning steps together."""
+    steps = [i for i, seg in enumerate(trajectory.segments) if seg.kind == "step"]
+    if not steps:
+        return np.zeros(answer_segment_mass.shape[:2], dtype=np.float32)
+    return answer_segment_mass[:, :, steps].sum(axis=2)
 
 
 register_results("attention", AttentionExample, AttentionSummary,

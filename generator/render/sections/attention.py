@@ -10,7 +10,7 @@ from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
 from generator.render.plot_data import data_item, layer_head_grid_data, pooled_map_data, token_map_data
 from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, embed
-from generator.results.attention import AttentionExample, AttentionSummary
+from generator.results.attention import AttentionDigest, AttentionExample, AttentionSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
 
@@ -80,9 +80,9 @@ def attention_dataset(site: SiteContext, run: Run, dataset: str, trajectories: l
     grids, titles = [], []
     for t in trajectories:
         if any(seg.kind == "step" for seg in t.segments):
-            result = run.result(dataset, t.example_id, AttentionExample)
-            if result is not None:
-                grids.append(result.steps_mass(t))
+            digest = run.result(dataset, t.example_id, AttentionDigest)  # two small tensors, not the maps
+            if digest is not None:
+                grids.append(digest.steps_mass(t))
                 titles.append(t.example_id)
     grid_figure = None
     if grids:

@@ -1,0 +1,117 @@
+"""Incremental MkDocs builds: only changed pages are built again, and the site equals a whole build."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+
+def _tree(site):
+    return {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*") if p.is_file()}
+
+
+def _project(tmp_path, tiny_run):
+    """A report project: our mkdocs.yml, one handwritten page in the navigation, a copy of the tiny run."""
+    project = tmp_path / "project"
+    (project / "docs").mkdir(parents=True)
+    shutil.copyfile(REPO_ROOT / "mkdocs.yml", project / "mkdocs.yml")
+    (project / "docs" / "notes.md").write_text("# Notes\n\nHandwritten.\n")
+    shutil.copytree(tiny_run, project / "runs" / "tiny")
+    return project
+
+
+def _build(project, name, **options):
+    from generator.render.site import build_site
+
+    return build_site(project / "runs", project / "mkdocs.yml", site_dir=project / name / "site",
+                      docs_dir=project / name / "docs", **options)
+
+
+def _change_example(project):
+    path = project / "runs/tiny/examples/alpha/a-0/trajectory.json"
+    data = json.loads(path.read_text())
+    data["metadata"]["difficulty"] = "changed"
+    path.write_text(json.dumps(data))
+
+
+def _same_as_a_whole_build(project, built):
+    fresh = _build(project, "fresh", full=True)
+    assert not fresh.incremental
+    mine, whole = _tree(built.site_dir), _tree(fresh.site_dir)
+    assert mine.keys() == whole.keys()
+    assert [name for name in mine if mine[name] != whole[name]] == []
+    shutil.rmtree(project / "fresh")
+
+
+@pytest.mark.slow
+def test_a_changed_example_rebuilds_only_its_pages_and_equals_a_whole_build(tiny_run, tmp_path):
+    project = _project(tmp_path, tiny_run)
+    assert not _build(project, "out").incremental
+    site = project / "out" / "site"
+    untouched = site / "runs/tiny/beta/examples/b-0.html"
+    before = untouched.stat().st_mtime_ns
+    _change_example(project)
+    again = _build(project, "out")
+    assert again.incremental and again.rendered == 3
+    assert untouched.stat().st_mtime_ns == before  # MkDocs did not write it again
+    index = json.loads((site / "search/search_index.json").read_text())
+    assert "changed" in json.dumps([d for d in index["docs"] if d["location"].startswith("runs/tiny/alpha/examples/a-0")])
+    assert (site / "search/search_index.js").read_text().startswith("var __index = ")
+    _same_as_a_whole_build(project, again)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("change", ["navigation title", "new page", "mkdocs.yml", "site removed"])
+def test_a_rebuild_is_whole_when_an_incremental_one_could_differ(tiny_run, tmp_path, change):
+    project = _project(tmp_path, tiny_run)
+    _build(project, "out")
+    _change_example(project)
+    if change == "navigation title":  # every page's navigation shows it: unchanged pages would be stale
+        (project / "docs" / "notes.md").write_text("# Notes, revised\n\nHandwritten.\n")
+    elif change == "new page":
+        (project / "docs" / "more.md").write_text("# More\n")
+    elif change == "mkdocs.yml":
+        config = project / "mkdocs.yml"
+        config.write_text(config.read_text().replace("site_name: Attention Atlas", "site_name: Another Atlas"))
+    else:
+        (project / "out" / "site" / "search" / "search_index.json").unlink()
+    again = _build(project, "out")
+    assert not again.incremental
+    _same_as_a_whole_build(project, again)
+
+
+def test_merging_a_search_index_keeps_the_order_of_a_whole_build():
+    from generator.render.mkdocs_build import merge_search_index
+
+    def index(*docs):
+        return json.dumps({"config": {"lang": ["en"]}, "docs": [{"location": loc, "text": t} for loc, t in docs]},
+                          separators=(",", ":"))
+
+    previous = index(("a.html", "1"), ("a.html#x", "2"), ("b.html", "3"), ("b.html#y", "4"), ("c.html", "5"))
+    partial = index(("b.html", "3'"), ("b.html#z", "new section"))
+    assert merge_search_index(previous, partial) == index(
+        ("a.html", "1"), ("a.html#x", "2"), ("b.html", "3'"), ("b.html#z", "new section"), ("c.html", "5"))
+
+
+@pytest.mark.slow
+def test_pages_kept_on_disk_during_the_build_give_the_same_site(tiny_run, tmp_path, monkeypatch):
+    from mkdocs.plugins import BasePlugin
+
+    from generator.render import mkdocs_build
+
+    project = _project(tmp_path, tiny_run)
+    spilled = _tree(_build(project, "spilled").site_dir)
+
+    class InMemory(BasePlugin):
+        def __init__(self, scratch):
+            super().__init__()
+
+    monkeypatch.setattr(mkdocs_build, "SpillPagesPlugin", InMemory)
+    in_memory = _tree(_build(project, "in-memory").site_dir)
+    assert spilled.keys() == in_memory.keys()
+    assert [name for name in spilled if spilled[name] != in_memory[name]] == []
+    assert "runs/tiny/alpha/examples/a-0.html" in spilled
