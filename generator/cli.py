@@ -11,16 +11,17 @@ from generator.capture import CaptureError
 from generator.capture.model_loading import ModelLoadError
 from generator.config import ConfigError, read_config, resolve_paths
 from generator.datasets import DatasetError
-from generator.demo_model.datasets import (shipped_decimal_questions, shipped_prompts, write_decimal_dataset,
-                                           write_demo_datasets)
+from generator.demo_model.datasets import (shipped_decimal_questions, shipped_prompts, write_agent_dataset,
+                                           write_decimal_dataset, write_demo_datasets)
 from generator.demo_model.train import TrainSettings, train_demo_model
 from generator.importers import IMPORTERS, ImportValidationError, import_run
 from generator.pipeline import execute_run
 from generator.project_init import InitError, init_project
 from generator.render.site import DeployError, build_site, deploy_site, export_example_figures, render_docs
+from generator.render.watch import RunsWatcher, sync_tree
 from generator.store.run_directory import RunExistsError, RunFormatError
 
-DEMO_CONFIG = Path("configs/demo.yaml")
+DEMO_CONFIGS = (Path("configs/demo.yaml"), Path("configs/demo-calc-only.yaml"))  # the second: agent comparison
 DEMO_MODEL = Path("data/models/atlas-arith-demo")
 DEFAULT_RUNS = Path("data/runs")
 DEFAULT_MKDOCS = Path("mkdocs.yml")
@@ -50,15 +51,16 @@ def _run(config_path: Path, output_dir: Path | None, overwrite: bool = False) ->
 
 
 def _build(runs_dir: Path, mkdocs_config: Path, site_dir: Path | None, jobs: int | None = None,
-           example_figures: bool = False) -> Path:
-
+           example_figures: bool = False, full: bool = False) -> Path:
     if not mkdocs_config.is_file():
         raise UsageError(f"{mkdocs_config}: MkDocs config not found (run atlas from the project root or pass --mkdocs-config)")
     if not runs_dir.is_dir():
         raise UsageError(f"{runs_dir}: no runs directory; create a run first with `atlas run CONFIG.yaml` or `atlas demo`")
-    built = build_site(runs_dir, mkdocs_config, site_dir, jobs=jobs, example_figures=example_figures)
+    built = build_site(runs_dir, mkdocs_config, site_dir, jobs=jobs, example_figures=example_figures, full=full)
     index = built.site_dir / "index.html"
-    print(f"Built {built.pages} pages and {built.figures} figure files into {built.site_dir}")
+    how = "only changed pages rebuilt" if built.incremental else "whole site built"
+    print(f"Built {built.pages} pages ({built.rendered} rendered now; {how}) and {built.figures} figure files "
+          f"into {built.site_dir}")
     print(f"Open {index}")
     if built.skipped:
         raise RunFormatError(f"left out {len(built.skipped)} damaged run(s), the others were built: "
@@ -72,26 +74,41 @@ def command_run(args: argparse.Namespace) -> None:
 
 def command_build(args: argparse.Namespace) -> None:
     _build(Path(args.runs), Path(args.mkdocs_config), Path(args.site_dir) if args.site_dir else None, args.jobs,
-           args.example_figures)
+           args.example_figures, args.full)
 
 
 def command_demo(args: argparse.Namespace) -> None:
     if not DEMO_MODEL.joinpath("config.json").is_file():
         raise UsageError(f"{DEMO_MODEL}: shipped model not found; run atlas from the project root "
                          "(or rebuild it with `atlas train-demo-model`)")
-    _run(DEMO_CONFIG, None, overwrite=True)  # the demo's own run: always rebuilt from the shipped config
+    for config in DEMO_CONFIGS:  # the demo's own runs: always rebuilt from the shipped configs
+        _run(config, None, overwrite=True)
     _build(DEFAULT_RUNS, DEFAULT_MKDOCS, None)
 
 
 def command_serve(args: argparse.Namespace) -> None:
     from mkdocs.commands.serve import serve
 
-
     config = Path(args.mkdocs_config).resolve()
+    runs = Path(args.runs)
     docs_dir = config.parent / "build" / "docs"
-    render_docs(Path(args.runs), docs_dir, config.parent / "docs")
-    print(f"Serving the site from {docs_dir} at http://{args.dev_addr}/ (Ctrl+C stops)")
-    serve(config_file=str(config), dev_addr=args.dev_addr, docs_dir=str(docs_dir))
+    served = config.parent / "build" / "serve-docs"  # what mkdocs serve watches; synced from docs_dir
+
+    def render() -> None:
+        rendered = render_docs(runs, docs_dir, config.parent / "docs")
+        changed = sync_tree(docs_dir, served)
+        if rendered.rendered or changed:
+            print(f"atlas serve: rendered {rendered.rendered} changed pages from {runs}; the browser reloads")
+
+    render()
+    watcher = RunsWatcher(runs, render, interval=args.poll)
+    watcher.start()
+    print(f"Serving the site from {served} at http://{args.dev_addr}/ (Ctrl+C stops); "
+          f"runs that finish in {runs} appear without a restart")
+    try:
+        serve(config_file=str(config), dev_addr=args.dev_addr, docs_dir=str(served))
+    finally:
+        watcher.stop()
 
 
 def command_import(args: argparse.Namespace) -> None:
@@ -126,7 +143,8 @@ def command_init(args: argparse.Namespace) -> None:
 def command_train_demo_model(args: argparse.Namespace) -> None:
 
     if args.write_datasets:
-        for path in write_demo_datasets(Path("data/datasets")) + [write_decimal_dataset(Path("data/datasets"))]:
+        for path in write_demo_datasets(Path("data/datasets")) + [write_decimal_dataset(Path("data/datasets")),
+                                                                   write_agent_dataset(Path("data/datasets"))]:
             print(f"Wrote dataset {path}")
     settings = TrainSettings(steps=args.steps, seed=args.seed)
     report = train_demo_model(Path(args.output), settings, shipped_prompts(), shipped_decimal_questions())
@@ -135,6 +153,9 @@ def command_train_demo_model(args: argparse.Namespace) -> None:
     for fmt, rates in report["held_out_decimal_behaviour"].items():
         print(f"Decimal comparison, {fmt} format: correct {100 * rates['correct_rate']:.1f}%, planted-bug answers "
               f"{100 * rates['bug_rate_on_discriminating_items']:.1f}% of discriminating items")
+    agent = report["held_out_agent_with_tools"]
+    print(f"Agent with tools (ReAct, calc and lookup): correct {100 * agent['correct_rate']:.1f}%, answered "
+          f"{100 * agent['answered_rate']:.1f}% of {report['held_out_agent_queries']} held-out queries")
     print(f"Wrote model to {args.output}")
 
 
@@ -159,11 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--jobs", type=int, help="processes rendering pages (default: every core)")
     build.add_argument("--example-figures", action="store_true",
                        help="also write each example's static PNG/SVG figures (dataset figures are always written)")
+    build.add_argument("--full", action="store_true",
+                       help="render every page and rebuild the whole site (default: only what changed)")
     build.set_defaults(handler=command_build)
 
     serve = sub.add_parser("serve", help="render pages and preview them with `mkdocs serve`")
     serve.add_argument("--runs", default=str(DEFAULT_RUNS))
     serve.add_argument("--mkdocs-config", default=str(DEFAULT_MKDOCS))
+    serve.add_argument("--poll", type=float, default=2.0, help="seconds between checks for finished runs")
     serve.add_argument("--dev-addr", default="127.0.0.1:8000")
     serve.set_defaults(handler=command_serve)
 
@@ -195,8 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("directory", help="an absent or empty folder")
     init.set_defaults(handler=command_init)
 
-    train = sub.add_parser("train-demo-model", help="train the shipped demo model from scratch (about 15 minutes on 2 cores)")
-    train.add_argument("--steps", type=int, default=4000)
+    train = sub.add_parser("train-demo-model", help="train the shipped demo model from scratch (about 30 minutes on 2 cores)")
+    train.add_argument("--steps", type=int, default=TrainSettings.steps)
     train.add_argument("--seed", type=int, default=1234)
     train.add_argument("--output", default=str(DEMO_MODEL))
     train.add_argument("--write-datasets", action="store_true", help="also rewrite the shipped datasets (deterministic)")

@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 import yaml
 
+from generator.agent.loop import AgentSpec
+from generator.agent.tools import TOOLS
 from generator.analyses import ANALYSES
 from generator.capture.segmentation import SegmentationSpec
 from generator.store import plain_data
@@ -48,6 +50,8 @@ class DatasetSpec:
     limit: int | None = None
     analyses: tuple[str, ...] | None = None  # which of the run's analyses apply (default: all)
     description: str | None = None  # shown on the dataset's page
+    # an agent dataset: each line's query is answered by the agent loop with these tools (docs/agents.md)
+    agent: AgentSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,11 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     def config_hash(self) -> str:
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        data = self.to_dict()
+        for dataset in data["datasets"]:  # added later: runs made before agents existed keep their hash
+            if dataset.get("agent") is None:
+                dataset.pop("agent", None)
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def run_directory(self, base: Path | None = None) -> Path:
@@ -111,6 +119,12 @@ def parse_config(data: Any, source: str = "<config>") -> RunConfig:
             if name not in config.analyses:
                 raise ConfigError(f"{source}: key 'datasets[{index}].analyses': {name!r} is not configured under "
                                   f"'analyses' (configured: {', '.join(config.analyses) or 'none'})")
+        if spec.agent is not None:
+            check_agent_spec(spec.agent, f"{source}: key 'datasets[{index}].agent")
+        for name in spec.analyses or ():
+            if spec.agent is None and name in ANALYSES and ANALYSES.get(name).requires_agent:
+                raise ConfigError(f"{source}: key 'datasets[{index}].analyses': {name!r} runs on agent datasets "
+                                  "only (give this dataset an 'agent' section, or leave it out)")
         if spec.limit is not None and spec.limit < 1:
             raise ConfigError(f"{source}: key 'datasets[{index}].limit': expected a positive integer, got {spec.limit}")
     for key in ("max_new_tokens", "batch_size"):
@@ -128,6 +142,22 @@ def parse_config(data: Any, source: str = "<config>") -> RunConfig:
             raise ConfigError(f"{source}: key 'analyses.{name}': {exc.args[0]}") from exc
         build_dataclass(analysis.options_type, options or {}, f"analyses.{name}", source)
     return config
+
+
+def check_agent_spec(spec: AgentSpec, where: str) -> None:
+    """Tools that exist, limits that can run: checked before any model loads."""
+    for position, name in enumerate(spec.tools):
+        if name not in TOOLS:
+            raise ConfigError(f"{where}.tools[{position}]': unknown tool {name!r} (registered: {', '.join(TOOLS)})")
+    for key in ("max_steps", "max_observation_chars", "max_reply_tokens"):
+        if getattr(spec, key) < 1:
+            raise ConfigError(f"{where}.{key}': expected a positive integer, got {getattr(spec, key)}")
+    if spec.tool_timeout_s <= 0:
+        raise ConfigError(f"{where}.tool_timeout_s': expected a positive number of seconds, got {spec.tool_timeout_s}")
+    if spec.format == "react":
+        labels = [getattr(spec.labels, f.name) for f in dataclasses.fields(spec.labels)]
+        if len(set(labels)) != len(labels) or not all(label.strip() for label in labels):
+            raise ConfigError(f"{where}.labels': expected five different, non-empty labels, got {labels}")
 
 
 def read_config(path: Path) -> RunConfig:

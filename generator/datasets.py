@@ -24,7 +24,7 @@ class Example:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-KNOWN_FIELDS = {"id", "prompt", "answer", "difficulty", "category"}
+KNOWN_FIELDS = {"id", "prompt", "query", "answer", "difficulty", "category"}
 
 
 def _optional_text(value: Any, where: str, name: str) -> str | None:
@@ -38,9 +38,12 @@ def _optional_text(value: Any, where: str, name: str) -> str | None:
 def parse_example(data: Any, where: str) -> Example:
     if not isinstance(data, dict):
         raise DatasetError(f"{where}: expected a JSON object, got {type(data).__name__}")
+    if "prompt" not in data and "query" in data:  # agent datasets name it the query
+        data = {**data, "prompt": data["query"]}
     for name in ("id", "prompt"):
         if name not in data:
-            raise DatasetError(f"{where}: field '{name}': missing (required)")
+            raise DatasetError(f"{where}: field '{name}': missing (required; agent datasets may name it 'query')"
+                               if name == "prompt" else f"{where}: field '{name}': missing (required)")
     example_id, prompt = data["id"], data["prompt"]
     if isinstance(example_id, int) and not isinstance(example_id, bool):
         example_id = str(example_id)

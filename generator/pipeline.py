@@ -23,6 +23,8 @@ from collections.abc import Sequence
 
 from tqdm import tqdm
 
+from generator.agent.loop import AgentSpec, agent_format, model_reply, run_agent
+from generator.agent.trajectory import agent_trajectory
 from generator.analyses import Analysis, AnalysisError, ExampleContext, get_analysis
 from generator.capture import CaptureError, CaptureOptions
 from generator.capture.generation import Generation, generate_batch, token_pieces
@@ -132,6 +134,7 @@ class _Job:
     dataset: str
     examples: list[Example]
     active: dict[str, tuple[Analysis, object]]
+    agent: AgentSpec | None = None  # an agent dataset: the loop answers each query with tools
 
     def context(self, trajectory: Trajectory, captured=None) -> ExampleContext:
         import torch
@@ -183,7 +186,8 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
         writer, mode = RunWriter(directory), "resume"
     reused = sum(writer.has_example(name, e.id) for name, examples in datasets.items() for e in examples)
     jobs = [_Job(loaded.model, loaded.tokenizer, config, writer, shard, spec.name, datasets[spec.name],
-                 {name: pair for name, pair in all_analyses.items() if spec.analyses is None or name in spec.analyses})
+                 {name: pair for name, pair in all_analyses.items() if (spec.analyses is None or name in spec.analyses)
+                  and (spec.agent is not None or not pair[0].requires_agent)}, spec.agent)
             for spec in config.datasets]
     try:
         for job in jobs:
@@ -284,14 +288,17 @@ def _generate_and_analyse(job: _Job) -> None:
     """Batch by batch: generate (capturing when an analysis asks), then every analysis that needs no
     other example; each example's directory appears whole. Finished batches are skipped."""
     streaming = {n: pair for n, pair in job.active.items() if not pair[0].needs_whole_dataset()}
-    capture = generation_capture(streaming)
+    capture = generation_capture(streaming) if job.agent is None else None  # agents: captured after the loop
     with tqdm(total=len(job.examples), desc=f"generating {job.dataset}", unit="example") as bar:
         for index, batch in enumerate(job.batches()):
             bar.update(len(batch))
             todo = {e.id for e in batch if not job.writer.has_example(job.dataset, e.id)}
             if not todo or not job.shard.owns_batch(index):
                 continue
-            # the whole batch is generated again, so padding and numbers equal an uninterrupted run
+            # the whole batch is generated again, so padding and numbers equal an uninterrupted run (an agent
+            # answers one query at a time: only the unfinished ones run)
+            if job.agent is not None:
+                batch = [e for e in batch if e.id in todo]
             for trajectory, captured in _generate_batch(job, batch, capture):
                 if trajectory.example_id in todo:
                     context = job.context(trajectory, captured)
@@ -301,6 +308,8 @@ def _generate_and_analyse(job: _Job) -> None:
 
 def _generate_batch(job: _Job, batch: list[Example], capture: CaptureOptions | None):
     config = job.config
+    if job.agent is not None:
+        return [(trajectory, None) for trajectory in _run_agents(job, batch)]
     if capture is None:
         generations = [(g, None) for g in generate_batch(job.model, job.tokenizer, batch,
                                                           config.generation.max_new_tokens)]
@@ -308,6 +317,15 @@ def _generate_batch(job: _Job, batch: list[Example], capture: CaptureOptions | N
         generations = [(c.generation, c.capture) for c in generate_with_capture(
             job.model, job.tokenizer, batch, config.generation.max_new_tokens, config.segmentation, capture)]
     return [(build_trajectory(g, job.dataset, job.tokenizer, config), captured) for g, captured in generations]
+
+
+def _run_agents(job: _Job, batch: list[Example]) -> list[Trajectory]:
+    """Each query through the agent loop (tools run for real), as a trajectory over the whole conversation."""
+    spec = job.agent
+    fmt = agent_format(spec, job.tokenizer)
+    reply = model_reply(job.model, job.tokenizer, spec)
+    return [agent_trajectory(run_agent(example.prompt, reply, spec, fmt), example, job.dataset, job.tokenizer, spec)
+            for example in batch]
 
 
 def _analyse_with_the_whole_dataset(job: _Job) -> None:

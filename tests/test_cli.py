@@ -23,8 +23,10 @@ def test_demo_config_is_valid():
     from generator.config import load_config
 
     config = load_config(REPO_ROOT / "configs/demo.yaml")
-    assert {d.name for d in config.datasets} == {"two-step", "three-step", "decimals"}
-    assert set(config.analyses) == {"attention", "ablation", "salience", "features", "formats", "patching"}
+    assert {d.name for d in config.datasets} == {"two-step", "three-step", "decimals", "agent"}
+    assert set(config.analyses) == {"attention", "ablation", "salience", "features", "formats", "patching", "agent"}
+    other = load_config(REPO_ROOT / "configs/demo-calc-only.yaml")
+    assert other.datasets[0].agent.tools == ("calc",) and other.datasets[0].path == config.datasets[3].path
 
 
 def test_run_then_build_prints_where_output_went(tmp_path, capsys, monkeypatch):
@@ -214,6 +216,7 @@ def test_the_wheel_carries_templates_mkdocs_config_and_docs(tmp_path):
     assert any(n.endswith("templates/example.md.j2") for n in data)
     assert any(n.endswith("share/attention-atlas/mkdocs.yml") for n in data)
     assert any(n.endswith("docs/run-format.md") for n in data)
+    assert any(n.endswith("share/attention-atlas/data/facts.json") for n in data)
     assert any(n.endswith("generator/render/assets/atlas.js") for n in names)
 
 
@@ -259,3 +262,51 @@ def test_deploy_pushes_the_built_site_to_a_gh_pages_branch(tmp_path, tiny_run, c
     listed = subprocess.run(["git", "ls-tree", "-r", "--name-only", "gh-pages"], cwd=tmp_path / "remote.git",
                             capture_output=True, text=True, check=True).stdout.split()
     assert "index.html" in listed and "runs/tiny/alpha/examples/a-0.html" in listed
+
+
+@pytest.mark.slow
+def test_serve_picks_up_a_run_that_finishes_while_it_is_open(tmp_path, tiny_run):
+    """`atlas serve` is running; a run appears in data/runs; its page is served without a restart."""
+    import shutil
+    import socket
+    import time
+    import urllib.request
+
+    shutil.copyfile(REPO_ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
+    runs = tmp_path / "runs"
+    shutil.copytree(tiny_run, runs / "first")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    def fetch(path: str) -> int:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/{path}", timeout=5) as response:
+                return response.status
+        except OSError:
+            return 0
+
+    def wait_for(path: str, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if fetch(path) == 200:
+                return True
+            time.sleep(0.5)
+        return False
+
+    server = subprocess.Popen([sys.executable, "-m", "generator", "serve", "--runs", str(runs), "--mkdocs-config",
+                               str(tmp_path / "mkdocs.yml"), "--dev-addr", f"127.0.0.1:{port}", "--poll", "0.5"],
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert wait_for("runs/first/index.html", 180), "the server never served the first run"
+        assert fetch("runs/second/index.html") != 200
+        staging = tmp_path / "staging"
+        shutil.copytree(tiny_run, staging)
+        (staging / "manifest.json").rename(tmp_path / "manifest.json")
+        staging.rename(runs / "second")  # a run in progress: examples first, its manifest last
+        (tmp_path / "manifest.json").rename(runs / "second/manifest.json")
+        assert wait_for("runs/second/index.html", 120), "the finished run never appeared"
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+    assert "rendered" in output and "runs that finish in" in output

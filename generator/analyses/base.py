@@ -57,6 +57,8 @@ class Analysis:
     # What the dataset summary (this one's or another's) reads back of each example: the result
     # itself, a projection of a few of its tensors, or None when no summary needs any.
     digest_type: ClassVar[type[ExampleResult] | None] = None
+    # Runs only on agent datasets (``datasets[i].agent``); left out of the others.
+    requires_agent: ClassVar[bool] = False
 
     @classmethod
     def summary_input(cls) -> type[ExampleResult] | None:

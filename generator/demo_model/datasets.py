@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 
 from generator.demo_model import decimals
+from generator.demo_model.agent_tasks import agent_dataset_lines
 from generator.demo_model.arithmetic import THREE_STEP, TWO_STEP, ArithmeticProblem, sample_unique
 from generator.store.atomic import atomic_write_text
 
@@ -85,3 +86,10 @@ def shipped_decimal_questions() -> set[str]:
 
 def shipped_prompts() -> set[str]:
     return {p.prompt for problems in demo_problems().values() for p in problems}
+
+
+def write_agent_dataset(directory: Path) -> Path:
+    """Queries for the agent loop (id, query, answer, category), none of them trained on."""
+    path = Path(directory) / "agent.jsonl"
+    atomic_write_text(path, "\n".join(agent_dataset_lines()) + "\n")
+    return path

@@ -16,21 +16,28 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from generator.demo_model import decimals
+from generator.agent.loop import AgentSpec, agent_format, model_reply, run_agent
+from generator.demo_model import agent_tasks, decimals
 from generator.demo_model.arithmetic import ALL_KINDS, ArithmeticProblem, parse_answer, sample_problem, sample_unique
 from generator.demo_model.tokenizer import build_tokenizer
 from generator.store.atomic import atomic_write_text, replace_directory
 
 EVAL_SEED = 7_000_001
 DECIMAL_EVAL_SEED = 7_000_002
+AGENT_EVAL_SEED = 7_000_003
 
 
 @dataclass(frozen=True)
 class TrainingText:
-    """Any (prompt, completion) pair; only the completion is scored."""
+    """Any (prompt, completion) pair; only the completion is scored.
+
+    ``pieces`` replaces the completion where parts of it are not the model's to write (an
+    agent's observations): each is (text, scored).
+    """
 
     prompt: str
     completion: str
+    pieces: tuple[tuple[str, bool], ...] = ()
 
 
 def decimal_texts(item: decimals.DecimalItem, fmt: str) -> TrainingText:
@@ -39,7 +46,7 @@ def decimal_texts(item: decimals.DecimalItem, fmt: str) -> TrainingText:
 
 @dataclass(frozen=True)
 class TrainSettings:
-    steps: int = 4000
+    steps: int = 5500
     batch_size: int = 64
     learning_rate: float = 3e-3
     warmup_steps: int = 200
@@ -51,6 +58,9 @@ class TrainSettings:
     num_heads: int = 4
     eval_problems: int = 200
     decimal_fraction: float = 0.25  # share of each batch that is decimal comparison (planted behaviour)
+    agent_fraction: float = 0.3  # share of batches that are tool use in the ReAct format
+    perturbed_observations: float = 0.3  # share of observations that differ from the truth (use what you see)
+    eval_agent_problems: int = 100
 
 
 def model_config(settings: TrainSettings, tokenizer):
@@ -63,7 +73,7 @@ def model_config(settings: TrainSettings, tokenizer):
         num_hidden_layers=settings.num_layers,
         num_attention_heads=settings.num_heads,
         num_key_value_heads=settings.num_heads,
-        max_position_embeddings=128,
+        max_position_embeddings=256,
         rms_norm_eps=1e-5,
         tie_word_embeddings=True,
         bos_token_id=tokenizer.bos_token_id,
@@ -79,10 +89,15 @@ def encode_batch(problems: list, tokenizer):
     rows, label_rows = [], []
     for problem in problems:
         prompt_ids = tokenizer(problem.prompt)["input_ids"]
-        completion_ids = tokenizer(problem.completion, add_special_tokens=False)["input_ids"]
+        pieces = getattr(problem, "pieces", ()) or ((problem.completion, True),)
+        completion_ids, completion_labels = [], []
+        for text, scored in pieces:
+            piece_ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+            completion_ids += piece_ids
+            completion_labels += piece_ids if scored else [-100] * len(piece_ids)
         ids = prompt_ids + completion_ids + [tokenizer.eos_token_id]
         rows.append(ids)
-        label_rows.append([-100] * len(prompt_ids) + completion_ids + [tokenizer.eos_token_id])
+        label_rows.append([-100] * len(prompt_ids) + completion_labels + [tokenizer.eos_token_id])
     width = max(len(r) for r in rows)
     pad = tokenizer.pad_token_id
     input_ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
@@ -126,6 +141,20 @@ def decimal_behaviour(model, tokenizer, items: list[decimals.DecimalItem]) -> di
     return out
 
 
+def agent_accuracy(model, tokenizer, problems: list[agent_tasks.AgentProblem]) -> dict[str, float]:
+    """The agent loop with the real tools on held-out queries: how often the answer is right."""
+    spec = AgentSpec(labels=agent_tasks.DEMO_LABELS, max_reply_tokens=24)
+    reply, fmt = model_reply(model, tokenizer, spec), agent_format(spec)
+    answered = correct = calls = 0
+    for problem in problems:
+        transcript = run_agent(problem.query, reply, spec, fmt)
+        answered += transcript.status == "answered"
+        correct += transcript.answer == problem.answer()
+        calls += sum(1 for s in transcript.steps if s.kind == "call" and not s.error)
+    return {"correct_rate": correct / len(problems), "answered_rate": answered / len(problems),
+            "tool_calls_per_query": calls / len(problems)}
+
+
 def train_demo_model(output_dir: Path, settings: TrainSettings, excluded_prompts: set[str],
                      excluded_decimals: set[str] = frozenset()) -> dict:
     """Train, evaluate on held-out problems and save with `save_pretrained`; returns the report."""
@@ -140,6 +169,10 @@ def train_demo_model(output_dir: Path, settings: TrainSettings, excluded_prompts
     held_out = excluded_prompts | {p.prompt for p in eval_set}
     decimal_eval = decimals.sample_items(random.Random(DECIMAL_EVAL_SEED), settings.eval_problems, excluded_decimals)
     held_out_decimals = set(excluded_decimals) | {i.question for i in decimal_eval}
+    shipped_agent = {p.query for p in agent_tasks.demo_agent_problems()}
+    agent_eval = agent_tasks.sample_unique_agent(random.Random(AGENT_EVAL_SEED), settings.eval_agent_problems,
+                                                 shipped_agent)
+    held_out_agent = shipped_agent | {p.query for p in agent_eval}
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
 
@@ -155,6 +188,11 @@ def train_demo_model(output_dir: Path, settings: TrainSettings, excluded_prompts
     bar = tqdm(range(settings.steps), desc="training demo model", unit="step")
     for step in bar:
         problems: list = []
+        agent_batch = rng.random() < settings.agent_fraction  # one kind per batch: short texts stay short
+        while agent_batch and len(problems) < settings.batch_size:
+            task = agent_tasks.sample_agent_problem(rng)
+            if task.query not in held_out_agent:
+                problems.append(TrainingText(task.prompt, "", tuple(task.pieces(rng, settings.perturbed_observations))))
         while len(problems) < settings.batch_size:
             if rng.random() < settings.decimal_fraction:
                 item = decimals.sample_item(rng)
@@ -182,6 +220,8 @@ def train_demo_model(output_dir: Path, settings: TrainSettings, excluded_prompts
         "held_out_problems": len(eval_set),
         "held_out_decimal_behaviour": decimal_behaviour(model, tokenizer, decimal_eval),
         "held_out_decimal_items": len(decimal_eval),
+        "held_out_agent_with_tools": agent_accuracy(model, tokenizer, agent_eval),
+        "held_out_agent_queries": len(agent_eval),
         "train_seconds": round(time.monotonic() - started, 1),
         "initial_loss": round(initial_loss, 5),
         "final_loss": round(loss.item(), 5),

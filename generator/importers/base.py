@@ -55,14 +55,16 @@ def safe_id(value: Any, taken: set[str]) -> str:
     return candidate
 
 
-def finite_array(value: Any, where: str, field_name: str, ndim: int) -> np.ndarray:
-    """A float32 array of the given rank with no NaN or infinity, or a clear error."""
+def finite_array(value: Any, where: str, field_name: str, ndim: int | tuple[int, ...]) -> np.ndarray:
+    """A float32 array of the given rank (or one of the given ranks) with no NaN or infinity, or a clear error."""
+    ranks = (ndim,) if isinstance(ndim, int) else ndim
+    wanted = " or ".join(f"{r}-D" for r in ranks)
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise ImportValidationError(f"{where}: field '{field_name}': expected a {ndim}-D array of numbers ({exc})") from exc
-    if array.ndim != ndim:
-        raise ImportValidationError(f"{where}: field '{field_name}': expected a {ndim}-D array, got shape {array.shape}")
+        raise ImportValidationError(f"{where}: field '{field_name}': expected a {wanted} array of numbers ({exc})") from exc
+    if array.ndim not in ranks:
+        raise ImportValidationError(f"{where}: field '{field_name}': expected a {wanted} array, got shape {array.shape}")
     if array.size == 0:
         raise ImportValidationError(f"{where}: field '{field_name}': expected a non-empty array")
     if not np.isfinite(array).all():

@@ -1,9 +1,11 @@
 """`atlas import trajectories DIR`: trajectory JSON files (and manifest.json) of the attention agent.
 
 Each file: {"id", "test_case": {"category", "query", ...}, "response", "tokens",
-"attention_data": {"tokens", "attention_matrix": [[...]] (tokens x tokens), "num_layers",
-"num_heads"}, "metadata"}. The matrix becomes a one-layer, one-head map; its segment mass,
-entropy and max weight come from ``results.attention``, the same definitions a captured run uses.
+"attention_data": {"tokens", "attention_matrix", "num_layers", "num_heads"}, "metadata"}. The
+matrix is ``[query, key]`` (one map), ``[head, query, key]`` (one layer) or
+``[layer, head, query, key]``; every layer and head in it is kept, and ``num_layers`` /
+``num_heads`` must agree with its shape. Segment mass, entropy and max weight come from
+``results.attention``, the same definitions a captured run uses.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from generator.store.records import Segment, Trajectory, segment_ids
 
 
 def imported_attention(matrix: np.ndarray, trajectory: Trajectory) -> AttentionExample:
-    """The attention result of one imported map [query, key] (one layer, one head)."""
-    maps = matrix[None, None].astype(np.float64)  # [layer, head, query, key]
-    ids = segment_ids(trajectory.segments, matrix.shape[1])
+    """The attention result of imported maps ``[layer, head, query, key]``."""
+    maps = matrix.astype(np.float64)
+    ids = segment_ids(trajectory.segments, matrix.shape[-1])
     mass, entropy, max_weight = summaries_from_weights(maps, ids, len(trajectory.segments))
     return attention_example(mass, entropy, max_weight, trajectory, maps=maps.astype(np.float32))
 
@@ -47,7 +49,7 @@ def read(source: Path) -> ImportedRun:
         files = [source / n for n in names]
     if not files:
         raise ImportValidationError(f"{source}: no trajectory JSON files found")
-    examples, taken = [], set()
+    examples, taken, shape = [], set(), None
     for path in files:
         data = read_json(path)
         where = str(path)
@@ -58,23 +60,35 @@ def read(source: Path) -> ImportedRun:
         tokens = require(attention, "tokens", list, f"{where}: attention_data", "a list of token strings")
         if not tokens or not all(isinstance(t, str) for t in tokens):
             raise ImportValidationError(f"{where}: field 'attention_data.tokens': expected a non-empty list of strings")
-        matrix = finite_array(require(attention, "attention_matrix", list, f"{where}: attention_data", "a 2-D list"),
-                              where, "attention_data.attention_matrix", 2)
-        if matrix.shape != (len(tokens), len(tokens)):
+        matrix = finite_array(require(attention, "attention_matrix", list, f"{where}: attention_data", "a list"),
+                              where, "attention_data.attention_matrix", (2, 3, 4))
+        matrix = matrix.reshape((1,) * (4 - matrix.ndim) + matrix.shape)  # [layer, head, query, key]
+        if matrix.shape[2:] != (len(tokens), len(tokens)):
             raise ImportValidationError(f"{where}: field 'attention_data.attention_matrix': expected {len(tokens)} x "
-                                        f"{len(tokens)} (tokens x tokens), got {matrix.shape[0]} x {matrix.shape[1]}")
+                                        f"{len(tokens)} maps (tokens x tokens), got {matrix.shape[2]} x {matrix.shape[3]}")
+        for key, axis in (("num_layers", 0), ("num_heads", 1)):
+            stated = attention.get(key)
+            if matrix.shape[axis] > 1 and stated is not None and stated != matrix.shape[axis]:
+                raise ImportValidationError(f"{where}: field 'attention_data.{key}': says {stated}, but the matrix "
+                                            f"has {matrix.shape[axis]}")
         if (matrix < 0).any():
             raise ImportValidationError(f"{where}: field 'attention_data.attention_matrix': negative weights")
+        if shape is None:
+            shape = matrix.shape[:2]
+        elif matrix.shape[:2] != shape:
+            raise ImportValidationError(f"{where}: field 'attention_data.attention_matrix': {matrix.shape[0]} layers x "
+                                        f"{matrix.shape[1]} heads, but the files before it have {shape[0]} x {shape[1]}")
         dataset = safe_id(test_case.get("category") or "trajectories", set())
         example_id = safe_id(data.get("id", path.stem), taken)
         segment = Segment("sequence", "other", 0, len(tokens), 0, sum(len(t) for t in tokens))
         trajectory = text_trajectory(example_id, dataset, list(tokens), prompt=query, generated=response,
                                      segments=[segment],
                                      metadata={k: str(v) for k, v in (("timestamp", data.get("timestamp")),
+                                                                      ("category", test_case.get("category")),
                                                                       ("description", test_case.get("description")))
                                                if v is not None})
         examples.append(ImportedExample(trajectory, (imported_attention(matrix, trajectory),)))
-    return ImportedRun("imported trajectories", 1, 1, examples)
+    return ImportedRun("imported trajectories", int(shape[0]), int(shape[1]), examples)
 
 
 IMPORTER = Importer("trajectories", "trajectory JSON files and manifest.json of the attention agent", read)

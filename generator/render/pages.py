@@ -95,6 +95,7 @@ def dataset_page(site: SiteContext, run: Run, name: str, example_id: None) -> Pa
     context: dict[str, Any] = {
         "name": name, "run": run.name, "n_examples": len(trajectories), "description": spec.get("description"),
         "accuracy_text": accuracy_text(trajectories), "metadata_columns": metadata_columns,
+        "categories": sorted({str(t.metadata["category"]) for t in trajectories if t.metadata.get("category")}),
         "examples": [{
             "id": t.example_id, "href": f"examples/{t.example_id}.html", "prompt": t.prompt,
             "expected": t.expected_answer if t.expected_answer is not None else "",
@@ -135,7 +136,7 @@ def example_page(site: SiteContext, run: Run, name: str, example_id: str) -> Pag
         "expected": trajectory.expected_answer if trajectory.expected_answer is not None else "",
         "parsed": trajectory.parsed_answer if trajectory.parsed_answer is not None else "—",
         "correct": trajectory.correct,
-        "metadata": [(k, v) for k, v in sorted(trajectory.metadata.items())],
+        "metadata": [(k, v) for k, v in sorted(trajectory.metadata.items()) if isinstance(v, (str, int, float))],
         "tokens": token_views(trajectory),
         "segments": [{"name": s.name, "kind": s.kind, "start": s.start, "end": s.end,
                       "text": trajectory.text[s.char_start:s.char_end]} for s in trajectory.segments],

@@ -21,6 +21,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 from tqdm import tqdm
 
+from generator.render.agent_pages import agent_pages
 from generator.render.context import IndexEntry, Page, SiteContext, accuracy_text, dataset_dir, run_dir
 from generator.render import jinja
 from generator.render.jinja import template_environment
@@ -33,6 +34,7 @@ from generator.store.run_directory import Run, RunFormatError, list_runs_reporti
 
 PACKAGE_ASSETS = Path(__file__).parent / "assets"
 INDEX_FILE = "atlas-index.json"
+SITE_PAGES = ("index", "agents", "comparison")  # index entries of pages that are not one run's
 
 
 def copy_static_assets(docs_dir: Path) -> None:
@@ -138,13 +140,15 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, j
                 continue
             good.append(run)
             entries += [e for r in by_run[str(run.root)] for e in [r.page, *r.figures] if e is not None]
-        index = index_page(good)
-        atomic_write_text(tmp / index.path, _environment().get_template(index.template).render(**index.context))
-        entries.append(index.entry)
+        across = agent_pages(good)  # pages that span runs: few, rendered every build
+        index = index_page(good, agents=bool(across))
+        for page in [index, *across]:
+            atomic_write_text(tmp / page.path, _environment().get_template(page.template).render(**page.context))
+            entries.append(page.entry)
         entries = sorted((dataclasses.asdict(e) for e in entries), key=lambda e: e["path"])
         atomic_write_text(tmp / INDEX_FILE, json.dumps({"schema_version": 1, "entries": entries}, indent=1) + "\n")
-        counts[:] = [sum(1 for e in entries if e["kind"] in PAGE_KINDS or e["kind"] == "index"),
-                     sum(1 for e in entries if e["kind"] not in PAGE_KINDS and e["kind"] != "index"),
+        counts[:] = [sum(1 for e in entries if e["kind"] in PAGE_KINDS or e["kind"] in SITE_PAGES),
+                     sum(1 for e in entries if e["kind"] not in PAGE_KINDS and e["kind"] not in SITE_PAGES),
                      len(to_render)]
         atomic_write_text(tmp / RENDER_STATE, json.dumps(state, sort_keys=True) + "\n")
 
@@ -300,14 +304,15 @@ def export_example_figures(runs_dir: Path, run_name: str, dataset: str, example_
     return written
 
 
-def index_page(runs) -> Page:
+def index_page(runs, agents: bool = False) -> Page:
     listed = []
     for run in runs:
         datasets = [{"name": name, "href": f"{dataset_dir(run, name)}/index.html",
                      "accuracy_text": accuracy_text(list(run.trajectories(name)))} for name in run.dataset_names()]
         listed.append({"name": run.name, "href": f"{run_dir(run)}/index.html", "model": run.manifest.model.id,
                        "created": run.manifest.created, "datasets": datasets})
-    return Page("index.md", "index.md.j2", {"runs": listed}, IndexEntry("index", None, None, None, "index.html"))
+    return Page("index.md", "index.md.j2", {"runs": listed, "agents": agents},
+                IndexEntry("index", None, None, None, "index.html"))
 
 
 def build_site(runs_dir: Path, config_file: Path, site_dir: Path | None = None,

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from generator.importers import IMPORTERS, import_run
+from generator.importers.base import ImportValidationError
+from generator.results.attention import AttentionExample
 from generator.store.run_directory import load_run
 from tests.conftest import REPO_ROOT
 from generator.results.features import FeaturesSummary
@@ -103,3 +106,36 @@ def test_imported_runs_render_with_the_normal_templates(tmp_path):
     assert "&#60;b&#62;" in agent and "<b>ok" not in agent
     index = json.loads((site / "atlas-index.json").read_text())
     assert {"seeds", "acts", "agent"} <= {e["run"] for e in index["entries"]}
+
+
+def test_trajectories_keep_every_layer_and_head_in_the_file(tmp_path):
+    source = tmp_path / "trajectories"
+    source.mkdir()
+    n = 3
+    causal = np.tril(np.ones((n, n))) / np.arange(1, n + 1)[:, None]
+    maps = np.stack([np.stack([np.eye(n) if (layer + head) % 2 else causal for head in range(3)])
+                     for layer in range(2)])  # [2 layers, 3 heads, n, n]
+    data = trajectory_file(matrix=maps)
+    data["attention_data"].update(num_layers=2, num_heads=3)
+    (source / "trajectory_1.json").write_text(json.dumps(data))
+    run = load_run(import_run(IMPORTERS.get("trajectories"), source, "many", tmp_path / "runs"))
+    (dataset,) = run.dataset_names()
+    stored = run.result(dataset, "20250914_123456", AttentionExample)
+    np.testing.assert_allclose(stored.maps, maps, rtol=1e-6)
+    assert (run.manifest.model.num_layers, run.manifest.model.num_heads) == (2, 3)
+    assert run.trajectory(dataset, "20250914_123456").metadata["category"] == "Math"
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda d: d["attention_data"].update(num_heads=4), "attention_data.num_heads': says 4, but the matrix has 3"),
+    (lambda d: d["attention_data"].update(attention_matrix=np.zeros((2, 3, 3, 2)).tolist()), "expected 3 x 3 maps"),
+])
+def test_a_multi_head_file_that_disagrees_with_itself_is_refused(tmp_path, change, message):
+    source = tmp_path / "trajectories"
+    source.mkdir()
+    data = trajectory_file(matrix=np.ones((2, 3, 3, 3)) / 3)
+    data["attention_data"].update(num_layers=2, num_heads=3)
+    change(data)
+    (source / "trajectory_1.json").write_text(json.dumps(data))
+    with pytest.raises(ImportValidationError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        import_run(IMPORTERS.get("trajectories"), source, "bad", tmp_path / "runs")

@@ -164,10 +164,19 @@
       document.querySelector(".atlas-table-filter");
     var count = document.querySelector(".atlas-table-count");
     var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+    var tabs = document.querySelectorAll(".atlas-tabs button[data-atlas-category]"), category = "";
+    Array.prototype.forEach.call(tabs, function (button) {
+      button.addEventListener("click", function () {
+        category = button.getAttribute("data-atlas-category");
+        Array.prototype.forEach.call(tabs, function (b) { b.setAttribute("aria-pressed", String(b === button)); });
+        filter();
+      });
+    });
     function filter() {
       var needle = (input && input.value || "").toLowerCase(), shown = 0;
       rows.forEach(function (row) {
-        var keep = !needle || row.textContent.toLowerCase().indexOf(needle) >= 0;
+        var keep = (!needle || row.textContent.toLowerCase().indexOf(needle) >= 0) &&
+          (!category || row.getAttribute("data-category") === category);
         row.style.display = keep ? "" : "none";
         if (keep) shown++;
       });

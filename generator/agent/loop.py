@@ -1,0 +1,118 @@
+"""The agent loop: the model writes, a called tool runs for real, its observation is appended; repeat.
+
+The loop is written against a ``Reply`` function (context text -> what the model writes next), so
+it runs the same with a causal LM (``model_reply``) and with scripted replies in tests. A run
+ends with an answer, at the step limit, or when the model stops writing; every way a tool call
+can fail becomes an error observation and the run goes on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+from generator.agent.formats import AgentStep, ChatFormat, ReactFormat, ReactLabels
+from generator.agent.tools import TOOLS, ToolLimits, call_tool
+
+Reply = Callable[[str, bool], str]  # (context, whole_turn) -> the model's next line (react) or turn (chat)
+Status = Literal["answered", "step limit", "stopped"]
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """How an agent dataset runs (``datasets[i].agent`` in a run config)."""
+
+    tools: tuple[str, ...] = ("calc", "lookup")
+    max_steps: int = 12  # lines (react) or replies (chat) the model may write before the run is stopped
+    format: Literal["react", "chat"] = "react"
+    labels: ReactLabels = field(default_factory=ReactLabels)  # react only
+    tool_timeout_s: float = 5.0
+    max_observation_chars: int = 200
+    max_reply_tokens: int = 64  # per line (react) or per reply (chat)
+    counterfactual_offset: int = 7  # the counterfactual-tool check adds this to a numeric observation
+
+    def limits(self) -> ToolLimits:
+        return ToolLimits(self.tool_timeout_s, self.max_observation_chars)
+
+
+@dataclass
+class AgentTranscript:
+    """One agent run: the query, every step, how it ended, and the text the model read."""
+
+    query: str
+    steps: list[AgentStep]
+    status: Status
+    answer: str | None
+    text: str = ""
+    spans: list[tuple[int, int] | None] = field(default_factory=list)  # question, then each step
+
+
+def agent_format(spec: AgentSpec, tokenizer=None) -> ReactFormat | ChatFormat:
+    if spec.format == "chat":
+        if tokenizer is None or not getattr(tokenizer, "chat_template", None):
+            raise ValueError("format 'chat' needs a tokenizer with a chat template")
+        return ChatFormat(tokenizer, [TOOLS.get(name).json_schema() for name in spec.tools])
+    return ReactFormat(spec.labels)
+
+
+def run_agent(query: str, reply: Reply, spec: AgentSpec, fmt: ReactFormat | ChatFormat,
+              steps: list[AgentStep] | None = None) -> AgentTranscript:
+    """Run (or, given ``steps``, continue) the loop until an answer, the step limit or silence."""
+    steps = list(steps or [])
+    written = sum(1 for s in steps if s.kind != "observation")
+    status: Status = "step limit"
+    answer = None
+    while written < spec.max_steps:
+        context = fmt.prompt(query, steps)
+        text = reply(context, isinstance(fmt, ChatFormat))
+        if not text.strip():
+            status = "stopped"
+            break
+        new = fmt.read_reply(text) if isinstance(fmt, ChatFormat) else [fmt.read(text)]
+        written += 1
+        for step in new:
+            steps.append(step)
+            if step.kind == "call":
+                steps.append(_observe(step, spec, fmt))
+            elif step.kind == "answer":
+                answer = step.text
+        if answer is not None:
+            status = "answered"
+            break
+    rendered, spans = fmt.render(query, steps)
+    return AgentTranscript(query, steps, status, answer, rendered, spans)
+
+
+def _observe(call: AgentStep, spec: AgentSpec, fmt) -> AgentStep:
+    if call.error:
+        return fmt.observation(None, f"error: could not read a tool call in {call.text!r} (expected name(arguments))",
+                               "malformed call")
+    outcome = call_tool(call.tool or "", call.arguments if call.arguments is not None else "", spec.tools,
+                        spec.limits())
+    return fmt.observation(call.tool, outcome.observation, outcome.error)
+
+
+def model_reply(model, tokenizer, spec: AgentSpec) -> Reply:
+    """Greedy decoding with the model: one line for react (stops at a newline), a whole turn for chat."""
+    import torch
+
+    eos = tokenizer.eos_token_id
+
+    def reply(context: str, whole_turn: bool) -> str:
+        ids = tokenizer(context, return_tensors="pt", add_special_tokens=not whole_turn)["input_ids"].to(model.device)
+        past = None
+        new: list[int] = []
+        with torch.no_grad():
+            for _ in range(spec.max_reply_tokens):
+                out = model(input_ids=ids if past is None else ids[:, -1:], past_key_values=past, use_cache=True)
+                past = out.past_key_values
+                token = int(out.logits[0, -1].argmax())
+                if token == eos:
+                    break
+                new.append(token)
+                ids = torch.cat([ids, torch.tensor([[token]], device=ids.device)], dim=1)
+                if not whole_turn and "\n" in tokenizer.decode(new[-1:]):
+                    break
+        return tokenizer.decode(new, skip_special_tokens=True)
+
+    return reply

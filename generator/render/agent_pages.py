@@ -1,0 +1,132 @@
+"""Pages across runs for agent datasets: an index of every agent run, and comparisons of one query.
+
+Each agent run (one query answered by the loop) already has its example page; these pages
+span runs: the index lists all of them with category tabs, and a comparison page puts the
+same query as answered by several runs (two models, two settings, with and without a tool)
+side by side, on one colour scale, with their differences step by step.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from generator.render.context import IndexEntry, Page, example_path, html_path, relative_link
+from generator.render.sections.agent import agent_record, steps_grid, timeline
+from generator.render.sections.base import format_number
+from generator.results.agent import AgentExample
+from generator.store.records import Trajectory
+from generator.store.run_directory import Run
+
+INDEX_PATH = "agent-runs.md"
+
+
+@dataclass
+class AgentRun:
+    run: Run
+    trajectory: Trajectory
+    record: dict
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.trajectory.dataset, self.trajectory.example_id
+
+
+def agent_datasets(run: Run) -> list[str]:
+    """Datasets the run's config answered with the agent loop."""
+    return [d["name"] for d in run.manifest.config.get("datasets", [])
+            if isinstance(d, dict) and d.get("agent") and d.get("name") in run.dataset_names()]
+
+
+def collect(runs: list[Run]) -> list[AgentRun]:
+    found = []
+    for run in runs:
+        for dataset in agent_datasets(run):
+            for trajectory in run.trajectories(dataset):
+                record = agent_record(trajectory)
+                if record is not None:
+                    found.append(AgentRun(run, trajectory, record))
+    return found
+
+
+def comparison_path(dataset: str, example_id: str) -> str:
+    return f"compare/{dataset}/{example_id}.md"
+
+
+def agent_pages(runs: list[Run]) -> list[Page]:
+    """The index of agent runs and one comparison page per query answered by two runs or more."""
+    agent_runs = collect(runs)
+    if not agent_runs:
+        return []
+    groups: dict[tuple[str, str], list[AgentRun]] = defaultdict(list)
+    for item in agent_runs:
+        groups[item.key].append(item)
+    compared = {key: items for key, items in sorted(groups.items()) if len(items) > 1}
+    rows = [{
+        "run": item.run.name, "dataset": item.trajectory.dataset, "id": item.trajectory.example_id,
+        "href": html_path(example_path(item.run, *item.key)), "query": item.trajectory.prompt,
+        "category": str(item.trajectory.metadata.get("category", "")), "status": item.record.get("status", ""),
+        "answer": item.trajectory.parsed_answer or "—", "correct": item.trajectory.correct,
+        "calls": sum(1 for s in item.record["steps"] if s.get("kind") == "call"),
+        "errors": sum(1 for s in item.record["steps"] if s.get("kind") == "observation" and s.get("error")),
+        "timestamp": item.record.get("timestamp", ""),
+        "compare": html_path(comparison_path(*item.key)) if item.key in compared else None,
+    } for item in agent_runs]
+    index = Page(INDEX_PATH, "agents.md.j2", {
+        "rows": rows, "categories": sorted({r["category"] for r in rows if r["category"]}),
+        "comparisons": [{"dataset": d, "id": i, "href": html_path(comparison_path(d, i)),
+                         "runs": ", ".join(item.run.name for item in items)} for (d, i), items in compared.items()],
+    }, IndexEntry("agents", None, None, None, html_path(INDEX_PATH)))
+    return [index] + [comparison_page(items) for items in compared.values()]
+
+
+def _mean_by_segment(result: AgentExample | None, trajectory: Trajectory) -> dict[str, tuple[float, float]]:
+    """Segment name -> (mass on the question, entropy), each a mean over layers and heads."""
+    if result is None:
+        return {}
+    return {seg.name: (float(result.step_mass[:, :, i, 0].mean()), float(result.step_entropy[:, :, i].mean()))
+            for i, seg in enumerate(trajectory.segments)}
+
+
+def comparison_page(items: list[AgentRun]) -> Page:
+    """One query as several runs answered it; differences are against the first run."""
+    dataset, example_id = items[0].key
+    path = comparison_path(dataset, example_id)
+    page_dir = path.rsplit("/", 1)[0]
+    results = [item.run.result(dataset, example_id, AgentExample) for item in items]
+    grids = [r.step_mass.mean(axis=(0, 1)) for r in results if r is not None]
+    high = float(max(g.max() for g in grids)) if grids else None  # one colour scale for every run
+    columns = []
+    for item, result in zip(items, results):
+        target = f"atlas-compare-{item.run.name}-{dataset}-{example_id}"
+        columns.append({
+            "run": item.run.name, "model": item.run.manifest.model.id,
+            "href": relative_link(html_path(example_path(item.run, dataset, example_id)), page_dir),
+            "status": item.record.get("status", ""), "tools": ", ".join(item.record.get("tools", [])),
+            "answer": item.trajectory.parsed_answer or "—", "correct": item.trajectory.correct,
+            "timeline": timeline(item.record),
+            "grid": steps_grid(result, item.trajectory, target, high) if result is not None else None})
+    base_steps = {row["name"]: row["text"] for row in columns[0]["timeline"]}
+    base_stats = _mean_by_segment(results[0], items[0].trajectory)
+    differences = []
+    for item, result, column in zip(items[1:], results[1:], columns[1:]):
+        stats = _mean_by_segment(result, item.trajectory)
+        names = list(dict.fromkeys([*base_stats, *stats]))
+        rows = []
+        for name in names:
+            a, b = base_stats.get(name), stats.get(name)
+            steps = {row["name"]: row["text"] for row in column["timeline"]}
+            rows.append({"name": name, "kind": name.split(" ")[0],
+                         "first": base_steps.get(name, "" if name != "question" else items[0].trajectory.prompt),
+                         "other": steps.get(name, "" if name != "question" else item.trajectory.prompt),
+                         "same_text": base_steps.get(name) == steps.get(name),
+                         "question_first": format_number(a[0] if a else None),
+                         "question_other": format_number(b[0] if b else None),
+                         "question_diff": format_number(b[0] - a[0] if a and b else None),
+                         "entropy_diff": format_number(b[1] - a[1] if a and b else None)})
+        differences.append({"run": column["run"], "rows": rows})
+    context = {"dataset": dataset, "id": example_id, "query": items[0].trajectory.prompt,
+               "first": columns[0]["run"], "columns": columns, "differences": differences,
+               "index": relative_link(INDEX_PATH, page_dir)}
+    return Page(path, "compare.md.j2", {"compare": context},
+                IndexEntry("comparison", None, dataset, example_id, html_path(path)))

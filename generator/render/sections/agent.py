@@ -1,0 +1,103 @@
+"""Sections of agent runs: the step timeline, attention between steps, per-step statistics, and what
+the answer depends on (the counterfactual-tool check)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from generator.render import plots
+from generator.render.context import SiteContext, plot_target
+from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, embed, format_number
+from generator.results.agent import AgentExample, AgentSummary
+from generator.store.records import Trajectory
+from generator.store.run_directory import Run
+
+
+def agent_record(trajectory: Trajectory) -> dict | None:
+    """The agent loop's record in a trajectory (steps, status, settings), or None for other examples."""
+    record = trajectory.metadata.get("agent")
+    return record if isinstance(record, dict) and isinstance(record.get("steps"), list) else None
+
+
+def timeline(record: dict) -> list[dict[str, Any]]:
+    """Each step with the segment name it has on the page ("thought 1", "call 1", ..., "answer")."""
+    counts: dict[str, int] = {}
+    rows = []
+    for step in record["steps"]:
+        kind = step.get("kind", "other")
+        counts[kind] = counts.get(kind, 0) + 1
+        arguments = step.get("arguments")
+        rows.append({"name": "answer" if kind == "answer" else f"{kind} {counts[kind]}", "kind": kind,
+                     "text": step.get("text", ""), "tool": step.get("tool") or "",
+                     "arguments": "" if arguments is None else str(arguments), "error": step.get("error") or ""})
+    return rows
+
+
+def step_rows(result: AgentExample, trajectory: Trajectory) -> list[dict[str, Any]]:
+    """Per segment: mean over layers and heads of entropy, largest weight, mass on the question, received."""
+    rows = []
+    for index, seg in enumerate(trajectory.segments):
+        rows.append({"name": seg.name, "kind": seg.kind, "tokens": seg.end - seg.start,
+                     "entropy": format_number(float(result.step_entropy[:, :, index].mean())),
+                     "max_weight": format_number(float(result.step_max_weight[:, :, index].mean())),
+                     "to_question": format_number(float(result.step_mass[:, :, index, 0].mean())),
+                     "received": format_number(float(result.step_received[:, :, index].mean()))})
+    return rows
+
+
+def counterfactual_sentence(result: AgentExample, trajectory: Trajectory) -> str:
+    segment = int(result.counterfactual_segment[0])
+    original, replaced, answered, after = (float(v) for v in result.counterfactual_values)
+    if segment < 0:
+        return "No observation held a number, so the counterfactual-tool check did not run."
+
+    def shown(value: float) -> str:
+        return "no answer" if math.isnan(value) else f"{value:g}"
+
+    name = trajectory.segments[segment].name if segment < len(trajectory.segments) else f"segment {segment}"
+    verdict = ("the answer follows the tool: it became the replaced value" if after == replaced else
+               "the answer did not change: it does not follow this observation" if after == answered else
+               "the answer changed, but not to the replaced value")
+    return (f"The tool's result in {name} ({shown(original)}) was replaced by {shown(replaced)} and the model "
+            f"went on from there: it answered {shown(after)} instead of {shown(answered)}; {verdict}.")
+
+
+def steps_grid(result: AgentExample, trajectory: Trajectory, target: str, high: float | None = None) -> dict:
+    names = [seg.name for seg in trajectory.segments]
+    grid = result.step_mass.mean(axis=(0, 1)).astype(np.float64)
+    grid[np.triu_indices(len(names), 1)] = np.nan  # a step cannot attend to later ones
+    return embed(plots.matrix_heatmap(grid, names, names, target, "Attention between steps", "mass", low=0.0,
+                                      high=high))
+
+
+def agent_example(site: SiteContext, run: Run, trajectory: Trajectory, page_dir: str) -> dict[str, Any] | None:
+    record = agent_record(trajectory)
+    if record is None:
+        return None
+    result = run.result(trajectory.dataset, trajectory.example_id, AgentExample)
+    target = plot_target(run, trajectory.dataset, trajectory.example_id, "steps")
+    return {"template": "_section_agent_example.md.j2", "status": record.get("status", ""),
+            "timestamp": record.get("timestamp", ""), "format": record.get("format", ""),
+            "tools": ", ".join(record.get("tools", [])), "timeline": timeline(record),
+            "steps": step_rows(result, trajectory) if result is not None else [],
+            "grid": steps_grid(result, trajectory, target) if result is not None else None,
+            "counterfactual": counterfactual_sentence(result, trajectory) if result is not None else None}
+
+
+def agent_dataset(site: SiteContext, run: Run, dataset: str, trajectories: list[Trajectory],
+                  page_dir: str) -> dict[str, Any] | None:
+    summary = run.summary(dataset, AgentSummary)
+    if summary is None:
+        return None
+    kinds = [k for k in ("question", "thought", "call", "observation", "answer", "other") if k in summary.mass_by_kind
+             or any(k in row for row in summary.mass_by_kind.values())]
+    table = [{"kind": q, "cells": [format_number(summary.mass_by_kind.get(q, {}).get(k)) for k in kinds]}
+             for q in kinds if q in summary.mass_by_kind]
+    return {"template": "_section_agent_dataset.md.j2", "summary": summary, "kinds": kinds, "mass_table": table}
+
+
+DATASET_SECTIONS.register("agent", agent_dataset)
+EXAMPLE_SECTIONS.register("agent", agent_example)

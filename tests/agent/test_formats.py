@@ -1,0 +1,85 @@
+"""Both tool-call formats: the ReAct text lines and a chat template's tool calls, and their segments."""
+
+from __future__ import annotations
+
+import pytest
+
+from generator.agent.formats import ChatFormat, ReactFormat
+from generator.agent.loop import AgentSpec, agent_format, run_agent
+from generator.agent.trajectory import agent_trajectory
+from generator.datasets import Example
+from tests.conftest import REPO_ROOT
+
+HERMES_LIKE = (
+    "{% if tools %}System: tools {% for tool in tools %}{{ tool.function.name }} {% endfor %}\n{% endif %}"
+    "{% for m in messages %}"
+    "{% if m.role == 'user' %}User: {{ m.content }}\n"
+    "{% elif m.role == 'assistant' %}Bot: {{ m.content }}{% for c in m.tool_calls or [] %}<tool_call>"
+    "{\"name\": \"{{ c.function.name }}\", \"arguments\": {{ c.function.arguments | tojson }}}</tool_call>{% endfor %}\n"
+    "{% elif m.role == 'tool' %}Tool: {{ m.content }}\n{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}Bot:{% endif %}")
+
+
+@pytest.fixture()
+def chat_tokenizer():
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(REPO_ROOT / "data/models/atlas-arith-demo")
+    tokenizer.chat_template = HERMES_LIKE
+    return tokenizer
+
+
+def scripted(*replies: str):
+    queue, seen = list(replies), []
+
+    def reply(context: str, whole_turn: bool) -> str:
+        seen.append((context, whole_turn))
+        return queue.pop(0) if queue else ""
+
+    reply.seen = seen
+    return reply
+
+
+def test_react_reads_each_line_kind():
+    fmt = ReactFormat()
+    assert fmt.read("Thought: add them\n").kind == "thought"
+    call = fmt.read("Action: calc(2+2)")
+    assert (call.kind, call.tool, call.arguments, call.error) == ("call", "calc", "2+2", None)
+    assert fmt.read("Action: calc 2+2").error == "malformed call"
+    assert fmt.read("Answer: 4").text == "4"
+    assert fmt.read("something else").kind == "other"
+
+
+def test_chat_format_uses_the_template_with_tools_and_its_tool_call_syntax(chat_tokenizer):
+    spec = AgentSpec(format="chat", tools=("calc",))
+    fmt = agent_format(spec, chat_tokenizer)
+    assert isinstance(fmt, ChatFormat)
+    reply = scripted('I need 4*6.<tool_call>{"name": "calc", "arguments": {"expression": "4*6"}}</tool_call>',
+                     "It is 24.")
+    transcript = run_agent("What is 4*6?", reply, spec, fmt)
+    assert [s.kind for s in transcript.steps] == ["thought", "call", "observation", "answer"]
+    assert transcript.steps[2].text == "24" and transcript.answer == "It is 24."
+    first_context, whole_turn = reply.seen[0]
+    assert whole_turn and first_context == "System: tools calc User: What is 4*6?\nBot:"  # (the template trims)
+    assert reply.seen[1][0].endswith('"arguments": {"expression": "4*6"}}</tool_call>Tool: 24\nBot:')
+    trajectory = agent_trajectory(transcript, Example("q1", "What is 4*6?", answer="24"), "chat", chat_tokenizer, spec)
+    texts = {s.name: trajectory.text[s.char_start:s.char_end] for s in trajectory.segments}
+    assert texts["question"] == "What is 4*6?" and texts["thought 1"] == "I need 4*6."
+    assert texts["call 1"].startswith("calc") and texts["observation 1"] == "24" and texts["answer"] == "It is 24."
+    assert trajectory.metadata["agent"]["format"] == "chat"
+
+
+def test_chat_format_reads_a_bare_json_call_and_refuses_a_broken_one(chat_tokenizer):
+    spec = AgentSpec(format="chat", tools=("calc",))
+    fmt = agent_format(spec, chat_tokenizer)
+    bare = run_agent("q", scripted('{"name": "calc", "parameters": {"expression": "2+3"}}', "5"), spec, fmt)
+    assert bare.steps[1].text == "5" and bare.answer == "5"
+    broken = run_agent("q", scripted("<tool_call>{calc(2+3)</tool_call>", "done"), spec, fmt)
+    assert broken.steps[0].error == "malformed call" and broken.steps[1].error == "malformed call"
+    assert broken.answer == "done"
+
+
+def test_chat_format_needs_a_chat_template(chat_tokenizer):
+    chat_tokenizer.chat_template = None
+    with pytest.raises(ValueError, match="chat template"):
+        agent_format(AgentSpec(format="chat"), chat_tokenizer)
