@@ -80,8 +80,9 @@ def bars_with_ci(series: dict[str, dict[str, MeanWithCI]], target: str, title: s
 
 
 def matrix_heatmap(values: np.ndarray, row_labels: Sequence[str], column_labels: Sequence[str], target: str,
-                   title: str, value_label: str, low: float | None = None, high: float | None = None) -> dict[str, Any]:
-    """A labelled matrix (rows down, columns across) with hover."""
+                   title: str, value_label: str, low: float | None = None, high: float | None = None,
+                   max_cell: int = 60) -> dict[str, Any]:
+    """A labelled matrix (rows down, columns across) with hover; cells at most ``max_cell`` px wide."""
     from bokeh.embed import json_item
     from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper
     from bokeh.plotting import figure
@@ -94,7 +95,7 @@ def matrix_heatmap(values: np.ndarray, row_labels: Sequence[str], column_labels:
                                nan_color="#dddddd")
     source = ColumnDataSource({"row": [row_labels[i] for i in r.ravel()], "column": [column_labels[j] for j in c.ravel()],
                                "value": values.ravel().astype(np.float32)})
-    cell = max(14, min(60, 1000 // max(1, n_columns)))  # long token axes get narrower cells
+    cell = max(14, min(max_cell, 1000 // max(1, n_columns)))  # long token axes get narrower cells
     width = max(320, cell * n_columns + 200)
     fig = figure(x_range=list(column_labels), y_range=list(reversed(row_labels)), title=title, tools="save,reset",
                  width=width, height=max(240, 22 * n_rows + 120), sizing_mode="scale_width", max_width=width)

@@ -70,7 +70,7 @@ def steps_grid(result: AgentExample, trajectory: Trajectory, target: str, high: 
     grid = result.step_mass.mean(axis=(0, 1)).astype(np.float64)
     grid[np.triu_indices(len(names), 1)] = np.nan  # a step cannot attend to later ones
     return embed(plots.matrix_heatmap(grid, names, names, target, "Attention between steps", "mass", low=0.0,
-                                      high=high))
+                                      high=high, max_cell=28))
 
 
 def agent_example(site: SiteContext, run: Run, trajectory: Trajectory, page_dir: str) -> dict[str, Any] | None:
