@@ -97,25 +97,18 @@ def _arithmetic(rng: random.Random) -> AgentProblem:
     return AgentProblem(f"{a}*{b}+{c}+{d}", ((a, "*", b), (R0, "+", c), (R1, "+", d)), "a*b+c+d")
 
 
+FACT_FORMS = (("*", False), ("*", True), ("+", False), ("+", True), ("-", True))  # (operator, fact on the left)
+
+
 def _with_fact(rng: random.Random) -> AgentProblem:
     facts = load_facts()
     name = rng.choice(sorted(facts))
     value = int(facts[name])
-    kind = rng.randrange(5)
-    if kind == 0:
-        a = rng.randint(2, 9)
-        return AgentProblem(f"{a}*{name}", ((a, "*", name),), "a*fact")
-    if kind == 1:
-        a = rng.randint(2, 9)
-        return AgentProblem(f"{name}*{a}", ((name, "*", a),), "fact*a")
-    if kind == 2:
-        a = rng.randint(1, 60)
-        return AgentProblem(f"{a}+{name}", ((a, "+", name),), "a+fact")
-    if kind == 3:
-        a = rng.randint(1, 60)
-        return AgentProblem(f"{name}+{a}", ((name, "+", a),), "fact+a")
-    a = rng.randint(1, value)
-    return AgentProblem(f"{name}-{a}", ((name, "-", a),), "fact-a")
+    operator, fact_first = FACT_FORMS[rng.randrange(len(FACT_FORMS))]
+    a = rng.randint(*{"*": (2, 9), "+": (1, 60), "-": (1, value)}[operator])
+    left, right = (name, a) if fact_first else (a, name)
+    kind = f"fact{operator}a" if fact_first else f"a{operator}fact"
+    return AgentProblem(f"{left}{operator}{right}", ((left, operator, right),), kind)
 
 
 def sample_agent_problem(rng: random.Random) -> AgentProblem:
