@@ -96,7 +96,10 @@ def model_reply(model, tokenizer, spec: AgentSpec) -> Reply:
     """Greedy decoding with the model: one line for react (stops at a newline), a whole turn for chat."""
     import torch
 
-    eos = tokenizer.eos_token_id
+    # a chat model ends its turn with its own token (<|im_end|>, <|eot_id|>): the generation config lists them
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ends = {tokenizer.eos_token_id} | set(configured if isinstance(configured, (list, tuple)) else [configured])
+    ends.discard(None)
 
     def reply(context: str, whole_turn: bool) -> str:
         ids = tokenizer(context, return_tensors="pt", add_special_tokens=not whole_turn)["input_ids"].to(model.device)
@@ -107,7 +110,7 @@ def model_reply(model, tokenizer, spec: AgentSpec) -> Reply:
                 out = model(input_ids=ids if past is None else ids[:, -1:], past_key_values=past, use_cache=True)
                 past = out.past_key_values
                 token = int(out.logits[0, -1].argmax())
-                if token == eos:
+                if token in ends:
                     break
                 new.append(token)
                 ids = torch.cat([ids, torch.tensor([[token]], device=ids.device)], dim=1)

@@ -84,3 +84,41 @@ def test_continuing_from_edited_steps_reads_the_edited_observation():
     reply = scripted("A: 31")
     again = run_agent("17+4*6=", reply, spec, fmt, edited)
     assert reply.seen[0].endswith("C: calc(4*6)\nO: 31\n") and again.answer == "31"
+
+
+class _ScriptedModel:
+    """Stands in for a causal LM: emits the given token ids in turn, whatever it is shown."""
+
+    def __init__(self, ids, end_tokens):
+        import types
+
+        import torch
+
+        self.ids, self.device = list(ids), torch.device("cpu")
+        self.generation_config = types.SimpleNamespace(eos_token_id=end_tokens)
+
+    def __call__(self, input_ids, past_key_values=None, use_cache=True):
+        import types
+
+        import torch
+
+        logits = torch.zeros(1, input_ids.shape[1], 100)
+        logits[0, -1, self.ids.pop(0)] = 1.0
+        return types.SimpleNamespace(logits=logits, past_key_values=None)
+
+
+def test_the_model_reply_stops_at_a_newline_or_at_any_end_of_turn_token():
+    from transformers import AutoTokenizer
+
+    from generator.agent.loop import model_reply
+    from tests.conftest import REPO_ROOT
+
+    tokenizer = AutoTokenizer.from_pretrained(REPO_ROOT / "data/models/atlas-arith-demo")
+    ids = tokenizer("42\n7", add_special_tokens=False)["input_ids"]
+    spec = AgentSpec(labels=SHORT)
+    line = model_reply(_ScriptedModel(ids, None), tokenizer, spec)("Q: x\n", False)
+    assert line == "42\n"
+    end_of_turn = 99  # not the tokenizer's eos: a chat model's own end-of-turn token
+    turn = model_reply(_ScriptedModel(ids[:2] + [end_of_turn], [tokenizer.eos_token_id, end_of_turn]), tokenizer,
+                       spec)("User: x\nBot:", True)
+    assert turn == "42"
