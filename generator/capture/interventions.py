@@ -110,3 +110,38 @@ def recording(model, sites: list[Site]) -> Iterator[dict[Site, object]]:
 
     with edited(model, [(site, keep(site)) for site in sites]):
         yield store
+
+
+@contextlib.contextmanager
+def heads_replaced(model, per_row: list[tuple[int, int] | None], means: dict[tuple[int, int], object] | None = None
+                   ) -> Iterator[None]:
+    """Batch row ``i`` runs with head ``per_row[i] = (layer, head)`` replaced at every position:
+    by zeros, or by ``means[(layer, head)]`` (a ``[d_head]`` vector). One hook per layer, so a
+    batch that ablates every head of a model costs one forward pass, not one per head."""
+    by_layer: dict[int, list[tuple[int, int]]] = {}
+    for row, site in enumerate(per_row):
+        if site is not None:
+            by_layer.setdefault(site[0], []).append((row, site[1]))
+    handles = []
+
+    def hook_for(layer: int, rows: list[tuple[int, int]]):
+        def hook(module, args):
+            mixed = args[0].clone()
+            for row, head in rows:
+                columns = _head_slice(model, head)
+                if means is None:
+                    mixed[row, :, columns] = 0
+                else:
+                    mixed[row, :, columns] = means[(layer, head)].to(mixed.dtype)
+            return (mixed,) + tuple(args[1:])
+        return hook
+
+    try:
+        for layer, rows in sorted(by_layer.items()):
+            _check_layer(model, layer)
+            handles.append(layer_module(model, layer, "attention_output").register_forward_pre_hook(
+                hook_for(layer, rows)))
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()

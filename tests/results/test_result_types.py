@@ -50,6 +50,7 @@ def records_added_after_schema_1(source):
     import numpy as np
 
     from generator.results.agent import AgentExample, AgentSummary
+    from generator.results.head_ablation import HeadAblationExample, HeadAblationSummary, TopHead
 
     dataset = source.dataset_names()[0]
     example_id = source.example_ids(dataset)[0]
@@ -58,7 +59,12 @@ def records_added_after_schema_1(source):
                          rng.random((4, 4, 5), dtype=np.float32), rng.random((4, 4, 5), dtype=np.float32),
                          np.array([3], dtype=np.int64), np.array([41.0, 48.0, 41.0, np.nan]))
     summary = AgentSummary(2, 1, 1, 4, 1, 1, 1, {"answer": {"observation": 0.5, "question": 0.125}})
-    return [(dataset, example_id, agent), (dataset, None, summary)]
+    heads = HeadAblationExample(rng.random((4, 4), dtype=np.float32), np.ones((4, 4), dtype=np.uint8),
+                                np.array([-0.25, 1.0]))
+    head_summary = HeadAblationSummary("mean", 3, 1.0, ((-0.5, 0.0),) * 4, ((1.0, 0.5),) * 4,
+                                       (TopHead(1, 2, -0.5, 0.5), TopHead(0, 0, 0.0, 1.0)))
+    return [(dataset, example_id, agent), (dataset, None, summary), (dataset, example_id, heads),
+            (dataset, None, head_summary)]
 
 
 def test_every_record_of_a_run_round_trips_exactly(tmp_path):

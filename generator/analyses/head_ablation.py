@@ -1,0 +1,118 @@
+"""Head ablation importance: each attention head's output replaced alone, and what the answer loses.
+
+The example's own tokens are run with the expected answer teacher forced (as the ablation
+analysis does); each batch row ablates one head at every position, by zeros or by the head's
+mean output over the dataset. All heads of a model go through in ``ceil(L * H / batch_size)``
+forward passes, not one per head (benchmarks/interventions.py measures the difference).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal, Mapping, Sequence
+
+import numpy as np
+
+from generator.analyses.ablation import answer_scores, teacher_forced_answer
+from generator.analyses.base import Analysis, ExampleContext, register_analysis
+from generator.capture.interventions import Site, heads_replaced, recording
+from generator.results.head_ablation import HeadAblationExample, HeadAblationSummary, TopHead
+from generator.store.plain_data import OptionError
+from generator.store.records import Trajectory
+
+
+@dataclass(frozen=True)
+class HeadAblationOptions:
+    method: Literal["zero", "mean"] = "zero"
+    batch_size: int = 64  # ablated copies of the example per forward pass
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise OptionError("batch_size", f"expected a positive integer, got {self.batch_size}")
+
+
+def shape_of(model) -> tuple[int, int]:
+    config = model.config.get_text_config()
+    return config.num_hidden_layers, config.num_attention_heads
+
+
+def ablate_each_head(model, ids: list[int], start: int, batch_size: int,
+                     means: dict | None = None) -> tuple[np.ndarray, np.ndarray, tuple[float, bool]]:
+    """``[L, H]`` answer log-probabilities and correctness with each head ablated alone, and the baseline."""
+    import torch
+
+    layers, heads = shape_of(model)
+    sites = [(layer, head) for layer in range(layers) for head in range(heads)]
+    logprob, correct = np.zeros(len(sites)), np.zeros(len(sites), dtype=bool)
+    with torch.no_grad():
+        base_logits = model(input_ids=torch.tensor([ids], device=model.device), use_cache=False).logits
+        base_logprob, base_correct = answer_scores(base_logits, ids, start)
+        for first in range(0, len(sites), batch_size):
+            chunk = sites[first:first + batch_size]
+            batch = torch.tensor([ids] * len(chunk), device=model.device)
+            with heads_replaced(model, chunk, means):
+                logits = model(input_ids=batch, use_cache=False).logits
+            logprob[first:first + len(chunk)], correct[first:first + len(chunk)] = answer_scores(logits, ids, start)
+    return (logprob.reshape(layers, heads), correct.reshape(layers, heads),
+            (float(base_logprob[0]), bool(base_correct[0])))
+
+
+def mean_head_outputs(model, trajectories: Sequence[Trajectory]) -> dict[tuple[int, int], Any]:
+    """Each head's output (its slice of the input to the head-mixing projection) averaged over every token."""
+    import torch
+
+    layers, heads = shape_of(model)
+    sites = [Site(layer, "head", head) for layer in range(layers) for head in range(heads)]
+    sums: dict[tuple[int, int], Any] = {}
+    count = 0
+    with torch.no_grad():
+        for trajectory in trajectories:
+            with recording(model, sites) as seen:
+                model(input_ids=torch.tensor([trajectory.token_ids], device=model.device), use_cache=False)
+            for site in sites:
+                total = seen[site][0].float().sum(0)
+                key = (site.layer, site.head)
+                sums[key] = total if key not in sums else sums[key] + total
+            count += len(trajectory.token_ids)
+    return {key: value / max(count, 1) for key, value in sums.items()}
+
+
+@register_analysis
+class HeadAblationAnalysis(Analysis):
+    name = "head_ablation"
+    options_type = HeadAblationOptions
+    result_type = HeadAblationExample
+    summary_type = HeadAblationSummary
+
+    def prepare_dataset(self, model, tokenizer, trajectories: Sequence[Trajectory], options) -> Any:
+        return mean_head_outputs(model, trajectories) if options.method == "mean" else None
+
+    def analyze_example(self, context: ExampleContext, options: HeadAblationOptions) -> HeadAblationExample:
+        layers, heads = shape_of(context.model)
+        forced = teacher_forced_answer(context.trajectory, context.tokenizer, context.segmentation.answer_pattern)
+        if forced is None:
+            return HeadAblationExample(np.full((layers, heads), np.nan, dtype=np.float32),
+                                       np.zeros((layers, heads), dtype=np.uint8), np.array([np.nan, 0.0]))
+        ids, start = forced
+        logprob, correct, (base, base_correct) = ablate_each_head(context.model, ids, start, options.batch_size,
+                                                                  context.dataset_state)
+        return HeadAblationExample((logprob - base).astype(np.float32), correct.astype(np.uint8),
+                                   np.array([base, float(base_correct)]))
+
+    def summarize_dataset(self, trajectories: Sequence[Trajectory], digests: list[HeadAblationExample],
+                          options: HeadAblationOptions, others: Mapping[type, list[Any]]) -> HeadAblationSummary:
+        scored = [d for d in digests if d is not None and not math.isnan(d.baseline[0])]
+        if not scored:
+            return HeadAblationSummary(options.method, 0, None, None, None, ())
+        delta = np.mean([d.delta_logprob for d in scored], axis=0)
+        rate = np.mean([d.still_correct for d in scored], axis=0)
+        order = np.argsort(delta, axis=None)[:10]
+        top = tuple(TopHead(int(i // delta.shape[1]), int(i % delta.shape[1]), float(delta.flat[i]),
+                            float(rate.flat[i])) for i in order)
+        return HeadAblationSummary(options.method, len(scored), float(np.mean([d.baseline[1] for d in scored])),
+                                   _grid(delta), _grid(rate), top)
+
+
+def _grid(values: np.ndarray) -> tuple[tuple[float, ...], ...]:
+    return tuple(tuple(float(v) for v in row) for row in values)

@@ -1,0 +1,54 @@
+"""Sections of head ablation: the layers x heads map of what each head's removal costs, and the top heads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from generator.render import figures, plots
+from generator.render.context import SiteContext, plot_target
+from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, embed, format_number
+from generator.results.head_ablation import HeadAblationExample, HeadAblationSummary
+from generator.store.records import Trajectory
+from generator.store.run_directory import Run
+
+
+def _labels(grid: np.ndarray) -> tuple[list[str], list[str]]:
+    return [f"layer {i}" for i in range(grid.shape[0])], [f"head {h}" for h in range(grid.shape[1])]
+
+
+def head_ablation_dataset(site: SiteContext, run: Run, dataset: str, trajectories: list[Trajectory],
+                          page_dir: str) -> dict[str, Any] | None:
+    summary = run.summary(dataset, HeadAblationSummary)
+    if summary is None:
+        return None
+    context: dict[str, Any] = {"template": "_section_head_ablation_dataset.md.j2", "summary": summary, "map": None,
+                               "baseline": format_number(summary.baseline_correct_rate),
+                               "top": [{"layer": t.layer, "head": t.head, "delta": format_number(t.mean_delta_logprob),
+                                        "rate": format_number(t.correct_rate)} for t in summary.top_heads]}
+    if summary.mean_delta_logprob is not None:
+        grid = np.array(summary.mean_delta_logprob, dtype=np.float32)
+        layers, heads = _labels(grid)
+        context["map"] = embed(plots.matrix_heatmap(grid, layers, heads, plot_target(run, dataset, "head-ablation"),
+                                                    "Change in the answer's log-probability, each head ablated",
+                                                    "mean Δ log p"))
+        written = figures.matrix_heatmap(grid, layers, heads, site.docs_dir / page_dir / "figures" / "head-ablation",
+                                         f"{dataset}: head ablation ({summary.method})", "mean Δ log p")
+        context["figure"] = site.figure("head-ablation", run.name, dataset, None, written, page_dir)
+    return context
+
+
+def head_ablation_example(site: SiteContext, run: Run, trajectory: Trajectory, page_dir: str) -> dict[str, Any] | None:
+    result = run.result(trajectory.dataset, trajectory.example_id, HeadAblationExample)
+    if result is None or np.isnan(result.baseline[0]):
+        return None
+    layers, heads = _labels(result.delta_logprob)
+    target = plot_target(run, trajectory.dataset, trajectory.example_id, "head-ablation")
+    return {"template": "_section_head_ablation_example.md.j2", "baseline": format_number(float(result.baseline[0])),
+            "map": embed(plots.matrix_heatmap(result.delta_logprob.astype(np.float32), layers, heads, target,
+                                              "Change in the answer's log-probability", "Δ log p"))}
+
+
+DATASET_SECTIONS.register("head_ablation", head_ablation_dataset)
+EXAMPLE_SECTIONS.register("head_ablation", head_ablation_example)

@@ -1,0 +1,48 @@
+"""Result types of head ablation: what removing each attention head alone does to the answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from generator.store.result_types import DatasetSummary, ExampleResult, register_results, tensor, value
+
+
+@dataclass(frozen=True, eq=False)
+class HeadAblationExample(ExampleResult):
+    """One example with each head's output replaced in turn; L layers, H heads."""
+
+    delta_logprob: np.ndarray = tensor("[L, H]", "change in the log-probability of the expected answer (teacher "
+                                       "forced) when that head alone is ablated; NaN when the example has no "
+                                       "expected answer to score")
+    still_correct: np.ndarray = tensor("[L, H]", "1 when every answer token is still the model's first choice",
+                                       dtype="uint8")
+    baseline: np.ndarray = tensor("[2]", "the answer's log-probability without ablation, and 1 if it is then "
+                                  "the model's first choice", dtype="float64")
+
+
+@dataclass(frozen=True)
+class TopHead:
+    layer: int = value("layer")
+    head: int = value("head")
+    mean_delta_logprob: float = value("mean change in the answer's log-probability when it is ablated")
+    correct_rate: float = value("share of scored examples still answered correctly with it ablated")
+
+
+@dataclass(frozen=True)
+class HeadAblationSummary(DatasetSummary):
+    """Mean effect of ablating each head, and the heads whose removal costs the most."""
+
+    method: str = value("`zero` (the head's output set to 0) or `mean` (set to its mean over the dataset)")
+    n_scored: int = value("examples with an expected answer found in the generation (the others are not scored)")
+    baseline_correct_rate: float | None = value("share of scored examples answered correctly without ablation")
+    mean_delta_logprob: tuple[tuple[float, ...], ...] | None = value("`[L][H]` mean change of the answer's "
+                                                                     "log-probability")
+    correct_rate: tuple[tuple[float, ...], ...] | None = value("`[L][H]` share still answered correctly")
+    top_heads: tuple[TopHead, ...] = value("the heads whose ablation lowers the answer's log-probability most "
+                                           "(up to 10)", factory=tuple)
+
+
+register_results("head_ablation", HeadAblationExample, HeadAblationSummary,
+                 "Ablate each attention head alone (zero or dataset mean): change in the answer's log-probability.")

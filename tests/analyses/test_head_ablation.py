@@ -1,0 +1,76 @@
+"""Head ablation finds exactly the head a hand-set model uses, batched or not, zero or mean."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from generator.analyses.head_ablation import ablate_each_head, mean_head_outputs
+from generator.store.records import Trajectory
+from tests.conftest import REPO_ROOT, tiny_llama
+
+ONLY = (1, 2)  # the one head whose output reaches the residual stream
+
+
+@pytest.fixture(scope="module")
+def one_head_model():
+    """A random tiny Llama whose output projection ignores every head but ONLY: its mechanism is set by hand."""
+    import torch
+
+    model = tiny_llama(num_layers=2, num_heads=4, num_kv_heads=2, seed=3)
+    head_dim = model.config.hidden_size // model.config.num_attention_heads
+    with torch.no_grad():
+        for layer, block in enumerate(model.model.layers):
+            for head in range(4):
+                if (layer, head) != ONLY:
+                    block.self_attn.o_proj.weight[:, head * head_dim:(head + 1) * head_dim] = 0
+    return model
+
+
+IDS = [1, 17, 5, 33, 8, 21, 40, 12, 3]
+START = 6  # the last three tokens are the "answer"
+
+
+def test_only_the_head_the_model_uses_matters(one_head_model):
+    logprob, correct, (base, _) = ablate_each_head(one_head_model, IDS, START, batch_size=64)
+    delta = logprob - base
+    others = np.ones_like(delta, dtype=bool)
+    others[ONLY] = False
+    assert np.abs(delta[others]).max() < 1e-5
+    assert abs(delta[ONLY]) > 1e-3
+    assert correct.shape == (2, 4)
+
+
+def test_batching_changes_nothing_and_mean_ablation_finds_the_same_head(one_head_model):
+    one, _, _ = ablate_each_head(one_head_model, IDS, START, batch_size=1)
+    many, _, _ = ablate_each_head(one_head_model, IDS, START, batch_size=5)
+    np.testing.assert_allclose(one, many, atol=1e-5)
+    trajectory = Trajectory("t", "d", "p", "", "", tuple("x" * len(IDS)), tuple((i, i + 1) for i in range(len(IDS))),
+                            tuple(IDS), 2, (), None, None, None, {})
+    means = mean_head_outputs(one_head_model, [trajectory])
+    logprob, _, (base, _) = ablate_each_head(one_head_model, IDS, START, batch_size=8, means=means)
+    delta = logprob - base
+    assert np.argmax(np.abs(delta)) == ONLY[0] * 4 + ONLY[1]
+    assert np.abs(np.delete(delta.ravel(), ONLY[0] * 4 + ONLY[1])).max() < 1e-5
+
+
+def test_the_shipped_model_through_a_run_and_a_page(tmp_path):
+    from generator.config import parse_config, resolve_paths
+    from generator.pipeline import execute_run
+    from generator.render.site import build_site
+    from generator.results.head_ablation import HeadAblationSummary
+    from generator.store.run_directory import load_run
+
+    config = parse_config({
+        "run_name": "heads", "model": {"id": str(REPO_ROOT / "data/models/atlas-arith-demo")},
+        "output_dir": str(tmp_path / "runs"), "analyses": {"head_ablation": {"method": "mean", "batch_size": 7}},
+        "datasets": [{"name": "two-step", "path": str(REPO_ROOT / "data/datasets/two-step.jsonl"), "limit": 3}]})
+    run = load_run(execute_run(resolve_paths(config, REPO_ROOT), config.to_dict(), config.config_hash()).directory)
+    summary = run.summary("two-step", HeadAblationSummary)
+    assert summary.method == "mean" and summary.n_scored == 3 and summary.baseline_correct_rate == 1.0
+    assert len(summary.top_heads) == 10 and summary.top_heads[0].mean_delta_logprob == min(
+        v for row in summary.mean_delta_logprob for v in row)
+    site = build_site(tmp_path / "runs", REPO_ROOT / "mkdocs.yml", site_dir=tmp_path / "site",
+                      docs_dir=tmp_path / "docs").site_dir
+    assert "Head ablation" in (site / "runs/heads/two-step/index.html").read_text()
+    assert (site / "runs/heads/two-step/figures/head-ablation.png").is_file()
