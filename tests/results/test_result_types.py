@@ -51,6 +51,7 @@ def records_added_after_schema_1(source):
 
     from generator.results.agent import AgentExample, AgentSummary
     from generator.results.head_ablation import HeadAblationExample, HeadAblationSummary, TopHead
+    from generator.results.logit_attribution import LogitAttributionExample, LogitAttributionSummary
 
     dataset = source.dataset_names()[0]
     example_id = source.example_ids(dataset)[0]
@@ -63,8 +64,12 @@ def records_added_after_schema_1(source):
                                 np.array([-0.25, 1.0]))
     head_summary = HeadAblationSummary("mean", 3, 1.0, ((-0.5, 0.0),) * 4, ((1.0, 0.5),) * 4,
                                        (TopHead(1, 2, -0.5, 0.5), TopHead(0, 0, 0.0, 1.0)))
+    logits = LogitAttributionExample(rng.random(4, dtype=np.float32), rng.random(4, dtype=np.float32),
+                                     rng.random((4, 4), dtype=np.float32), np.array([0.5], dtype=np.float32),
+                                     np.array([3.25], dtype=np.float32))
+    logit_summary = LogitAttributionSummary(3, "frozen norm", (0.5,) * 4, (0.25,) * 4, ((0.125,) * 4,) * 4, 0.5)
     return [(dataset, example_id, agent), (dataset, None, summary), (dataset, example_id, heads),
-            (dataset, None, head_summary)]
+            (dataset, None, head_summary), (dataset, example_id, logits), (dataset, None, logit_summary)]
 
 
 def test_every_record_of_a_run_round_trips_exactly(tmp_path):

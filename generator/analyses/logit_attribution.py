@@ -1,0 +1,121 @@
+"""Direct logit attribution: the answer token's logit split into what each component wrote.
+
+In a pre-norm transformer the residual stream before the final norm is the embedding plus
+every layer's attention and MLP output. Freezing the final RMS norm's scale at its value on
+that whole residual makes the norm linear, so the logit of the answer's first token is
+exactly the sum of each component's contribution through the norm's weight and the token's
+unembedding row (the approximation: a component's contribution ignores how removing it would
+rescale the norm). Heads are their slices of the attention output's projection.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from generator.analyses.ablation import teacher_forced_answer
+from generator.analyses.base import Analysis, AnalysisError, ExampleContext, register_analysis
+from generator.capture.architectures import layer_module
+from generator.capture.interventions import Site, recording
+from generator.results.logit_attribution import LogitAttributionExample, LogitAttributionSummary
+from generator.store.records import Trajectory
+
+APPROXIMATION = ("final RMS norm's scale frozen at its value on the whole residual; contributions are linear "
+                 "through its weight and the unembedding")
+# Families whose residual is the plain sum of block outputs, with an RMS norm before the unembedding.
+PRE_NORM_RMS = {"llama", "qwen2", "qwen3", "mistral", "phi3"}
+
+
+@dataclass(frozen=True)
+class LogitAttributionOptions:
+    heads: bool = True  # also attribute to single heads
+
+
+def final_norm(model):
+    model_type = model.config.get_text_config().model_type
+    norm = getattr(getattr(model, "model", None), "norm", None)
+    if model_type not in PRE_NORM_RMS or norm is None:
+        raise AnalysisError(f"logit_attribution: {model_type} is not supported (it needs a pre-norm residual stream "
+                            f"with an RMS final norm: {', '.join(sorted(PRE_NORM_RMS))})")
+    return norm
+
+
+def attribute(model, ids: list[int], start: int, heads: bool = True) -> dict[str, np.ndarray]:
+    """Contributions to the logit of ``ids[start]`` at position ``start - 1``."""
+    import torch
+
+    norm = final_norm(model)
+    config = model.config.get_text_config()
+    layers, n_heads = config.num_hidden_layers, config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // n_heads
+    sites = ([Site(0, "resid_pre")] + [Site(l, c) for l in range(layers) for c in ("attn_out", "mlp_out")]
+             + ([Site(l, "head", h) for l in range(layers) for h in range(n_heads)] if heads else []))
+    seen_final: dict[str, Any] = {}
+    hook = norm.register_forward_pre_hook(lambda module, args: seen_final.__setitem__("resid", args[0].detach()))
+    try:
+        with torch.no_grad(), recording(model, sites) as seen:
+            logits = model(input_ids=torch.tensor([ids], device=model.device), use_cache=False).logits
+    finally:
+        hook.remove()
+    at, token = start - 1, ids[start]
+    resid = seen_final["resid"][0, at].double()
+    eps = getattr(norm, "variance_epsilon", getattr(norm, "eps", 1e-6))
+    scale = torch.rsqrt(resid.pow(2).mean() + eps)
+    direction = (scale * norm.weight.detach().double() * model.get_output_embeddings().weight[token].detach().double())
+
+    def through(vector) -> float:
+        return float(vector.double() @ direction)
+
+    out = {"embedding": np.array([through(seen[Site(0, "resid_pre")][0, at])]),
+           "attention": np.array([through(seen[Site(l, "attn_out")][0, at]) for l in range(layers)]),
+           "mlp": np.array([through(seen[Site(l, "mlp_out")][0, at]) for l in range(layers)]),
+           "logit": np.array([float(logits[0, at, token])])}
+    grid = np.zeros((layers, n_heads))
+    if heads:
+        for l in range(layers):
+            weight = layer_module(model, l, "attention_output").weight.detach()
+            for h in range(n_heads):
+                columns = slice(h * head_dim, (h + 1) * head_dim)
+                grid[l, h] = through(seen[Site(l, "head", h)][0, at].double() @ weight[:, columns].double().T)
+    out["heads"] = grid
+    return out
+
+
+@register_analysis
+class LogitAttributionAnalysis(Analysis):
+    name = "logit_attribution"
+    options_type = LogitAttributionOptions
+    result_type = LogitAttributionExample
+    summary_type = LogitAttributionSummary
+
+    def check_model(self, model, options) -> None:
+        final_norm(model)
+
+    def analyze_example(self, context: ExampleContext, options: LogitAttributionOptions) -> LogitAttributionExample:
+        config = context.model.config.get_text_config()
+        layers, heads = config.num_hidden_layers, config.num_attention_heads
+        forced = teacher_forced_answer(context.trajectory, context.tokenizer, context.segmentation.answer_pattern)
+        if forced is None:
+            nan = np.full(layers, np.nan, dtype=np.float32)
+            return LogitAttributionExample(nan, nan.copy(), np.full((layers, heads), np.nan, dtype=np.float32),
+                                           np.array([np.nan], dtype=np.float32), np.array([np.nan], dtype=np.float32))
+        parts = attribute(context.model, *forced, heads=options.heads)
+        return LogitAttributionExample(*(parts[k].astype(np.float32)
+                                         for k in ("attention", "mlp", "heads", "embedding", "logit")))
+
+    def summarize_dataset(self, trajectories: Sequence[Trajectory], digests: list[LogitAttributionExample],
+                          options, others: Mapping[type, list[Any]]) -> LogitAttributionSummary:
+        scored = [d for d in digests if d is not None and not math.isnan(float(d.logit[0]))]
+        if not scored:
+            return LogitAttributionSummary(0, APPROXIMATION, None, None, None, None)
+
+        def mean(key: str) -> np.ndarray:
+            return np.mean([getattr(d, key) for d in scored], axis=0)
+
+        return LogitAttributionSummary(len(scored), APPROXIMATION, tuple(map(float, mean("attention"))),
+                                       tuple(map(float, mean("mlp"))),
+                                       tuple(tuple(map(float, row)) for row in mean("heads")),
+                                       float(mean("embedding")[0]))

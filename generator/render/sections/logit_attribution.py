@@ -1,0 +1,56 @@
+"""Sections of direct logit attribution: contributions by layer (attention, MLP) and by head."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from generator.render import figures, plots
+from generator.render.context import SiteContext, plot_target
+from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, embed, format_number
+from generator.results.logit_attribution import LogitAttributionExample, LogitAttributionSummary
+from generator.store.records import Trajectory
+from generator.store.run_directory import Run
+
+
+def _plots(target: str, attention: np.ndarray, mlp: np.ndarray, heads: np.ndarray) -> dict[str, Any]:
+    layers = [f"layer {i}" for i in range(heads.shape[0])]
+    return {"layers": embed(plots.line_by_layer({"attention": attention, "MLP": mlp}, f"{target}-layers",
+                                                "Direct contribution to the answer's logit", "logit")),
+            "heads": embed(plots.matrix_heatmap(heads.astype(np.float32), layers,
+                                                [f"head {h}" for h in range(heads.shape[1])], f"{target}-heads",
+                                                "Direct contribution per head", "logit"))}
+
+
+def logit_attribution_dataset(site: SiteContext, run: Run, dataset: str, trajectories: list[Trajectory],
+                              page_dir: str) -> dict[str, Any] | None:
+    summary = run.summary(dataset, LogitAttributionSummary)
+    if summary is None:
+        return None
+    context: dict[str, Any] = {"template": "_section_logit_attribution_dataset.md.j2", "summary": summary,
+                               "embedding": format_number(summary.embedding), "plots": None}
+    if summary.attention is not None:
+        attention, mlp = np.array(summary.attention), np.array(summary.mlp)
+        heads = np.array(summary.heads)
+        context["plots"] = _plots(plot_target(run, dataset, "logit-attribution"), attention, mlp, heads)
+        written = figures.lines_by_layer({"attention": attention, "MLP": mlp},
+                                         site.docs_dir / page_dir / "figures" / "logit-attribution",
+                                         f"{dataset}: direct logit attribution", "logit")
+        context["figure"] = site.figure("logit-attribution", run.name, dataset, None, written, page_dir)
+    return context
+
+
+def logit_attribution_example(site: SiteContext, run: Run, trajectory: Trajectory,
+                              page_dir: str) -> dict[str, Any] | None:
+    result = run.result(trajectory.dataset, trajectory.example_id, LogitAttributionExample)
+    if result is None or np.isnan(result.logit[0]):
+        return None
+    target = plot_target(run, trajectory.dataset, trajectory.example_id, "logit-attribution")
+    return {"template": "_section_logit_attribution_example.md.j2", "logit": format_number(float(result.logit[0])),
+            "embedding": format_number(float(result.embedding[0])),
+            "plots": _plots(target, result.attention, result.mlp, result.heads)}
+
+
+DATASET_SECTIONS.register("logit_attribution", logit_attribution_dataset)
+EXAMPLE_SECTIONS.register("logit_attribution", logit_attribution_example)

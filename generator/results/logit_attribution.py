@@ -1,0 +1,39 @@
+"""Result types of direct logit attribution: what each layer's attention, MLP and head writes toward the answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from generator.store.result_types import DatasetSummary, ExampleResult, register_results, tensor, value
+
+
+@dataclass(frozen=True, eq=False)
+class LogitAttributionExample(ExampleResult):
+    """Direct contributions to the logit of the answer's first token, at the position that predicts it."""
+
+    attention: np.ndarray = tensor("[L]", "each layer's attention output, through the final norm (its scale frozen "
+                                   "at the full residual's) and the answer token's unembedding row")
+    mlp: np.ndarray = tensor("[L]", "the same for each layer's MLP output")
+    heads: np.ndarray = tensor("[L, H]", "the same for each head (its slice through the head-mixing projection); "
+                               "a layer's heads sum to its attention row (no projection bias)")
+    embedding: np.ndarray = tensor("[1]", "the same for the token embedding entering layer 0")
+    logit: np.ndarray = tensor("[1]", "the answer token's logit as the model computed it; the contributions sum to "
+                               "it (plus the unembedding bias, if any)")
+
+
+@dataclass(frozen=True)
+class LogitAttributionSummary(DatasetSummary):
+    """Direct contributions averaged over the scored examples."""
+
+    n_scored: int = value("examples with an expected answer found in the generation")
+    approximation: str = value("how the final norm is handled")
+    attention: tuple[float, ...] | None = value("`[L]` mean attention contribution")
+    mlp: tuple[float, ...] | None = value("`[L]` mean MLP contribution")
+    heads: tuple[tuple[float, ...], ...] | None = value("`[L][H]` mean head contribution")
+    embedding: float | None = value("mean embedding contribution")
+
+
+register_results("logit_attribution", LogitAttributionExample, LogitAttributionSummary,
+                 "Direct logit attribution of the answer's first token to each layer's attention, MLP and head.")
