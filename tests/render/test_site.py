@@ -249,3 +249,9 @@ def test_a_rebuild_renders_only_what_changed_and_equals_a_fresh_build(tiny_run, 
     assert incremental.keys() == scratch.keys()
     assert [name for name in scratch if scratch[name] != incremental[name]] == []
     assert "changed" in (docs / "runs/tiny/alpha/examples/a-0.md").read_text()
+
+
+def test_no_value_is_escaped_twice(tiny_site):
+    """A value printed inside a Markdown code span would show its character references as text."""
+    for page in tiny_site.rglob("*.html"):
+        assert "&amp;#" not in page.read_text(encoding="utf-8"), page

@@ -52,6 +52,7 @@ def records_added_after_schema_1(source):
     from generator.results.agent import AgentExample, AgentSummary
     from generator.results.head_ablation import HeadAblationExample, HeadAblationSummary, TopHead
     from generator.results.logit_attribution import LogitAttributionExample, LogitAttributionSummary
+    from generator.results.scaling import ScalingExample, ScalingSummary
 
     dataset = source.dataset_names()[0]
     example_id = source.example_ids(dataset)[0]
@@ -69,7 +70,11 @@ def records_added_after_schema_1(source):
                                      np.array([3.25], dtype=np.float32))
     logit_summary = LogitAttributionSummary(3, "frozen norm", (0.5,) * 4, (0.25,) * 4, ((0.125,) * 4,) * 4, 0.5)
     return [(dataset, example_id, agent), (dataset, None, summary), (dataset, example_id, heads),
-            (dataset, None, head_summary), (dataset, example_id, logits), (dataset, None, logit_summary)]
+            (dataset, None, head_summary), (dataset, example_id, logits), (dataset, None, logit_summary),
+            (dataset, example_id, ScalingExample(np.array([[1.0, 0.0], [np.nan, 1.0]], dtype=np.float32),
+                                                 np.array([1.0], dtype=np.float32))),
+            (dataset, None, ScalingSummary("field:bug_answer", ("L0 attn_out", "L1 head 2"), (0.0, 2.0), 2, 0.5,
+                                           ((1.0, 0.0), (0.5, 1.0)), 0.5))]
 
 
 def test_every_record_of_a_run_round_trips_exactly(tmp_path):

@@ -1,0 +1,35 @@
+"""Result types of component scaling: the behaviour rate with one component's output multiplied by a factor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from generator.store.result_types import DatasetSummary, ExampleResult, register_results, tensor, value
+
+
+@dataclass(frozen=True, eq=False)
+class ScalingExample(ExampleResult):
+    """One item asked again with each component scaled by each factor; C components, F factors."""
+
+    behaviour: np.ndarray = tensor("[C, F]", "1 when the answer shows the behaviour (the expected answer, or the "
+                                   "item field named by `behaviour`), NaN when the item has nothing to compare")
+    baseline: np.ndarray = tensor("[1]", "the same without any scaling")
+
+
+@dataclass(frozen=True)
+class ScalingSummary(DatasetSummary):
+    """Behaviour rate per component and factor."""
+
+    behaviour: str = value("`correct`, or `field:<name>`: which answer counts as the behaviour")
+    components: tuple[str, ...] = value("the scaled components, e.g. `L2 attn_out`, `L1 head 3`")
+    factors: tuple[float, ...] = value("the factors, in column order")
+    n_items: int = value("items with something to compare")
+    baseline_rate: float | None = value("behaviour rate without scaling")
+    rate: tuple[tuple[float, ...], ...] | None = value("`[C][F]` behaviour rate")
+    largest_change: float | None = value("the largest absolute change of the rate from the baseline")
+
+
+register_results("scaling", ScalingExample, ScalingSummary,
+                 "Multiply one component's output (attention, MLP, a head) by factors: the behaviour rate per factor.")
