@@ -52,6 +52,7 @@ def records_added_after_schema_1(source):
     from generator.results.agent import AgentExample, AgentSummary
     from generator.results.head_ablation import HeadAblationExample, HeadAblationSummary, TopHead
     from generator.results.logit_attribution import LogitAttributionExample, LogitAttributionSummary
+    from generator.results.routing import RoutingExample, RoutingSummary, TokenClassesExample, TokenClassesSummary
     from generator.results.scaling import ScalingExample, ScalingSummary
 
     dataset = source.dataset_names()[0]
@@ -74,7 +75,13 @@ def records_added_after_schema_1(source):
             (dataset, example_id, ScalingExample(np.array([[1.0, 0.0], [np.nan, 1.0]], dtype=np.float32),
                                                  np.array([1.0], dtype=np.float32))),
             (dataset, None, ScalingSummary("field:bug_answer", ("L0 attn_out", "L1 head 2"), (0.0, 2.0), 2, 0.5,
-                                           ((1.0, 0.0), (0.5, 1.0)), 0.5))]
+                                           ((1.0, 0.0), (0.5, 1.0)), 0.5)),
+            (dataset, example_id, RoutingExample(rng.random((4, 4, 2, 3), dtype=np.float32))),
+            (dataset, None, RoutingSummary(2, ((0.5, None), (0.25, 0.125)))),
+            (dataset, example_id, TokenClassesExample(rng.random((4, 4, 2), dtype=np.float32),
+                                                      np.array([3, 1], dtype=np.int64))),
+            (dataset, None, TokenClassesSummary(("digits", "point"), "answer", 2, ((0.5,) * 4, (0.25,) * 4),
+                                                (((0.5, 0.25),) * 4,) * 4))]
 
 
 def test_every_record_of_a_run_round_trips_exactly(tmp_path):

@@ -1,0 +1,67 @@
+"""Sections of question-to-step routing and token-class attention."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from generator.render import figures, plots
+from generator.render.context import SiteContext, plot_target
+from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, embed
+from generator.results.routing import RoutingExample, RoutingSummary, TokenClassesSummary
+from generator.store.records import Trajectory
+from generator.store.run_directory import Run
+
+
+def routing_dataset(site: SiteContext, run: Run, dataset: str, trajectories: list[Trajectory],
+                    page_dir: str) -> dict[str, Any] | None:
+    summary = run.summary(dataset, RoutingSummary)
+    if summary is None:
+        return None
+    context: dict[str, Any] = {"template": "_section_routing_dataset.md.j2", "summary": summary, "map": None}
+    if summary.by_position:
+        grid = np.array([[np.nan if v is None else v for v in row] for row in summary.by_position], dtype=np.float32)
+        steps = [f"step {i + 1}" for i in range(grid.shape[0])]
+        positions = [f"q{j}" for j in range(grid.shape[1])]
+        context["map"] = embed(plots.matrix_heatmap(grid, steps, positions, plot_target(run, dataset, "routing"),
+                                                    "Attention from each step to each question position", "mass"))
+        written = figures.matrix_heatmap(grid, steps, positions, site.docs_dir / page_dir / "figures" / "routing",
+                                         f"{dataset}: question-to-step routing", "mass")
+        context["figure"] = site.figure("routing", run.name, dataset, None, written, page_dir)
+    return context
+
+
+def routing_example(site: SiteContext, run: Run, trajectory: Trajectory, page_dir: str) -> dict[str, Any] | None:
+    result = run.result(trajectory.dataset, trajectory.example_id, RoutingExample)
+    if result is None or not result.routing.shape[2]:
+        return None
+    question = next(s for s in trajectory.segments if s.kind == "question")
+    tokens = [f"{i}: {plots.display_token(trajectory.tokens[i])}" for i in range(question.start, question.end)]
+    grid = result.routing.mean(axis=(0, 1))
+    steps = [s.name for s in trajectory.segments if s.kind == "step"]
+    if len(steps) != grid.shape[0]:  # the run chose another step kind (routing.step_kind)
+        steps = [f"step {i + 1}" for i in range(grid.shape[0])]
+    return {"template": "_section_routing_example.md.j2",
+            "map": embed(plots.matrix_heatmap(grid, steps, tokens,
+                                              plot_target(run, trajectory.dataset, trajectory.example_id, "routing"),
+                                              "Attention from each step to each question token", "mass"))}
+
+
+def token_classes_dataset(site: SiteContext, run: Run, dataset: str, trajectories: list[Trajectory],
+                          page_dir: str) -> dict[str, Any] | None:
+    summary = run.summary(dataset, TokenClassesSummary)
+    if summary is None or not summary.n_examples:
+        return None
+    series = {name: np.array(values) for name, values in zip(summary.classes, summary.mass_by_layer)}
+    written = figures.lines_by_layer(series, site.docs_dir / page_dir / "figures" / "token-classes",
+                                     f"{dataset}: attention to token classes", "mass")
+    return {"template": "_section_token_classes_dataset.md.j2", "summary": summary,
+            "plot": embed(plots.line_by_layer(series, plot_target(run, dataset, "token-classes"),
+                                              f"Attention from the {summary.queries} tokens to each class", "mass")),
+            "figure": site.figure("token-classes", run.name, dataset, None, written, page_dir)}
+
+
+DATASET_SECTIONS.register("routing", routing_dataset)
+DATASET_SECTIONS.register("token_classes", token_classes_dataset)
+EXAMPLE_SECTIONS.register("routing", routing_example)
