@@ -403,11 +403,25 @@ def eager_output(module, query, key, value, attention_mask, scaling, softcap, kn
 
     ``knocked`` ([batch, 1, query, key] bool, optional) marks pairs that may not attend.
     """
+    weights = eager_weights(query, key, attention_mask, scaling, softcap, knocked)
+    return weighted_values(weights, value)
+
+
+def weighted_values(weights, value):
+    """``weights`` [batch, head, q, k] applied to ``value`` [batch, kv_head, k, d] -> [batch, q, head, d]."""
+    import torch
+
+    groups = weights.shape[1] // value.shape[1]
+    value = value.repeat_interleave(groups, dim=1) if groups > 1 else value
+    return torch.matmul(weights, value).transpose(1, 2).contiguous()
+
+
+def eager_weights(query, key, attention_mask, scaling, softcap, knocked=None):
+    """Eager attention weights [batch, head, q, k], as transformers' eager attention computes them."""
     import torch
 
     groups = query.shape[1] // key.shape[1]
     key = key.repeat_interleave(groups, dim=1) if groups > 1 else key
-    value = value.repeat_interleave(groups, dim=1) if groups > 1 else value
     scores = torch.matmul(query, key.transpose(2, 3)) * scaling
     if softcap is not None:
         scores = torch.tanh(scores / softcap) * softcap
@@ -423,8 +437,7 @@ def eager_output(module, query, key, value, attention_mask, scaling, softcap, kn
         scores = scores.masked_fill(~allowed, lowest)
     if knocked is not None:
         scores = scores.masked_fill(knocked, lowest)
-    weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
-    return torch.matmul(weights, value).transpose(1, 2).contiguous()
+    return torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
 
 
 def _capturing_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, softcap=None, **kwargs):

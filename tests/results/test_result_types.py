@@ -54,6 +54,7 @@ def records_added_after_schema_1(source):
     from generator.results.logit_attribution import LogitAttributionExample, LogitAttributionSummary
     from generator.results.routing import RoutingExample, RoutingSummary, TokenClassesExample, TokenClassesSummary
     from generator.results.scaling import ScalingExample, ScalingSummary
+    from generator.results.transplant import TransplantExample, TransplantSummary
 
     dataset = source.dataset_names()[0]
     example_id = source.example_ids(dataset)[0]
@@ -81,7 +82,11 @@ def records_added_after_schema_1(source):
             (dataset, example_id, TokenClassesExample(rng.random((4, 4, 2), dtype=np.float32),
                                                       np.array([3, 1], dtype=np.int64))),
             (dataset, None, TokenClassesSummary(("digits", "point"), "answer", 2, ((0.5,) * 4, (0.25,) * 4),
-                                                (((0.5, 0.25),) * 4,) * 4))]
+                                                (((0.5, 0.25),) * 4,) * 4)),
+            (dataset, example_id, TransplantExample(np.array([1.0], dtype=np.float32),
+                                                    np.array([[0.0, 1.0]] * 5, dtype=np.float32))),
+            (dataset, None, TransplantSummary("P: {question}", "Q: {question}", ("layer 0", "all layers"), 3, 2,
+                                              ((0.0, 0.5), (1.0, 1.0))))]
 
 
 def test_every_record_of_a_run_round_trips_exactly(tmp_path):

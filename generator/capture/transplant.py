@@ -1,0 +1,55 @@
+"""Attention transplantation: one run's attention weights recorded, then used in place of another's.
+
+Both run through an attention function registered with ``AttentionInterface`` (eager attention,
+whose weights can be kept or replaced). Replacement is batched: batch row ``i`` takes the
+donor's weights at the layers ``rows[i]`` names, so every layer's transplant is one forward pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from generator.capture.attention import attention_routed, eager_weights, weighted_values
+
+TRANSPLANT_IMPLEMENTATION = "atlas_transplant"
+_STATE: contextvars.ContextVar = contextvars.ContextVar("atlas_transplant", default=None)
+
+
+@dataclass
+class _Plan:
+    recorded: dict = field(default_factory=dict)  # layer -> weights [batch, head, q, k] (record mode)
+    donor: dict | None = None  # layer -> weights [1, head, q, k] to put in
+    rows: list[set[int]] = field(default_factory=list)  # per batch row: the layers that take the donor's weights
+
+
+def _transplant_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, softcap=None,
+                          **kwargs):
+    scaling = scaling if scaling is not None else query.shape[-1] ** -0.5
+    weights = eager_weights(query, key, attention_mask, scaling, softcap)
+    plan: _Plan = _STATE.get()
+    layer = getattr(module, "layer_idx", None)
+    if plan.donor is None:
+        plan.recorded[layer] = weights.detach().clone()
+    else:
+        rows = [row for row, layers in enumerate(plan.rows) if layer in layers]
+        if rows:
+            weights = weights.clone()
+            weights[rows] = plan.donor[layer].to(weights.dtype).expand(len(rows), -1, -1, -1)
+    return weighted_values(weights, value), None
+
+
+@contextlib.contextmanager
+def attention_recorded(model) -> Iterator[dict]:
+    """Every layer's attention weights of the forward passes in the block (layer -> [batch, head, q, k])."""
+    plan = _Plan()
+    with attention_routed(model, TRANSPLANT_IMPLEMENTATION, _transplant_attention, _STATE, plan):
+        yield plan.recorded
+
+
+def attention_transplanted(model, donor: dict, rows: list[set[int]]):
+    """Batch row ``i`` runs with ``donor``'s weights at the layers in ``rows[i]`` (the others compute their own)."""
+    return attention_routed(model, TRANSPLANT_IMPLEMENTATION, _transplant_attention, _STATE,
+                            _Plan(donor=donor, rows=rows))

@@ -1,0 +1,36 @@
+"""Result types of attention transplantation between two versions of an item."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from generator.store.result_types import DatasetSummary, ExampleResult, register_results, tensor, value
+
+
+@dataclass(frozen=True, eq=False)
+class TransplantExample(ExampleResult):
+    """One item; rows: each layer alone, then every layer at once; columns: the two directions."""
+
+    informative: np.ndarray = tensor("[1]", "1 when the two versions' answers differ (else nothing was transplanted)")
+    flips: np.ndarray = tensor("[L + 1, 2]", "1 when the transplant gave the donor's answer: column 0 puts the "
+                               "clean run's attention into the corrupted run, column 1 the reverse; NaN when "
+                               "uninformative")
+
+
+@dataclass(frozen=True)
+class TransplantSummary(DatasetSummary):
+    """Flip rates of attention transplantation over the items whose two answers differ."""
+
+    clean_template: str = value("the clean prompt template")
+    corrupted_template: str = value("the corrupted prompt template")
+    rows: tuple[str, ...] = value("row labels: `layer 0`, ..., `all layers`")
+    n_items: int = value("items in the dataset")
+    informative_items: int = value("items whose two answers differ")
+    flip_rate: tuple[tuple[float, ...], ...] | None = value("`[row][direction]` share of informative items whose "
+                                                            "answer became the donor's")
+
+
+register_results("transplant", TransplantExample, TransplantSummary,
+                 "Put one version's attention weights into the other, layer by layer, both ways: does the answer flip?")

@@ -1,0 +1,77 @@
+"""Attention transplantation: one's own weights change nothing; a layer's transplant acts from that layer on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from generator.analyses.transplant import record, transplant_rows
+from tests.conftest import REPO_ROOT, tiny_llama
+
+A = [1, 17, 5, 33, 8, 21, 40, 12, 3]
+B = [1, 18, 5, 30, 8, 22, 40, 11, 3]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_llama(num_layers=3, num_heads=4, num_kv_heads=2, seed=9)
+
+
+def test_recorded_weights_are_the_models_own_eager_attention(model):
+    import torch
+
+    weights = record(model, A)
+    model.config._attn_implementation = "eager"
+    with torch.no_grad():
+        eager = model(input_ids=torch.tensor([A]), output_attentions=True).attentions
+    for layer in range(3):
+        np.testing.assert_allclose(weights[layer].numpy(), eager[layer].numpy(), atol=1e-6)
+
+
+def test_a_runs_own_weights_change_nothing_and_anothers_change_the_output(model):
+    import torch
+
+    with torch.no_grad():
+        base = model(input_ids=torch.tensor([A]), use_cache=False).logits[0, -1]
+    own = transplant_rows(model, A, record(model, A), 3)
+    np.testing.assert_allclose(own.numpy(), base.expand(4, -1).numpy(), atol=1e-5)
+    other = transplant_rows(model, A, record(model, B), 3)
+    assert all(float((other[row] - base).abs().max()) > 1e-4 for row in range(4))
+
+
+def test_a_transplant_at_the_last_layer_leaves_earlier_layers_alone(model):
+    """What enters the last layer is unchanged when only the last layer's attention is replaced."""
+    import torch
+
+    from generator.capture.interventions import Site, recording
+    from generator.capture.transplant import attention_transplanted
+
+    donor = record(model, B)
+    site = Site(2, "resid_pre")
+    with torch.no_grad(), recording(model, [site]) as plain:
+        model(input_ids=torch.tensor([A]), use_cache=False)
+    with torch.no_grad(), recording(model, [site]) as moved, attention_transplanted(model, donor, [{2}]):
+        model(input_ids=torch.tensor([A]), use_cache=False)
+    np.testing.assert_allclose(moved[site].numpy(), plain[site].numpy(), atol=1e-6)
+
+
+def test_decimals_both_ways_through_a_run_and_a_page(tmp_path):
+    from generator.config import parse_config, resolve_paths
+    from generator.pipeline import execute_run
+    from generator.render.site import build_site
+    from generator.results.transplant import TransplantExample, TransplantSummary
+    from generator.store.run_directory import load_run
+
+    config = parse_config({
+        "run_name": "moved", "model": {"id": str(REPO_ROOT / "data/models/atlas-arith-demo")},
+        "output_dir": str(tmp_path / "runs"), "analyses": {"transplant": {}},
+        "datasets": [{"name": "decimals", "path": str(REPO_ROOT / "data/datasets/decimals.jsonl"), "limit": 8}]})
+    run = load_run(execute_run(resolve_paths(config, REPO_ROOT), config.to_dict(), config.config_hash()).directory)
+    summary = run.summary("decimals", TransplantSummary)
+    informative = [i for i in run.example_ids("decimals")
+                   if run.result("decimals", i, TransplantExample).informative[0] == 1.0]
+    assert summary.informative_items == len(informative) > 0  # the planted bug: P: and Q: answers differ
+    assert summary.rows[-1] == "all layers" and len(summary.flip_rate) == 5
+    site = build_site(tmp_path / "runs", REPO_ROOT / "mkdocs.yml", site_dir=tmp_path / "site",
+                      docs_dir=tmp_path / "docs").site_dir
+    assert "Attention transplantation" in (site / "runs/moved/decimals/index.html").read_text()
