@@ -12,7 +12,8 @@ from typing import Any, Callable
 import numpy as np
 
 from generator.registry import Registry
-from generator.render.context import SiteContext
+from generator.render import figures, plots
+from generator.render.context import SiteContext, plot_target
 from generator.render.embed import plot_item
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -31,3 +32,14 @@ def format_number(value, digits: int = 3) -> str:
 
 def finite_or_nan(value: float | None) -> float:
     return np.nan if value is None else value
+
+
+def dataset_heatmap(site: SiteContext, run: Run, dataset: str, page_dir: str, name: str, grid: np.ndarray,
+                    rows: list[str], columns: list[str], title: str, value_label: str, low: float | None = None,
+                    high: float | None = None) -> tuple[dict, dict]:
+    """A dataset-level matrix as an interactive plot and as the cited static figure (``figures/<name>``)."""
+    plot = embed(plots.matrix_heatmap(grid, rows, columns, plot_target(run, dataset, name), title, value_label,
+                                      low, high))
+    written = figures.matrix_heatmap(grid, rows, columns, site.docs_dir / page_dir / "figures" / name,
+                                     f"{dataset}: {title}", value_label)
+    return plot, site.figure(name, run.name, dataset, None, written, page_dir)

@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from generator.render import figures, plots
+from generator.render import plots
 from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, embed, format_number
+from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, dataset_heatmap, embed, format_number
 from generator.results.head_ablation import HeadAblationExample, HeadAblationSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -30,12 +30,9 @@ def head_ablation_dataset(site: SiteContext, run: Run, dataset: str, trajectorie
     if summary.mean_delta_logprob is not None:
         grid = np.array(summary.mean_delta_logprob, dtype=np.float32)
         layers, heads = _labels(grid)
-        context["map"] = embed(plots.matrix_heatmap(grid, layers, heads, plot_target(run, dataset, "head-ablation"),
-                                                    "Change in the answer's log-probability, each head ablated",
-                                                    "mean Δ log p"))
-        written = figures.matrix_heatmap(grid, layers, heads, site.docs_dir / page_dir / "figures" / "head-ablation",
-                                         f"{dataset}: head ablation ({summary.method})", "mean Δ log p")
-        context["figure"] = site.figure("head-ablation", run.name, dataset, None, written, page_dir)
+        context["map"], context["figure"] = dataset_heatmap(
+            site, run, dataset, page_dir, "head-ablation", grid, layers, heads,
+            f"Change in the answer's log-probability, each head ablated ({summary.method})", "mean Δ log p")
     return context
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, embed
+from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, dataset_heatmap, embed
 from generator.results.routing import RoutingExample, RoutingSummary, TokenClassesSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -24,11 +24,9 @@ def routing_dataset(site: SiteContext, run: Run, dataset: str, trajectories: lis
         grid = np.array([[np.nan if v is None else v for v in row] for row in summary.by_position], dtype=np.float32)
         steps = [f"step {i + 1}" for i in range(grid.shape[0])]
         positions = [f"q{j}" for j in range(grid.shape[1])]
-        context["map"] = embed(plots.matrix_heatmap(grid, steps, positions, plot_target(run, dataset, "routing"),
-                                                    "Attention from each step to each question position", "mass"))
-        written = figures.matrix_heatmap(grid, steps, positions, site.docs_dir / page_dir / "figures" / "routing",
-                                         f"{dataset}: question-to-step routing", "mass")
-        context["figure"] = site.figure("routing", run.name, dataset, None, written, page_dir)
+        context["map"], context["figure"] = dataset_heatmap(
+            site, run, dataset, page_dir, "routing", grid, steps, positions,
+            "Attention from each step to each question position", "mass")
     return context
 
 

@@ -6,9 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from generator.render import figures, plots
-from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import DATASET_SECTIONS, embed, format_number
+from generator.render.context import SiteContext
+from generator.render.sections.base import DATASET_SECTIONS, dataset_heatmap, format_number
 from generator.results.scaling import ScalingSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -28,13 +27,9 @@ def scaling_dataset(site: SiteContext, run: Run, dataset: str, trajectories: lis
     if summary.rate is not None:
         grid = np.array(summary.rate, dtype=np.float32)
         factors = [f"× {f:g}" for f in summary.factors]
-        context["map"] = embed(plots.matrix_heatmap(grid, list(summary.components), factors,
-                                                    plot_target(run, dataset, "scaling"),
-                                                    "Behaviour rate with the component scaled", "rate", 0.0, 1.0))
-        written = figures.matrix_heatmap(grid, list(summary.components), factors,
-                                         site.docs_dir / page_dir / "figures" / "scaling",
-                                         f"{dataset}: component scaling", "behaviour rate")
-        context["figure"] = site.figure("scaling", run.name, dataset, None, written, page_dir)
+        context["map"], context["figure"] = dataset_heatmap(
+            site, run, dataset, page_dir, "scaling", grid, list(summary.components), factors,
+            "Behaviour rate with the component scaled", "behaviour rate", 0.0, 1.0)
     return context
 
 

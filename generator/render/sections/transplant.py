@@ -6,9 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from generator.render import figures, plots
-from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import DATASET_SECTIONS, embed
+from generator.render.context import SiteContext
+from generator.render.sections.base import DATASET_SECTIONS, dataset_heatmap
 from generator.results.transplant import TransplantSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -25,13 +24,9 @@ def transplant_dataset(site: SiteContext, run: Run, dataset: str, trajectories: 
     if summary.flip_rate is not None:
         grid = np.array(summary.flip_rate, dtype=np.float32)
         context["none"] = bool(grid.max() == 0)
-        context["map"] = embed(plots.matrix_heatmap(grid, list(summary.rows), DIRECTIONS,
-                                                    plot_target(run, dataset, "transplant"),
-                                                    "Flip rate: attention weights transplanted", "flip rate", 0.0, 1.0))
-        written = figures.matrix_heatmap(grid, list(summary.rows), DIRECTIONS,
-                                         site.docs_dir / page_dir / "figures" / "transplant",
-                                         f"{dataset}: attention transplantation", "flip rate")
-        context["figure"] = site.figure("transplant", run.name, dataset, None, written, page_dir)
+        context["map"], context["figure"] = dataset_heatmap(
+            site, run, dataset, page_dir, "transplant", grid, list(summary.rows), DIRECTIONS,
+            "Flip rate: attention weights transplanted", "flip rate", 0.0, 1.0)
     return context
 
 
