@@ -1,11 +1,12 @@
-"""Head ablation batched against one forward pass per head.
+"""Head ablation and attention transplantation, batched against one forward pass per intervention.
 
 Usage: python benchmarks/interventions.py [--layers 28 --heads 12 --tokens 256 --batch 64]
 
 A RANDOM-weight Llama of the given shape (the numbers measure the machinery, not a model):
 every head of every layer ablated alone, as `head_ablation` does it (one hook per layer, one
 batch row per head) and one head per forward pass; prints wall time, heads per second and
-whether both give the same log-probabilities.
+whether both give the same log-probabilities; then every layer's attention transplanted from
+another input (plus all layers at once), in one batched pass and one pass per transplant.
 """
 
 from __future__ import annotations
@@ -58,7 +59,27 @@ def main() -> None:
         n = args.layers * args.heads
         print(f"| {label} | {1 + -(-n // batch)} | {elapsed:.2f} | {n / elapsed:.1f} |", flush=True)
     a, b = results.values()
-    print(f"\nlargest difference between the two: {np.abs(a - b).max():.2e} (log-probability)")
+    print(f"\nlargest difference between the two: {np.abs(a - b).max():.2e} (log-probability)\n")
+
+    from generator.analyses.transplant import record, transplant_rows
+    from generator.capture.transplant import attention_transplanted
+
+    donor = record(model, torch.randint(0, 512, (args.tokens,)).tolist())
+    print("| transplantation | forward passes | seconds | transplants per second |")
+    print("|---|---|---|---|")
+    started = time.perf_counter()
+    batched = transplant_rows(model, ids, donor, args.layers)
+    elapsed = time.perf_counter() - started
+    print(f"| batched (every layer, then all) | 1 | {elapsed:.2f} | {(args.layers + 1) / elapsed:.1f} |")
+    rows = [{layer} for layer in range(args.layers)] + [set(range(args.layers))]
+    started, single = time.perf_counter(), []
+    with torch.no_grad():
+        for layers in rows:
+            with attention_transplanted(model, donor, [layers]):
+                single.append(model(input_ids=torch.tensor([ids], device=model.device), use_cache=False).logits[0, -1])
+    elapsed = time.perf_counter() - started
+    print(f"| one transplant per pass | {len(rows)} | {elapsed:.2f} | {len(rows) / elapsed:.1f} |")
+    print(f"\nlargest difference between the two: {(batched - torch.stack(single)).abs().max().item():.2e} (logit)")
 
 
 if __name__ == "__main__":
