@@ -26,7 +26,7 @@ def test_demo_config_is_valid():
     assert {d.name for d in config.datasets} == {"two-step", "three-step", "decimals", "agent"}
     assert set(config.analyses) == {"attention", "ablation", "salience", "features", "formats", "patching", "agent",
                                     "head_ablation", "logit_attribution", "scaling", "routing", "token_classes",
-                                    "transplant"}
+                                    "transplant", "compositional"}
     other = load_config(REPO_ROOT / "configs/demo-calc-only.yaml")
     assert other.datasets[0].agent.tools == ("calc",) and other.datasets[0].path == config.datasets[3].path
 

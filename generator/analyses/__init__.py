@@ -6,7 +6,7 @@ from generator.analyses.base import (ANALYSES, Analysis, AnalysisError, ExampleC
                                      register_analysis)
 
 # Importing a module registers its analysis.
-from generator.analyses import attention, ablation, salience, features, formats, patching, agent, head_ablation, logit_attribution, scaling, routing, token_classes, transplant  # noqa: E402,F401,I001
+from generator.analyses import attention, ablation, salience, features, formats, patching, agent, head_ablation, logit_attribution, scaling, routing, token_classes, transplant, compositional  # noqa: E402,F401,I001
 
 __all__ = ["ANALYSES", "Analysis", "AnalysisError", "ExampleContext", "get_analysis", "list_analyses",
            "register_analysis"]

@@ -55,6 +55,7 @@ def records_added_after_schema_1(source):
     from generator.results.routing import RoutingExample, RoutingSummary, TokenClassesExample, TokenClassesSummary
     from generator.results.scaling import ScalingExample, ScalingSummary
     from generator.results.transplant import TransplantExample, TransplantSummary
+    from generator.results.compositional import CompositionalExample, CompositionalSummary
 
     dataset = source.dataset_names()[0]
     example_id = source.example_ids(dataset)[0]
@@ -86,7 +87,11 @@ def records_added_after_schema_1(source):
             (dataset, example_id, TransplantExample(np.array([1.0], dtype=np.float32),
                                                     np.array([[0.0, 1.0]] * 5, dtype=np.float32))),
             (dataset, None, TransplantSummary("P: {question}", "Q: {question}", ("layer 0", "all layers"), 3, 2,
-                                              ((0.0, 0.5), (1.0, 1.0))))]
+                                              ((0.0, 0.5), (1.0, 1.0)))),
+            (dataset, example_id, CompositionalExample(np.array([-1.0, -2.0], dtype=np.float32),
+                                                       np.array([[np.nan, -4.0], [np.nan, np.nan]], dtype=np.float32),
+                                                       np.array([[np.nan, -1.0], [np.nan, np.nan]], dtype=np.float32))),
+            (dataset, None, CompositionalSummary(0, 2, (-1.0, None), ((None, -1.0), (None, None))))]
 
 
 def test_every_record_of_a_run_round_trips_exactly(tmp_path):

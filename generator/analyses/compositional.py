@@ -1,0 +1,103 @@
+"""Compositional ablation: every pair (and, if asked, triplet) of reasoning steps ablated together.
+
+The residual stream entering ``layer`` is zeroed at the steps' positions while the expected
+answer is teacher forced (as ``ablation`` does); singles, pairs and triplets of one example run
+as one batch. The interaction of a pair is its joint effect minus the sum of the two single
+effects: zero when the steps act independently.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from generator.analyses.ablation import answer_scores, parts_of, teacher_forced_answer
+from generator.analyses.base import Analysis, ExampleContext, check_layers, register_analysis
+from generator.capture.interventions import Site, edited
+from generator.results.compositional import CompositionalExample, CompositionalSummary
+from generator.store.records import Trajectory
+
+
+@dataclass(frozen=True)
+class CompositionalOptions:
+    layer: int = 0
+    triplets: bool = False
+
+
+def zeroed_at(rows: list[np.ndarray]):
+    """An edit that zeroes batch row ``i`` at the positions ``rows[i]``."""
+    def edit(activation):
+        activation = activation.clone()
+        for row, positions in enumerate(rows):
+            activation[row, positions] = 0
+        return activation
+    return edit
+
+
+def ablate_groups(model, ids: list[int], start: int, layer: int, groups: list[np.ndarray]) -> tuple[float, np.ndarray]:
+    """The answer's log-probability without ablation, and with each group of positions zeroed (one batch)."""
+    import torch
+
+    with torch.no_grad():
+        base, _ = answer_scores(model(input_ids=torch.tensor([ids], device=model.device), use_cache=False).logits,
+                                ids, start)
+        with edited(model, [(Site(layer, "resid_pre"), zeroed_at(groups))]):
+            logits = model(input_ids=torch.tensor([ids] * len(groups), device=model.device), use_cache=False).logits
+        scores, _ = answer_scores(logits, ids, start)
+    return float(base[0]), scores
+
+
+@register_analysis
+class CompositionalAnalysis(Analysis):
+    name = "compositional"
+    options_type = CompositionalOptions
+    result_type = CompositionalExample
+    summary_type = CompositionalSummary
+
+    def check_model(self, model, options: CompositionalOptions) -> None:
+        check_layers(model, [options.layer], "analyses.compositional.layer")
+
+    def analyze_example(self, context: ExampleContext, options: CompositionalOptions) -> CompositionalExample:
+        steps = [positions for _, positions in parts_of(context.trajectory, "steps")]
+        p = len(steps)
+        single, pair = np.full(p, np.nan), np.full((p, p), np.nan)
+        triplet = np.full((p, p, p), np.nan) if options.triplets else None
+        forced = teacher_forced_answer(context.trajectory, context.tokenizer, context.segmentation.answer_pattern)
+        if forced is None or p < 2:
+            return self._result(single, pair, triplet)
+        combos = [(i,) for i in range(p)] + list(itertools.combinations(range(p), 2))
+        if options.triplets:
+            combos += list(itertools.combinations(range(p), 3))
+        base, scores = ablate_groups(context.model, *forced, options.layer,
+                                     [np.concatenate([steps[i] for i in combo]) for combo in combos])
+        for combo, score in zip(combos, scores - base):
+            if len(combo) == 1:
+                single[combo] = score
+            elif len(combo) == 2:
+                pair[combo] = score
+            else:
+                triplet[combo] = score
+        return self._result(single, pair, triplet)
+
+    @staticmethod
+    def _result(single, pair, triplet) -> CompositionalExample:
+        interaction = pair - (single[:, None] + single[None, :])
+        return CompositionalExample(single.astype(np.float32), pair.astype(np.float32),
+                                    interaction.astype(np.float32),
+                                    None if triplet is None else triplet.astype(np.float32))
+
+    def summarize_dataset(self, trajectories: Sequence[Trajectory], digests: list[CompositionalExample],
+                          options: CompositionalOptions, others: Mapping[type, list[Any]]) -> CompositionalSummary:
+        scored = [d for d in digests if d is not None and d.single.size >= 2 and not np.isnan(d.single).all()]
+        p = max((d.single.size for d in scored), default=0)
+        singles = [[float(d.single[i]) for d in scored if d.single.size > i] for i in range(p)]
+        mean_interaction = tuple(tuple(
+            (lambda values: float(np.mean(values)) if values else None)(
+                [float(d.interaction[i, j]) for d in scored if d.single.size > j and not math.isnan(d.interaction[i, j])])
+            for j in range(p)) for i in range(p))
+        return CompositionalSummary(options.layer, len(scored),
+                                    tuple(float(np.mean(v)) if v else None for v in singles), mean_interaction)

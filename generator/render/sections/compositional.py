@@ -1,0 +1,33 @@
+"""Section of compositional ablation: the mean interaction of every pair of steps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from generator.render.context import SiteContext
+from generator.render.sections.base import DATASET_SECTIONS, dataset_heatmap, format_number
+from generator.results.compositional import CompositionalSummary
+from generator.store.records import Trajectory
+from generator.store.run_directory import Run
+
+
+def compositional_dataset(site: SiteContext, run: Run, dataset: str, trajectories: list[Trajectory],
+                          page_dir: str) -> dict[str, Any] | None:
+    summary = run.summary(dataset, CompositionalSummary)
+    if summary is None:
+        return None
+    context: dict[str, Any] = {"template": "_section_compositional_dataset.md.j2", "summary": summary, "map": None,
+                               "singles": [format_number(v) for v in summary.mean_single]}
+    if summary.n_scored:
+        grid = np.array([[np.nan if v is None else v for v in row] for row in summary.mean_interaction],
+                        dtype=np.float32)
+        steps = [f"step {i + 1}" for i in range(grid.shape[0])]
+        context["map"], context["figure"] = dataset_heatmap(
+            site, run, dataset, page_dir, "compositional", grid, steps, steps,
+            "Interaction: pair ablated together minus the sum of singles", "Δ log p")
+    return context
+
+
+DATASET_SECTIONS.register("compositional", compositional_dataset)

@@ -1,0 +1,36 @@
+"""Result types of compositional ablation: steps ablated together against the sum of their single effects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from generator.store.result_types import DatasetSummary, ExampleResult, register_results, tensor, value
+
+
+@dataclass(frozen=True, eq=False)
+class CompositionalExample(ExampleResult):
+    """One example's reasoning steps (P of them) zero-ablated in the residual stream alone, in pairs, in triplets."""
+
+    single: np.ndarray = tensor("[P]", "change of the answer's log-probability with that step ablated alone")
+    pair: np.ndarray = tensor("[P, P]", "with steps i and j ablated together (i < j; NaN elsewhere)")
+    interaction: np.ndarray = tensor("[P, P]", "`pair[i, j] - (single[i] + single[j])`: negative when the two "
+                                     "together cost more than apart")
+    triplet: np.ndarray | None = tensor("[P, P, P]", "with steps i < j < k ablated together (when asked)",
+                                        optional=True)
+
+
+@dataclass(frozen=True)
+class CompositionalSummary(DatasetSummary):
+    """Interactions averaged by step number."""
+
+    layer: int = value("the layer whose incoming residual stream was zeroed at the steps' positions")
+    n_scored: int = value("examples with an expected answer and at least two steps")
+    mean_single: tuple[float | None, ...] = value("`[step]` mean single effect")
+    mean_interaction: tuple[tuple[float | None, ...], ...] = value("`[step][step]` mean interaction (null where no "
+                                                                   "example has both steps)")
+
+
+register_results("compositional", CompositionalExample, CompositionalSummary,
+                 "Ablate pairs (and triplets) of reasoning steps: joint effect against the sum of single effects.")
