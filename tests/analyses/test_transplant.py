@@ -72,6 +72,10 @@ def test_decimals_both_ways_through_a_run_and_a_page(tmp_path):
                    if run.result("decimals", i, TransplantExample).informative[0] == 1.0]
     assert summary.informative_items == len(informative) > 0  # the planted bug: P: and Q: answers differ
     assert summary.rows[-1] == "all layers" and len(summary.flip_rate) == 5
+    # the shipped model's planted bug travels in layer 2's attention pattern: moving it flips the
+    # answer both ways, and so does moving every layer's; layers 0 and 3 carry none of it
+    assert summary.flip_rate[2] == summary.flip_rate[4] == (1.0, 1.0)
+    assert summary.flip_rate[0] == summary.flip_rate[3] == (0.0, 0.0)
     site = build_site(tmp_path / "runs", REPO_ROOT / "mkdocs.yml", site_dir=tmp_path / "site",
                       docs_dir=tmp_path / "docs").site_dir
     assert "Attention transplantation" in (site / "runs/moved/decimals/index.html").read_text()
