@@ -62,23 +62,33 @@ def parts_of(trajectory: Trajectory, parts: str) -> list[tuple[str, np.ndarray]]
     raise AnalysisError(f"analyses.ablation.parts: expected 'steps' or 'tokens:<segment name>', got {parts!r}")
 
 
-def teacher_forced_answer(trajectory: Trajectory, tokenizer, pattern: str) -> tuple[list[int], int] | None:
+def teacher_forced_answer(trajectory: Trajectory, tokenizer, pattern: str,
+                          answer: str | None = None) -> tuple[list[int], int] | None:
     """The trajectory's tokens up to its answer value, then the expected answer; and where that starts.
 
-    None when there is nothing to score (no expected answer, or no answer in the generation).
+    ``answer`` scores another answer in the same place (e.g. a known wrong one). None when there
+    is nothing to score (no answer, or no answer in the generation).
     """
-    if trajectory.expected_answer is None:
+    answer = trajectory.expected_answer if answer is None else answer
+    if answer is None:
         return None
-    generated_from = len(trajectory.text) - len(trajectory.generated_text)
-    matches = list(re.finditer(pattern, trajectory.text[generated_from:]))
+    return forced_answer(list(trajectory.token_ids), list(trajectory.token_offsets), trajectory.text,
+                         len(trajectory.text) - len(trajectory.generated_text), trajectory.n_prompt_tokens, answer,
+                         tokenizer, pattern)
+
+
+def forced_answer(token_ids: list[int], offsets: list, text: str, generated_from: int, n_prompt_tokens: int,
+                  answer: str, tokenizer, pattern: str) -> tuple[list[int], int] | None:
+    """``token_ids`` up to where the generation's last answer value starts (in ``text`` from character
+    ``generated_from``), then ``answer``'s tokens, and the index of its first token."""
+    matches = list(re.finditer(pattern, text[generated_from:]))
     if not matches or matches[-1].re.groups < 1:
         return None
     value_start = generated_from + matches[-1].start(1)
-    cut = next(i for i, (a, b) in enumerate(trajectory.token_offsets)
-               if i >= trajectory.n_prompt_tokens and b > value_start and b > a)
-    lead = trajectory.text[trajectory.token_offsets[cut][0]:value_start]  # e.g. a space merged into the token
-    answer_ids = tokenizer(lead + trajectory.expected_answer.strip(), add_special_tokens=False)["input_ids"]
-    return list(trajectory.token_ids[:cut]) + list(answer_ids), cut
+    cut = next(i for i, (a, b) in enumerate(offsets) if i >= n_prompt_tokens and b > value_start and b > a)
+    lead = text[offsets[cut][0]:value_start]  # e.g. a space merged into the token
+    answer_ids = tokenizer(lead + answer.strip(), add_special_tokens=False)["input_ids"]
+    return list(token_ids[:cut]) + list(answer_ids), cut
 
 
 def answer_scores(logits, ids, start: int):

@@ -37,6 +37,19 @@ def format_prompt(tokenizer, template: str, metadata: dict, chat_field: str, whe
                                          tokenize=False, add_generation_prompt=True)
 
 
+def format_prompt_ids(tokenizer, template: str, metadata: dict, chat_field: str, where: str) -> list[int] | None:
+    """The token ids of one item asked in one format (None: a chat format without a chat template)."""
+    prompt = format_prompt(tokenizer, template, metadata, chat_field, where)
+    if prompt is None:
+        return None
+    if template != CHAT:
+        return list(tokenizer(prompt)["input_ids"])
+    ids = list(tokenizer(prompt, add_special_tokens=False)["input_ids"])  # chat templates write their own specials
+    if tokenizer.bos_token_id is not None and ids[:1] != [tokenizer.bos_token_id]:
+        ids = [tokenizer.bos_token_id] + ids  # add <bos> only if missing
+    return ids
+
+
 @register_analysis
 class FormatAnalysis(Analysis):
     name = "formats"
@@ -52,16 +65,10 @@ class FormatAnalysis(Analysis):
         bug = str(metadata.get(options.bug_field, "")).strip()
         correct, buggy, available = [], [], []
         for name, template in options.templates.items():
-            prompt = format_prompt(tokenizer, template, metadata, options.chat_field, where)
-            if prompt is None:
+            ids = format_prompt_ids(tokenizer, template, metadata, options.chat_field, where)
+            if ids is None:
                 correct.append(np.nan), buggy.append(np.nan), available.append(0.0)
                 continue
-            if template == CHAT:  # chat templates write their own special tokens; add <bos> only if missing
-                ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-                if tokenizer.bos_token_id is not None and ids[:1] != [tokenizer.bos_token_id]:
-                    ids = [tokenizer.bos_token_id] + ids
-            else:
-                ids = tokenizer(prompt)["input_ids"]
             text = tokenizer.decode(greedy_ids(context.model, ids, options.max_new_tokens, tokenizer.eos_token_id),
                                     skip_special_tokens=True)
             answer = parse_answer(text, context.segmentation)

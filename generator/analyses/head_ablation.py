@@ -2,7 +2,9 @@
 
 The example's own tokens are run with the expected answer teacher forced (as the ablation
 analysis does); each batch row ablates one head at every position, by zeros or by the head's
-mean output over the dataset. All heads of a model go through in ``ceil(L * H / batch_size)``
+mean output over the dataset. ``behaviour: field:<name>`` scores another answer instead (the
+seed's decimal bug: which heads does the wrong answer need?), and ``template`` asks the item in
+another format first (the model's greedy reply there places the answer). All heads of a model go through in ``ceil(L * H / batch_size)``
 forward passes, not one per head (benchmarks/interventions.py measures the difference).
 """
 
@@ -14,8 +16,10 @@ from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 
-from generator.analyses.ablation import answer_scores, teacher_forced_answer
+from generator.analyses.ablation import answer_scores, forced_answer, teacher_forced_answer
 from generator.analyses.base import Analysis, ExampleContext, register_analysis
+from generator.analyses.prompting import check_behaviour, greedy_ids, item_prompt_ids, target_answer
+from generator.capture.generation import token_pieces
 from generator.capture.interventions import Site, heads_replaced, recording
 from generator.results.head_ablation import HeadAblationExample, HeadAblationSummary, TopHead
 from generator.store.plain_data import OptionError
@@ -26,10 +30,16 @@ from generator.store.records import Trajectory
 class HeadAblationOptions:
     method: Literal["zero", "mean"] = "zero"
     batch_size: int = 64  # ablated copies of the example per forward pass
+    behaviour: str = "correct"  # the answer scored: the expected one, or "field:<name>" (an item field)
+    template: str | None = None  # ask the item in this format (e.g. "Q: {question}"); default: its own run
+    max_new_tokens: int = 12  # the reply generated in ``template`` (it places the answer)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise OptionError("batch_size", f"expected a positive integer, got {self.batch_size}")
+        if self.max_new_tokens < 1:
+            raise OptionError("max_new_tokens", f"expected a positive integer, got {self.max_new_tokens}")
+        check_behaviour(self.behaviour)
 
 
 def shape_of(model) -> tuple[int, int]:
@@ -78,6 +88,21 @@ def mean_head_outputs(model, trajectories: Sequence[Trajectory]) -> dict[tuple[i
     return {key: value / max(count, 1) for key, value in sums.items()}
 
 
+def scored_sequence(context: ExampleContext, options: HeadAblationOptions) -> tuple[list[int], int] | None:
+    """The ids to run with the scored answer teacher forced, and where it starts (None: nothing to score)."""
+    trajectory, tokenizer, pattern = context.trajectory, context.tokenizer, context.segmentation.answer_pattern
+    answer = target_answer(trajectory, options.behaviour)
+    if answer is None:
+        return None
+    if options.template is None:
+        return teacher_forced_answer(trajectory, tokenizer, pattern, answer)
+    prompt = item_prompt_ids(tokenizer, trajectory, options.template)
+    reply = greedy_ids(context.model, prompt, options.max_new_tokens, tokenizer.eos_token_id)
+    _, offsets, text = token_pieces(tokenizer, prompt + reply)
+    generated_from = offsets[len(prompt) - 1][1] if prompt else 0
+    return forced_answer(prompt + reply, offsets, text, generated_from, len(prompt), answer, tokenizer, pattern)
+
+
 @register_analysis
 class HeadAblationAnalysis(Analysis):
     name = "head_ablation"
@@ -90,7 +115,7 @@ class HeadAblationAnalysis(Analysis):
 
     def analyze_example(self, context: ExampleContext, options: HeadAblationOptions) -> HeadAblationExample:
         layers, heads = shape_of(context.model)
-        forced = teacher_forced_answer(context.trajectory, context.tokenizer, context.segmentation.answer_pattern)
+        forced = scored_sequence(context, options)
         if forced is None:
             return HeadAblationExample(np.full((layers, heads), np.nan, dtype=np.float32),
                                        np.zeros((layers, heads), dtype=np.uint8), np.array([np.nan, 0.0]))
@@ -104,14 +129,14 @@ class HeadAblationAnalysis(Analysis):
                           options: HeadAblationOptions, others: Mapping[type, list[Any]]) -> HeadAblationSummary:
         scored = [d for d in digests if d is not None and not math.isnan(d.baseline[0])]
         if not scored:
-            return HeadAblationSummary(options.method, 0, None, None, None, ())
+            return HeadAblationSummary(options.method, 0, None, None, None, (), options.behaviour, options.template)
         delta = np.mean([d.delta_logprob for d in scored], axis=0)
         rate = np.mean([d.still_correct for d in scored], axis=0)
         order = np.argsort(delta, axis=None)[:10]
         top = tuple(TopHead(int(i // delta.shape[1]), int(i % delta.shape[1]), float(delta.flat[i]),
                             float(rate.flat[i])) for i in order)
         return HeadAblationSummary(options.method, len(scored), float(np.mean([d.baseline[1] for d in scored])),
-                                   _grid(delta), _grid(rate), top)
+                                   _grid(delta), _grid(rate), top, options.behaviour, options.template)
 
 
 def _grid(values: np.ndarray) -> tuple[tuple[float, ...], ...]:

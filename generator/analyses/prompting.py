@@ -1,8 +1,10 @@
-"""Prompt helpers shared by the analyses that ask the model a question again (patching, formats)."""
+"""Prompt helpers shared by the analyses that ask the model a question again (patching, formats, scaling, ...)."""
 
 from __future__ import annotations
 
 from generator.analyses.base import AnalysisError
+from generator.store.plain_data import OptionError
+from generator.store.records import Trajectory
 
 
 def fill_template(template: str, metadata: dict, where: str) -> str:
@@ -23,3 +25,26 @@ def greedy_ids(model, prompt_ids: list[int], max_new_tokens: int, eos: int) -> l
                              attention_mask=torch.ones(1, len(prompt_ids), dtype=torch.long, device=model.device),
                              max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=eos, pad_token_id=eos)
     return out[0, len(prompt_ids):].tolist()
+
+
+def check_behaviour(behaviour: str) -> None:
+    """``correct`` (the expected answer) or ``field:<name>`` (an item field, e.g. a known wrong answer)."""
+    if behaviour != "correct" and not (behaviour.startswith("field:") and len(behaviour) > 6):
+        raise OptionError("behaviour", f"expected 'correct' or 'field:<name>', got {behaviour!r}")
+
+
+def target_answer(trajectory: Trajectory, behaviour: str) -> str | None:
+    """The answer a behaviour looks for in this item (None: the item has none)."""
+    if behaviour == "correct":
+        return trajectory.expected_answer.strip() if trajectory.expected_answer else None
+    value = trajectory.metadata.get(behaviour.split(":", 1)[1])
+    return str(value).strip() if value is not None else None
+
+
+def item_prompt_ids(tokenizer, trajectory: Trajectory, template: str | None) -> list[int]:
+    """The item's prompt tokens: its own, or the item asked again through ``template``."""
+    if template is None:
+        return list(trajectory.token_ids[:trajectory.n_prompt_tokens])
+    prompt = fill_template(template, trajectory.metadata | {"prompt": trajectory.prompt},
+                           f"{trajectory.dataset}/{trajectory.example_id}")
+    return list(tokenizer(prompt)["input_ids"])

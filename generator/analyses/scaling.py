@@ -15,7 +15,7 @@ from typing import Any, Literal, Mapping, Sequence
 import numpy as np
 
 from generator.analyses.base import Analysis, AnalysisError, ExampleContext, check_layers, register_analysis
-from generator.analyses.prompting import fill_template, greedy_ids
+from generator.analyses.prompting import check_behaviour, greedy_ids, item_prompt_ids, target_answer
 from generator.capture.interventions import Site, edited
 from generator.capture.segmentation import parse_answer
 from generator.results.scaling import ScalingExample, ScalingSummary
@@ -41,8 +41,7 @@ class ScalingOptions:
         for index, pair in enumerate(self.heads):
             if len(pair) != 2:
                 raise OptionError(f"heads[{index}]", f"expected [layer, head], got {list(pair)}")
-        if self.behaviour != "correct" and not (self.behaviour.startswith("field:") and len(self.behaviour) > 6):
-            raise OptionError("behaviour", f"expected 'correct' or 'field:<name>', got {self.behaviour!r}")
+        check_behaviour(self.behaviour)
         if self.max_new_tokens < 1:
             raise OptionError("max_new_tokens", f"expected a positive integer, got {self.max_new_tokens}")
 
@@ -50,13 +49,6 @@ class ScalingOptions:
         named = [(f"L{layer} {component}", Site(layer, component)) for layer in self.layers
                  for component in self.components]
         return named + [(f"L{layer} head {head}", Site(layer, "head", head)) for layer, head in self.heads]
-
-
-def target_answer(trajectory: Trajectory, behaviour: str) -> str | None:
-    if behaviour == "correct":
-        return trajectory.expected_answer.strip() if trajectory.expected_answer else None
-    value = trajectory.metadata.get(behaviour.split(":", 1)[1])
-    return str(value).strip() if value is not None else None
 
 
 def scaled(factor: float):
@@ -88,12 +80,7 @@ class ScalingAnalysis(Analysis):
             return ScalingExample(np.full((len(sites), len(options.factors)), np.nan, np.float32),
                                   np.array([np.nan], np.float32))
         tokenizer, model, trajectory = context.tokenizer, context.model, context.trajectory
-        if options.template is None:
-            prompt_ids = list(trajectory.token_ids[:trajectory.n_prompt_tokens])
-        else:
-            prompt = fill_template(options.template, trajectory.metadata | {"prompt": trajectory.prompt},
-                                   f"{trajectory.dataset}/{trajectory.example_id}")
-            prompt_ids = tokenizer(prompt)["input_ids"]
+        prompt_ids = item_prompt_ids(tokenizer, trajectory, options.template)
 
         def shows(edits) -> float:
             with edited(model, edits):

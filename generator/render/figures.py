@@ -100,21 +100,52 @@ def small_multiples(grids: Sequence[np.ndarray], titles: Sequence[str], stem: Pa
 
 
 def lines_by_layer(series: dict[str, np.ndarray], stem: Path, title: str, y_label: str) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(4.5, 2.8))
-        for name, values in series.items():
-            ax.plot(np.arange(len(values)), values, marker="o", label=name)
-        ax.set_xlabel("layer")
-        ax.set_ylabel(y_label)
-        ax.set_title(title)
-        ax.set_xticks(range(max(len(v) for v in series.values())))
-        ax.legend()
+        draw_lines(fig, ax, series, title, y_label)
         return _save(fig, stem)
+
+
+def draw_lines(fig, ax, series: dict[str, np.ndarray], title: str, y_label: str,
+               dashes: dict[str, str] | None = None, colors: dict[str, int] | None = None) -> None:
+    """One line per series over layers; ``dashes``/``colors`` give a series a line style / colour index."""
+    for index, (name, values) in enumerate(series.items()):
+        ax.plot(np.arange(len(values)), values, marker="o", markersize=3, label=name,
+                linestyle=(dashes or {}).get(name, "solid"), color=f"C{(colors or {}).get(name, index) % 10}")
+    ax.set_xlabel("layer")
+    ax.set_ylabel(y_label)
+    ax.set_title(title)
+    ax.set_xticks(range(max(len(v) for v in series.values())))
+    ax.legend(fontsize=6)
+
+
+def draw_note(fig, ax, title: str, text: str) -> None:
+    """A panel that says why it is empty (e.g. the analysis did not run on this dataset)."""
+    ax.set_axis_off()
+    ax.set_title(title)
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, transform=ax.transAxes)
+
+
+def panel_grid(panels: Sequence, stem: Path, title: str, columns: int = 2) -> list[Path]:
+    """Several panels as one figure for a paper (300 dpi PNG, SVG, PDF), lettered A, B, C, ...
+
+    Each panel is a function ``draw(fig, ax)`` (``draw_lines``, ``draw_matrix``, ``draw_note``
+    with their arguments bound), so the panels are the same drawings as the single figures.
+    """
+    plt = _pyplot()
+    rows = int(np.ceil(len(panels) / columns))
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False)
+        for index, ax in enumerate(axes.ravel()):
+            if index >= len(panels):
+                ax.set_axis_off()
+                continue
+            panels[index](fig, ax)
+            ax.text(-0.12, 1.06, "ABCDEFGHIJKLMNOP"[index], transform=ax.transAxes, fontsize=11, fontweight="bold")
+        fig.suptitle(title)
+        fig.tight_layout()
+        return _save(fig, stem, PAPER_FORMATS)
 
 
 def _pyplot():
@@ -130,14 +161,18 @@ def bars_with_ci(categories: Sequence[str], means, lows, highs, stem: Path, titl
     plt = _pyplot()
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(1.0 + 0.7 * len(categories), 2.8))
-        means = np.asarray(means, dtype=float)
-        err = np.array([means - np.asarray(lows, dtype=float), np.asarray(highs, dtype=float) - means])
-        ax.bar(range(len(categories)), means, yerr=np.nan_to_num(err), capsize=3, color="#3b75af")
-        ax.set_xticks(range(len(categories)), categories, rotation=30, ha="right")
-        ax.set_ylabel(y_label)
-        ax.set_title(title)
-        ax.axhline(0, color="black", linewidth=0.5)
+        draw_bars(fig, ax, categories, means, lows, highs, title, y_label)
         return _save(fig, stem, PAPER_FORMATS)
+
+
+def draw_bars(fig, ax, categories: Sequence[str], means, lows, highs, title: str, y_label: str) -> None:
+    means = np.asarray(means, dtype=float)
+    err = np.array([means - np.asarray(lows, dtype=float), np.asarray(highs, dtype=float) - means])
+    ax.bar(range(len(categories)), means, yerr=np.nan_to_num(err), capsize=3, color="#3b75af")
+    ax.set_xticks(range(len(categories)), categories, rotation=30, ha="right")
+    ax.set_ylabel(y_label)
+    ax.set_title(title)
+    ax.axhline(0, color="black", linewidth=0.5)
 
 
 def matrix_heatmap(values: np.ndarray, row_labels: Sequence[str], column_labels: Sequence[str], stem: Path,
@@ -146,12 +181,17 @@ def matrix_heatmap(values: np.ndarray, row_labels: Sequence[str], column_labels:
     with plt.rc_context(STYLE):
         n_rows, n_columns = values.shape
         fig, ax = plt.subplots(figsize=(1.6 + 0.5 * n_columns, 1.0 + 0.22 * n_rows))
-        image = ax.imshow(np.ma.masked_invalid(values), cmap="viridis", aspect="auto")
-        ax.set_xticks(range(n_columns), column_labels, rotation=30, ha="right")
-        ax.set_yticks(range(n_rows), row_labels, fontsize=5 if n_rows > 20 else 8)
-        ax.set_title(title)
-        fig.colorbar(image, ax=ax, label=value_label)
+        draw_matrix(fig, ax, values, row_labels, column_labels, title, value_label)
         return _save(fig, stem, PAPER_FORMATS)
+
+
+def draw_matrix(fig, ax, values: np.ndarray, row_labels: Sequence[str], column_labels: Sequence[str], title: str,
+                value_label: str, low: float | None = None, high: float | None = None) -> None:
+    image = ax.imshow(np.ma.masked_invalid(values), cmap="viridis", aspect="auto", vmin=low, vmax=high)
+    ax.set_xticks(range(len(column_labels)), column_labels, rotation=30, ha="right")
+    ax.set_yticks(range(len(row_labels)), row_labels, fontsize=5 if len(row_labels) > 20 else 8)
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, label=value_label)
 
 
 def scatter_grid(panels: list[dict], stem: Path, x_label: str, y_label: str) -> list[Path]:

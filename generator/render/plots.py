@@ -24,21 +24,38 @@ def display_token(token: str) -> str:
 def line_by_layer(series: dict[str, np.ndarray], target: str, title: str, y_label: str) -> dict[str, Any]:
     """One line per series over layers (e.g. mean entropy per layer, per dataset)."""
     from bokeh.embed import json_item
+
+    return json_item(lines_figure(series, title, y_label), target)
+
+
+def lines_figure(series: dict[str, np.ndarray], title: str, y_label: str, dashes: dict[str, str] | None = None,
+                 colors: dict[str, int] | None = None, width: int = 560):
+    """The figure of ``line_by_layer``; ``dashes``/``colors`` give a series a line dash / palette index."""
     from bokeh.models import HoverTool
     from bokeh.palettes import Category10_10
     from bokeh.plotting import figure
 
-    fig = figure(width=560, height=320, title=title, x_axis_label="layer", y_axis_label=y_label,
+    fig = figure(width=width, height=320, title=title, x_axis_label="layer", y_axis_label=y_label,
                  tools="save,reset")
     for index, (name, values) in enumerate(series.items()):
         layers = np.arange(len(values))
-        color = Category10_10[index % 10]
-        fig.line(layers, values, legend_label=name, line_width=2, color=color)
+        color = Category10_10[(colors or {}).get(name, index) % 10]
+        dash = (dashes or {}).get(name, "solid")
+        fig.line(layers, values, legend_label=name, line_width=2, color=color, line_dash=dash)
         fig.scatter(layers, values, size=7, color=color, legend_label=name)
     fig.add_tools(HoverTool(tooltips=[("layer", "@x"), (y_label, "@y{0.000}")]))
     fig.xaxis.ticker = list(range(max(len(v) for v in series.values())))
     fig.legend.location = "top_right"
-    return json_item(fig, target)
+    fig.legend.label_text_font_size = "8pt"
+    return fig
+
+
+def panel_grid(figures: list, target: str, columns: int = 2) -> dict[str, Any]:
+    """Several figures as one interactive panel (a grid, ``columns`` wide), each keeping its own tools."""
+    from bokeh.embed import json_item
+    from bokeh.layouts import gridplot
+
+    return json_item(gridplot(figures, ncols=columns, merge_tools=False), target)
 
 
 def bars_with_ci(series: dict[str, dict[str, MeanWithCI]], target: str, title: str, y_label: str) -> dict[str, Any]:
@@ -84,6 +101,14 @@ def matrix_heatmap(values: np.ndarray, row_labels: Sequence[str], column_labels:
                    max_cell: int = 60) -> dict[str, Any]:
     """A labelled matrix (rows down, columns across) with hover; cells at most ``max_cell`` px wide."""
     from bokeh.embed import json_item
+
+    return json_item(matrix_figure(values, row_labels, column_labels, title, value_label, low, high, max_cell), target)
+
+
+def matrix_figure(values: np.ndarray, row_labels: Sequence[str], column_labels: Sequence[str], title: str,
+                  value_label: str, low: float | None = None, high: float | None = None, max_cell: int = 60,
+                  scale_width: bool = True):
+    """The figure of ``matrix_heatmap`` (``scale_width=False`` keeps its size, e.g. inside a panel grid)."""
     from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper
     from bokeh.plotting import figure
 
@@ -97,15 +122,16 @@ def matrix_heatmap(values: np.ndarray, row_labels: Sequence[str], column_labels:
                                "value": values.ravel().astype(np.float32)})
     cell = max(14, min(max_cell, 1000 // max(1, n_columns)))  # long token axes get narrower cells
     width = max(320, cell * n_columns + 200)
+    sizing = {"sizing_mode": "scale_width", "max_width": width} if scale_width else {}
     fig = figure(x_range=list(column_labels), y_range=list(reversed(row_labels)), title=title, tools="save,reset",
-                 width=width, height=max(240, 22 * n_rows + 120), sizing_mode="scale_width", max_width=width)
+                 width=width, height=max(240, 22 * n_rows + 120), **sizing)
     fig.rect(x="column", y="row", width=1, height=1, source=source, line_color=None,
              fill_color={"field": "value", "transform": mapper})
     fig.add_tools(HoverTool(tooltips=[("row", "@row"), ("column", "@column"), (value_label, "@value{0.000}")]))
     fig.xaxis.major_label_orientation = 0.8
     fig.grid.visible = False
     fig.add_layout(ColorBar(color_mapper=mapper, width=10), "right")
-    return json_item(fig, target)
+    return fig
 
 
 def scatter_by_layer(points: list[dict], target: str, x_label: str, y_label: str) -> dict[str, Any]:

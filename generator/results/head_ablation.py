@@ -13,9 +13,9 @@ from generator.store.result_types import DatasetSummary, ExampleResult, register
 class HeadAblationExample(ExampleResult):
     """One example with each head's output replaced in turn; L layers, H heads."""
 
-    delta_logprob: np.ndarray = tensor("[L, H]", "change in the log-probability of the expected answer (teacher "
-                                       "forced) when that head alone is ablated; NaN when the example has no "
-                                       "expected answer to score")
+    delta_logprob: np.ndarray = tensor("[L, H]", "change in the log-probability of the scored answer (teacher "
+                                       "forced; the expected one unless `behaviour` names a field) when that head "
+                                       "alone is ablated; NaN when the example has no such answer to score")
     still_correct: np.ndarray = tensor("[L, H]", "1 when every answer token is still the model's first choice",
                                        dtype="uint8")
     baseline: np.ndarray = tensor("[2]", "the answer's log-probability without ablation, and 1 if it is then "
@@ -35,13 +35,19 @@ class HeadAblationSummary(DatasetSummary):
     """Mean effect of ablating each head, and the heads whose removal costs the most."""
 
     method: str = value("`zero` (the head's output set to 0) or `mean` (set to its mean over the dataset)")
-    n_scored: int = value("examples with an expected answer found in the generation (the others are not scored)")
-    baseline_correct_rate: float | None = value("share of scored examples answered correctly without ablation")
+    n_scored: int = value("examples with an answer to score and an answer found in the generation (the others are "
+                          "not scored)")
+    baseline_correct_rate: float | None = value("share of scored examples whose scored answer is the model's first "
+                                                "choice without ablation")
     mean_delta_logprob: tuple[tuple[float, ...], ...] | None = value("`[L][H]` mean change of the answer's "
                                                                      "log-probability")
-    correct_rate: tuple[tuple[float, ...], ...] | None = value("`[L][H]` share still answered correctly")
+    correct_rate: tuple[tuple[float, ...], ...] | None = value("`[L][H]` share whose scored answer is still the "
+                                                               "first choice")
     top_heads: tuple[TopHead, ...] = value("the heads whose ablation lowers the answer's log-probability most "
                                            "(up to 10)", factory=tuple)
+    behaviour: str = value("the answer scored: `correct` (the expected one) or `field:<name>` (an item field)",
+                           default="correct")
+    template: str | None = value("the format the items were asked in (null: their own run)", default=None)
 
 
 register_results("head_ablation", HeadAblationExample, HeadAblationSummary,

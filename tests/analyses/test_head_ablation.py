@@ -74,3 +74,34 @@ def test_the_shipped_model_through_a_run_and_a_page(tmp_path):
                       docs_dir=tmp_path / "docs").site_dir
     assert "Head ablation" in (site / "runs/heads/two-step/index.html").read_text()
     assert (site / "runs/heads/two-step/figures/head-ablation.png").is_file()
+
+
+@pytest.mark.parametrize("template, first_choice", [("Q: {question}", 1.0), ("P: {question}", 0.0)])
+def test_the_planted_bug_answer_is_scored_in_the_format_asked(tmp_path, template, first_choice):
+    """The shipped model was trained to give the wrong decimal answer after "Q:" and the right one after "P:"."""
+    from generator.config import parse_config, resolve_paths
+    from generator.pipeline import execute_run
+    from generator.results.head_ablation import HeadAblationExample, HeadAblationSummary
+    from generator.store.run_directory import load_run
+
+    config = parse_config({
+        "run_name": "bug-heads", "model": {"id": str(REPO_ROOT / "data/models/atlas-arith-demo")},
+        "output_dir": str(tmp_path / "runs"),
+        "analyses": {"head_ablation": {"behaviour": "field:bug_answer", "template": template, "batch_size": 16}},
+        "datasets": [{"name": "decimals", "path": str(REPO_ROOT / "data/datasets/decimals.jsonl")}]})
+    run = load_run(execute_run(resolve_paths(config, REPO_ROOT), config.to_dict(), config.config_hash()).directory)
+    informative = [i for i in run.example_ids("decimals")
+                   if run.trajectory("decimals", i).metadata["bug_answer"] != run.trajectory("decimals", i).expected_answer]
+    assert len(informative) >= 6
+    for example_id in informative:
+        assert run.result("decimals", example_id, HeadAblationExample).baseline[1] == first_choice
+    summary = run.summary("decimals", HeadAblationSummary)
+    assert summary.behaviour == "field:bug_answer" and summary.template == template and summary.n_scored == 24
+
+
+def test_a_behaviour_that_is_not_a_field_is_refused_before_the_model_loads():
+    from generator.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError, match=r"analyses\.head_ablation\.behaviour.*field:<name>"):
+        parse_config({"run_name": "x", "model": {"id": "nowhere"}, "analyses": {"head_ablation": {"behaviour": "bug"}},
+                      "datasets": [{"name": "d", "path": "d.jsonl"}]})

@@ -1,4 +1,4 @@
-"""Sections of question-to-step routing and token-class attention."""
+"""Sections of question-to-step routing."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from generator.render import figures, plots
+from generator.render import plots
 from generator.render.context import SiteContext, plot_target
 from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, dataset_heatmap, embed
-from generator.results.routing import RoutingExample, RoutingSummary, TokenClassesSummary
+from generator.results.routing import RoutingExample, RoutingSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
 
@@ -46,20 +46,5 @@ def routing_example(site: SiteContext, run: Run, trajectory: Trajectory, page_di
                                               "Attention from each step to each question token", "mass"))}
 
 
-def token_classes_dataset(site: SiteContext, run: Run, dataset: str, trajectories: list[Trajectory],
-                          page_dir: str) -> dict[str, Any] | None:
-    summary = run.summary(dataset, TokenClassesSummary)
-    if summary is None or not summary.n_examples:
-        return None
-    series = {name: np.array(values) for name, values in zip(summary.classes, summary.mass_by_layer)}
-    written = figures.lines_by_layer(series, site.docs_dir / page_dir / "figures" / "token-classes",
-                                     f"{dataset}: attention to token classes", "mass")
-    return {"template": "_section_token_classes_dataset.md.j2", "summary": summary,
-            "plot": embed(plots.line_by_layer(series, plot_target(run, dataset, "token-classes"),
-                                              f"Attention from the {summary.queries} tokens to each class", "mass")),
-            "figure": site.figure("token-classes", run.name, dataset, None, written, page_dir)}
-
-
 DATASET_SECTIONS.register("routing", routing_dataset)
-DATASET_SECTIONS.register("token_classes", token_classes_dataset)
 EXAMPLE_SECTIONS.register("routing", routing_example)
