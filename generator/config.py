@@ -52,6 +52,8 @@ class DatasetSpec:
     description: str | None = None  # shown on the dataset's page
     # an agent dataset: each line's query is answered by the agent loop with these tools (docs/agents.md)
     agent: AgentSpec | None = None
+    # this dataset's own options for some analyses, each merged key by key over the run's `analyses.<name>`
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,10 @@ class RunConfig:
     segmentation: SegmentationSpec = SegmentationSpec()
     output_dir: str = "data/runs"
     seed: int = 0
+
+    def analysis_options(self, spec: DatasetSpec, name: str) -> dict[str, Any]:
+        """The options ``name`` runs with on one dataset: the run's, with the dataset's own keys over them."""
+        return {**(self.analyses.get(name) or {}), **(spec.options.get(name) or {})}
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -141,6 +147,13 @@ def parse_config(data: Any, source: str = "<config>") -> RunConfig:
         except KeyError as exc:
             raise ConfigError(f"{source}: key 'analyses.{name}': {exc.args[0]}") from exc
         build_dataclass(analysis.options_type, options or {}, f"analyses.{name}", source)
+    for index, spec in enumerate(config.datasets):
+        for name in spec.options:
+            where = f"datasets[{index}].options.{name}"
+            if name not in config.analyses or (spec.analyses is not None and name not in spec.analyses):
+                raise ConfigError(f"{source}: key '{where}': {name!r} does not run on this dataset (options are "
+                                  "given only for analyses configured under 'analyses' that the dataset runs)")
+            build_dataclass(ANALYSES.get(name).options_type, config.analysis_options(spec, name), where, source)
     return config
 
 

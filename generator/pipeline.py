@@ -31,7 +31,7 @@ from generator.capture.generation import Generation, generate_batch, token_piece
 from generator.capture.generation_capture import generate_with_capture
 from generator.capture.model_loading import LoadedModel, load_model
 from generator.capture.segmentation import parse_answer, segment_trajectory
-from generator.config import ConfigError, RunConfig
+from generator.config import ConfigError, DatasetSpec, RunConfig
 from generator.datasets import DatasetError, Example, load_dataset
 from generator.distributed import Shard, finish, shard_from_environment, start, wait_for_all
 from generator.store.records import SCHEMA_VERSION, AnalysisEntry, DatasetEntry, Manifest, Trajectory, segment_ids
@@ -174,8 +174,10 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
     check_target(directory, inputs, overwrite)  # refuse before a model loads
     loaded = loaded or load_model(config.model, device=_device_for(config, shard))
     start(shard, str(loaded.model.device))
-    for analysis, options in all_analyses.values():
-        analysis.check_model(loaded.model, options)
+    by_dataset = {spec.name: dataset_analyses(config, spec, all_analyses) for spec in config.datasets}
+    for analyses in by_dataset.values():
+        for analysis, options in analyses.values():
+            analysis.check_model(loaded.model, options)
     datasets = {spec.name: fit_prompts(datasets[spec.name], loaded, config, Path(spec.path)) for spec in config.datasets}
     weights = {"id": loaded.info.id, "revision": loaded.info.revision, "weights_sha256": loaded.info.weights_sha256}
     existed = directory.exists()  # an empty folder of the user's: on failure we empty it, never remove it
@@ -186,9 +188,7 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
         writer, mode = RunWriter(directory), "resume"
     reused = sum(writer.has_example(name, e.id) for name, examples in datasets.items() for e in examples)
     jobs = [_Job(loaded.model, loaded.tokenizer, config, writer, shard, spec.name, datasets[spec.name],
-                 {name: pair for name, pair in all_analyses.items() if (spec.analyses is None or name in spec.analyses)
-                  and (spec.agent is not None or not pair[0].requires_agent)}, spec.agent)
-            for spec in config.datasets]
+                 by_dataset[spec.name], spec.agent) for spec in config.datasets]
     try:
         for job in jobs:
             _generate_and_analyse(job)
@@ -223,6 +223,15 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
     wait_for_all(shard)
     finish(shard)
     return RunSummary(directory, sum(len(e) for e in datasets.values()), accuracy, mode, reused, shard)
+
+
+def dataset_analyses(config: RunConfig, spec: DatasetSpec, all_analyses: dict) -> dict:
+    """The analyses that run on one dataset, each with its options there (the dataset's own merged in)."""
+    chosen = {name: pair for name, pair in all_analyses.items() if (spec.analyses is None or name in spec.analyses)
+              and (spec.agent is not None or not pair[0].requires_agent)}
+    return {name: (analysis, analysis.parse_options(config.analysis_options(spec, name), "config",
+                                                    f"datasets.{spec.name}.options.{name}")
+                   if name in spec.options else options) for name, (analysis, options) in chosen.items()}
 
 
 def fit_prompts(examples: list[Example], loaded: LoadedModel, config: RunConfig, source: Path) -> list[Example]:

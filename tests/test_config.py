@@ -131,3 +131,28 @@ def test_a_hub_id_that_is_also_a_folder_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="run.yaml: key 'model.id': 'Qwen/Qwen2.5-0.5B' is both a hub id and a "
                                           "folder next to the config .*write './Qwen/Qwen2.5-0.5B' for the folder"):
         resolve_paths(parse_config(with_changes(model={"id": "Qwen/Qwen2.5-0.5B"})), tmp_path, "run.yaml")
+
+
+def test_a_dataset_can_give_its_own_options_merged_over_the_runs():
+    data = with_changes(analyses={"head_ablation": {"method": "mean", "batch_size": 8}})
+    data["datasets"] = [{"name": "a", "path": "a.jsonl"},
+                        {"name": "b", "path": "b.jsonl", "options": {"head_ablation": {"behaviour": "field:bug"}}}]
+    config = parse_config(data)
+    assert config.analysis_options(config.datasets[0], "head_ablation") == {"method": "mean", "batch_size": 8}
+    assert config.analysis_options(config.datasets[1], "head_ablation") == {"method": "mean", "batch_size": 8,
+                                                                             "behaviour": "field:bug"}
+
+
+@pytest.mark.parametrize("dataset,message", [
+    ({"options": {"head_ablation": {"behaviour": "bug"}}}, "key 'datasets[0].options.head_ablation.behaviour'"),
+    ({"options": {"head_ablation": {"bogus": 1}}}, "key 'datasets[0].options.head_ablation.bogus': unknown key"),
+    ({"options": {"patching": {}}}, "key 'datasets[0].options.patching': 'patching' does not run on this dataset"),
+    ({"analyses": ["attention"], "options": {"head_ablation": {}}},
+     "key 'datasets[0].options.head_ablation': 'head_ablation' does not run on this dataset"),
+])
+def test_dataset_options_are_checked_like_the_runs(dataset, message):
+    data = with_changes(analyses={"attention": {}, "head_ablation": {}})
+    data["datasets"] = [{"name": "a", "path": "a.jsonl", **dataset}]
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, "run.yaml")
+    assert message in str(info.value)

@@ -23,5 +23,7 @@ def test_items_come_back_in_registration_order():
 def test_pages_follow_the_registration_order_of_their_modules():
     assert PAGE_KINDS.names() == ["run", "dataset", "example"]
     assert ANALYSES.names()[0] == "attention"
-    # agent runs' timeline comes first on their pages (other pages have no agent section)
-    assert DATASET_SECTIONS.names()[:2] == EXAMPLE_SECTIONS.names()[:2] == ["agent", "attention"]
+    # agent runs' timeline comes first on their pages (other pages have no agent section), then the
+    # dataset's mechanism summary (shown when two of its panels' analyses ran)
+    assert DATASET_SECTIONS.names()[:3] == ["agent", "mechanism", "attention"]
+    assert EXAMPLE_SECTIONS.names()[:2] == ["agent", "attention"]

@@ -65,8 +65,7 @@ def bars_with_ci(series: dict[str, dict[str, MeanWithCI]], target: str, title: s
     """
     from bokeh.embed import json_item
     from bokeh.layouts import column
-    from bokeh.models import ColumnDataSource, CustomJS, HoverTool, Select, Whisker
-    from bokeh.plotting import figure
+    from bokeh.models import ColumnDataSource, CustomJS, Select
 
     names = list(series)
     categories = list(next(iter(series.values())))
@@ -80,12 +79,7 @@ def bars_with_ci(series: dict[str, dict[str, MeanWithCI]], target: str, title: s
 
     store = {name: columns(name) for name in names}
     drawn = ColumnDataSource(dict(store[names[0]]))
-    fig = figure(x_range=categories, width=max(360, 70 * len(categories) + 160), height=320, title=f"{title}: {names[0]}",
-                 y_axis_label=y_label, tools="save,reset")
-    fig.vbar(x="category", top="mean", width=0.7, source=drawn, color="#3b75af")
-    fig.add_layout(Whisker(source=drawn, base="category", upper="high", lower="low"))
-    fig.add_tools(HoverTool(tooltips=[("part", "@category"), ("mean", "@mean{0.000}"),
-                                      ("95% CI", "@low{0.000} to @high{0.000}"), ("n", "@n")]))
+    fig = bars_figure(drawn, categories, f"{title}: {names[0]}", y_label)
     if len(names) == 1:
         return json_item(fig, target)
     select = Select(title="Method", value=names[0], options=names, name="atlas-series")
@@ -94,6 +88,20 @@ def bars_with_ci(series: dict[str, dict[str, MeanWithCI]], target: str, title: s
         fig.title.text = title + ': ' + select.value;
     """))
     return json_item(column(select, fig), target)
+
+
+def bars_figure(source, categories: Sequence[str], title: str, y_label: str):
+    """Bars with confidence whiskers from a source with category, mean, low, high and n columns."""
+    from bokeh.models import HoverTool, Whisker
+    from bokeh.plotting import figure
+
+    fig = figure(x_range=list(categories), width=max(360, 70 * len(categories) + 160), height=320, title=title,
+                 y_axis_label=y_label, tools="save,reset")
+    fig.vbar(x="category", top="mean", width=0.7, source=source, color="#3b75af")
+    fig.add_layout(Whisker(source=source, base="category", upper="high", lower="low"))
+    fig.add_tools(HoverTool(tooltips=[("part", "@category"), ("mean", "@mean{0.000}"),
+                                      ("95% CI", "@low{0.000} to @high{0.000}"), ("n", "@n")]))
+    return fig
 
 
 def matrix_heatmap(values: np.ndarray, row_labels: Sequence[str], column_labels: Sequence[str], target: str,

@@ -9,6 +9,9 @@ import numpy as np
 from generator.store.result_types import DatasetSummary, ExampleResult, register_results, tensor, value
 
 
+DIRECTIONS = ("clean → corrupted", "corrupted → clean")  # the two columns of every transplant grid
+
+
 @dataclass(frozen=True, eq=False)
 class TransplantExample(ExampleResult):
     """One item; rows: each layer alone, then every layer at once; columns: the two directions."""

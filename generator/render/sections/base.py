@@ -24,6 +24,7 @@ DATASET_SECTIONS: Registry[DatasetSection] = Registry("dataset section")
 EXAMPLE_SECTIONS: Registry[ExampleSection] = Registry("example section")
 
 embed = plot_item  # a Bokeh json_item ready for a page
+NO_EFFECT = 0.1  # a rate that moves less than this from its baseline under every intervention is "no effect"
 
 
 def format_number(value, digits: int = 3) -> str:

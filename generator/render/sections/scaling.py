@@ -7,13 +7,10 @@ from typing import Any
 import numpy as np
 
 from generator.render.context import SiteContext
-from generator.render.sections.base import DATASET_SECTIONS, dataset_heatmap, format_number
+from generator.render.sections.base import DATASET_SECTIONS, NO_EFFECT, dataset_heatmap, format_number
 from generator.results.scaling import ScalingSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
-
-NO_EFFECT = 0.1  # a rate that moves less than this from the baseline under every factor is reported as no effect
-
 
 def scaling_dataset(site: SiteContext, run: Run, dataset: str, trajectories: list[Trajectory],
                     page_dir: str) -> dict[str, Any] | None:

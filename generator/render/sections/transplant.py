@@ -8,12 +8,9 @@ import numpy as np
 
 from generator.render.context import SiteContext
 from generator.render.sections.base import DATASET_SECTIONS, dataset_heatmap
-from generator.results.transplant import TransplantSummary
+from generator.results.transplant import DIRECTIONS, TransplantSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
-
-DIRECTIONS = ["clean → corrupted", "corrupted → clean"]
-
 
 def transplant_dataset(site: SiteContext, run: Run, dataset: str, trajectories: list[Trajectory],
                        page_dir: str) -> dict[str, Any] | None:
@@ -25,7 +22,7 @@ def transplant_dataset(site: SiteContext, run: Run, dataset: str, trajectories: 
         grid = np.array(summary.flip_rate, dtype=np.float32)
         context["none"] = bool(grid.max() == 0)
         context["map"], context["figure"] = dataset_heatmap(
-            site, run, dataset, page_dir, "transplant", grid, list(summary.rows), DIRECTIONS,
+            site, run, dataset, page_dir, "transplant", grid, list(summary.rows), list(DIRECTIONS),
             "Flip rate: attention weights transplanted", "flip rate", 0.0, 1.0)
     return context
 

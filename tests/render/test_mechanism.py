@@ -1,0 +1,87 @@
+"""The dataset page's mechanism summary: the seed's four panels from the analyses that ran, cited and drawn."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+ANALYSES = {
+    "formats": {"templates": {"plain": "P: {question}", "qa": "Q: {question}"}},
+    "token_classes": {"classes": {"digits": "^[0-9]$", "point": "^[.]$"}, "queries": "answer",
+                      "templates": {"plain": "P: {question}", "qa": "Q: {question}"}},
+    "scaling": {"template": "Q: {question}", "behaviour": "field:bug_answer", "layers": [2],
+                "components": ["attn_out"], "factors": [0.0, 2.0]},
+    "transplant": {"clean_template": "P: {question}", "corrupted_template": "Q: {question}"},
+    "head_ablation": {"template": "Q: {question}", "behaviour": "field:bug_answer"},
+}
+
+
+def decimals_site(base: Path, analyses: dict) -> Path:
+    from generator.config import parse_config, resolve_paths
+    from generator.pipeline import execute_run
+    from generator.render.site import build_site
+
+    config = parse_config({
+        "run_name": "mechanism", "model": {"id": str(REPO_ROOT / "data/models/atlas-arith-demo")},
+        "output_dir": str(base / "runs"), "analyses": analyses,
+        "datasets": [{"name": "decimals", "path": str(REPO_ROOT / "data/datasets/decimals.jsonl")}]})
+    execute_run(resolve_paths(config, REPO_ROOT), config.to_dict(), config.config_hash())
+    return build_site(base / "runs", REPO_ROOT / "mkdocs.yml", site_dir=base / "site", docs_dir=base / "docs").site_dir
+
+
+@pytest.fixture(scope="module")
+def mechanism_site(tmp_path_factory):
+    return decimals_site(tmp_path_factory.mktemp("mechanism"), ANALYSES)
+
+
+def test_four_panels_each_with_a_reading_and_one_cited_figure(mechanism_site):
+    page = (mechanism_site / "runs/mechanism/decimals/index.html").read_text()
+    section = html.unescape(re.sub(r"<[^>]+>", "", page[page.index('id="mechanism"'):].split("Static figure")[0]))
+    assert "A. Known-wrong answers ('bug_answer'): plain 0%, qa 100%. Largest difference between formats" in section
+    assert "of 16 informative items" in section  # transplantation: the items whose two answers differ
+    assert "C. Layer 2 alone flips 100% (clean → corrupted) and 100% (corrupted → clean)" in section  # planted
+    assert "D. Ablating layer" in section and "costs the answer in field 'bug_answer' most" in section
+    assert "Not in this summary" not in section
+    entries = json.loads((mechanism_site / "atlas-index.json").read_text())["entries"]
+    cited = {e["path"] for e in entries if e["kind"] == "mechanism"}
+    assert cited == {f"runs/mechanism/decimals/figures/mechanism.{suffix}" for suffix in ("png", "svg", "pdf")}
+    for path in cited:
+        assert (mechanism_site / path).stat().st_size > 1000
+    plot = json.loads(page.split('data-atlas-plot="atlas-mechanism-decimals-mechanism">')[1].split("</script>")[0])
+    assert json.dumps(plot, separators=(",", ":")).count('"name":"Figure"') == 4
+
+
+def test_panels_of_analyses_that_did_not_run_are_named_and_one_panel_makes_no_summary(tmp_path):
+    site = decimals_site(tmp_path / "two", {name: ANALYSES[name] for name in ("formats", "transplant")})
+    page = (site / "runs/mechanism/decimals/index.html").read_text()
+    assert 'id="mechanism"' in page
+    missing = html.unescape(page).split("Not in this summary")[1].split("\n")[0]
+    assert "head_ablation" in missing and "scaling" in missing and "transplant" not in missing
+    single = decimals_site(tmp_path / "one", {"transplant": ANALYSES["transplant"]})
+    assert 'id="mechanism"' not in (single / "runs/mechanism/decimals/index.html").read_text()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists() and not shutil.which("chromium"),
+                    reason="Debian chromium not installed")
+def test_the_panel_grid_draws_offline(mechanism_site):
+    from tests.render.test_offline_browser import ARGS, CHROMIUM, open_offline
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        page, external, errors = open_offline(browser, (mechanism_site / "runs/mechanism/decimals/index.html").as_uri())
+        grid = page.locator("#atlas-mechanism-decimals-mechanism")
+        grid.locator("canvas").first.wait_for(state="attached", timeout=15000)
+        page.wait_for_timeout(500)
+        assert grid.locator("canvas").count() >= 4
+        assert grid.bounding_box()["height"] > 500  # two rows of panels
+        browser.close()
+    assert not external and not errors
