@@ -68,7 +68,7 @@ def main() -> None:
     print("| transplantation | forward passes | seconds | transplants per second |")
     print("|---|---|---|---|")
     started = time.perf_counter()
-    batched = transplant_rows(model, ids, donor, args.layers)
+    batched = transplant_rows(model, ids, donor, range(args.layers), args.layers + 1)
     elapsed = time.perf_counter() - started
     print(f"| batched (every layer, then all) | 1 | {elapsed:.2f} | {(args.layers + 1) / elapsed:.1f} |")
     rows = [{layer} for layer in range(args.layers)] + [set(range(args.layers))]

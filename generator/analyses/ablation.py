@@ -37,13 +37,16 @@ class AblationOptions:
     methods: tuple[Method, ...] = METHODS
     layers: tuple[int, ...] = ()  # residual ablation layers; empty means the middle layer
     parts: str = "steps"  # "steps", or "tokens:<segment name>" for each token of that segment
-    batched: bool = True  # all ablations of one example in one batch (False: one forward each, for benchmarks)
+    batched: bool = True  # ablations of one example batched (False: one forward each, for benchmarks)
+    batch_size: int = 32  # ablated copies of the example per forward pass, when batched
 
     def __post_init__(self) -> None:
         if not self.methods:
             raise OptionError("methods", f"expected at least one of {', '.join(METHODS)}")
         if len(set(self.methods)) != len(self.methods):
             raise OptionError("methods", f"a method is listed twice: {list(self.methods)}")
+        if self.batch_size < 1:
+            raise OptionError("batch_size", f"expected a positive integer, got {self.batch_size}")
         if self.parts != "steps" and not (self.parts.startswith("tokens:") and len(self.parts) > len("tokens:")):
             raise OptionError("parts", f"expected 'steps' or 'tokens:<segment name>', got {self.parts!r}")
 
@@ -92,14 +95,30 @@ def forced_answer(token_ids: list[int], offsets: list, text: str, generated_from
 
 
 def answer_scores(logits, ids, start: int):
-    """Per batch row: log-probability of tokens ids[start:] and whether each is the argmax."""
+    """Per batch row: log-probability of tokens ids[start:] and whether each is the argmax.
+
+    ``logits`` are those that predict the answer (``[batch, len(ids) - start, vocab]``, as
+    ``answer_logits`` returns them).
+    """
     import torch
 
     targets = torch.tensor(ids[start:], device=logits.device)
-    log_probs = torch.log_softmax(logits[:, start - 1:len(ids) - 1].float(), dim=-1)  # [batch, n_answer, vocab]
+    log_probs = torch.log_softmax(logits.float(), dim=-1)  # [batch, n_answer, vocab]
     picked = log_probs.gather(-1, targets.expand(logits.shape[0], -1).unsqueeze(-1)).squeeze(-1)
     correct = (log_probs.argmax(-1) == targets).all(-1)
     return picked.sum(-1).cpu().numpy(), correct.cpu().numpy()
+
+
+def answer_logits(model, input_ids, start: int):
+    """The logits that predict tokens ``start:`` of each row, and only those (``logits_to_keep``): a
+    batch of long sequences never holds ``[batch, T, vocab]`` (64 rows x 1,024 tokens x a 150k
+    vocabulary would be 39 GB)."""
+    return model(input_ids=input_ids, use_cache=False, logits_to_keep=input_ids.shape[1] - start + 1).logits[:, :-1]
+
+
+def scored(model, input_ids, ids, start: int):
+    """``answer_scores`` of running ``input_ids`` (a batch of ``ids``, perhaps edited by hooks)."""
+    return answer_scores(answer_logits(model, input_ids, start), ids, start)
 
 
 @register_analysis
@@ -178,7 +197,7 @@ class AblationAnalysis(Analysis):
         input_ids = torch.tensor([ids], device=model.device)
         width = model.config.get_text_config().hidden_size
         with torch.no_grad():
-            base_logprob, base_correct = answer_scores(model(input_ids=input_ids, use_cache=False).logits, ids, start)
+            base_logprob, base_correct = scored(model, input_ids, ids, start)
             # one batch: every (method, layer, part) residual ablation of this example
             rows = []  # (method index, layer index, part index, layer, positions, replacement)
             for m_index, method in enumerate(options.methods):
@@ -190,7 +209,7 @@ class AblationAnalysis(Analysis):
                                                   context.dataset_state, width)
                         if value is not None:
                             rows.append((m_index, l_index, p_index, layer, positions, value))
-            chunk = len(rows) if options.batched else 1
+            chunk = options.batch_size if options.batched else 1
             for begin in range(0, len(rows), max(chunk, 1)):
                 group = rows[begin:begin + chunk]
 
@@ -204,22 +223,20 @@ class AblationAnalysis(Analysis):
                     return edit
 
                 with edited(model, [(Site(layer, "resid_pre"), edit_for(layer)) for layer in layers]):
-                    logprob, correct = answer_scores(
-                        model(input_ids=input_ids.expand(len(group), -1), use_cache=False).logits, ids, start)
+                    logprob, correct = scored(model, input_ids.expand(len(group), -1), ids, start)
                 for (m_index, l_index, p_index, *_), lp, ok in zip(group, logprob, correct):
                     delta[m_index, l_index, p_index] = lp - base_logprob[0]
                     stays[m_index, l_index, p_index] = float(ok)
             if "knockout" in options.methods:
                 m_index = options.methods.index("knockout")
-                chunk = len(parts) if options.batched else 1
+                chunk = options.batch_size if options.batched else 1
                 for begin in range(0, len(parts), chunk):
                     group = parts[begin:begin + chunk]
                     blocked = torch.zeros(len(group), len(ids), dtype=torch.bool, device=model.device)
                     for row, (_, positions) in enumerate(group):
                         blocked[row, torch.as_tensor(positions)] = True
                     with knocked_out(model, blocked):
-                        logprob, correct = answer_scores(
-                            model(input_ids=input_ids.expand(len(group), -1), use_cache=False).logits, ids, start)
+                        logprob, correct = scored(model, input_ids.expand(len(group), -1), ids, start)
                     delta[m_index, :, begin:begin + len(group)] = (logprob - base_logprob[0])[None, :]
                     stays[m_index, :, begin:begin + len(group)] = correct.astype(np.float32)[None, :]
         return AblationExample(

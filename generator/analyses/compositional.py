@@ -15,10 +15,11 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from generator.analyses.ablation import answer_scores, parts_of, teacher_forced_answer
+from generator.analyses.ablation import parts_of, scored, teacher_forced_answer
 from generator.analyses.base import Analysis, ExampleContext, check_layers, register_analysis
 from generator.capture.interventions import Site, edited
 from generator.results.compositional import CompositionalExample, CompositionalSummary
+from generator.store.plain_data import OptionError
 from generator.store.records import Trajectory
 
 
@@ -26,6 +27,11 @@ from generator.store.records import Trajectory
 class CompositionalOptions:
     layer: int = 0
     triplets: bool = False
+    batch_size: int = 32  # ablated copies of the example per forward pass (p steps make p + C(p,2) [+ C(p,3)] rows)
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise OptionError("batch_size", f"expected a positive integer, got {self.batch_size}")
 
 
 def zeroed_at(rows: list[np.ndarray]):
@@ -38,17 +44,19 @@ def zeroed_at(rows: list[np.ndarray]):
     return edit
 
 
-def ablate_groups(model, ids: list[int], start: int, layer: int, groups: list[np.ndarray]) -> tuple[float, np.ndarray]:
-    """The answer's log-probability without ablation, and with each group of positions zeroed (one batch)."""
+def ablate_groups(model, ids: list[int], start: int, layer: int, groups: list[np.ndarray],
+                  batch_size: int = 32) -> tuple[float, np.ndarray]:
+    """The answer's log-probability without ablation, and with each group of positions zeroed (batched)."""
     import torch
 
+    scores = []
     with torch.no_grad():
-        base, _ = answer_scores(model(input_ids=torch.tensor([ids], device=model.device), use_cache=False).logits,
-                                ids, start)
-        with edited(model, [(Site(layer, "resid_pre"), zeroed_at(groups))]):
-            logits = model(input_ids=torch.tensor([ids] * len(groups), device=model.device), use_cache=False).logits
-        scores, _ = answer_scores(logits, ids, start)
-    return float(base[0]), scores
+        base, _ = scored(model, torch.tensor([ids], device=model.device), ids, start)
+        for first in range(0, len(groups), batch_size):
+            chunk = groups[first:first + batch_size]
+            with edited(model, [(Site(layer, "resid_pre"), zeroed_at(chunk))]):
+                scores.append(scored(model, torch.tensor([ids] * len(chunk), device=model.device), ids, start)[0])
+    return float(base[0]), np.concatenate(scores) if scores else np.zeros(0)
 
 
 @register_analysis
@@ -73,7 +81,7 @@ class CompositionalAnalysis(Analysis):
         if options.triplets:
             combos += list(itertools.combinations(range(p), 3))
         base, scores = ablate_groups(context.model, *forced, options.layer,
-                                     [np.concatenate([steps[i] for i in combo]) for combo in combos])
+                                     [np.concatenate([steps[i] for i in combo]) for combo in combos], options.batch_size)
         for combo, score in zip(combos, scores - base):
             if len(combo) == 1:
                 single[combo] = score

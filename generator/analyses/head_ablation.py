@@ -16,7 +16,7 @@ from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 
-from generator.analyses.ablation import answer_scores, forced_answer, teacher_forced_answer
+from generator.analyses.ablation import forced_answer, scored, teacher_forced_answer
 from generator.analyses.base import Analysis, ExampleContext, register_analysis
 from generator.analyses.prompting import check_behaviour, greedy_ids, item_prompt_ids, target_answer
 from generator.capture.generation import token_pieces
@@ -56,14 +56,12 @@ def ablate_each_head(model, ids: list[int], start: int, batch_size: int,
     sites = [(layer, head) for layer in range(layers) for head in range(heads)]
     logprob, correct = np.zeros(len(sites)), np.zeros(len(sites), dtype=bool)
     with torch.no_grad():
-        base_logits = model(input_ids=torch.tensor([ids], device=model.device), use_cache=False).logits
-        base_logprob, base_correct = answer_scores(base_logits, ids, start)
+        base_logprob, base_correct = scored(model, torch.tensor([ids], device=model.device), ids, start)
         for first in range(0, len(sites), batch_size):
             chunk = sites[first:first + batch_size]
             batch = torch.tensor([ids] * len(chunk), device=model.device)
             with heads_replaced(model, chunk, means):
-                logits = model(input_ids=batch, use_cache=False).logits
-            logprob[first:first + len(chunk)], correct[first:first + len(chunk)] = answer_scores(logits, ids, start)
+                logprob[first:first + len(chunk)], correct[first:first + len(chunk)] = scored(model, batch, ids, start)
     return (logprob.reshape(layers, heads), correct.reshape(layers, heads),
             (float(base_logprob[0]), bool(base_correct[0])))
 

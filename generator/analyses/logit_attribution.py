@@ -57,7 +57,8 @@ def attribute(model, ids: list[int], start: int, heads: bool = True) -> dict[str
     hook = norm.register_forward_pre_hook(lambda module, args: seen_final.__setitem__("resid", args[0].detach()))
     try:
         with torch.no_grad(), recording(model, sites) as seen:
-            logits = model(input_ids=torch.tensor([ids], device=model.device), use_cache=False).logits
+            logits = model(input_ids=torch.tensor([ids], device=model.device), use_cache=False,
+                           logits_to_keep=len(ids) - start + 1).logits  # position start - 1 is row 0
     finally:
         hook.remove()
     at, token = start - 1, ids[start]
@@ -72,7 +73,7 @@ def attribute(model, ids: list[int], start: int, heads: bool = True) -> dict[str
     out = {"embedding": np.array([through(seen[Site(0, "resid_pre")][0, at])]),
            "attention": np.array([through(seen[Site(l, "attn_out")][0, at]) for l in range(layers)]),
            "mlp": np.array([through(seen[Site(l, "mlp_out")][0, at]) for l in range(layers)]),
-           "logit": np.array([float(logits[0, at, token])])}
+           "logit": np.array([float(logits[0, 0, token])])}
     grid = np.zeros((layers, n_heads))
     if heads:
         for l in range(layers):

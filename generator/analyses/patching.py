@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
@@ -38,20 +37,23 @@ class PatchingOptions:
     heads: bool = True  # also patch each head of the attention output alone
     max_new_tokens: int = 12
     components: tuple[Component, ...] = field(default=COMPONENTS)
+    batch_size: int = 64  # patched copies of the item per forward pass
 
     def __post_init__(self) -> None:
         if not self.components:
             raise OptionError("components", f"expected at least one of {', '.join(COMPONENTS)}")
-        if self.max_new_tokens < 1:
-            raise OptionError("max_new_tokens", f"expected a positive integer, got {self.max_new_tokens}")
+        for key in ("max_new_tokens", "batch_size"):
+            if getattr(self, key) < 1:
+                raise OptionError(key, f"expected a positive integer, got {getattr(self, key)}")
 
 
-def patch_all(model, clean_ids: list[int], corrupted_ids: list[int], sites: list, positions: np.ndarray):
+def patch_all(model, clean_ids: list[int], corrupted_ids: list[int], sites: list, positions: np.ndarray,
+              batch_size: int = 64):
     """Run the corrupted input once per site with that site copied from the clean run; return logits [site, vocab] at the end."""
     import torch
 
     with torch.no_grad(), recording(model, sites) as clean:
-        model(input_ids=torch.tensor([clean_ids], device=model.device), use_cache=False)
+        model(input_ids=torch.tensor([clean_ids], device=model.device), use_cache=False, logits_to_keep=1)
     where = torch.as_tensor(positions, device=model.device)
 
     def copy_from_clean(site, row):
@@ -61,9 +63,13 @@ def patch_all(model, clean_ids: list[int], corrupted_ids: list[int], sites: list
             return activation
         return edit
 
-    batch = torch.tensor([corrupted_ids] * len(sites), device=model.device)
-    with torch.no_grad(), edited(model, [(site, copy_from_clean(site, row)) for row, site in enumerate(sites)]):
-        return model(input_ids=batch, use_cache=False).logits[:, -1].float()
+    logits = []
+    for first in range(0, len(sites), batch_size):
+        chunk = sites[first:first + batch_size]
+        batch = torch.tensor([corrupted_ids] * len(chunk), device=model.device)
+        with torch.no_grad(), edited(model, [(site, copy_from_clean(site, row)) for row, site in enumerate(chunk)]):
+            logits.append(model(input_ids=batch, use_cache=False, logits_to_keep=1).logits[:, -1].float())
+    return torch.cat(logits)
 
 
 @register_analysis
@@ -106,8 +112,7 @@ class PatchingAnalysis(Analysis):
         sites = [Site(layer, component) for layer in range(n_layers) for component in options.components]
         if options.heads:
             sites += [Site(layer, "head", head) for layer in range(n_layers) for head in range(n_heads)]
-        patch = partial(patch_all, model, clean_ids, corrupted_ids)
-        logits = patch(sites, positions)
+        logits = patch_all(model, clean_ids, corrupted_ids, sites, positions, options.batch_size)
         flipped = (logits.argmax(-1) == want).cpu().numpy().astype(np.float32)
         margin = (logits[:, want] - logits[:, have]).cpu().numpy().astype(np.float32)
         n_grid = n_layers * len(options.components)

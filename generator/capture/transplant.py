@@ -23,6 +23,7 @@ class _Plan:
     recorded: dict = field(default_factory=dict)  # layer -> weights [batch, head, q, k] (record mode)
     donor: dict | None = None  # layer -> weights [1, head, q, k] to put in
     rows: list[set[int]] = field(default_factory=list)  # per batch row: the layers that take the donor's weights
+    keep: set[int] | None = None  # record mode: the layers whose weights are kept (None: all)
 
 
 def _transplant_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, softcap=None,
@@ -32,7 +33,8 @@ def _transplant_attention(module, query, key, value, attention_mask, scaling=Non
     plan: _Plan = _STATE.get()
     layer = getattr(module, "layer_idx", None)
     if plan.donor is None:
-        plan.recorded[layer] = weights.detach().clone()
+        if plan.keep is None or layer in plan.keep:
+            plan.recorded[layer] = weights.detach().clone()
     else:
         rows = [row for row, layers in enumerate(plan.rows) if layer in layers]
         if rows:
@@ -42,9 +44,9 @@ def _transplant_attention(module, query, key, value, attention_mask, scaling=Non
 
 
 @contextlib.contextmanager
-def attention_recorded(model) -> Iterator[dict]:
-    """Every layer's attention weights of the forward passes in the block (layer -> [batch, head, q, k])."""
-    plan = _Plan()
+def attention_recorded(model, layers=None) -> Iterator[dict]:
+    """Every layer's (or ``layers``') attention weights of the forward passes in the block (layer -> [batch, head, q, k])."""
+    plan = _Plan(keep=None if layers is None else set(layers))
     with attention_routed(model, TRANSPLANT_IMPLEMENTATION, _transplant_attention, _STATE, plan):
         yield plan.recorded
 

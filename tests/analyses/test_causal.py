@@ -141,3 +141,33 @@ def test_causal_sections_render(request, site_of, fixture, page, expected):
     html = (site_of(request.getfixturevalue(fixture)) / page).read_text()
     for text in expected:
         assert text in html
+
+
+def test_patching_batches_change_no_logit():
+    """Sites patched in batches of any size give the logits of one batch with every site."""
+    from generator.analyses.patching import patch_all
+    from generator.capture.interventions import Site
+    from tests.conftest import tiny_llama
+
+    model = tiny_llama(num_layers=2, num_heads=4, num_kv_heads=2, seed=5)
+    clean, corrupted = [1, 17, 5, 33, 8, 21], [1, 18, 5, 33, 8, 21]
+    sites = [Site(layer, component) for layer in range(2) for component in ("resid_pre", "attn_out", "mlp_out")]
+    sites += [Site(1, "head", head) for head in range(4)]
+    whole = patch_all(model, clean, corrupted, sites, np.array([1]), batch_size=64)
+    np.testing.assert_allclose(patch_all(model, clean, corrupted, sites, np.array([1]), batch_size=3).numpy(),
+                               whole.numpy(), atol=1e-5)
+    assert whole.shape[0] == len(sites)
+
+
+def test_ablation_batches_of_any_size_give_the_same_numbers(tmp_path):
+    from generator.results.ablation import AblationExample
+
+    datasets = [{"name": "three-step", "path": "data/datasets/three-step.jsonl", "limit": 2}]
+    results = []
+    for index, extra in enumerate(({"batch_size": 3}, {"batched": False})):
+        options = {"methods": ["knockout", "zero", "mean"], "layers": [0, 2], **extra}
+        ran = run(tmp_path / str(index), datasets, {"ablation": options})
+        results.append([ran.result("three-step", i, AblationExample) for i in ran.example_ids("three-step")])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a.delta_logprob, b.delta_logprob, atol=1e-4)
+        np.testing.assert_array_equal(a.stays_correct, b.stays_correct)

@@ -19,6 +19,8 @@ def test_a_batch_of_groups_equals_each_group_alone():
         alone_base, (alone,) = ablate_groups(model, IDS, 7, 1, [group])
         assert alone_base == pytest.approx(base) and alone == pytest.approx(score, abs=1e-5)
     assert all(abs(score - base) > 1e-6 for score in together)
+    _, in_pairs = ablate_groups(model, IDS, 7, 1, groups, batch_size=2)  # a batch of 2, then 1
+    np.testing.assert_allclose(in_pairs, together, atol=1e-5)
 
 
 def test_three_step_pairs_and_triplets_through_a_run_and_a_page(tmp_path):

@@ -33,9 +33,9 @@ def test_a_runs_own_weights_change_nothing_and_anothers_change_the_output(model)
 
     with torch.no_grad():
         base = model(input_ids=torch.tensor([A]), use_cache=False).logits[0, -1]
-    own = transplant_rows(model, A, record(model, A), 3)
+    own = transplant_rows(model, A, record(model, A), range(3))
     np.testing.assert_allclose(own.numpy(), base.expand(4, -1).numpy(), atol=1e-5)
-    other = transplant_rows(model, A, record(model, B), 3)
+    other = transplant_rows(model, A, record(model, B), range(3))
     assert all(float((other[row] - base).abs().max()) > 1e-4 for row in range(4))
 
 
@@ -79,3 +79,22 @@ def test_decimals_both_ways_through_a_run_and_a_page(tmp_path):
     site = build_site(tmp_path / "runs", REPO_ROOT / "mkdocs.yml", site_dir=tmp_path / "site",
                       docs_dir=tmp_path / "docs").site_dir
     assert "Attention transplantation" in (site / "runs/moved/decimals/index.html").read_text()
+
+
+def test_batches_and_a_subset_of_layers_give_the_same_rows(model):
+    donor = record(model, B)
+    whole = transplant_rows(model, A, donor, range(3), batch_size=64)
+    np.testing.assert_allclose(transplant_rows(model, A, donor, range(3), batch_size=1).numpy(), whole.numpy(),
+                               atol=1e-5)
+    only = record(model, B, layers=[1, 2])
+    assert set(only) == {1, 2}
+    subset = transplant_rows(model, A, only, [1, 2], batch_size=2)  # layer 1, layer 2, then both together
+    np.testing.assert_allclose(subset[:2].numpy(), whole[1:3].numpy(), atol=1e-5)
+
+
+def test_a_layer_the_model_lacks_is_named_before_any_example(model):
+    from generator.analyses.base import AnalysisError
+    from generator.analyses.transplant import TransplantAnalysis, TransplantOptions
+
+    with pytest.raises(AnalysisError, match=r"analyses\.transplant\.layers\[1\]: layer 9 is out of range"):
+        TransplantAnalysis().check_model(model, TransplantOptions(layers=(0, 9)))
