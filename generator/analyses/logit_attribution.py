@@ -6,10 +6,18 @@ that whole residual makes the norm linear, so the logit of the answer's first to
 exactly the sum of each component's contribution through the norm's weight and the token's
 unembedding row (the approximation: a component's contribution ignores how removing it would
 rescale the norm). Heads are their slices of the attention output's projection.
+
+With ``by_token``, each layer's attention contribution is split further by source token: the
+attention output at the predicting position is ``sum_j a_j v_j`` per head, so the token ``j``
+sends ``a_j v_j`` through the head's projection slice; those terms sum to the layer's attention
+contribution (the seed's residual-stream decomposition: which tokens' information reaches the
+answer, through which layer).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
@@ -19,8 +27,10 @@ import numpy as np
 from generator.analyses.ablation import teacher_forced_answer
 from generator.analyses.base import Analysis, AnalysisError, ExampleContext, register_analysis
 from generator.capture.architectures import layer_module
+from generator.capture.attention_rows import attention_row_recorded
 from generator.capture.interventions import Site, recording
-from generator.results.logit_attribution import LogitAttributionExample, LogitAttributionSummary
+from generator.results.logit_attribution import (LogitAttributionExample, LogitAttributionSummary,
+                                                 SegmentContribution)
 from generator.store.records import Trajectory
 
 APPROXIMATION = ("final RMS norm's scale frozen at its value on the whole residual; contributions are linear "
@@ -32,6 +42,7 @@ PRE_NORM_RMS = {"llama", "qwen2", "qwen3", "mistral", "phi3"}
 @dataclass(frozen=True)
 class LogitAttributionOptions:
     heads: bool = True  # also attribute to single heads
+    by_token: bool = True  # also split each layer's attention contribution by source token
 
 
 def final_norm(model):
@@ -43,7 +54,7 @@ def final_norm(model):
     return norm
 
 
-def attribute(model, ids: list[int], start: int, heads: bool = True) -> dict[str, np.ndarray]:
+def attribute(model, ids: list[int], start: int, heads: bool = True, by_token: bool = False) -> dict[str, np.ndarray]:
     """Contributions to the logit of ``ids[start]`` at position ``start - 1``."""
     import torch
 
@@ -55,8 +66,9 @@ def attribute(model, ids: list[int], start: int, heads: bool = True) -> dict[str
              + ([Site(l, "head", h) for l in range(layers) for h in range(n_heads)] if heads else []))
     seen_final: dict[str, Any] = {}
     hook = norm.register_forward_pre_hook(lambda module, args: seen_final.__setitem__("resid", args[0].detach()))
+    rows = attention_row_recorded(model, start - 1) if by_token else contextlib.nullcontext({})
     try:
-        with torch.no_grad(), recording(model, sites) as seen:
+        with torch.no_grad(), recording(model, sites) as seen, rows as kept:
             logits = model(input_ids=torch.tensor([ids], device=model.device), use_cache=False,
                            logits_to_keep=len(ids) - start + 1).logits  # position start - 1 is row 0
     finally:
@@ -82,6 +94,15 @@ def attribute(model, ids: list[int], start: int, heads: bool = True) -> dict[str
                 columns = slice(h * head_dim, (h + 1) * head_dim)
                 grid[l, h] = through(seen[Site(l, "head", h)][0, at].double() @ weight[:, columns].double().T)
     out["heads"] = grid
+    if by_token:
+        tokens = np.zeros((layers, len(ids)))
+        for l in range(layers):
+            weights, values = kept[l]  # [H, T], [H, T, d_head]
+            projection = layer_module(model, l, "attention_output").weight.detach().double()
+            per_head = projection.T.reshape(n_heads, head_dim, -1) @ direction  # [H, d_head]: each head's reading
+            sent = (values.double() @ per_head.unsqueeze(-1)).squeeze(-1) * weights.double()  # [H, T]
+            tokens[l] = sent.sum(0).cpu().numpy()
+        out["by_token"] = tokens
     return out
 
 
@@ -103,9 +124,17 @@ class LogitAttributionAnalysis(Analysis):
             nan = np.full(layers, np.nan, dtype=np.float32)
             return LogitAttributionExample(nan, nan.copy(), np.full((layers, heads), np.nan, dtype=np.float32),
                                            np.array([np.nan], dtype=np.float32), np.array([np.nan], dtype=np.float32))
-        parts = attribute(context.model, *forced, heads=options.heads)
-        return LogitAttributionExample(*(parts[k].astype(np.float32)
-                                         for k in ("attention", "mlp", "heads", "embedding", "logit")))
+        parts = attribute(context.model, *forced, heads=options.heads, by_token=options.by_token)
+        result = LogitAttributionExample(*(parts[k].astype(np.float32)
+                                           for k in ("attention", "mlp", "heads", "embedding", "logit")))
+        if options.by_token:
+            start = forced[1]
+            by_token = parts["by_token"][:, :start].astype(np.float32)
+            by_segment = np.stack([by_token[:, s.start:min(s.end, start)].sum(axis=1)
+                                   for s in context.trajectory.segments if s.start < start], axis=1) \
+                if any(s.start < start for s in context.trajectory.segments) else np.zeros((layers, 0), np.float32)
+            result = dataclasses.replace(result, by_token=by_token, by_segment=by_segment.astype(np.float32))
+        return result
 
     def summarize_dataset(self, trajectories: Sequence[Trajectory], digests: list[LogitAttributionExample],
                           options, others: Mapping[type, list[Any]]) -> LogitAttributionSummary:
@@ -119,4 +148,16 @@ class LogitAttributionAnalysis(Analysis):
         return LogitAttributionSummary(len(scored), APPROXIMATION, tuple(map(float, mean("attention"))),
                                        tuple(map(float, mean("mlp"))),
                                        tuple(tuple(map(float, row)) for row in mean("heads")),
-                                       float(mean("embedding")[0]))
+                                       float(mean("embedding")[0]), by_segment_name(trajectories, digests))
+
+
+def by_segment_name(trajectories: Sequence[Trajectory], digests: list) -> tuple[SegmentContribution, ...]:
+    """Mean contribution of each segment name (in order of first appearance) over the examples that have it."""
+    sums: dict[str, list[np.ndarray]] = {}
+    for trajectory, digest in zip(trajectories, digests):
+        if digest is None or digest.by_segment is None or math.isnan(float(digest.logit[0])):
+            continue
+        for index, segment in enumerate(trajectory.segments[:digest.by_segment.shape[1]]):
+            sums.setdefault(segment.name, []).append(digest.by_segment[:, index])
+    return tuple(SegmentContribution(name, len(rows), tuple(map(float, np.mean(rows, axis=0))))
+                 for name, rows in sums.items())

@@ -21,6 +21,18 @@ class LogitAttributionExample(ExampleResult):
     embedding: np.ndarray = tensor("[1]", "the same for the token embedding entering layer 0")
     logit: np.ndarray = tensor("[1]", "the answer token's logit as the model computed it; the contributions sum to "
                                "it (plus the unembedding bias, if any)")
+    by_token: np.ndarray = tensor("[L, T]", "each layer's attention contribution split by source token (the tokens "
+                                  "up to the predicting position, in the trajectory's order); a row sums to that "
+                                  "layer's `attention`", optional=True)
+    by_segment: np.ndarray = tensor("[L, S]", "`by_token` summed over each segment (the trajectory's segments that "
+                                    "start before the answer, in order)", optional=True)
+
+
+@dataclass(frozen=True)
+class SegmentContribution:
+    segment: str = value("a segment name (`question`, `step 1`, ..., `answer`)")
+    n_examples: int = value("scored examples that have it")
+    by_layer: tuple[float, ...] = value("`[L]` mean direct contribution through each layer's attention")
 
 
 @dataclass(frozen=True)
@@ -33,6 +45,8 @@ class LogitAttributionSummary(DatasetSummary):
     mlp: tuple[float, ...] | None = value("`[L]` mean MLP contribution")
     heads: tuple[tuple[float, ...], ...] | None = value("`[L][H]` mean head contribution")
     embedding: float | None = value("mean embedding contribution")
+    by_segment: tuple[SegmentContribution, ...] = value("the attention contributions by source segment, averaged "
+                                                        "over the examples that have the segment", default=())
 
 
 register_results("logit_attribution", LogitAttributionExample, LogitAttributionSummary,

@@ -62,6 +62,7 @@ def test_the_shipped_model_through_a_run_and_a_page(tmp_path):
         "datasets": [{"name": "two-step", "path": str(REPO_ROOT / "data/datasets/two-step.jsonl"), "limit": 3}]})
     run = load_run(execute_run(resolve_paths(config, REPO_ROOT), config.to_dict(), config.config_hash()).directory)
     example = run.result("two-step", run.example_ids("two-step")[0], LogitAttributionExample)
+    np.testing.assert_allclose(example.by_token.sum(axis=1), example.attention, atol=1e-3)
     assert float(example.embedding[0] + example.attention.sum() + example.mlp.sum()) == pytest.approx(
         float(example.logit[0]), abs=1e-3)
     summary = run.summary("two-step", LogitAttributionSummary)
@@ -69,4 +70,27 @@ def test_the_shipped_model_through_a_run_and_a_page(tmp_path):
     site = build_site(tmp_path / "runs", REPO_ROOT / "mkdocs.yml", site_dir=tmp_path / "site",
                       docs_dir=tmp_path / "docs").site_dir
     page = (site / "runs/logits/two-step/index.html").read_text()
-    assert "Logit attribution" in page and "frozen" in page
+    assert "Logit attribution" in page and "frozen" in page and "by source segment" in page
+    assert (site / "runs/logits/two-step/figures/logit-attribution-segments.pdf").is_file()
+
+
+def test_the_answer_is_written_from_the_last_step_through_layer_2(tmp_path):
+    """The shipped model copies the last step's result into the answer: the residual decomposition by source
+    segment finds it there, in every example, through layer 2 (where transplantation found the format bug)."""
+    from generator.config import parse_config, resolve_paths
+    from generator.pipeline import execute_run
+    from generator.results.logit_attribution import LogitAttributionExample
+    from generator.store.run_directory import load_run
+
+    config = parse_config({
+        "run_name": "steps", "model": {"id": str(REPO_ROOT / "data/models/atlas-arith-demo")},
+        "output_dir": str(tmp_path / "runs"), "analyses": {"logit_attribution": {"heads": False}},
+        "datasets": [{"name": "three-step", "path": str(REPO_ROOT / "data/datasets/three-step.jsonl"), "limit": 8}]})
+    run = load_run(execute_run(resolve_paths(config, REPO_ROOT), config.to_dict(), config.config_hash()).directory)
+    for example_id in run.example_ids("three-step"):
+        trajectory = run.trajectory("three-step", example_id)
+        result = run.result("three-step", example_id, LogitAttributionExample)
+        names = [s.name for s in trajectory.segments[:result.by_segment.shape[1]]]
+        totals = result.by_segment.sum(axis=0)
+        assert names[int(np.argmax(totals))] == "step 3", (example_id, dict(zip(names, totals)))
+        assert totals.max() > 2.0 and int(np.argmax(result.by_segment[:, names.index("step 3")])) == 2

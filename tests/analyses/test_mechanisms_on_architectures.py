@@ -44,7 +44,12 @@ def test_head_ablation_batches_agree_and_every_head_is_reached(name):
 def test_logit_attribution_sums_to_the_logit_past_the_window(name):
     from generator.analyses.logit_attribution import attribute
 
-    parts = attribute(build(name), IDS, 12, heads=True)
+    parts = attribute(build(name), IDS, 12, heads=True, by_token=True)
     total = parts["embedding"].sum() + parts["attention"].sum() + parts["mlp"].sum()
     assert total == pytest.approx(float(parts["logit"][0]), abs=1e-3)
     np.testing.assert_allclose(parts["heads"].sum(axis=1), parts["attention"], atol=1e-3)
+    # each layer's attention contribution, split by source token, sums back to it; nothing comes from the future
+    np.testing.assert_allclose(parts["by_token"].sum(axis=1), parts["attention"], atol=1e-3)
+    assert np.abs(parts["by_token"][:, 12:]).max() == 0
+    if name == "mistral-sliding-window":  # window 5: only the last five positions up to 11 are seen
+        assert np.abs(parts["by_token"][:, :7]).max() == 0 and np.abs(parts["by_token"][:, 7:12]).min() > 0

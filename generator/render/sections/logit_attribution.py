@@ -8,7 +8,7 @@ import numpy as np
 
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, embed, format_number
+from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, dataset_heatmap, embed, format_number
 from generator.results.logit_attribution import LogitAttributionExample, LogitAttributionSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -38,6 +38,13 @@ def logit_attribution_dataset(site: SiteContext, run: Run, dataset: str, traject
                                          site.docs_dir / page_dir / "figures" / "logit-attribution",
                                          f"{dataset}: direct logit attribution", "logit")
         context["figure"] = site.figure("logit-attribution", run.name, dataset, None, written, page_dir)
+    if summary.by_segment:
+        grid = np.array([part.by_layer for part in summary.by_segment], dtype=np.float32)
+        context["segments"], context["segments_figure"] = dataset_heatmap(
+            site, run, dataset, page_dir, "logit-attribution-segments", grid,
+            [f"{part.segment} (n={part.n_examples})" for part in summary.by_segment],
+            [f"layer {i}" for i in range(grid.shape[1])], "Direct contribution through attention, by source segment",
+            "logit")
     return context
 
 
@@ -47,9 +54,15 @@ def logit_attribution_example(site: SiteContext, run: Run, trajectory: Trajector
     if result is None or np.isnan(result.logit[0]):
         return None
     target = plot_target(run, trajectory.dataset, trajectory.example_id, "logit-attribution")
-    return {"template": "_section_logit_attribution_example.md.j2", "logit": format_number(float(result.logit[0])),
-            "embedding": format_number(float(result.embedding[0])),
-            "plots": _plots(target, result.attention, result.mlp, result.heads)}
+    context = {"template": "_section_logit_attribution_example.md.j2", "logit": format_number(float(result.logit[0])),
+               "embedding": format_number(float(result.embedding[0])),
+               "plots": _plots(target, result.attention, result.mlp, result.heads), "segments": None}
+    if result.by_segment is not None and result.by_segment.shape[1]:
+        names = [s.name for s in trajectory.segments[:result.by_segment.shape[1]]]
+        context["segments"] = embed(plots.matrix_heatmap(
+            result.by_segment.T.copy(), names, [f"layer {i}" for i in range(result.by_segment.shape[0])],
+            f"{target}-segments", "Direct contribution through attention, by source segment", "logit"))
+    return context
 
 
 DATASET_SECTIONS.register("logit_attribution", logit_attribution_dataset)
