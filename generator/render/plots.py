@@ -21,11 +21,12 @@ def display_token(token: str) -> str:
     return token.replace(" ", "\u2423").replace("\n", "\u21b5").replace("\t", "\u21e5") or "\u2205"
 
 
-def line_by_layer(series: dict[str, np.ndarray], target: str, title: str, y_label: str) -> dict[str, Any]:
+def line_by_layer(series: dict[str, np.ndarray], target: str, title: str, y_label: str,
+                  dashes: dict[str, str] | None = None, colors: dict[str, int] | None = None) -> dict[str, Any]:
     """One line per series over layers (e.g. mean entropy per layer, per dataset)."""
     from bokeh.embed import json_item
 
-    return json_item(lines_figure(series, title, y_label), target)
+    return json_item(lines_figure(series, title, y_label, dashes, colors), target)
 
 
 def lines_figure(series: dict[str, np.ndarray], title: str, y_label: str, dashes: dict[str, str] | None = None,

@@ -6,9 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from generator.render.context import SiteContext
-from generator.render.sections.base import DATASET_SECTIONS, dataset_heatmap, format_number
-from generator.results.compositional import CompositionalSummary
+from generator.render import plots
+from generator.render.context import SiteContext, plot_target
+from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, dataset_heatmap, embed, format_number
+from generator.results.compositional import CompositionalExample, CompositionalSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
 
@@ -30,4 +31,17 @@ def compositional_dataset(site: SiteContext, run: Run, dataset: str, trajectorie
     return context
 
 
+def compositional_example(site: SiteContext, run: Run, trajectory: Trajectory, page_dir: str) -> dict[str, Any] | None:
+    result = run.result(trajectory.dataset, trajectory.example_id, CompositionalExample)
+    if result is None or result.single.size < 2 or np.isnan(result.single).all():
+        return None
+    steps = [f"step {i + 1}" for i in range(result.single.size)]
+    target = plot_target(run, trajectory.dataset, trajectory.example_id, "compositional")
+    return {"template": "_section_compositional_example.md.j2",
+            "singles": [format_number(float(v)) for v in result.single],
+            "map": embed(plots.matrix_heatmap(result.interaction.astype(np.float32), steps, steps, target,
+                                              "Interaction: pair minus the sum of singles", "Δ log p"))}
+
+
 DATASET_SECTIONS.register("compositional", compositional_dataset)
+EXAMPLE_SECTIONS.register("compositional", compositional_example)

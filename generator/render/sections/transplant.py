@@ -6,9 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from generator.render.context import SiteContext
-from generator.render.sections.base import DATASET_SECTIONS, dataset_heatmap
-from generator.results.transplant import DIRECTIONS, TransplantSummary
+from generator.render import plots
+from generator.render.context import SiteContext, plot_target
+from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, dataset_heatmap, embed
+from generator.results.transplant import DIRECTIONS, TransplantExample, TransplantSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
 
@@ -27,4 +28,21 @@ def transplant_dataset(site: SiteContext, run: Run, dataset: str, trajectories: 
     return context
 
 
+def transplant_example(site: SiteContext, run: Run, trajectory: Trajectory, page_dir: str) -> dict[str, Any] | None:
+    result = run.result(trajectory.dataset, trajectory.example_id, TransplantExample)
+    summary = run.summary(trajectory.dataset, TransplantSummary)
+    if result is None or summary is None:
+        return None
+    context: dict[str, Any] = {"template": "_section_transplant_example.md.j2", "summary": summary, "map": None,
+                               "informative": bool(result.informative[0] == 1.0)}
+    if context["informative"]:
+        target = plot_target(run, trajectory.dataset, trajectory.example_id, "transplant")
+        context["none"] = bool(np.nanmax(result.flips) == 0)
+        context["map"] = embed(plots.matrix_heatmap(result.flips.astype(np.float32), list(summary.rows),
+                                                    list(DIRECTIONS), target, "Flipped (1) by the transplant",
+                                                    "flipped", 0.0, 1.0))
+    return context
+
+
 DATASET_SECTIONS.register("transplant", transplant_dataset)
+EXAMPLE_SECTIONS.register("transplant", transplant_example)
