@@ -51,8 +51,12 @@ def lines_figure(series: dict[str, np.ndarray], title: str, y_label: str, dashes
     return fig
 
 
-def panel_grid(figures: list, target: str, columns: int = 2) -> dict[str, Any]:
-    """Several figures as one interactive panel (a grid, ``columns`` wide), each keeping its own tools."""
+def panel_grid(figures: list, target: str, columns: int = 1) -> dict[str, Any]:
+    """Several figures as one interactive panel (a grid, ``columns`` wide), each keeping its own tools.
+
+    One column by default: the page's content column (about 690 px) holds one panel of at most
+    560 px, so nothing is cut off; the static figure for papers lays the same panels out 2 x 2.
+    """
     from bokeh.embed import json_item
     from bokeh.layouts import gridplot
 

@@ -94,3 +94,24 @@ def test_the_answer_is_written_from_the_last_step_through_layer_2(tmp_path):
         totals = result.by_segment.sum(axis=0)
         assert names[int(np.argmax(totals))] == "step 3", (example_id, dict(zip(names, totals)))
         assert totals.max() > 2.0 and int(np.argmax(result.by_segment[:, names.index("step 3")])) == 2
+
+
+def test_a_run_without_the_token_split_still_renders(tmp_path):
+    """Runs written before ``by_token`` existed (or with it off) have no segment split: the sections leave it out."""
+    from generator.config import parse_config, resolve_paths
+    from generator.pipeline import execute_run
+    from generator.render.site import build_site
+    from generator.results.logit_attribution import LogitAttributionExample, LogitAttributionSummary
+    from generator.store.run_directory import load_run
+
+    config = parse_config({
+        "run_name": "plain", "model": {"id": str(REPO_ROOT / "data/models/atlas-arith-demo")},
+        "output_dir": str(tmp_path / "runs"), "analyses": {"logit_attribution": {"by_token": False}},
+        "datasets": [{"name": "two-step", "path": str(REPO_ROOT / "data/datasets/two-step.jsonl"), "limit": 2}]})
+    run = load_run(execute_run(resolve_paths(config, REPO_ROOT), config.to_dict(), config.config_hash()).directory)
+    assert run.summary("two-step", LogitAttributionSummary).by_segment == ()
+    assert run.result("two-step", run.example_ids("two-step")[0], LogitAttributionExample).by_token is None
+    site = build_site(tmp_path / "runs", REPO_ROOT / "mkdocs.yml", site_dir=tmp_path / "site",
+                      docs_dir=tmp_path / "docs").site_dir
+    page = (site / "runs/plain/two-step/index.html").read_text()
+    assert "Logit attribution" in page and "by source segment" not in page

@@ -82,7 +82,10 @@ def test_the_panel_grid_draws_offline(mechanism_site):
         grid.locator("canvas").first.wait_for(state="attached", timeout=15000)
         page.wait_for_timeout(500)
         assert grid.locator("canvas").count() >= 4
-        assert grid.bounding_box()["height"] > 500  # two rows of panels
+        box, column = grid.bounding_box(), page.locator(".md-content__inner").bounding_box()
+        assert box["height"] > 1000  # four panels, one above the other
+        panels = grid.locator(".bk-Figure, .bk-Canvas").all()
+        assert panels and max(p.bounding_box()["x"] + p.bounding_box()["width"] for p in panels) <= column["x"] + column["width"] + 1
         browser.close()
     assert not external and not errors
 

@@ -27,7 +27,7 @@ def compositional_dataset(site: SiteContext, run: Run, dataset: str, trajectorie
         steps = [f"step {i + 1}" for i in range(grid.shape[0])]
         context["map"], context["figure"] = dataset_heatmap(
             site, run, dataset, page_dir, "compositional", grid, steps, steps,
-            "Interaction: pair ablated together minus the sum of singles", "Δ log p")
+            "Interaction: pair minus sum of singles", "Δ log p")
     return context
 
 
@@ -40,7 +40,7 @@ def compositional_example(site: SiteContext, run: Run, trajectory: Trajectory, p
     return {"template": "_section_compositional_example.md.j2",
             "singles": [format_number(float(v)) for v in result.single],
             "map": embed(plots.matrix_heatmap(result.interaction.astype(np.float32), steps, steps, target,
-                                              "Interaction: pair minus the sum of singles", "Δ log p"))}
+                                              "Interaction: pair minus sum of singles", "Δ log p"))}
 
 
 DATASET_SECTIONS.register("compositional", compositional_dataset)

@@ -29,7 +29,7 @@ def logit_attribution_dataset(site: SiteContext, run: Run, dataset: str, traject
     if summary is None:
         return None
     context: dict[str, Any] = {"template": "_section_logit_attribution_dataset.md.j2", "summary": summary,
-                               "embedding": format_number(summary.embedding), "plots": None}
+                               "embedding": format_number(summary.embedding), "plots": None, "segments": None}
     if summary.attention is not None:
         attention, mlp = np.array(summary.attention), np.array(summary.mlp)
         heads = np.array(summary.heads)
@@ -43,7 +43,7 @@ def logit_attribution_dataset(site: SiteContext, run: Run, dataset: str, traject
         context["segments"], context["segments_figure"] = dataset_heatmap(
             site, run, dataset, page_dir, "logit-attribution-segments", grid,
             [f"{part.segment} (n={part.n_examples})" for part in summary.by_segment],
-            [f"layer {i}" for i in range(grid.shape[1])], "Direct contribution through attention, by source segment",
+            [f"layer {i}" for i in range(grid.shape[1])], "Via attention, by source segment",
             "logit")
     return context
 
@@ -61,7 +61,7 @@ def logit_attribution_example(site: SiteContext, run: Run, trajectory: Trajector
         names = [s.name for s in trajectory.segments[:result.by_segment.shape[1]]]
         context["segments"] = embed(plots.matrix_heatmap(
             result.by_segment.T.copy(), names, [f"layer {i}" for i in range(result.by_segment.shape[0])],
-            f"{target}-segments", "Direct contribution through attention, by source segment", "logit"))
+            f"{target}-segments", "Via attention, by source segment", "logit"))
     return context
 
 

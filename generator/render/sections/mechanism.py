@@ -142,6 +142,12 @@ def heads_panel(run: Run, dataset: str) -> Panel | None:
                         "mean Δ log p")
 
 
+def lettered(figure, letter: str):
+    """The panel's letter before its title, as in the static figure and the readings."""
+    figure.title.text = f"{letter}. {figure.title.text}"
+    return figure
+
+
 PANELS = {"formats": formats_panel, "scaling": scaling_panel, "transplant": transplant_panel, "heads": heads_panel}
 ANALYSES = {"formats": "formats or token_classes (with templates)", "scaling": "scaling", "transplant": "transplant",
             "heads": "head_ablation"}
@@ -158,7 +164,8 @@ def mechanism_dataset(site: SiteContext, run: Run, dataset: str, trajectories: l
     return {"template": "_section_mechanism_dataset.md.j2",
             "panels": [{"letter": "ABCD"[i], "reading": p.reading} for i, p in enumerate(panels)],
             "missing": [ANALYSES[name] for name in PANELS if name not in shown],
-            "plot": embed(plots.panel_grid([p.figure() for p in panels], plot_target(run, dataset, "mechanism"))),
+            "plot": embed(plots.panel_grid([lettered(p.figure(), "ABCD"[i]) for i, p in enumerate(panels)],
+                                           plot_target(run, dataset, "mechanism"))),
             "figure": site.figure("mechanism", run.name, dataset, None, written, page_dir)}
 
 
