@@ -54,7 +54,7 @@ def cases(model, ids: list[int], args):
     from generator.analyses.patching import patch_all
     from generator.analyses.prompting import greedy_ids
     from generator.analyses.token_classes import class_attention
-    from generator.analyses.transplant import record, transplant_rows
+    from generator.analyses.transplant import transplant_rows
     from generator.capture.interventions import Site, edited, heads_replaced
 
     layers, heads, tokens = args.layers, args.heads, len(ids)
@@ -67,8 +67,7 @@ def cases(model, ids: list[int], args):
             scored(model, torch.tensor([ids] * len(chunk), device=device), ids, start)
 
     def transplant():
-        donor = record(model, ids[::-1])
-        transplant_rows(model, ids, donor, range(8), batch_size=8)
+        transplant_rows(model, ids, ids[::-1], range(8), batch_size=8)  # the donor runs as row 0 of the batch
 
     def token_classes():
         classes = np.arange(tokens) % 4 - 1  # three classes and unclassed tokens
@@ -97,7 +96,7 @@ def cases(model, ids: list[int], args):
 
     n_sites = layers * 3 + layers * heads
     return [("head_ablation", 64, -(-layers * heads // 64), head_ablation),
-            ("transplant (one direction)", 8, -(-(layers + 1) // 8), transplant),
+            ("transplant (one direction; 8 rows + the donor)", 8, -(-(layers + 1) // 8), transplant),
             ("token_classes (one format)", 1, 1, token_classes),
             ("compositional (8 steps, triplets)", 32, -(-92 // 32), compositional),
             ("patching (components and heads)", 64, -(-n_sites // 64), patching),

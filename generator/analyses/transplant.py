@@ -5,8 +5,9 @@ answered greedily; where the answers differ, both are run on their prompt plus t
 of the answers with their attention recorded, then each is run again with the other's weights
 at one layer (each layer, then all at once): the transplant *flips* the item when the run then
 picks the donor's answer token. Both directions, every layer, in batched forward passes of at
-most ``batch_size`` rows; ``layers`` limits the transplants (and the weights kept: a recorded
-layer is ``heads x T x T`` floats) to the layers named.
+most ``batch_size`` recipient rows, each batch led by the donor itself, whose weights are
+copied as they are computed (none are stored); ``layers`` limits the transplants to the layers
+named.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import numpy as np
 
 from generator.analyses.base import Analysis, AnalysisError, ExampleContext, check_layers, register_analysis
 from generator.analyses.prompting import fill_template, greedy_ids
-from generator.capture.transplant import attention_recorded, attention_transplanted
+from generator.capture.transplant import (attention_recorded, attention_transplanted,
+                                          attention_transplanted_in_batch)
 from generator.results.transplant import TransplantExample, TransplantSummary
 from generator.store.plain_data import OptionError
 from generator.store.records import Trajectory
@@ -38,18 +40,26 @@ class TransplantOptions:
                 raise OptionError(key, f"expected a positive integer, got {getattr(self, key)}")
 
 
-def transplant_rows(model, ids: list[int], donor: dict, layers: Sequence[int], batch_size: int = 64):
-    """Logits at the last position of ``ids`` with the donor's weights at each layer alone, then at all of them."""
+def transplant_rows(model, ids: list[int], donor, layers: Sequence[int], batch_size: int = 64):
+    """Logits at the last position of ``ids`` with the donor's weights at each layer alone, then at all of them.
+
+    ``donor`` is the donor's token ids (as long as ``ids``: it runs as row 0 of each batch and
+    nothing is kept) or its recorded weights (``record``).
+    """
     import torch
 
     rows = [{layer} for layer in layers] + [set(layers)]
+    in_batch = not isinstance(donor, dict)
     logits = []
     with torch.no_grad():
         for first in range(0, len(rows), batch_size):
             chunk = rows[first:first + batch_size]
-            with attention_transplanted(model, donor, chunk):
-                batch = torch.tensor([ids] * len(chunk), device=model.device)
-                logits.append(model(input_ids=batch, use_cache=False, logits_to_keep=1).logits[:, -1])
+            inputs = [list(donor)] * in_batch + [ids] * len(chunk)
+            routed = attention_transplanted_in_batch(model, chunk) if in_batch else attention_transplanted(
+                model, donor, chunk)
+            with routed:
+                out = model(input_ids=torch.tensor(inputs, device=model.device), use_cache=False, logits_to_keep=1)
+            logits.append(out.logits[int(in_batch):, -1])
     return torch.cat(logits)
 
 
@@ -89,11 +99,9 @@ class TransplantAnalysis(Analysis):
             return TransplantExample(np.array([0.0], np.float32), np.full((len(layers) + 1, 2), np.nan, np.float32))
         shared = clean_out[:decision]
         clean_ids, corrupted_ids = clean + shared, corrupted + shared
-        clean_weights = record(model, clean_ids, layers)
-        into_corrupted = transplant_rows(model, corrupted_ids, clean_weights, layers, options.batch_size).argmax(-1)
-        del clean_weights  # one version's weights held at a time
-        corrupted_weights = record(model, corrupted_ids, layers)
-        into_clean = transplant_rows(model, clean_ids, corrupted_weights, layers, options.batch_size).argmax(-1)
+        # the donor runs in each batch beside its recipients: no version's weights are ever kept
+        into_corrupted = transplant_rows(model, corrupted_ids, clean_ids, layers, options.batch_size).argmax(-1)
+        into_clean = transplant_rows(model, clean_ids, corrupted_ids, layers, options.batch_size).argmax(-1)
         flips = np.stack([(into_corrupted == clean_out[decision]).cpu().numpy(),
                           (into_clean == corrupted_out[decision]).cpu().numpy()], axis=1)
         return TransplantExample(np.array([1.0], np.float32), flips.astype(np.float32))

@@ -3,6 +3,9 @@
 Both run through an attention function registered with ``AttentionInterface`` (eager attention,
 whose weights can be kept or replaced). Replacement is batched: batch row ``i`` takes the
 donor's weights at the layers ``rows[i]`` names, so every layer's transplant is one forward pass.
+The donor is either recorded first (every layer's ``heads x T x T`` weights kept: 1.3 GB for
+28 layers x 12 heads at 1,024 tokens in float32) or, cheaper, run as row 0 of the same batch,
+its weights copied layer by layer as they are computed and never kept.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ class _Plan:
     donor: dict | None = None  # layer -> weights [1, head, q, k] to put in
     rows: list[set[int]] = field(default_factory=list)  # per batch row: the layers that take the donor's weights
     keep: set[int] | None = None  # record mode: the layers whose weights are kept (None: all)
+    donor_in_batch: bool = False  # batch row 0 is the donor: its weights, as computed, are the ones put in
 
 
 def _transplant_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, softcap=None,
@@ -32,14 +36,15 @@ def _transplant_attention(module, query, key, value, attention_mask, scaling=Non
     weights = eager_weights(query, key, attention_mask, scaling, softcap)
     plan: _Plan = _STATE.get()
     layer = getattr(module, "layer_idx", None)
-    if plan.donor is None:
+    if plan.donor is None and not plan.donor_in_batch:
         if plan.keep is None or layer in plan.keep:
             plan.recorded[layer] = weights.detach().clone()
     else:
         rows = [row for row, layers in enumerate(plan.rows) if layer in layers]
         if rows:
+            source = weights[:1] if plan.donor_in_batch else plan.donor[layer].to(weights.dtype)
             weights = weights.clone()
-            weights[rows] = plan.donor[layer].to(weights.dtype).expand(len(rows), -1, -1, -1)
+            weights[rows] = source.expand(len(rows), -1, -1, -1)
     return weighted_values(weights, value), None
 
 
@@ -55,3 +60,9 @@ def attention_transplanted(model, donor: dict, rows: list[set[int]]):
     """Batch row ``i`` runs with ``donor``'s weights at the layers in ``rows[i]`` (the others compute their own)."""
     return attention_routed(model, TRANSPLANT_IMPLEMENTATION, _transplant_attention, _STATE,
                             _Plan(donor=donor, rows=rows))
+
+
+def attention_transplanted_in_batch(model, rows: list[set[int]]):
+    """Batch row 0 is the donor (run as itself); row ``i + 1`` takes its weights at the layers in ``rows[i]``."""
+    return attention_routed(model, TRANSPLANT_IMPLEMENTATION, _transplant_attention, _STATE,
+                            _Plan(rows=[set()] + list(rows), donor_in_batch=True))

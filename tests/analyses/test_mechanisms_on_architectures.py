@@ -29,6 +29,9 @@ def test_recorded_weights_are_the_eager_attention_and_own_weights_change_nothing
     np.testing.assert_allclose(own.numpy(), out.logits[0, -1].expand(n_layers + 1, -1).numpy(), atol=1e-4)
     other = transplant_rows(model, IDS, record(model, OTHER), range(n_layers))
     assert float((other[-1] - out.logits[0, -1]).abs().max()) > 1e-4
+    # the donor run beside its recipients in the same batch (nothing kept) gives the same logits
+    in_batch = transplant_rows(model, IDS, OTHER, range(n_layers), batch_size=3)
+    np.testing.assert_allclose(in_batch.numpy(), other.numpy(), atol=1e-4)
 
 
 @pytest.mark.parametrize("name", ARCHITECTURES)

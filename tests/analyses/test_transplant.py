@@ -90,6 +90,7 @@ def test_batches_and_a_subset_of_layers_give_the_same_rows(model):
     assert set(only) == {1, 2}
     subset = transplant_rows(model, A, only, [1, 2], batch_size=2)  # layer 1, layer 2, then both together
     np.testing.assert_allclose(subset[:2].numpy(), whole[1:3].numpy(), atol=1e-5)
+    np.testing.assert_allclose(transplant_rows(model, A, B, [1, 2], batch_size=2).numpy(), subset.numpy(), atol=1e-5)
 
 
 def test_a_layer_the_model_lacks_is_named_before_any_example(model):
