@@ -25,6 +25,9 @@ class AttentionOptions:
     # "auto": the fused kernel (Triton on CUDA, compiled C on the CPU) where available, else the
     # block-wise PyTorch pass; "fused" / "torch" to insist on one (docs/capture.md).
     engine: Literal["auto", "torch", "fused"] = "auto"
+    # The per-token segment mass [L, H, T, S] is stored up to this size per example; above it (long
+    # agent runs: tokens x steps) only its per-segment averages are (segment_pair_mass).
+    max_segment_mass_mib: float = 64.0
 
     def __post_init__(self) -> None:
         for index, pair in enumerate(self.map_heads):
@@ -32,6 +35,8 @@ class AttentionOptions:
                 raise OptionError(f"map_heads[{index}]", f"expected [layer, head], got {list(pair)}")
         if self.max_map_tokens < 0:
             raise OptionError("max_map_tokens", f"expected 0 or more, got {self.max_map_tokens}")
+        if self.max_segment_mass_mib < 0:
+            raise OptionError("max_segment_mass_mib", f"expected 0 or more, got {self.max_segment_mass_mib}")
         if self.pooled_map_size < 1:
             raise OptionError("pooled_map_size", f"expected a positive integer, got {self.pooled_map_size}")
 
@@ -75,7 +80,8 @@ class AttentionAnalysis(Analysis):
             pooled = {"pooled_heads": captured.pooled_heads, "pooled_mean": captured.pooled_mean,
                       "pooled_max": captured.pooled_max, "pooled_edges": captured.pooled_edges}
         return attention_example(captured.segment_mass, captured.entropy, captured.max_weight, context.trajectory,
-                                 maps=captured.maps if wants_maps else None, **pooled)
+                                 options.max_segment_mass_mib * 2**20, maps=captured.maps if wants_maps else None,
+                                 **pooled)
 
     def summarize_dataset(self, trajectories: Sequence[Trajectory], digests: list[AttentionDigest],
                           options: AttentionOptions, others: Mapping[type, list[Any]]) -> AttentionSummary:

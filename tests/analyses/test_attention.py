@@ -99,6 +99,15 @@ def test_long_sequences_skip_full_maps(tmp_path):
                                                      np.array([0, 0, 0, 1, 1, 1])), options)
     assert result.maps is None
     assert result.segment_mass.shape == (2, 4, 6, 2)
+    np.testing.assert_allclose(result.segment_pair_mass[:, :, 1], result.segment_mass[:, :, 3:6].mean(axis=2))
+    np.testing.assert_allclose(result.segment_pair_mass[:, :, 0], result.segment_mass[:, :, 0:3].mean(axis=2))
+    # a budget smaller than [L, H, T, S] keeps only the per-segment averages (long agent runs)
+    small = analysis.analyze_example(
+        ExampleContext(tiny_llama(), None, torch.tensor([list(range(1, 7))]), trajectory, np.array([0, 0, 0, 1, 1, 1])),
+        analysis.parse_options({"max_map_tokens": 4, "max_segment_mass_mib": 0.0001}))
+    assert small.segment_mass is None
+    np.testing.assert_allclose(small.segment_pair_mass, result.segment_pair_mass, atol=1e-6)
+    np.testing.assert_allclose(small.answer_segment_mass, result.answer_segment_mass, atol=1e-6)
 
 
 def test_capture_engine_option_is_checked_and_passed_on():

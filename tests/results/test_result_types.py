@@ -134,11 +134,11 @@ def test_summaries_are_plain_json():
 def test_records_are_checked_when_made():
     ones = np.ones((1, 1, 3), np.float32)
     with pytest.raises(ResultFormatError, match="AttentionExample: key 'entropy': expected shape \\[L, H, T\\]"):
-        AttentionExample(np.ones((1, 1, 3, 1), np.float32), ones[0], ones, np.ones((1, 1, 1), np.float32),
-                         np.ones((1, 1), np.float32))
+        AttentionExample(ones[0], ones, np.ones((1, 1, 1), np.float32), np.ones((1, 1), np.float32),
+                         np.ones((1, 1, 3, 1), np.float32))
     with pytest.raises(ResultFormatError, match="key 'mean_entropy': expected float32, got float64"):
-        AttentionExample(np.ones((1, 1, 3, 1), np.float32), ones, ones, np.ones((1, 1, 1), np.float32),
-                         np.ones((1, 1)))
+        AttentionExample(ones, ones, np.ones((1, 1, 1), np.float32), np.ones((1, 1)),
+                         np.ones((1, 1, 3, 1), np.float32))
 
 
 def test_summaries_from_weights_on_a_known_map():
