@@ -1,17 +1,17 @@
 """Attention transplantation: the attention weights of one version of an item used in the other.
 
 Two versions of each item (the ``patching`` analysis's clean and corrupted templates) are
-answered greedily; where the answers differ, both are run on their prompt plus the shared start
-of the answers with their attention recorded, then each is run again with the other's weights
-at one layer (each layer, then all at once): the transplant *flips* the item when the run then
-picks the donor's answer token. Both directions, every layer, in batched forward passes of at
-most ``batch_size`` recipient rows, each batch led by the donor itself, whose weights are
-copied as they are computed (none are stored); ``layers`` limits the transplants to the layers
-named.
+answered greedily; where the answers differ, each is run again on its prompt plus the shared
+start of the answers with the other's weights at one layer (each layer, then all at once; with
+``heads``, each head alone too): the transplant *flips* the item when the run then picks the
+donor's answer token. Both directions run in batches of at most ``batch_size`` recipient rows,
+each batch led by the donor itself, whose weights are copied as they are computed (none are
+stored); ``layers`` limits the transplants to the layers named.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -32,6 +32,7 @@ class TransplantOptions:
     corrupted_template: str = "Q: {question}"
     max_new_tokens: int = 12
     layers: tuple[int, ...] = ()  # the layers whose weights are transplanted (default: every layer)
+    heads: bool = False  # also each head of those layers alone (L x H more transplants per direction)
     batch_size: int = 8  # transplanted copies of the item per forward pass
 
     def __post_init__(self) -> None:
@@ -46,14 +47,18 @@ def transplant_rows(model, ids: list[int], donor, layers: Sequence[int], batch_s
     ``donor`` is the donor's token ids (as long as ``ids``: it runs as row 0 of each batch and
     nothing is kept) or its recorded weights (``record``).
     """
+    return transplanted_logits(model, ids, donor, [{layer} for layer in layers] + [set(layers)], batch_size)
+
+
+def transplanted_logits(model, ids: list[int], donor, specs: list[set], batch_size: int = 64):
+    """Logits at the last position of ``ids``, one row per spec: layers and/or (layer, head) pairs transplanted."""
     import torch
 
-    rows = [{layer} for layer in layers] + [set(layers)]
     in_batch = not isinstance(donor, dict)
     logits = []
     with torch.no_grad():
-        for first in range(0, len(rows), batch_size):
-            chunk = rows[first:first + batch_size]
+        for first in range(0, len(specs), batch_size):
+            chunk = specs[first:first + batch_size]
             inputs = [list(donor)] * in_batch + [ids] * len(chunk)
             routed = attention_transplanted_in_batch(model, chunk) if in_batch else attention_transplanted(
                 model, donor, chunk)
@@ -96,15 +101,28 @@ class TransplantAnalysis(Analysis):
         corrupted_out = greedy_ids(model, corrupted, options.max_new_tokens, tokenizer.eos_token_id)
         decision = next((i for i, (a, b) in enumerate(zip(clean_out, corrupted_out)) if a != b), None)
         if decision is None:
-            return TransplantExample(np.array([0.0], np.float32), np.full((len(layers) + 1, 2), np.nan, np.float32))
+            config = model.config.get_text_config()
+            return TransplantExample(np.array([0.0], np.float32), np.full((len(layers) + 1, 2), np.nan, np.float32),
+                                     np.full((config.num_hidden_layers, config.num_attention_heads, 2), np.nan,
+                                             np.float32) if options.heads else None)
         shared = clean_out[:decision]
         clean_ids, corrupted_ids = clean + shared, corrupted + shared
         # the donor runs in each batch beside its recipients: no version's weights are ever kept
-        into_corrupted = transplant_rows(model, corrupted_ids, clean_ids, layers, options.batch_size).argmax(-1)
-        into_clean = transplant_rows(model, clean_ids, corrupted_ids, layers, options.batch_size).argmax(-1)
+        n_heads = model.config.get_text_config().num_attention_heads
+        specs = [{layer} for layer in layers] + [set(layers)]
+        if options.heads:
+            specs += [{(layer, head)} for layer in layers for head in range(n_heads)]
+        into_corrupted = transplanted_logits(model, corrupted_ids, clean_ids, specs, options.batch_size).argmax(-1)
+        into_clean = transplanted_logits(model, clean_ids, corrupted_ids, specs, options.batch_size).argmax(-1)
         flips = np.stack([(into_corrupted == clean_out[decision]).cpu().numpy(),
-                          (into_clean == corrupted_out[decision]).cpu().numpy()], axis=1)
-        return TransplantExample(np.array([1.0], np.float32), flips.astype(np.float32))
+                          (into_clean == corrupted_out[decision]).cpu().numpy()], axis=1).astype(np.float32)
+        result = TransplantExample(np.array([1.0], np.float32), flips[:len(layers) + 1])
+        if not options.heads:
+            return result
+        n_layers = model.config.get_text_config().num_hidden_layers
+        head_flips = np.full((n_layers, n_heads, 2), np.nan, np.float32)
+        head_flips[layers] = flips[len(layers) + 1:].reshape(len(layers), n_heads, 2)
+        return dataclasses.replace(result, head_flips=head_flips)
 
     def summarize_dataset(self, trajectories: Sequence[Trajectory], digests: list[TransplantExample],
                           options: TransplantOptions, others: Mapping[type, list[Any]]) -> TransplantSummary:
@@ -113,6 +131,10 @@ class TransplantAnalysis(Analysis):
         layers = list(options.layers) or list(range(n_rows - 1))
         rows = tuple(f"layer {i}" for i in layers) + ("all layers" if not options.layers else "these layers together",)
         rate = np.mean([d.flips for d in informative], axis=0) if informative else None
+        heads = [d.head_flips for d in informative if d.head_flips is not None]
+        head_rate = np.mean(heads, axis=0) if heads else None
         return TransplantSummary(options.clean_template, options.corrupted_template, rows, len(digests),
                                  len(informative),
-                                 tuple(tuple(float(v) for v in row) for row in rate) if rate is not None else None)
+                                 tuple(tuple(float(v) for v in row) for row in rate) if rate is not None else None,
+                                 tuple(tuple(tuple(float(v) for v in head) for head in layer) for layer in head_rate)
+                                 if head_rate is not None else None)

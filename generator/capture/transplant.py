@@ -25,7 +25,8 @@ _STATE: contextvars.ContextVar = contextvars.ContextVar("atlas_transplant", defa
 class _Plan:
     recorded: dict = field(default_factory=dict)  # layer -> weights [batch, head, q, k] (record mode)
     donor: dict | None = None  # layer -> weights [1, head, q, k] to put in
-    rows: list[set[int]] = field(default_factory=list)  # per batch row: the layers that take the donor's weights
+    # per batch row: what takes the donor's weights: layers (every head) and/or (layer, head) pairs
+    rows: list[set] = field(default_factory=list)
     keep: set[int] | None = None  # record mode: the layers whose weights are kept (None: all)
     donor_in_batch: bool = False  # batch row 0 is the donor: its weights, as computed, are the ones put in
 
@@ -40,12 +41,21 @@ def _transplant_attention(module, query, key, value, attention_mask, scaling=Non
         if plan.keep is None or layer in plan.keep:
             plan.recorded[layer] = weights.detach().clone()
     else:
-        rows = [row for row, layers in enumerate(plan.rows) if layer in layers]
-        if rows:
+        taken = [(row, heads) for row, spec in enumerate(plan.rows) if (heads := heads_taken(spec, layer)) is not None]
+        if taken:
             source = weights[:1] if plan.donor_in_batch else plan.donor[layer].to(weights.dtype)
             weights = weights.clone()
-            weights[rows] = source.expand(len(rows), -1, -1, -1)
+            for row, heads in taken:
+                weights[row, heads] = source[0, heads]
     return weighted_values(weights, value), None
+
+
+def heads_taken(spec: set, layer: int) -> slice | list[int] | None:
+    """Which heads of ``layer`` a row's spec transplants: all (the layer is in it), some ((layer, head) pairs), none."""
+    if layer in spec:
+        return slice(None)
+    heads = sorted(item[1] for item in spec if isinstance(item, tuple) and item[0] == layer)
+    return heads or None
 
 
 @contextlib.contextmanager
@@ -56,13 +66,14 @@ def attention_recorded(model, layers=None) -> Iterator[dict]:
         yield plan.recorded
 
 
-def attention_transplanted(model, donor: dict, rows: list[set[int]]):
-    """Batch row ``i`` runs with ``donor``'s weights at the layers in ``rows[i]`` (the others compute their own)."""
+def attention_transplanted(model, donor: dict, rows: list[set]):
+    """Batch row ``i`` runs with ``donor``'s weights where ``rows[i]`` says (layers, or (layer, head) pairs);
+    everything else computes its own."""
     return attention_routed(model, TRANSPLANT_IMPLEMENTATION, _transplant_attention, _STATE,
                             _Plan(donor=donor, rows=rows))
 
 
-def attention_transplanted_in_batch(model, rows: list[set[int]]):
-    """Batch row 0 is the donor (run as itself); row ``i + 1`` takes its weights at the layers in ``rows[i]``."""
+def attention_transplanted_in_batch(model, rows: list[set]):
+    """Batch row 0 is the donor (run as itself); row ``i + 1`` takes its weights where ``rows[i]`` says."""
     return attention_routed(model, TRANSPLANT_IMPLEMENTATION, _transplant_attention, _STATE,
                             _Plan(rows=[set()] + list(rows), donor_in_batch=True))

@@ -20,6 +20,8 @@ class TransplantExample(ExampleResult):
     flips: np.ndarray = tensor("[L + 1, 2]", "1 when the transplant gave the donor's answer: column 0 puts the "
                                "clean run's attention into the corrupted run, column 1 the reverse; NaN when "
                                "uninformative")
+    head_flips: np.ndarray | None = tensor("[L, H, 2]", "the same with one head's weights transplanted alone "
+                                           "(option `heads`; NaN for layers not transplanted)", optional=True)
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class TransplantSummary(DatasetSummary):
     informative_items: int = value("items whose two answers differ")
     flip_rate: tuple[tuple[float, ...], ...] | None = value("`[row][direction]` share of informative items whose "
                                                             "answer became the donor's")
+    head_flip_rate: tuple[tuple[tuple[float, ...], ...], ...] | None = value(
+        "`[layer][head][direction]` the same for single heads (option `heads`)", default=None)
 
 
 register_results("transplant", TransplantExample, TransplantSummary,

@@ -64,7 +64,7 @@ def test_decimals_both_ways_through_a_run_and_a_page(tmp_path):
 
     config = parse_config({
         "run_name": "moved", "model": {"id": str(REPO_ROOT / "data/models/atlas-arith-demo")},
-        "output_dir": str(tmp_path / "runs"), "analyses": {"transplant": {}},
+        "output_dir": str(tmp_path / "runs"), "analyses": {"transplant": {"heads": True}},
         "datasets": [{"name": "decimals", "path": str(REPO_ROOT / "data/datasets/decimals.jsonl"), "limit": 8}]})
     run = load_run(execute_run(resolve_paths(config, REPO_ROOT), config.to_dict(), config.config_hash()).directory)
     summary = run.summary("decimals", TransplantSummary)
@@ -76,9 +76,14 @@ def test_decimals_both_ways_through_a_run_and_a_page(tmp_path):
     # answer both ways, and so does moving every layer's; layers 0 and 3 carry none of it
     assert summary.flip_rate[2] == summary.flip_rate[4] == (1.0, 1.0)
     assert summary.flip_rate[0] == summary.flip_rate[3] == (0.0, 0.0)
+    heads = np.array(summary.head_flip_rate)  # [layer, head, direction]
+    assert heads.shape == (4, 4, 2) and heads[0].max() == heads[3].max() == 0.0  # no single head outside layer 2's
+    assert run.result("decimals", informative[0], TransplantExample).head_flips.shape == (4, 4, 2)
     site = build_site(tmp_path / "runs", REPO_ROOT / "mkdocs.yml", site_dir=tmp_path / "site",
                       docs_dir=tmp_path / "docs").site_dir
-    assert "Attention transplantation" in (site / "runs/moved/decimals/index.html").read_text()
+    page = (site / "runs/moved/decimals/index.html").read_text()
+    assert "Attention transplantation" in page and "Each head&#39;s weights alone" in page.replace("'", "&#39;")
+    assert (site / "runs/moved/decimals/figures/transplant-heads-into-clean.pdf").is_file()
 
 
 def test_batches_and_a_subset_of_layers_give_the_same_rows(model):
@@ -99,3 +104,28 @@ def test_a_layer_the_model_lacks_is_named_before_any_example(model):
 
     with pytest.raises(AnalysisError, match=r"analyses\.transplant\.layers\[1\]: layer 9 is out of range"):
         TransplantAnalysis().check_model(model, TransplantOptions(layers=(0, 9)))
+
+
+def test_a_single_heads_transplant_changes_only_what_that_head_writes():
+    """A hand-set model whose output projection ignores every head but one: transplanting any other head's
+    weights leaves the logits exactly as they were; transplanting that head's changes them."""
+    import torch
+
+    from generator.analyses.transplant import transplanted_logits
+
+    model = tiny_llama(num_layers=2, num_heads=4, num_kv_heads=2, seed=3)
+    only = (1, 2)
+    head_dim = model.config.hidden_size // model.config.num_attention_heads
+    with torch.no_grad():
+        for layer, block in enumerate(model.model.layers):
+            for head in range(4):
+                if (layer, head) != only:
+                    block.self_attn.o_proj.weight[:, head * head_dim:(head + 1) * head_dim] = 0
+        base = model(input_ids=torch.tensor([A]), use_cache=False).logits[0, -1]
+    specs = [{(layer, head)} for layer in range(2) for head in range(4)]
+    moved = transplanted_logits(model, A, B, specs, batch_size=3)
+    for (layer, head), row in zip([(l, h) for l in range(2) for h in range(4)], moved):
+        changed = float((row - base).abs().max())
+        assert (changed > 1e-4) if (layer, head) == only else (changed < 1e-5), (layer, head, changed)
+    every_head = transplanted_logits(model, A, B, [{(1, h) for h in range(4)}, {1}])
+    np.testing.assert_allclose(every_head[0].numpy(), every_head[1].numpy(), atol=1e-5)  # all heads = the layer

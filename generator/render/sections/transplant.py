@@ -25,7 +25,19 @@ def transplant_dataset(site: SiteContext, run: Run, dataset: str, trajectories: 
         context["map"], context["figure"] = dataset_heatmap(
             site, run, dataset, page_dir, "transplant", grid, list(summary.rows), list(DIRECTIONS),
             "Flip rate: attention weights transplanted", "flip rate", 0.0, 1.0)
+    context["heads"] = []
+    if summary.head_flip_rate is not None:
+        rates = np.array(summary.head_flip_rate, dtype=np.float32)  # [L, H, 2]
+        for index, (slug, direction) in enumerate(zip(("into-corrupted", "into-clean"), DIRECTIONS)):
+            plot, figure = dataset_heatmap(
+                site, run, dataset, page_dir, f"transplant-heads-{slug}", rates[:, :, index], *head_labels(rates),
+                f"Flip rate, one head's weights ({direction})", "flip rate", 0.0, 1.0)
+            context["heads"].append({"direction": direction, "map": plot, "figure": figure})
     return context
+
+
+def head_labels(grid: np.ndarray) -> tuple[list[str], list[str]]:
+    return [f"layer {i}" for i in range(grid.shape[0])], [f"head {h}" for h in range(grid.shape[1])]
 
 
 def transplant_example(site: SiteContext, run: Run, trajectory: Trajectory, page_dir: str) -> dict[str, Any] | None:
@@ -41,6 +53,11 @@ def transplant_example(site: SiteContext, run: Run, trajectory: Trajectory, page
         context["map"] = embed(plots.matrix_heatmap(result.flips.astype(np.float32), list(summary.rows),
                                                     list(DIRECTIONS), target, "Flipped (1) by the transplant",
                                                     "flipped", 0.0, 1.0))
+        if result.head_flips is not None:
+            context["heads"] = embed(plots.matrix_heatmap(
+                result.head_flips.mean(axis=2), *head_labels(result.head_flips), f"{target}-heads",
+                "One head's weights: flipped in both directions (1), one (0.5), none (0)", "flipped", 0.0, 1.0))
+    context.setdefault("heads", None)
     return context
 
 
