@@ -26,6 +26,21 @@ def tiny_llama(num_layers: int = 2, num_heads: int = 4, num_kv_heads: int = 2, s
     return LlamaForCausalLM(config).eval()
 
 
+def one_head_llama(only: tuple[int, int], seed: int = 3):
+    """A tiny Llama (2 layers x 4 heads) whose output projection ignores every head but ``only``: a mechanism
+    set by hand, so an analysis that looks for the head the model uses has one right answer."""
+    import torch
+
+    model = tiny_llama(num_layers=2, num_heads=4, num_kv_heads=2, seed=seed)
+    head_dim = model.config.hidden_size // model.config.num_attention_heads
+    with torch.no_grad():
+        for layer, block in enumerate(model.model.layers):
+            for head in range(4):
+                if (layer, head) != only:
+                    block.self_attn.o_proj.weight[:, head * head_dim:(head + 1) * head_dim] = 0
+    return model
+
+
 @pytest.fixture
 def llama_model():
     return tiny_llama()

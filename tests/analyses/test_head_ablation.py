@@ -7,24 +7,14 @@ import pytest
 
 from generator.analyses.head_ablation import ablate_each_head, mean_head_outputs
 from generator.store.records import Trajectory
-from tests.conftest import REPO_ROOT, tiny_llama
+from tests.conftest import REPO_ROOT, one_head_llama
 
 ONLY = (1, 2)  # the one head whose output reaches the residual stream
 
 
 @pytest.fixture(scope="module")
 def one_head_model():
-    """A random tiny Llama whose output projection ignores every head but ONLY: its mechanism is set by hand."""
-    import torch
-
-    model = tiny_llama(num_layers=2, num_heads=4, num_kv_heads=2, seed=3)
-    head_dim = model.config.hidden_size // model.config.num_attention_heads
-    with torch.no_grad():
-        for layer, block in enumerate(model.model.layers):
-            for head in range(4):
-                if (layer, head) != ONLY:
-                    block.self_attn.o_proj.weight[:, head * head_dim:(head + 1) * head_dim] = 0
-    return model
+    return one_head_llama(ONLY)
 
 
 IDS = [1, 17, 5, 33, 8, 21, 40, 12, 3]

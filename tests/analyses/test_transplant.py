@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from generator.analyses.transplant import record, transplant_rows
-from tests.conftest import REPO_ROOT, tiny_llama
+from tests.conftest import REPO_ROOT, one_head_llama, tiny_llama
 
 A = [1, 17, 5, 33, 8, 21, 40, 12, 3]
 B = [1, 18, 5, 30, 8, 22, 40, 11, 3]
@@ -113,14 +113,9 @@ def test_a_single_heads_transplant_changes_only_what_that_head_writes():
 
     from generator.analyses.transplant import transplanted_logits
 
-    model = tiny_llama(num_layers=2, num_heads=4, num_kv_heads=2, seed=3)
     only = (1, 2)
-    head_dim = model.config.hidden_size // model.config.num_attention_heads
+    model = one_head_llama(only)
     with torch.no_grad():
-        for layer, block in enumerate(model.model.layers):
-            for head in range(4):
-                if (layer, head) != only:
-                    block.self_attn.o_proj.weight[:, head * head_dim:(head + 1) * head_dim] = 0
         base = model(input_ids=torch.tensor([A]), use_cache=False).logits[0, -1]
     specs = [{(layer, head)} for layer in range(2) for head in range(4)]
     moved = transplanted_logits(model, A, B, specs, batch_size=3)
