@@ -2,10 +2,11 @@
 
 The example's own tokens are run with the expected answer teacher forced (as the ablation
 analysis does); each batch row ablates one head at every position, by zeros or by the head's
-mean output over the dataset. ``behaviour: field:<name>`` scores another answer instead (the
-seed's decimal bug: which heads does the wrong answer need?), and ``template`` asks the item in
-another format first (the model's greedy reply there places the answer). All heads of a model go through in ``ceil(L * H / batch_size)``
-forward passes, not one per head (benchmarks/interventions.py measures the difference).
+mean output over the dataset (its own runs' tokens). ``behaviour: field:<name>`` scores another
+answer instead (the seed's decimal bug: which heads does the wrong answer need?), and
+``template`` asks the item in another format first (the model's greedy reply there places the
+answer). All heads of a model go through in ``ceil(L * H / batch_size)`` forward passes, not
+one per head (benchmarks/interventions.py measures the difference).
 """
 
 from __future__ import annotations

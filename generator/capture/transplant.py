@@ -60,7 +60,9 @@ def heads_taken(spec: set, layer: int) -> slice | list[int] | None:
 
 @contextlib.contextmanager
 def attention_recorded(model, layers=None) -> Iterator[dict]:
-    """Every layer's (or ``layers``') attention weights of the forward passes in the block (layer -> [batch, head, q, k])."""
+    """Every layer's (or ``layers``') attention weights of the forward passes in the block.
+
+    Yields layer -> weights ``[batch, head, q, k]``."""
     plan = _Plan(keep=None if layers is None else set(layers))
     with attention_routed(model, TRANSPLANT_IMPLEMENTATION, _transplant_attention, _STATE, plan):
         yield plan.recorded

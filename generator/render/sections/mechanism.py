@@ -103,7 +103,8 @@ def scaling_panel(run: Run, dataset: str) -> Panel | None:
     grid = np.array(summary.rate, dtype=np.float32)
     if summary.largest_change < NO_EFFECT:
         reading = (f"No scaling moved the behaviour rate by {NO_EFFECT:g} or more (largest change "
-                   f"{format_number(summary.largest_change)}; baseline {rate(summary.baseline_rate)}): a negative result.")
+                   f"{format_number(summary.largest_change)}; baseline {rate(summary.baseline_rate)}): "
+                   "a negative result.")
     else:
         row, column = np.unravel_index(np.argmax(np.abs(grid - summary.baseline_rate)), grid.shape)
         reading = (f"Largest change: {summary.components[row]} × {summary.factors[column]:g} gives "
@@ -134,7 +135,8 @@ def heads_panel(run: Run, dataset: str) -> Panel | None:
         return None
     grid = np.array(summary.mean_delta_logprob, dtype=np.float32)
     top = summary.top_heads[0]
-    scored = "the expected answer" if summary.behaviour == "correct" else f"the answer in field '{summary.behaviour[6:]}'"
+    scored = ("the expected answer" if summary.behaviour == "correct"
+              else f"the answer in field '{summary.behaviour[6:]}'")
     reading = (f"Ablating layer {top.layer} head {top.head} costs {scored} most: "
                f"{format_number(top.mean_delta_logprob)} nats (still first choice in {rate(top.correct_rate)}).")
     return matrix_panel("heads", reading, grid, [f"layer {i}" for i in range(grid.shape[0])],
