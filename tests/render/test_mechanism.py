@@ -18,7 +18,7 @@ ANALYSES = {
                       "templates": {"plain": "P: {question}", "qa": "Q: {question}"}},
     "scaling": {"template": "Q: {question}", "behaviour": "field:bug_answer", "layers": [2],
                 "components": ["attn_out"], "factors": [0.0, 2.0]},
-    "transplant": {"clean_template": "P: {question}", "corrupted_template": "Q: {question}"},
+    "transplant": {"clean_template": "P: {question}", "corrupted_template": "Q: {question}", "heads": True},
     "head_ablation": {"template": "Q: {question}", "behaviour": "field:bug_answer"},
 }
 
@@ -86,8 +86,17 @@ def test_the_panel_grid_draws_offline(mechanism_site):
         assert box["height"] > 1000  # four panels, one above the other
         panels = grid.locator(".bk-Figure, .bk-Canvas").all()
         assert panels and max(p.bounding_box()["x"] + p.bounding_box()["width"] for p in panels) <= column["x"] + column["width"] + 1
+        # an example page's small matrices are data for the shared "matrix" spec: each draws, within the column
+        example, more_external, more_errors = open_offline(
+            browser, (mechanism_site / "runs/mechanism/decimals/examples/decimals-006.html").as_uri())
+        for name in ("transplant", "transplant-heads", "scaling", "token-classes", "head-ablation"):
+            plot = example.locator(f"#atlas-mechanism-decimals-decimals-006-{name}")
+            plot.locator("canvas").first.wait_for(state="attached", timeout=15000)
+            example.wait_for_timeout(200)
+            box, column = plot.bounding_box(), example.locator(".md-content__inner").bounding_box()
+            assert box["height"] > 150 and box["x"] + box["width"] <= column["x"] + column["width"] + 1, name
         browser.close()
-    assert not external and not errors
+    assert not external and not errors and not more_external and not more_errors
 
 
 def test_each_per_example_analysis_has_its_example_section(mechanism_site):

@@ -125,7 +125,36 @@
     });
   }
 
-  var FILLERS = {"token-map": fillTokenMap, "layer-head-grid": fillGrid, "pooled-map": fillPooled};
+  function fillMatrix(doc, target, data) {
+    var rows = data.rows.length, columns = data.columns.length, cells = rows * columns;
+    var values = decodeFloats(data.values);
+    var row = new Int32Array(cells), column = new Int32Array(cells);
+    var rowLabel = new Array(cells), columnLabel = new Array(cells);
+    for (var r = 0, i = 0; r < rows; r++) {
+      for (var c = 0; c < columns; c++, i++) {
+        row[i] = r; column[i] = c; rowLabel[i] = data.rows[r]; columnLabel[i] = data.columns[c];
+      }
+    }
+    doc.get_model_by_name("atlas-matrix-x").setv({start: -0.5, end: columns - 0.5});
+    doc.get_model_by_name("atlas-matrix-y").setv({start: rows - 0.5, end: -0.5});
+    [["x", data.columns], ["y", data.rows]].forEach(function (axis) {
+      var ticks = [], labels = new Map();
+      axis[1].forEach(function (text, index) { ticks.push(index); labels.set(index, text); });
+      doc.get_model_by_name("atlas-matrix-" + axis[0] + "-ticks").ticks = ticks;
+      doc.get_model_by_name("atlas-matrix-" + axis[0] + "-axis").major_label_overrides = labels;
+    });
+    doc.get_model_by_name("atlas-matrix-mapper").setv({low: data.low, high: data.high});
+    doc.get_model_by_name("atlas-matrix-hover").tooltips =
+      [["row", "@row_label"], ["column", "@column_label"], [data.value_label, "@value{0.000}"]];
+    var fig = doc.get_model_by_name("atlas-matrix-figure");
+    fig.setv({width: data.width, height: data.height, max_width: data.width});
+    fig.title.text = data.title;
+    doc.get_model_by_name("atlas-matrix-drawn").data =
+      {row: row, column: column, row_label: rowLabel, column_label: columnLabel, value: values};
+  }
+
+  var FILLERS = {"token-map": fillTokenMap, "layer-head-grid": fillGrid, "pooled-map": fillPooled,
+                 "matrix": fillMatrix};
 
   function fillTokenMap(doc, target, data) {
     var n = data.n, cells = lowerTriangle(data.tokens);

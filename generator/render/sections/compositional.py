@@ -6,9 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from generator.render import plots
 from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, dataset_heatmap, embed, format_number
+from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, dataset_heatmap, format_number, small_matrix
 from generator.results.compositional import CompositionalExample, CompositionalSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -39,8 +38,8 @@ def compositional_example(site: SiteContext, run: Run, trajectory: Trajectory, p
     target = plot_target(run, trajectory.dataset, trajectory.example_id, "compositional")
     return {"template": "_section_compositional_example.md.j2",
             "singles": [format_number(float(v)) for v in result.single],
-            "map": embed(plots.matrix_heatmap(result.interaction.astype(np.float32), steps, steps, target,
-                                              "Interaction: pair minus sum of singles", "Δ log p"))}
+            "map": small_matrix(result.interaction, steps, steps, target, "Interaction: pair minus sum of singles",
+                                "Δ log p")}
 
 
 DATASET_SECTIONS.register("compositional", compositional_dataset)

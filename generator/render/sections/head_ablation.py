@@ -6,9 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from generator.render import plots
 from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, dataset_heatmap, embed, format_number
+from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, dataset_heatmap, format_number, small_matrix
 from generator.results.head_ablation import HeadAblationExample, HeadAblationSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -42,9 +41,11 @@ def head_ablation_example(site: SiteContext, run: Run, trajectory: Trajectory, p
         return None
     layers, heads = _labels(result.delta_logprob)
     target = plot_target(run, trajectory.dataset, trajectory.example_id, "head-ablation")
+    summary = run.summary(trajectory.dataset, HeadAblationSummary)
     return {"template": "_section_head_ablation_example.md.j2", "baseline": format_number(float(result.baseline[0])),
-            "map": embed(plots.matrix_heatmap(result.delta_logprob.astype(np.float32), layers, heads, target,
-                                              "Change in the answer's log-probability", "Δ log p"))}
+            "behaviour": summary.behaviour if summary else "correct", "asked_as": summary.template if summary else None,
+            "map": small_matrix(result.delta_logprob, layers, heads, target,
+                                "Change in the answer's log-probability", "Δ log p")}
 
 
 DATASET_SECTIONS.register("head_ablation", head_ablation_dataset)

@@ -8,7 +8,8 @@ import numpy as np
 
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, dataset_heatmap, embed, format_number
+from generator.render.sections.base import (DATASET_SECTIONS, EXAMPLE_SECTIONS, dataset_heatmap, embed, format_number,
+                                            small_matrix)
 from generator.results.logit_attribution import LogitAttributionExample, LogitAttributionSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -18,9 +19,8 @@ def _plots(target: str, attention: np.ndarray, mlp: np.ndarray, heads: np.ndarra
     layers = [f"layer {i}" for i in range(heads.shape[0])]
     return {"layers": embed(plots.line_by_layer({"attention": attention, "MLP": mlp}, f"{target}-layers",
                                                 "Direct contribution to the answer's logit", "logit")),
-            "heads": embed(plots.matrix_heatmap(heads.astype(np.float32), layers,
-                                                [f"head {h}" for h in range(heads.shape[1])], f"{target}-heads",
-                                                "Direct contribution per head", "logit"))}
+            "heads": small_matrix(heads, layers, [f"head {h}" for h in range(heads.shape[1])], f"{target}-heads",
+                                "Direct contribution per head", "logit")}
 
 
 def logit_attribution_dataset(site: SiteContext, run: Run, dataset: str, trajectories: list[Trajectory],
@@ -59,9 +59,9 @@ def logit_attribution_example(site: SiteContext, run: Run, trajectory: Trajector
                "plots": _plots(target, result.attention, result.mlp, result.heads), "segments": None}
     if result.by_segment is not None and result.by_segment.shape[1]:
         names = [s.name for s in trajectory.segments[:result.by_segment.shape[1]]]
-        context["segments"] = embed(plots.matrix_heatmap(
-            result.by_segment.T.copy(), names, [f"layer {i}" for i in range(result.by_segment.shape[0])],
-            f"{target}-segments", "Via attention, by source segment", "logit"))
+        context["segments"] = small_matrix(
+            result.by_segment.T, names, [f"layer {i}" for i in range(result.by_segment.shape[0])],
+            f"{target}-segments", "Via attention, by source segment", "logit")
     return context
 
 

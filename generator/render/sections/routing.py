@@ -8,7 +8,7 @@ import numpy as np
 
 from generator.render import plots
 from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, dataset_heatmap, embed
+from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, dataset_heatmap, small_matrix
 from generator.results.routing import RoutingExample, RoutingSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -41,9 +41,9 @@ def routing_example(site: SiteContext, run: Run, trajectory: Trajectory, page_di
     if len(steps) != grid.shape[0]:  # the run chose another step kind (routing.step_kind)
         steps = [f"step {i + 1}" for i in range(grid.shape[0])]
     return {"template": "_section_routing_example.md.j2",
-            "map": embed(plots.matrix_heatmap(grid, steps, tokens,
-                                              plot_target(run, trajectory.dataset, trajectory.example_id, "routing"),
-                                              "Attention from each step to each question token", "mass"))}
+            "map": small_matrix(grid, steps, tokens,
+                                plot_target(run, trajectory.dataset, trajectory.example_id, "routing"),
+                                "Attention from each step to each question token", "mass")}
 
 
 DATASET_SECTIONS.register("routing", routing_dataset)

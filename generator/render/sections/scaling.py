@@ -6,10 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from generator.render import plots
 from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import (DATASET_SECTIONS, EXAMPLE_SECTIONS, NO_EFFECT, dataset_heatmap, embed,
-                                            format_number)
+from generator.render.sections.base import (DATASET_SECTIONS, EXAMPLE_SECTIONS, NO_EFFECT, dataset_heatmap,
+                                            format_number, small_matrix)
 from generator.results.scaling import ScalingExample, ScalingSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -41,9 +40,8 @@ def scaling_example(site: SiteContext, run: Run, trajectory: Trajectory, page_di
     moved = bool(np.nanmax(np.abs(result.behaviour - result.baseline[0])) > 0)
     return {"template": "_section_scaling_example.md.j2", "summary": summary, "moved": moved,
             "baseline": "shows" if result.baseline[0] == 1 else "does not show",
-            "map": embed(plots.matrix_heatmap(result.behaviour.astype(np.float32), list(summary.components),
-                                              [f"× {f:g}" for f in summary.factors], target,
-                                              "Behaviour with the component scaled (1: shown)", "shown", 0.0, 1.0))}
+            "map": small_matrix(result.behaviour, list(summary.components), [f"× {f:g}" for f in summary.factors],
+                                target, "Behaviour with the component scaled (1: shown)", "shown", 0.0, 1.0)}
 
 
 DATASET_SECTIONS.register("scaling", scaling_dataset)

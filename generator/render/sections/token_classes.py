@@ -9,8 +9,8 @@ import numpy as np
 
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
-from generator.render.format_lines import DASHES, format_lines, format_mass_drawing, format_mass_figure
-from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, embed
+from generator.render.format_lines import format_lines, format_mass_drawing, format_mass_figure
+from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, embed, small_matrix
 from generator.results.routing import TokenClassesExample, TokenClassesSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -53,28 +53,18 @@ def token_classes_example(site: SiteContext, run: Run, trajectory: Trajectory, p
     summary = run.summary(trajectory.dataset, TokenClassesSummary)
     if result is None or summary is None:
         return None
+    rows = [f"{name} ({summary.queries} tokens)" for name in summary.classes]
+    grids = [result.class_mass.mean(axis=1).T]  # [class, layer]
+    formats = [f.format for f in summary.formats]
+    for index, name in enumerate(formats if result.format_class_mass is not None else []):
+        if not np.isnan(result.format_class_mass[index]).all():
+            rows += [f"{class_name} ({name}, last prompt token)" for class_name in summary.classes]
+            grids.append(result.format_class_mass[index].mean(axis=1).T)
     target = plot_target(run, trajectory.dataset, trajectory.example_id, "token-classes")
-    layers = [f"layer {i}" for i in range(result.class_mass.shape[0])]
-    context: dict[str, Any] = {
-        "template": "_section_token_classes_example.md.j2", "summary": summary, "formats": None,
-        "sizes": [{"name": name, "size": int(size)} for name, size in zip(summary.classes, result.class_sizes)],
-        "map": embed(plots.matrix_heatmap(result.class_mass.mean(axis=1), layers, list(summary.classes), target,
-                                          f"Attention from the {summary.queries} tokens to each class", "mass"))}
-    if result.format_class_mass is not None:
-        names = [f.format for f in summary.formats]
-        mass, dashes, colors = {}, {}, {}
-        for index, name in enumerate(names):
-            if np.isnan(result.format_class_mass[index]).all():
-                continue
-            for k, class_name in enumerate(summary.classes):
-                label = f"{class_name} ({name})"
-                mass[label] = result.format_class_mass[index, :, :, k].mean(axis=1)
-                dashes[label], colors[label] = DASHES[index % len(DASHES)], k
-        if mass:
-            context["formats"] = embed(plots.line_by_layer(mass, f"{target}-formats",
-                                                           "Last prompt token: mass on each class, by format",
-                                                           "attention mass", dashes, colors))
-    return context
+    return {"template": "_section_token_classes_example.md.j2", "summary": summary, "by_format": len(grids) > 1,
+            "sizes": [{"name": name, "size": int(size)} for name, size in zip(summary.classes, result.class_sizes)],
+            "map": small_matrix(np.concatenate(grids), rows, [f"layer {i}" for i in range(grids[0].shape[1])],
+                                target, "Attention mass on each class (mean over heads)", "mass")}
 
 
 DATASET_SECTIONS.register("token_classes", token_classes_dataset)

@@ -6,9 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from generator.render import plots
 from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, dataset_heatmap, embed
+from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, dataset_heatmap, small_matrix
 from generator.results.transplant import DIRECTIONS, TransplantExample, TransplantSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -50,13 +49,12 @@ def transplant_example(site: SiteContext, run: Run, trajectory: Trajectory, page
     if context["informative"]:
         target = plot_target(run, trajectory.dataset, trajectory.example_id, "transplant")
         context["none"] = bool(np.nanmax(result.flips) == 0)
-        context["map"] = embed(plots.matrix_heatmap(result.flips.astype(np.float32), list(summary.rows),
-                                                    list(DIRECTIONS), target, "Flipped (1) by the transplant",
-                                                    "flipped", 0.0, 1.0))
+        context["map"] = small_matrix(result.flips, list(summary.rows), list(DIRECTIONS), target,
+                                      "Flipped (1) by the transplant", "flipped", 0.0, 1.0)
         if result.head_flips is not None:
-            context["heads"] = embed(plots.matrix_heatmap(
+            context["heads"] = small_matrix(
                 result.head_flips.mean(axis=2), *head_labels(result.head_flips), f"{target}-heads",
-                "One head's weights: flipped in both directions (1), one (0.5), none (0)", "flipped", 0.0, 1.0))
+                "One head's weights: flipped both ways (1), one way (0.5), not (0)", "flipped", 0.0, 1.0)
     context.setdefault("heads", None)
     return context
 
