@@ -107,3 +107,29 @@ def test_each_per_example_analysis_has_its_example_section(mechanism_site):
     assert "gets two\ndifferent answers" in informative and "at the prompt's last token" in informative
     agreeing = html.unescape((examples / "decimals-000.html").read_text())
     assert "get the same answer, so nothing was transplanted" in agreeing
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists() and not shutil.which("chromium"),
+                    reason="Debian chromium not installed")
+def test_a_project_whose_mkdocs_yml_predates_a_plot_kind_still_draws_it(mechanism_site, tmp_path):
+    """A project made by `atlas init` before the matrix kind existed does not list its script: pages load it."""
+    from playwright.sync_api import sync_playwright
+
+    from generator.render.site import build_site
+    from tests.render.test_offline_browser import ARGS, CHROMIUM, open_offline
+
+    config = tmp_path / "mkdocs.yml"
+    config.write_text((REPO_ROOT / "mkdocs.yml").read_text().replace("  - assets/plots/matrix.js\n", ""))
+    assert "matrix.js" not in config.read_text()
+    site = build_site(mechanism_site.parent / "runs", config, site_dir=tmp_path / "site",
+                      docs_dir=tmp_path / "build-docs").site_dir
+    page_path = site / "runs/mechanism/decimals/examples/decimals-006.html"
+    assert "plots/matrix.js" not in page_path.read_text()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        page, external, errors = open_offline(browser, page_path.as_uri())
+        page.locator("#atlas-mechanism-decimals-decimals-006-scaling canvas").first.wait_for(state="attached",
+                                                                                              timeout=15000)
+        browser.close()
+    assert not external and not errors

@@ -177,7 +177,28 @@
     });
   }
 
+  // A plot kind's shared specification, loaded from assets/plots/ beside this script when the
+  // site's mkdocs.yml does not list it (a project made before that kind existed).
+  var here = document.currentScript ? document.currentScript.src : "";
+  var pending = {};
+  function withSpec(kind, then) {
+    if (window.atlasSpecs && window.atlasSpecs[kind]) return then();
+    if (!pending[kind]) {
+      pending[kind] = [];
+      var script = document.createElement("script");
+      script.src = here.replace(/atlas\.js(\?.*)?$/, "plots/" + kind + ".js");
+      script.onload = function () { pending[kind].forEach(function (f) { f(); }); };
+      document.head.appendChild(script);
+    }
+    pending[kind].push(then);
+  }
+
   function embedData(el) {
+    var kind = el.getAttribute("data-atlas-spec");
+    withSpec(kind, function () { embedDataNow(el); });
+  }
+
+  function embedDataNow(el) {
     var target = el.getAttribute("data-atlas-data"), kind = el.getAttribute("data-atlas-spec");
     if (document.getElementById(target).childElementCount > 0) return;
     var data = JSON.parse(el.textContent);
