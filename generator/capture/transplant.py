@@ -31,23 +31,38 @@ class _Plan:
     donor_in_batch: bool = False  # batch row 0 is the donor: its weights, as computed, are the ones put in
 
 
+BLOCK_BYTES = 256 * 2**20  # weights of one block of query rows, across the batch and heads
+
+
 def _transplant_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, softcap=None,
                           **kwargs):
+    import torch
+
     scaling = scaling if scaling is not None else query.shape[-1] ** -0.5
-    weights = eager_weights(query, key, attention_mask, scaling, softcap)
     plan: _Plan = _STATE.get()
     layer = getattr(module, "layer_idx", None)
     if plan.donor is None and not plan.donor_in_batch:
+        weights = eager_weights(query, key, attention_mask, scaling, softcap)
         if plan.keep is None or layer in plan.keep:
             plan.recorded[layer] = weights.detach().clone()
-    else:
-        taken = [(row, heads) for row, spec in enumerate(plan.rows) if (heads := heads_taken(spec, layer)) is not None]
+        return weighted_values(weights, value), None
+    taken = [(row, heads) for row, spec in enumerate(plan.rows) if (heads := heads_taken(spec, layer)) is not None]
+    n_queries, n_keys = query.shape[2], key.shape[2]
+    if attention_mask is None:  # causal, queries last: made explicit so that blocks of queries can slice it
+        attention_mask = torch.ones(n_queries, n_keys, dtype=torch.bool, device=query.device).tril(
+            n_keys - n_queries)[None, None]
+    # blocks of query rows: the batch's weights are never all held at once (rows x heads x T x T)
+    block = max(1, BLOCK_BYTES // (query.shape[0] * query.shape[1] * n_keys * 4))
+    outputs = []
+    for first in range(0, n_queries, block):
+        rows = slice(first, first + block)
+        weights = eager_weights(query[:, :, rows], key, attention_mask[:, :, rows], scaling, softcap)
         if taken:
-            source = weights[:1] if plan.donor_in_batch else plan.donor[layer].to(weights.dtype)
-            weights = weights.clone()
+            source = weights[:1] if plan.donor_in_batch else plan.donor[layer][:, :, rows].to(weights.dtype)
             for row, heads in taken:
                 weights[row, heads] = source[0, heads]
-    return weighted_values(weights, value), None
+        outputs.append(weighted_values(weights, value))
+    return torch.cat(outputs, dim=1), None
 
 
 def heads_taken(spec: set, layer: int) -> slice | list[int] | None:

@@ -124,3 +124,13 @@ def test_a_single_heads_transplant_changes_only_what_that_head_writes():
         assert (changed > 1e-4) if (layer, head) == only else (changed < 1e-5), (layer, head, changed)
     every_head = transplanted_logits(model, A, B, [{(1, h) for h in range(4)}, {1}])
     np.testing.assert_allclose(every_head[0].numpy(), every_head[1].numpy(), atol=1e-5)  # all heads = the layer
+
+
+def test_blocks_of_query_rows_give_the_same_logits(model, monkeypatch):
+    """Long traces run the transplanted attention in blocks of query rows; the blocks change no number."""
+    import generator.capture.transplant as transplant
+
+    whole = transplant_rows(model, A, B, range(3), batch_size=4)
+    monkeypatch.setattr(transplant, "BLOCK_BYTES", 1)  # one query row per block
+    np.testing.assert_allclose(transplant_rows(model, A, B, range(3), batch_size=4).numpy(), whole.numpy(), atol=1e-5)
+    np.testing.assert_allclose(transplant_rows(model, A, record(model, B), range(3)).numpy(), whole.numpy(), atol=1e-5)
