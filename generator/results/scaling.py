@@ -30,6 +30,10 @@ class ScalingSummary(DatasetSummary):
     rate: tuple[tuple[float, ...], ...] | None = value("`[C][F]` behaviour rate")
     largest_change: float | None = value("the largest absolute change of the rate from the baseline")
 
+    def never_shown(self) -> bool:
+        """The behaviour occurred nowhere, scaled or not: "no effect" is then no evidence either way."""
+        return self.rate is not None and self.baseline_rate == 0 and max(max(row) for row in self.rate) == 0
+
 
 register_results("scaling", ScalingExample, ScalingSummary,
                  "Multiply one component's output (attention, MLP, a head) by factors: the behaviour rate per factor.")

@@ -78,3 +78,12 @@ def test_options_are_checked_before_the_model_loads():
     with pytest.raises(ConfigError, match="factors"):
         parse_config({"run_name": "x", "model": {"id": "m"}, "analyses": {"scaling": {"factors": []}},
                       "datasets": [{"name": "d", "path": "d.jsonl"}]})
+
+
+def test_a_behaviour_that_never_occurs_is_inconclusive_not_negative():
+    from generator.results.scaling import ScalingSummary
+
+    never = ScalingSummary("field:bug_answer", ("L0 attn_out",), (0.0, 2.0), 4, 0.0, ((0.0, 0.0),), 0.0)
+    assert never.never_shown()
+    assert not ScalingSummary("correct", ("L0 attn_out",), (0.0, 2.0), 4, 1.0, ((1.0, 1.0),), 0.0).never_shown()
+    assert not ScalingSummary("correct", ("L0 attn_out",), (0.0,), 0, None, None, None).never_shown()

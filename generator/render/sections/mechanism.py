@@ -101,7 +101,9 @@ def scaling_panel(run: Run, dataset: str) -> Panel | None:
     if summary is None or summary.rate is None:
         return None
     grid = np.array(summary.rate, dtype=np.float32)
-    if summary.largest_change < NO_EFFECT:
+    if summary.never_shown():
+        reading = "The behaviour never occurred, scaled or not (rate 0 everywhere): inconclusive."
+    elif summary.largest_change < NO_EFFECT:
         reading = (f"No scaling moved the behaviour rate by {NO_EFFECT:g} or more (largest change "
                    f"{format_number(summary.largest_change)}; baseline {rate(summary.baseline_rate)}): "
                    "a negative result.")

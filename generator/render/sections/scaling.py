@@ -22,6 +22,7 @@ def scaling_dataset(site: SiteContext, run: Run, dataset: str, trajectories: lis
                                "baseline": format_number(summary.baseline_rate),
                                "largest": format_number(summary.largest_change),
                                "negative": summary.largest_change is not None and summary.largest_change < NO_EFFECT}
+    context["never"] = summary.never_shown()
     if summary.rate is not None:
         grid = np.array(summary.rate, dtype=np.float32)
         factors = [f"× {f:g}" for f in summary.factors]
