@@ -27,11 +27,21 @@ QUANTUM = 65535  # weights are stored as round(w * QUANTUM) in uint16
 INLINE_BYTES = 192 * 1024  # weights carried by the page itself; the rest load per head when chosen
 
 
+def axes_filled_by_page(fig, prefix: str) -> None:
+    """Both axes get an empty ticker and a name (``<prefix>-x-ticks``, ``<prefix>-x-axis``, ...): the page's
+    data sets the ticks and their labels (``major_label_overrides``) in ``assets/atlas.js``."""
+    from bokeh.models import FixedTicker
+
+    for axis, name in ((fig.xaxis[0], "x"), (fig.yaxis[0], "y")):
+        axis.ticker = FixedTicker(ticks=[], name=f"{prefix}-{name}-ticks")
+        axis.name = f"{prefix}-{name}-axis"
+
+
 def token_map_spec() -> dict[str, Any]:
     """The token map's document with empty data; models that a page fills in are named ``atlas-*``."""
     from bokeh.embed import json_item
     from bokeh.layouts import column, row
-    from bokeh.models import ColorBar, ColumnDataSource, FixedTicker, HoverTool, LinearColorMapper, Range1d, Select
+    from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper, Range1d, Select
     from bokeh.plotting import figure
 
     drawn = ColumnDataSource({"key": [], "query": [], "weight": [], "key_token": [], "query_token": []},
@@ -46,9 +56,7 @@ def token_map_spec() -> dict[str, Any]:
              fill_color={"field": "weight", "transform": mapper})
     fig.add_tools(HoverTool(tooltips=[("query", "@query: @query_token"), ("key", "@key: @key_token"),
                                       ("weight", "@weight{0.0000}")]))
-    for axis, name in ((fig.xaxis[0], "x"), (fig.yaxis[0], "y")):
-        axis.ticker = FixedTicker(ticks=[], name=f"atlas-{name}-ticks")
-        axis.name = f"atlas-{name}-axis"
+    axes_filled_by_page(fig, "atlas")
     fig.xaxis.major_label_orientation = 1.2
     fig.grid.visible = False
     fig.add_layout(ColorBar(color_mapper=mapper, width=10), "right")
@@ -61,7 +69,7 @@ def layer_head_grid_spec() -> dict[str, Any]:
     """A layers x heads grid with a selector over parts (segments, steps); filled in by the page's data."""
     from bokeh.embed import json_item
     from bokeh.layouts import column
-    from bokeh.models import ColorBar, ColumnDataSource, FixedTicker, HoverTool, LinearColorMapper, Range1d, Select
+    from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper, Range1d, Select
     from bokeh.plotting import figure
 
     drawn = ColumnDataSource({"layer": [], "head": [], "value": []}, name="atlas-grid-drawn")
@@ -73,9 +81,7 @@ def layer_head_grid_spec() -> dict[str, Any]:
              fill_color={"field": "value", "transform": mapper})
     fig.add_tools(HoverTool(tooltips=[("layer", "@layer_label"), ("head", "@head"), ("value", "@value{0.0000}")],
                             name="atlas-grid-hover"))
-    for axis, name in ((fig.xaxis[0], "x"), (fig.yaxis[0], "y")):
-        axis.ticker = FixedTicker(ticks=[], name=f"atlas-grid-{name}-ticks")
-        axis.name = f"atlas-grid-{name}-axis"
+    axes_filled_by_page(fig, "atlas-grid")
     fig.grid.visible = False
     fig.add_layout(ColorBar(color_mapper=mapper, width=10), "right")
     part = Select(title="Part", value="", options=[], name="atlas-grid-part")
@@ -114,7 +120,7 @@ def matrix_spec() -> dict[str, Any]:
     neither.
     """
     from bokeh.embed import json_item
-    from bokeh.models import ColorBar, ColumnDataSource, FixedTicker, HoverTool, LinearColorMapper, Range1d
+    from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper, Range1d
     from bokeh.plotting import figure
 
     drawn = ColumnDataSource({"row": [], "column": [], "row_label": [], "column_label": [], "value": []},
@@ -127,9 +133,7 @@ def matrix_spec() -> dict[str, Any]:
              fill_color={"field": "value", "transform": mapper})
     fig.add_tools(HoverTool(tooltips=[("row", "@row_label"), ("column", "@column_label"), ("value", "@value{0.000}")],
                             name="atlas-matrix-hover"))
-    for axis, name in ((fig.xaxis[0], "x"), (fig.yaxis[0], "y")):
-        axis.ticker = FixedTicker(ticks=[], name=f"atlas-matrix-{name}-ticks")
-        axis.name = f"atlas-matrix-{name}-axis"
+    axes_filled_by_page(fig, "atlas-matrix")
     fig.xaxis.major_label_orientation = 0.8
     fig.grid.visible = False
     fig.add_layout(ColorBar(color_mapper=mapper, width=10), "right")
