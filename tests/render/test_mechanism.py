@@ -102,9 +102,13 @@ def test_the_panel_grid_draws_offline(mechanism_site):
 def test_each_per_example_analysis_has_its_example_section(mechanism_site):
     examples = mechanism_site / "runs/mechanism/decimals/examples"
     informative = html.unescape((examples / "decimals-006.html").read_text())  # 5.3 vs 5.13: the formats disagree
-    for heading in ("Attention transplantation", "Component scaling", "Attention to token classes", "Head ablation"):
+    for heading in ("Attention transplantation", "Component scaling", "Attention to token classes", "Head ablation",
+                    "Prompt formats"):
         assert f">{heading}</h2>" in informative, heading
     assert "gets two\ndifferent answers" in informative and "at the prompt's last token" in informative
+    # the planted bug, item by item: right as P:, the known wrong answer as Q:
+    assert "<td>plain</td><td><code>P: {question}</code></td><td>yes</td><td>no</td>" in informative
+    assert "<td>qa</td><td><code>Q: {question}</code></td><td>no</td><td>yes</td>" in informative
     agreeing = html.unescape((examples / "decimals-000.html").read_text())
     assert "get the same answer, so nothing was transplanted" in agreeing
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import DATASET_SECTIONS, embed, finite_or_nan
-from generator.results.formats import FormatsSummary
+from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, embed, finite_or_nan
+from generator.results.formats import FormatsExample, FormatsSummary
 from generator.results.statistics import MeanWithCI, RateWithCI
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -46,4 +48,21 @@ def formats_dataset(site: SiteContext, run: Run, dataset: str, trajectories: lis
     return context
 
 
+def verdict(value: float) -> str:
+    return "–" if np.isnan(value) else ("yes" if value == 1 else "no")
+
+
+def formats_example(site: SiteContext, run: Run, trajectory: Trajectory, page_dir: str) -> dict[str, Any] | None:
+    result = run.result(trajectory.dataset, trajectory.example_id, FormatsExample)
+    summary = run.summary(trajectory.dataset, FormatsSummary)
+    if result is None or summary is None or len(summary.formats) != result.correct.size:
+        return None
+    rows = [{"format": row.format, "template": row.template,
+             "correct": verdict(result.correct[i]) if result.available[i] else "not run",
+             "bug": verdict(result.bug[i]) if result.available[i] else "not run"}
+            for i, row in enumerate(summary.formats)]
+    return {"template": "_section_formats_example.md.j2", "rows": rows, "bug_field": summary.bug_field}
+
+
 DATASET_SECTIONS.register("formats", formats_dataset)
+EXAMPLE_SECTIONS.register("formats", formats_example)
