@@ -18,7 +18,9 @@ from generator.importers import IMPORTERS, ImportValidationError, import_run
 from generator.pipeline import execute_run
 from generator.project_init import InitError, init_project
 from generator.render.site import DeployError, build_site, deploy_site, export_example_figures, render_docs
-from generator.render.watch import RunsWatcher, sync_tree
+from generator.render.mkdocs_build import SiteError
+from generator.render.watch import RunsWatcher, ServeFolderError, sync_tree
+from generator.store.atomic import OutsideOwnedFolderError
 from generator.store.run_directory import RunExistsError, RunFormatError
 
 DEMO_CONFIGS = (Path("configs/demo.yaml"), Path("configs/demo-calc-only.yaml"))  # the second: agent comparison
@@ -63,8 +65,9 @@ def _build(runs_dir: Path, mkdocs_config: Path, site_dir: Path | None, jobs: int
           f"into {built.site_dir}")
     print(f"Open {index}")
     if built.skipped:
-        raise RunFormatError(f"left out {len(built.skipped)} damaged run(s), the others were built: "
-                             + "; ".join(built.skipped))
+        for problem in built.skipped:
+            print(f"atlas build: skipped a damaged run: {problem}", file=sys.stderr)
+        raise RunFormatError(f"left out {len(built.skipped)} damaged run(s) (each named above); the others were built")
     return index
 
 
@@ -233,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.handler(args)
     except (UsageError, ConfigError, DatasetError, ModelLoadError, RunFormatError, AnalysisError, CaptureError,
-            ImportValidationError, RunExistsError, InitError, DeployError) as exc:
+            ImportValidationError, RunExistsError, InitError, DeployError, SiteError, ServeFolderError,
+            OutsideOwnedFolderError) as exc:
         print(f"atlas {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0

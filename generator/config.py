@@ -21,6 +21,7 @@ from generator.agent.tools import TOOLS
 from generator.analyses import ANALYSES
 from generator.capture.segmentation import SegmentationSpec
 from generator.store import plain_data
+from generator.store.names import name_problem
 
 
 class ConfigError(ValueError):
@@ -95,7 +96,6 @@ class RunConfig:
         return Path(base or Path(self.output_dir)) / self.run_name
 
 
-RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # always fullmatch: '$' would allow a final newline
 # A Hugging Face repo id: a name, or owner/name (huggingface_hub's rule, without its length limits).
 HUB_ID = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?")  # fullmatch
 
@@ -110,15 +110,15 @@ def parse_config(data: Any, source: str = "<config>") -> RunConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
     config = build_dataclass(RunConfig, data, "", source)
-    if not RUN_NAME.fullmatch(config.run_name):
-        raise ConfigError(f"{source}: key 'run_name': expected letters, digits, '.', '_' or '-', got {config.run_name!r}")
+    if name_problem(config.run_name):
+        raise ConfigError(f"{source}: key 'run_name': {name_problem(config.run_name)}")
     if not config.datasets:
         raise ConfigError(f"{source}: key 'datasets': expected at least one dataset")
     names = [d.name for d in config.datasets]
     for index, spec in enumerate(config.datasets):
-        if not RUN_NAME.fullmatch(spec.name):
-            raise ConfigError(f"{source}: key 'datasets[{index}].name': expected letters, digits, '.', '_' or '-' "
-                              f"(it names a directory), got {spec.name!r}")
+        if name_problem(spec.name):
+            raise ConfigError(f"{source}: key 'datasets[{index}].name': {name_problem(spec.name)} (it names a folder "
+                              "and a page)")
         if spec.name in names[:index]:
             raise ConfigError(f"{source}: key 'datasets[{index}].name': dataset name {spec.name!r} is used twice")
         for name in spec.analyses or ():
@@ -173,6 +173,36 @@ def check_agent_spec(spec: AgentSpec, where: str) -> None:
             raise ConfigError(f"{where}.labels': expected five different, non-empty labels, got {labels}")
 
 
+class StrictYAMLLoader(yaml.SafeLoader):
+    """YAML without aliases and without duplicate keys.
+
+    An alias can expand a few hundred bytes into gigabytes (the "billion laughs"), and a key
+    written twice silently keeps only its last value; a run config needs neither.
+    """
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not accepted in a run config; "
+                                              "write the value out", mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+            except TypeError:
+                raise yaml.constructor.ConstructorError(None, None, "a mapping key must be a plain value",
+                                                        key_node.start_mark) from None
+            if duplicate:
+                raise yaml.constructor.ConstructorError(None, None, f"key {plain_data.shown(key)} is given twice "
+                                                        "in one mapping", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def read_config(path: Path) -> RunConfig:
     """Read and validate ``path``, paths kept as written (this is what a run's manifest records)."""
     path = Path(path)
@@ -185,9 +215,11 @@ def read_config(path: Path) -> RunConfig:
         raise ConfigError(f"{path}:{line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
                           f"{exc.start}); save the config as UTF-8") from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=StrictYAMLLoader)  # noqa: S506 - a SafeLoader, stricter
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{path}: nested too deeply to be a run config") from exc
     return parse_config(data, str(path))
 
 

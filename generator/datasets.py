@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.store.run_directory import SAFE_NAME
+from generator.store.names import name_problem
+from generator.store.plain_data import shown
+from generator.store.untrusted_json import UntrustedJSONError, parse_json
 
 
 class DatasetError(ValueError):
@@ -47,12 +48,10 @@ def parse_example(data: Any, where: str) -> Example:
     example_id, prompt = data["id"], data["prompt"]
     if isinstance(example_id, int) and not isinstance(example_id, bool):
         example_id = str(example_id)
-    if not isinstance(example_id, str) or not SAFE_NAME.fullmatch(example_id):
-        shown = example_id if not isinstance(example_id, str) or len(example_id) <= 60 else example_id[:60] + "..."
-        raise DatasetError(f"{where}: field 'id': expected 1 to 128 letters, digits, '.', '_' or '-' "
-                           f"(it names files), got {shown!r}")
+    if name_problem(example_id):
+        raise DatasetError(f"{where}: field 'id': {name_problem(example_id)} (it names files and a page)")
     if not isinstance(prompt, str) or not prompt:
-        raise DatasetError(f"{where}: field 'prompt': expected a non-empty string, got {prompt!r}")
+        raise DatasetError(f"{where}: field 'prompt': expected a non-empty string, got {shown(prompt)}")
     return Example(
         id=example_id,
         prompt=prompt,
@@ -61,11 +60,6 @@ def parse_example(data: Any, where: str) -> Example:
         category=_optional_text(data.get("category"), where, "category"),
         extra={k: v for k, v in data.items() if k not in KNOWN_FIELDS},
     )
-
-
-def _refuse_constant(name: str):
-    """Python's json accepts NaN and Infinity; JSON does not, and a run directory could not store them."""
-    raise ValueError(f"{name} is not valid JSON (write null, or the number as a string)")
 
 
 def load_dataset(path: Path, limit: int | None = None) -> list[Example]:
@@ -87,10 +81,8 @@ def load_dataset(path: Path, limit: int | None = None) -> list[Example]:
             continue
         where = f"{path}:{number}"
         try:
-            data = json.loads(line, parse_constant=_refuse_constant)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{where}: not valid JSON ({exc.msg})") from exc
-        except ValueError as exc:
+            data = parse_json(line)
+        except UntrustedJSONError as exc:
             raise DatasetError(f"{where}: {exc}") from exc
         example = parse_example(data, where)
         if example.id in seen:

@@ -36,7 +36,7 @@ from generator.datasets import DatasetError, Example, load_dataset
 from generator.distributed import Shard, finish, shard_from_environment, start, wait_for_all
 from generator.store.records import SCHEMA_VERSION, AnalysisEntry, DatasetEntry, Manifest, Trajectory, segment_ids
 from generator.store.result_types import DatasetSummary
-from generator.store.run_directory import Run, RunWriter, check_target, open_run
+from generator.store.run_directory import Run, RunWriter, check_target, open_run, publish_run, run_root_for_rank
 
 RECORDED_LIBRARIES = ("torch", "transformers", "tokenizers", "safetensors", "numpy")
 
@@ -180,12 +180,13 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
             analysis.check_model(loaded.model, options)
     datasets = {spec.name: fit_prompts(datasets[spec.name], loaded, config, Path(spec.path)) for spec in config.datasets}
     weights = {"id": loaded.info.id, "revision": loaded.info.revision, "weights_sha256": loaded.info.weights_sha256}
-    existed = directory.exists()  # an empty folder of the user's: on failure we empty it, never remove it
     if shard.is_main:
+        # an empty folder of the user's: on failure we empty it, never remove it
+        existed = directory.exists() and check_target(directory, inputs, overwrite) != "replace"
         writer, mode = open_run(directory, inputs, weights, overwrite)
     wait_for_all(shard)
     if not shard.is_main:
-        writer, mode = RunWriter(directory), "resume"
+        writer, mode = RunWriter(run_root_for_rank(directory)), "resume"
     reused = sum(writer.has_example(name, e.id) for name, examples in datasets.items() for e in examples)
     jobs = [_Job(loaded.model, loaded.tokenizer, config, writer, shard, spec.name, datasets[spec.name],
                  by_dataset[spec.name], spec.agent) for spec in config.datasets]
@@ -196,11 +197,11 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
         for job in jobs:
             _analyse_with_the_whole_dataset(job)
     except BaseException as exc:
-        finished = sum(1 for _ in (directory / "examples").glob("*/*/trajectory.json"))
+        finished = sum(1 for _ in (writer.root / "examples").glob("*/*/trajectory.json"))
         if shard.is_main and mode != "resume" and not finished:
-            _remove_unfinished(directory, existed)
+            _remove_unfinished(writer.root, existed and writer.root == directory)
         elif isinstance(exc, (AnalysisError, CaptureError)):
-            raise type(exc)(f"{exc} ({finished} finished examples are kept in {directory}; after fixing the "
+            raise type(exc)(f"{exc} ({finished} finished examples are kept in {writer.root}; after fixing the "
                             "cause, the same command resumes if the config and datasets are unchanged)") from exc
         raise
     wait_for_all(shard)
@@ -220,6 +221,7 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
             analyses=tuple(analysis_entry(name, analysis) for name, (analysis, _) in all_analyses.items()),
         ))
         writer.mark_complete()
+        publish_run(writer, directory)  # a replacement takes the old run's place only now, complete
     wait_for_all(shard)
     finish(shard)
     return RunSummary(directory, sum(len(e) for e in datasets.values()), accuracy, mode, reused, shard)

@@ -31,6 +31,11 @@ OVERRIDE_TEMPLATE_DIRS: list[Path] = []
 # 'https:' survives for an extension that links bare URLs; and line breaks, so a value never
 # starts a Markdown line (list markers, headings and rules only mean something there).
 _INERT = {ord(c): f"&#{ord(c)};" for c in "&<>\"'`\\*_[](){}#!|~:^$"} | {ord("\n"): "&#10;", ord("\r"): None}
+# Control characters (NUL, escape, ...) and the bidirectional controls that reorder what follows
+# them (U+202E turns the rest of a table cell around) are shown as visible escapes: \u202e.
+_INVISIBLE = [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0), 0x200E, 0x200F,
+              *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x2028, 0x2029]
+_INERT |= {code: f"&#92;u{code:04x}" for code in _INVISIBLE}
 
 
 def inert(value: Any) -> Markup:

@@ -17,13 +17,15 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import tempfile
 from importlib import metadata
 from pathlib import Path
 
 from mkdocs.plugins import BasePlugin, event_priority
 
-from generator.store.atomic import atomic_write_text
+from generator.store.atomic import DIR_MODE, atomic_write_text, remove_stale, swap_in
+from generator.store.plain_data import shown
 from generator.store.run_directory import list_runs_reporting
 
 STATE_VERSION = 1
@@ -186,41 +188,91 @@ def _read_state(path: Path) -> dict:
     return state if isinstance(state, dict) else {}
 
 
+SITE_MARKER = ".atlas-site"  # in every site folder we build: only such a folder is ever emptied or replaced
+
+
+class SiteError(RuntimeError):
+    """The site cannot be built where asked (a folder of someone else's, a broken mkdocs.yml); nothing was changed."""
+
+
+def check_site_dir(site_dir: Path) -> None:
+    """Only an absent or empty folder, or a site of ours, may become the site: MkDocs empties its site_dir."""
+    site_dir = Path(site_dir)
+    if not site_dir.exists():
+        return
+    if not site_dir.is_dir() or site_dir.is_symlink():
+        raise SiteError(f"{site_dir}: not a folder; choose a new or empty folder for the site (nothing was changed)")
+    ours = (site_dir / SITE_MARKER).is_file() or (site_dir / "atlas-index.json").is_file()  # the latter: older builds
+    if not ours and any(site_dir.iterdir()):
+        raise SiteError(f"{site_dir}: holds files Attention Atlas did not write (no {SITE_MARKER} marker), and "
+                        "building there would delete them; choose a new or empty folder for the site "
+                        "(nothing was changed)")
+
+
+def load_mkdocs_config(config_file: Path, overrides: dict):
+    """MkDocs' config, with every way it can be broken as one SiteError naming the file."""
+    import yaml
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import MkDocsException
+
+    try:
+        return load_config(str(config_file), **overrides)
+    except (MkDocsException, yaml.YAMLError, OSError, ValueError) as exc:
+        raise SiteError(f"{config_file}: not a usable MkDocs config ({shown(str(exc), 300)})") from exc
+
+
 def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = False) -> tuple[Path, bool]:
     """Build the site with MkDocs; returns its folder and whether the build was incremental.
 
-    ``full`` forces a whole build. The state that allows the next incremental build is written
-    only after a build succeeds, and removed before one starts.
+    ``full`` forces a whole build. MkDocs writes into a temporary folder beside the site (a
+    copy of the last site, for an incremental build), which replaces the site only when the
+    build has finished: a build that fails or is killed leaves the last site as it was. The
+    state that allows the next incremental build is written only after a build succeeds, and
+    removed before one starts.
     """
     from mkdocs.commands.build import build
-    from mkdocs.config import load_config
 
-    config = load_config(str(config_file), **overrides)
+    config = load_mkdocs_config(config_file, overrides)
     docs_dir = Path(config.docs_dir)
+    site_dir = Path(config.site_dir)
+    check_site_dir(site_dir)
+    remove_stale(site_dir.parent, f".{site_dir.name}.*.building")
     state_path = _state_path(docs_dir)
     key = _site_key(config, config_file, overrides)
     state = _read_state(state_path)
-    index_file = Path(config.site_dir) / SEARCH_INDEX
+    index_file = site_dir / SEARCH_INDEX
     incremental = (not full and state.get("key") == key and index_file.is_file()
-                   and (Path(config.site_dir) / "index.html").is_file())
+                   and (site_dir / "index.html").is_file())
     previous_index = index_file.read_text(encoding="utf-8") if incremental else None
     state_path.unlink(missing_ok=True)
     quiet = _QuietDirtyWarning()
     logging.getLogger("mkdocs.commands.build").addFilter(quiet)
+    site_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{site_dir.name}.", suffix=".building", dir=site_dir.parent))
     try:
+        os.chmod(staging, DIR_MODE)
+        if incremental:  # a dirty build writes only the changed pages over the last site
+            shutil.copytree(site_dir, staging, dirs_exist_ok=True, symlinks=True)
         with _build_date(runs_dir), tempfile.TemporaryDirectory(prefix="atlas-pages-") as scratch:
             try:
                 plugin = _add_plugins(config, Path(scratch), incremental, state.get("titles"), previous_index)
+                config["site_dir"] = str(staging)
                 build(config, dirty=incremental)
             except _NavigationChanged:
                 incremental = False
-                config = load_config(str(config_file), **overrides)
+                config = load_mkdocs_config(config_file, overrides)
                 plugin = _add_plugins(config, Path(scratch), False, None, None)
+                config["site_dir"] = str(staging)
                 build(config)
+        atomic_write_text(staging / SITE_MARKER, "Built by Attention Atlas; `atlas build` replaces this folder.\n")
+        swap_in(staging, site_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     finally:
         logging.getLogger("mkdocs.commands.build").removeFilter(quiet)
     atomic_write_text(state_path, json.dumps({"key": key, "titles": plugin.titles}) + "\n")
-    return Path(config.site_dir), incremental
+    return site_dir, incremental
 
 
 def _add_plugins(config, scratch: Path, incremental: bool, titles: list | None,
@@ -241,9 +293,14 @@ def _build_date(runs_dir: Path):
         yield
         return
     runs, _ = list_runs_reporting(runs_dir)
-    created = [dt.datetime.fromisoformat(run.manifest.created) for run in runs]
+    created = [_aware(dt.datetime.fromisoformat(run.manifest.created)) for run in runs]
     os.environ["SOURCE_DATE_EPOCH"] = str(int(max(created).timestamp()) if created else 0)
     try:
         yield
     finally:
         del os.environ["SOURCE_DATE_EPOCH"]
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """A time without a zone is read as UTC (runs we write always carry one)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.timezone.utc)

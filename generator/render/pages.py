@@ -91,7 +91,7 @@ def dataset_page(site: SiteContext, run: Run, name: str, example_id: None) -> Pa
     trajectories = list(run.trajectories(name))
     page_dir = dataset_dir(run, name)
     metadata_columns = sorted({k for t in trajectories for k in t.metadata if isinstance(t.metadata[k], (str, int, float))})
-    spec = next((d for d in run.manifest.config.get("datasets", []) if d.get("name") == name), {})
+    spec = run.manifest.dataset_config(name)
     context: dict[str, Any] = {
         "name": name, "run": run.name, "n_examples": len(trajectories), "description": spec.get("description"),
         "accuracy_text": accuracy_text(trajectories), "metadata_columns": metadata_columns,

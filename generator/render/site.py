@@ -29,7 +29,8 @@ from generator.render.mkdocs_build import run_mkdocs
 from generator.render.pages import PAGE_KINDS
 from generator.render import plot_data
 from generator.render.plot_data import write_specs
-from generator.store.atomic import atomic_write_text, replace_directory
+from generator.store.atomic import atomic_write_text, owned_path, remove_stale, replace_directory
+from generator.store.plain_data import shown
 from generator.store.run_directory import Run, RunFormatError, list_runs_reporting, load_run
 
 PACKAGE_ASSETS = Path(__file__).parent / "assets"
@@ -170,13 +171,29 @@ def _render_all(units: list[_Unit], docs_dir: Path, example_figures: bool, jobs:
     methods = multiprocessing.get_all_start_methods()
     # fork keeps what was registered at run time (plugins, tests); elsewhere spawn re-imports the package
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context,
+                                                initializer=_end_with_parent, initargs=(os.getpid(),)) as pool:
         results = []
         for rendered in pool.map(work, units, chunksize=max(1, min(32, len(units) // (8 * jobs)))):
             results.append(rendered)
             bar.update()
     bar.close()
     return results
+
+
+def _end_with_parent(parent: int) -> None:
+    """A worker ends when the build that started it is killed (Linux); elsewhere it ends with its queue."""
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+        if os.getppid() != parent:  # the parent died before the call above
+            os._exit(1)
 
 
 @functools.lru_cache(maxsize=None)
@@ -194,10 +211,15 @@ def _render_unit(docs_dir: str, example_figures: bool, unit: _Unit) -> _Rendered
     site = SiteContext(Path(docs_dir), example_figures=example_figures)
     try:
         page = PAGE_KINDS.get(unit.kind).render(site, _open_run(unit.run_root), unit.dataset, unit.example_id)
+        text = _environment().get_template(page.template).render(**page.context)
+        atomic_write_text(owned_path(Path(docs_dir), page.path), text)
     except RunFormatError as exc:
         return _Rendered(None, [], str(exc))
-    text = _environment().get_template(page.template).render(**page.context)
-    atomic_write_text(Path(docs_dir) / page.path, text)
+    except Exception as exc:  # noqa: BLE001 - a run file we could not foresee must not stop the other runs
+        where = "/".join(part for part in (unit.dataset, unit.example_id) if part)
+        return _Rendered(None, [], f"{unit.run_root}: {unit.kind} page {where or ''} could not be rendered "
+                                   f"({type(exc).__name__}: {shown(str(exc), 200)}); please report it if the run "
+                                   "files look valid")
     files = [page.path] + [f.path for f in site.figures] + [p.relative_to(docs_dir).as_posix() for p in site.outputs]
     return _Rendered(page.entry, site.figures, files=files)
 
@@ -225,7 +247,7 @@ def _fingerprint(unit: _Unit, code: str) -> str:
     run = _open_run(unit.run_root)
     digest = hashlib.sha256(f"{code}|{_key(unit)}".encode())
     for path in PAGE_KINDS.get(unit.kind).inputs(run, unit.dataset, unit.example_id):
-        stat = path.stat()
+        stat = path.lstat()
         digest.update(f"{path.relative_to(run.root).as_posix()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
     return digest.hexdigest()
 
@@ -333,6 +355,7 @@ def build_site(runs_dir: Path, config_file: Path, site_dir: Path | None = None,
     except Timeout:
         print(f"Waiting for another build of {docs_dir} to finish ...")
         lock.acquire()
+    remove_stale(docs_dir.parent, f".{docs_dir.name}.*.tmp")  # what a killed build left (we hold the lock)
     own_templates = root / "templates"
     overriding = own_templates.is_dir() and own_templates.resolve() != jinja.TEMPLATES.resolve()
     try:

@@ -18,6 +18,10 @@ from typing import Callable
 SERVE_MARKER = ".atlas-serve"  # marks a folder this module fills, so sync_tree never deletes in another
 
 
+
+class ServeFolderError(FileExistsError):
+    """The folder `atlas serve` would sync into holds files it did not write."""
+
 def runs_signature(runs_dir: Path) -> tuple:
     """Every run's manifest by name, time and size: changes when a run finishes or is replaced."""
     found = []
@@ -37,7 +41,7 @@ def sync_tree(source: Path, target: Path) -> int:
     """
     source, target = Path(source), Path(target)
     if target.exists() and not (target / SERVE_MARKER).is_file():
-        raise FileExistsError(f"{target}: exists and was not made by `atlas serve`; refusing to write into it")
+        raise ServeFolderError(f"{target}: exists and was not made by `atlas serve`; refusing to write into it")
     target.mkdir(parents=True, exist_ok=True)
     (target / SERVE_MARKER).touch()
     wanted = {p.relative_to(source) for p in source.rglob("*") if p.is_file()}

@@ -42,23 +42,58 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def replace_directory(path: Path, fill: Callable[[Path], None]) -> None:
-    """Build a directory with ``fill(tmp)`` and swap it in place of ``path`` only on success."""
+def replace_directory(path: Path, fill: Callable[[Path], None], suffix: str = ".tmp") -> None:
+    """Build a directory with ``fill(tmp)`` and swap it in place of ``path`` only on success.
+
+    The temporary folder is ``.<name>.<random><suffix>`` beside ``path``; one that a killed
+    process left is removed by ``remove_stale`` on the next run.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent))
     try:
         os.chmod(tmp, DIR_MODE)
         fill(tmp)
-        old = None
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old)
+        swap_in(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def swap_in(new: Path, path: Path) -> None:
+    """``new`` takes the place of ``path``; the old one is moved aside first, then removed."""
+    old = None
+    if path.exists():
+        old = path.with_name(f".{path.name}.old")
+        if old.exists() and not old.is_symlink():
+            shutil.rmtree(old)
+        os.replace(path, old)
+    os.replace(new, path)
+    if old is not None:
+        shutil.rmtree(old)
+
+
+class OutsideOwnedFolderError(ValueError):
+    """A path that would leave the folder a command owns; nothing was written."""
+
+
+def owned_path(root: Path, relative: str | Path) -> Path:
+    """``root / relative``, refused unless it (through any link) stays inside ``root``.
+
+    Every page and figure of a build is written through here or through paths made from
+    checked names, so no name read from a run can place a file elsewhere.
+    """
+    root = Path(root)
+    path = root / relative
+    resolved_root = root.resolve()
+    target = path.resolve()
+    if resolved_root not in target.parents:
+        raise OutsideOwnedFolderError(f"{relative}: would be written outside {root} (to {target}); nothing was written")
+    return path
+
+
+def remove_stale(folder: Path, pattern: str) -> None:
+    """Temporary folders a killed command of ours left in ``folder`` (ours by their dotted names)."""
+    for stale in Path(folder).glob(pattern):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)

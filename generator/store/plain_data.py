@@ -8,9 +8,28 @@ nothing from the rest of the package: config, analyses and the run directory all
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from typing import Any, Literal
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """A short, printable excerpt of an untrusted value for a message (never the whole of a huge one).
+
+    Control and bidirectional characters come out as escapes (``repr`` of a string does that).
+    """
+    if isinstance(value, str):
+        text = value if len(value) <= limit else value[:limit] + "..."
+        return ascii(text) if _needs_escape(text) else repr(text)
+    if isinstance(value, (int, float, bool)) or value is None:
+        return repr(value)[:limit]
+    size = f" of {len(value)} items" if hasattr(value, "__len__") else ""
+    return f"a {type(value).__name__}{size}"
+
+
+def _needs_escape(text: str) -> bool:
+    return any(not ch.isprintable() or "\u202a" <= ch <= "\u202e" or "\u2066" <= ch <= "\u2069" for ch in text)
 
 
 class PlainDataError(ValueError):
@@ -46,7 +65,7 @@ def describe(tp: Any) -> str:
 def _convert(value: Any, tp: Any, key: str, source: str, error: type[ValueError], nonempty: bool) -> Any:
     """Check ``value`` against the annotation ``tp``; raise ``error`` naming ``key``."""
     origin = typing.get_origin(tp)
-    fail = error(f"{source}: key '{key}': expected {describe(tp)}, got {value!r}")
+    fail = error(f"{source}: key '{key}': expected {describe(tp)}, got {shown(value)}")
     if origin is Literal:
         if value not in typing.get_args(tp) or isinstance(value, bool) != any(isinstance(a, bool) for a in typing.get_args(tp)):
             raise fail
@@ -90,10 +109,16 @@ def _convert(value: Any, tp: Any, key: str, source: str, error: type[ValueError]
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise fail
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            raise fail from None
+        if not math.isfinite(number):
+            raise fail
+        return number
     if tp is str:
         if not isinstance(value, str) or (nonempty and not value):
-            raise error(f"{source}: key '{key}': expected a {'non-empty ' if nonempty else ''}string, got {value!r}")
+            raise error(f"{source}: key '{key}': expected a {'non-empty ' if nonempty else ''}string, got {shown(value)}")
         return value
     raise TypeError(f"unsupported annotation {tp!r} at {key!r}")
 

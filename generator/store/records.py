@@ -8,10 +8,18 @@ alone; these classes are a convenience, never a requirement.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from generator.store.names import name_problem
+from generator.store.plain_data import build_dataclass, shown
+
+class RecordFormatError(ValueError):
+    """A stored record that does not match its type; the message names the source and the key."""
+
 
 SCHEMA_VERSION = 2
 READABLE_SCHEMA_VERSIONS = (1, 2)  # version 1: analyses as bare names, no model source
@@ -71,13 +79,36 @@ class Trajectory:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Trajectory":
-        data = dict(data)
-        data["tokens"] = tuple(data["tokens"])
-        data["token_offsets"] = tuple(tuple(o) for o in data["token_offsets"])
-        data["token_ids"] = tuple(data["token_ids"])
-        data["segments"] = tuple(Segment(**s) for s in data["segments"])
-        return cls(**data)
+    def from_json(cls, data: Any, source: str = "trajectory.json") -> "Trajectory":
+        """A trajectory from plain JSON, every field type-checked and every span inside the sequence."""
+        if not isinstance(data, dict):
+            raise RecordFormatError(f"{source}: expected a JSON object, got {type(data).__name__}")
+        trajectory = build_dataclass(cls, data, "", source, RecordFormatError, nonempty_strings=False)
+        trajectory.check(source)
+        return trajectory
+
+    def check(self, source: str) -> None:
+        """Names as on write; tokens, offsets and segments that index into this sequence."""
+        for key in ("example_id", "dataset"):
+            problem = name_problem(getattr(self, key))
+            if problem:
+                raise RecordFormatError(f"{source}: key '{key}': {problem}")
+        n, length = len(self.tokens), len(self.text)
+        for key in ("token_offsets", "token_ids"):
+            if len(getattr(self, key)) != n:
+                raise RecordFormatError(f"{source}: key '{key}': expected one entry per token ({n}), "
+                                        f"got {len(getattr(self, key))}")
+        for index, offset in enumerate(self.token_offsets):
+            if len(offset) != 2 or not 0 <= offset[0] <= offset[1] <= length:
+                raise RecordFormatError(f"{source}: key 'token_offsets[{index}]': expected [start, end] with "
+                                        f"0 <= start <= end <= {length} (the text's length), got {list(offset)}")
+        if not 0 <= self.n_prompt_tokens <= n:
+            raise RecordFormatError(f"{source}: key 'n_prompt_tokens': expected 0 to {n}, got {self.n_prompt_tokens}")
+        for index, seg in enumerate(self.segments):
+            if not (0 <= seg.start <= seg.end <= n and 0 <= seg.char_start <= seg.char_end <= length):
+                raise RecordFormatError(f"{source}: key 'segments[{index}]': span outside the sequence (tokens "
+                                        f"{seg.start}:{seg.end} of {n}, characters {seg.char_start}:{seg.char_end} "
+                                        f"of {length})")
 
 
 @dataclass(frozen=True)
@@ -137,13 +168,61 @@ class Manifest:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Manifest":
-        """Read schema 2, or schema 1 (analyses as bare names; the schema version stays as read)."""
+    def from_json(cls, data: Any, source: str = "manifest.json") -> "Manifest":
+        """Read schema 2, or schema 1 (analyses as bare names; the schema version stays as read).
+
+        Every field is type-checked; dataset names and example ids are checked as on write.
+        """
+        if not isinstance(data, dict):
+            raise RecordFormatError(f"{source}: expected a JSON object, got {type(data).__name__}")
         data = dict(data)
-        data["model"] = ModelInfo(**data["model"])
-        data["datasets"] = tuple(
-            DatasetEntry(d["name"], d["source"], tuple(d["example_ids"])) for d in data["datasets"]
-        )
-        data["analyses"] = tuple(AnalysisEntry(a, None, None) if isinstance(a, str) else AnalysisEntry(**a)
-                                 for a in data["analyses"])
-        return cls(**data)
+        if isinstance(data.get("analyses"), list):  # schema 1: bare names
+            data["analyses"] = [{"name": a, "example_result": None, "dataset_summary": None} if isinstance(a, str)
+                                else a for a in data["analyses"]]
+        manifest = build_dataclass(cls, data, "", source, RecordFormatError, nonempty_strings=False)
+        manifest.check(source)
+        return manifest
+
+    def check(self, source: str) -> None:
+        try:
+            dt.datetime.fromisoformat(self.created)
+        except ValueError:
+            raise RecordFormatError(f"{source}: key 'created': expected an ISO 8601 date and time, "
+                                    f"got {shown(self.created)}") from None
+        for key in ("num_layers", "num_heads"):
+            if getattr(self.model, key) < 0:
+                raise RecordFormatError(f"{source}: key 'model.{key}': expected a count (0 or more), "
+                                        f"got {getattr(self.model, key)}")
+        if not self.datasets:
+            raise RecordFormatError(f"{source}: key 'datasets': expected at least one dataset")
+        seen: set[str] = set()
+        for index, entry in enumerate(self.datasets):
+            problem = name_problem(entry.name)
+            if problem:
+                raise RecordFormatError(f"{source}: key 'datasets[{index}].name': {problem}")
+            if entry.name in seen:
+                raise RecordFormatError(f"{source}: key 'datasets[{index}].name': {entry.name!r} is listed twice")
+            seen.add(entry.name)
+            ids: set[str] = set()
+            for position, example_id in enumerate(entry.example_ids):
+                problem = name_problem(example_id)
+                if problem:
+                    raise RecordFormatError(f"{source}: key 'datasets[{index}].example_ids[{position}]': {problem}")
+                if example_id in ids:
+                    raise RecordFormatError(f"{source}: key 'datasets[{index}].example_ids[{position}]': "
+                                            f"{example_id!r} is listed twice")
+                ids.add(example_id)
+        for index, entry in enumerate(self.analyses):
+            problem = name_problem(entry.name)
+            if problem:
+                raise RecordFormatError(f"{source}: key 'analyses[{index}].name': {problem}")
+
+    def dataset_config(self, name: str) -> dict[str, Any]:
+        """The config's entry for dataset ``name`` (what its page shows), or {} when the config has none.
+
+        ``config`` is recorded as written and read back untyped: any shape is tolerated here.
+        """
+        datasets = self.config.get("datasets")
+        if not isinstance(datasets, list):
+            return {}
+        return next((d for d in datasets if isinstance(d, dict) and d.get("name") == name), {})

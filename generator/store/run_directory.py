@@ -10,6 +10,10 @@ Layout::
 Results are read and written as typed records (``store/result_types.py``): this module
 knows only their protocol (an analysis name, tensors or JSON), never a particular analysis.
 
+Every path comes from ``store/layout.py`` (names checked, links out of the run refused) and
+every file is read as untrusted (``store/untrusted_json.py``, typed records): a damaged run is
+one ``RunFormatError`` naming the file and field, never a traceback or a write elsewhere.
+
 A generated run is written example by example: each example's directory appears whole (it
 is filled under a temporary name and renamed), ``atlas-run.json`` records the config it
 belongs to, and ``manifest.json`` is written last, so a killed run resumes where it stopped
@@ -23,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -33,29 +36,20 @@ from typing import Any, Callable, Iterator, TypeVar
 import numpy as np
 
 from generator.store.atomic import DIR_MODE, atomic_write_bytes, atomic_write_text, replace_directory
-from generator.store.records import READABLE_SCHEMA_VERSIONS, Manifest, Trajectory
+from generator.store.layout import RUN_STATE, RunFormatError, RunLayout, check_name
+from generator.store.names import SAFE_NAME, name_problem
+from generator.store.plain_data import shown
+from generator.store.records import READABLE_SCHEMA_VERSIONS, Manifest, RecordFormatError, Trajectory
 from generator.store.result_types import RESULT_TYPE_KEY, DatasetSummary, ExampleResult, ResultFormatError
+from generator.store.untrusted_json import UntrustedJSONError, read_json_file
 
-SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # used with fullmatch: no trailing newline
-# {"producer", "inputs_sha256" (config and dataset files), "model" (weights identity), "state": "running" | "complete"}
-RUN_STATE = "atlas-run.json"
 PRODUCER = "attention-atlas"
-
-
-class RunFormatError(ValueError):
-    """A run directory that does not match the documented format."""
+__all__ = ["SAFE_NAME", "RUN_STATE", "RunFormatError", "RunExistsError", "Run", "RunWriter", "check_name",
+           "load_run", "list_runs", "list_runs_reporting", "open_run", "write_run"]
 
 
 class RunExistsError(ValueError):
     """The target of a run holds something we may not replace; the message says how to go on."""
-
-
-def check_name(value: str, what: str) -> str:
-    """Names become path components; refuse anything that could escape the run directory."""
-    if not isinstance(value, str) or not SAFE_NAME.fullmatch(value):
-        raise RunFormatError(f"{what} {value!r}: expected 1 to 128 letters, digits, '.', '_' or '-', "
-                             "starting with a letter or digit")
-    return value
 
 
 def run_owner_hash(directory: Path) -> str | None:
@@ -63,7 +57,7 @@ def run_owner_hash(directory: Path) -> str | None:
     directory = Path(directory)
     for name, key in ((RUN_STATE, "inputs_sha256"), ("manifest.json", "config_sha256")):
         try:
-            data = json.loads((directory / name).read_text(encoding="utf-8"))
+            data = read_json_file(directory / name)
         except (OSError, ValueError):
             continue
         if isinstance(data, dict) and data.get("producer") == PRODUCER and isinstance(data.get(key), str):
@@ -79,6 +73,12 @@ def check_target(directory: Path, config_sha256: str, overwrite: bool) -> str:
     only with ``overwrite``.
     """
     directory = Path(directory)
+    for folder in (directory, *directory.parents):
+        if folder.exists() or folder.is_symlink():
+            if not folder.is_dir():
+                raise RunExistsError(f"{folder}: is a file, not a folder; the run would be written at {directory} "
+                                     "(set output_dir or --output-dir to a folder); nothing was written")
+            break
     if not directory.exists():
         return "new"
     if directory.is_dir() and not any(directory.iterdir()):
@@ -104,20 +104,26 @@ class RunWriter:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self.layout = RunLayout(self.root)
 
     def example_dir(self, dataset: str, example_id: str) -> Path:
-        return self.root / "examples" / check_name(dataset, "dataset") / check_name(example_id, "example id")
+        return self.layout.example_dir(dataset, example_id)
 
     def has_example(self, dataset: str, example_id: str) -> bool:
-        return (self.example_dir(dataset, example_id) / "trajectory.json").is_file()
+        return self.layout.trajectory(dataset, example_id).is_file()
 
     def has_result(self, dataset: str, example_id: str, analysis: str) -> bool:
-        return (self.example_dir(dataset, example_id) / f"{check_name(analysis, 'analysis')}.safetensors").is_file()
+        return self.layout.result(dataset, example_id, analysis).is_file()
+
+    def _writable(self, path: Path) -> Path:
+        """``path``, once its folder exists inside the run (a link out of the run is never written through)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.layout.confined(path.parent)
+        return path
 
     def write_example(self, trajectory: Trajectory, results: list[ExampleResult]) -> None:
         """An example's trajectory and first results, appearing together or not at all."""
-        final = self.example_dir(trajectory.dataset, trajectory.example_id)
-        final.parent.mkdir(parents=True, exist_ok=True)
+        final = self._writable(self.example_dir(trajectory.dataset, trajectory.example_id))
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
         try:
             os.chmod(tmp, DIR_MODE)
@@ -131,8 +137,8 @@ class RunWriter:
 
     def remove_stale_temporaries(self) -> None:
         """Temporary example directories a killed run left behind (ours by name: ``.<id>.<random>.tmp``)."""
-        for stale in (self.root / "examples").glob("*/.*.tmp"):
-            if stale.is_dir():
+        for stale in self.layout.examples.glob("*/.*.tmp"):
+            if stale.is_dir() and not stale.is_symlink():
                 shutil.rmtree(stale, ignore_errors=True)
 
     def mark_complete(self) -> None:
@@ -141,27 +147,27 @@ class RunWriter:
         self.write_state(state["inputs_sha256"], state["model"], "complete")
 
     def write_state(self, inputs_sha256: str, model: dict[str, Any], state: str) -> None:
-        atomic_write_text(self.root / RUN_STATE, dumps({"producer": PRODUCER, "inputs_sha256": inputs_sha256,
-                                                        "model": model, "state": state}))
+        atomic_write_text(self._writable(self.layout.state), dumps(
+            {"producer": PRODUCER, "inputs_sha256": inputs_sha256, "model": model, "state": state}))
 
     def write_trajectory(self, trajectory: Trajectory) -> None:
-        _write_trajectory_file(self.example_dir(trajectory.dataset, trajectory.example_id), trajectory)
+        path = self._writable(self.layout.trajectory(trajectory.dataset, trajectory.example_id))
+        _write_trajectory_file(path.parent, trajectory)
 
     def write_result(self, dataset: str, example_id: str, result: ExampleResult) -> None:
         """One example's result of one analysis, as ``<analysis>.safetensors`` tagged with its type."""
-        _write_result_file(self.example_dir(dataset, example_id), result)
+        _write_result_file(self._writable(self.layout.result(dataset, example_id, result.analysis)).parent, result)
 
     def write_summary(self, dataset: str, summary: DatasetSummary) -> None:
-        path = self.root / "datasets" / check_name(dataset, "dataset") / f"{check_name(summary.analysis, 'analysis')}.json"
-        atomic_write_text(path, dumps(summary.to_json()))
+        atomic_write_text(self._writable(self.layout.summary(dataset, summary.analysis)), dumps(summary.to_json()))
 
     def write_summary_statistics(self, summaries: dict[str, list[DatasetSummary]]) -> None:
         """Every dataset-level result of the run in one file: {dataset: {analysis: summary}}."""
-        atomic_write_text(self.root / "summary_statistics.json", dumps(
+        atomic_write_text(self._writable(self.layout.summary_statistics), dumps(
             {dataset: {s.analysis: s.to_json() for s in items} for dataset, items in summaries.items()}))
 
     def write_manifest(self, manifest: Manifest) -> None:
-        atomic_write_text(self.root / "manifest.json", dumps(manifest.to_json()))
+        atomic_write_text(self._writable(self.layout.manifest), dumps(manifest.to_json()))
 
 
 def _write_trajectory_file(example_dir: Path, trajectory: Trajectory) -> None:
@@ -186,13 +192,20 @@ def write_run(directory: Path, fill: Callable[[RunWriter], None]) -> Path:
     return Path(directory)
 
 
+def staging_directory(directory: Path) -> Path:
+    """Where a run that replaces ``directory`` (``--overwrite``) is written until it is complete."""
+    directory = Path(directory)
+    return directory.with_name(f".{directory.name}.replacing")
+
+
 def open_run(directory: Path, inputs_sha256: str, model: dict[str, Any], overwrite: bool = False
              ) -> tuple[RunWriter, str]:
     """A writer for a run that grows example by example, and whether it is "new", "resume" or "replace".
 
     A run of ours from the same inputs and model weights resumes (its finished examples stay);
-    one from other inputs is moved aside and removed only with ``overwrite``; anything else is
-    refused.
+    one from other inputs is replaced only with ``overwrite``, and only once the new run is
+    complete: until ``publish_run`` the new run grows in ``staging_directory`` (a killed
+    replacement resumes there) and the old one stays whole. Anything else is refused.
     """
     directory = Path(directory)
     mode = check_target(directory, inputs_sha256, overwrite)
@@ -202,21 +215,49 @@ def open_run(directory: Path, inputs_sha256: str, model: dict[str, Any], overwri
             raise RunExistsError(f"{directory}: was started with other model weights ({recorded}); rerun with "
                                  "--overwrite to replace it, or give this run another run_name")
         mode = "resume" if recorded == model else "replace"
-    if mode == "replace":
-        aside = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".replaced", dir=directory.parent))
-        os.replace(directory, aside / directory.name)
-        shutil.rmtree(aside)
-    directory.mkdir(parents=True, exist_ok=True)
-    writer = RunWriter(directory)
+    staging = staging_directory(directory)
+    staged_mode = None
+    if staging.exists() and not staging.is_symlink():
+        owner = run_owner_hash(staging)
+        if mode == "replace" and owner == inputs_sha256 and _read_state(staging).get("model") == model:
+            staged_mode = "resume"
+        elif owner is not None or (staging.is_dir() and not any(staging.iterdir())):
+            shutil.rmtree(staging)  # an earlier replacement of ours, for other inputs or no longer wanted
+        elif mode == "replace":
+            raise RunExistsError(f"{staging}: exists and is not a run of Attention Atlas, and a replacement of "
+                                 f"{directory.name} would be written there; move it away (nothing was written)")
+    root = staging if mode == "replace" else directory
+    root.mkdir(parents=True, exist_ok=True)
+    writer = RunWriter(root)
     writer.remove_stale_temporaries()
-    if mode != "resume":
+    if mode != "resume" and staged_mode is None:
         writer.write_state(inputs_sha256, model, "running")
     return writer, mode
 
 
+def run_root_for_rank(directory: Path) -> Path:
+    """Where ranks other than 0 write, once rank 0 has opened the run (the staging folder while replacing)."""
+    staging = staging_directory(directory)
+    return staging if staging.is_dir() and not staging.is_symlink() else Path(directory)
+
+
+def publish_run(writer: RunWriter, directory: Path) -> None:
+    """A complete replacement takes the place of the old run (moved aside, then removed); others: nothing to do."""
+    directory = Path(directory)
+    if writer.root == directory:
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".replaced", dir=directory.parent))
+    if directory.exists():
+        os.replace(directory, aside / directory.name)
+    os.replace(writer.root, directory)
+    shutil.rmtree(aside)
+    writer.root = directory
+    writer.layout = RunLayout(directory)
+
+
 def _read_state(directory: Path) -> dict[str, Any]:
     try:
-        data = json.loads((Path(directory) / RUN_STATE).read_text(encoding="utf-8"))
+        data = read_json_file(Path(directory) / RUN_STATE)
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -228,6 +269,7 @@ class Run:
     """A run directory opened for reading; tensors load lazily, per example.
 
     ``manifest`` is None only while a run is still being written (its examples can be read).
+    Every file is read as untrusted: a damaged one is a ``RunFormatError`` naming it.
     """
 
     root: Path
@@ -237,6 +279,10 @@ class Run:
     def name(self) -> str:
         """The run's directory name: unique among the runs of one folder (a copied run is its own run)."""
         return self.root.name
+
+    @property
+    def layout(self) -> RunLayout:
+        return RunLayout(self.root)
 
     def dataset_names(self) -> list[str]:
         return [d.name for d in self.manifest.datasets]
@@ -248,30 +294,35 @@ class Run:
         raise KeyError(f"{self.root}: run has no dataset {dataset!r}")
 
     def trajectory(self, dataset: str, example_id: str) -> Trajectory:
-        path = self.root / "examples" / dataset / example_id / "trajectory.json"
+        path = self.layout.trajectory(dataset, example_id)
         try:
-            return Trajectory.from_json(_read_json(path))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            if isinstance(exc, RunFormatError):
-                raise
-            raise RunFormatError(f"{path}: does not match the trajectory format ({type(exc).__name__}: {exc})") from exc
+            trajectory = Trajectory.from_json(_read_json(self.layout.confined(path)), str(path))
+        except RecordFormatError as exc:
+            raise RunFormatError(str(exc)) from exc
+        for key, expected in (("example_id", example_id), ("dataset", dataset)):
+            if getattr(trajectory, key) != expected:
+                raise RunFormatError(f"{path}: key '{key}': expected {expected!r} (the folder it is in), "
+                                     f"got {getattr(trajectory, key)!r}")
+        return trajectory
 
     def trajectories(self, dataset: str) -> Iterator[Trajectory]:
         for example_id in self.example_ids(dataset):
             yield self.trajectory(dataset, example_id)
 
     def has_tensors(self, dataset: str, example_id: str, analysis: str) -> bool:
-        return (self.root / "examples" / dataset / example_id / f"{analysis}.safetensors").exists()
+        return self.layout.result(dataset, example_id, analysis).exists()
 
     def tensors(self, dataset: str, example_id: str, analysis: str) -> dict[str, np.ndarray]:
         """The raw arrays of one example's result (what a notebook gets from safetensors alone)."""
         from safetensors.numpy import load_file
 
-        path = self.root / "examples" / dataset / example_id / f"{analysis}.safetensors"
+        path = self.layout.result(dataset, example_id, analysis)
         if not path.exists():
             raise RunFormatError(f"{path}: missing; the run has no {analysis!r} result for {example_id!r}")
         try:
-            return load_file(str(path))
+            return load_file(str(self.layout.confined(path)))
+        except RunFormatError:
+            raise
         except Exception as exc:  # noqa: BLE001 - safetensors raises several kinds for a damaged file
             raise RunFormatError(f"{path}: not a readable safetensors file ({exc})") from exc
 
@@ -279,12 +330,14 @@ class Run:
         """One example's typed result, or None when that analysis did not run on it.
 
         Only the tensors ``kind`` declares are read (a projection reads a few of a large file).
+        Float tensors hold finite numbers or NaN (not measured; pages show it as missing), never infinity.
         """
         from safetensors import safe_open
 
-        path = self.root / "examples" / dataset / example_id / f"{kind.analysis}.safetensors"
+        path = self.layout.result(dataset, example_id, kind.analysis)
         if not path.exists():
             return None
+        self.layout.confined(path)
         wanted = {f.name for f in dataclasses.fields(kind)}
         try:
             with safe_open(str(path), framework="np") as handle:
@@ -294,6 +347,10 @@ class Run:
                 tensors = {name: handle.get_tensor(name) for name in names}
         except Exception as exc:  # noqa: BLE001 - safetensors raises several kinds for a damaged file
             raise RunFormatError(f"{path}: not a readable safetensors file ({exc})") from exc
+        for name, array in tensors.items():
+            if array.dtype.kind == "f" and np.isinf(array).any():
+                raise RunFormatError(f"{path}: key {name!r}: holds infinite values; result tensors hold finite "
+                                     "numbers, or NaN for a value that was not measured (docs/run-format.md)")
         try:
             return kind.from_tensors(tensors, str(path))
         except ResultFormatError as exc:
@@ -301,35 +358,43 @@ class Run:
 
     def summary(self, dataset: str, kind: type[D]) -> D | None:
         """A dataset's typed summary, or None when that analysis has none for it."""
-        path = self.root / "datasets" / dataset / f"{kind.analysis}.json"
+        path = self.layout.summary(dataset, kind.analysis)
         if not path.exists():
             return None
         try:
-            return kind.from_json(_read_json(path), str(path))
+            return kind.from_json(_read_json(self.layout.confined(path)), str(path))
         except ResultFormatError as exc:
             raise RunFormatError(str(exc)) from exc
 
 
 def _read_json(path: Path) -> Any:
+    """A run file as strict JSON; every way it can fail is a RunFormatError naming the file."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        return read_json_file(path)
     except FileNotFoundError as exc:
         raise RunFormatError(f"{path}: missing") from exc
-    except json.JSONDecodeError as exc:
-        raise RunFormatError(f"{path}: not valid JSON ({exc})") from exc
+    except OSError as exc:
+        raise RunFormatError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    except UntrustedJSONError as exc:
+        raise RunFormatError(f"{path}: {exc}") from exc
 
 
 def load_run(directory: Path) -> Run:
+    """Open a finished run: its folder name and every manifest field checked (as on write)."""
     root = Path(directory)
-    data = _read_json(root / "manifest.json")
+    problem = name_problem(root.name)
+    if problem:
+        raise RunFormatError(f"{root.parent / shown(root.name)}: run folder name: {problem}")
+    layout = RunLayout(root)
+    data = _read_json(layout.confined(layout.manifest))
     version = data.get("schema_version") if isinstance(data, dict) else None
-    if version not in READABLE_SCHEMA_VERSIONS:
-        raise RunFormatError(f"{root / 'manifest.json'}: field 'schema_version': expected one of "
-                             f"{', '.join(map(str, READABLE_SCHEMA_VERSIONS))}, got {version!r}")
+    if isinstance(version, bool) or version not in READABLE_SCHEMA_VERSIONS:
+        raise RunFormatError(f"{layout.manifest}: key 'schema_version': expected one of "
+                             f"{', '.join(map(str, READABLE_SCHEMA_VERSIONS))}, got {shown(version)}")
     try:
-        manifest = Manifest.from_json(data)
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise RunFormatError(f"{root / 'manifest.json'}: does not match schema {version} ({exc})") from exc
+        manifest = Manifest.from_json(data, str(layout.manifest))
+    except RecordFormatError as exc:
+        raise RunFormatError(str(exc)) from exc
     return Run(root, manifest)
 
 
@@ -342,7 +407,7 @@ def list_runs(base: Path) -> list[Run]:
 
 
 def list_runs_reporting(base: Path) -> tuple[list[Run], list[str]]:
-    """Like ``list_runs``, with runs whose manifest cannot be read reported (by file) instead of raised."""
+    """Like ``list_runs``, with runs that cannot be read reported (by file and field) instead of raised."""
     base = Path(base)
     if not base.is_dir():
         return [], []

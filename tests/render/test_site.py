@@ -116,7 +116,7 @@ def test_the_same_plot_embeds_identically_within_one_process():
     (lambda run: (run / "examples/beta/b-0/trajectory.json").write_text('{"example_id": '),
      "examples/beta/b-0/trajectory.json: not valid JSON"),
     (lambda run: (run / "examples/beta/b-0/trajectory.json").write_text('{"example_id": "b-0"}'),
-     "examples/beta/b-0/trajectory.json: does not match the trajectory format"),
+     "examples/beta/b-0/trajectory.json: key 'dataset': required"),
     (lambda run: (run / "manifest.json").write_text("[1, 2"), "manifest.json: not valid JSON"),
 ])
 def test_a_damaged_run_is_named_and_skipped_while_the_others_build(tiny_run, tmp_path, capsys, monkeypatch, damage,
@@ -131,8 +131,11 @@ def test_a_damaged_run_is_named_and_skipped_while_the_others_build(tiny_run, tmp
     damage(runs / "broken")
     monkeypatch.chdir(REPO_ROOT)
     assert main(["build", "--runs", str(runs), "--site-dir", str(tmp_path / "site")]) == 2
-    errors = [line for line in capsys.readouterr().err.splitlines() if "atlas build: error:" in line]
-    assert len(errors) == 1 and named in errors[0] and str(runs / "broken") in errors[0]
+    err = capsys.readouterr().err.splitlines()
+    skipped = [line for line in err if line.startswith("atlas build: skipped a damaged run:")]
+    assert len(skipped) == 1 and named in skipped[0] and str(runs / "broken") in skipped[0]
+    assert [line for line in err if "atlas build: error:" in line] == [
+        "atlas build: error: left out 1 damaged run(s) (each named above); the others were built"]
     assert (tmp_path / "site/runs/tiny/alpha/examples/a-0.html").is_file()
     assert not (tmp_path / "site/runs/broken").exists()
     assert "broken" not in (tmp_path / "site/index.html").read_text()

@@ -148,8 +148,8 @@ def test_atomic_write_keeps_old_file_when_writing_fails(tmp_path):
 
 
 @pytest.mark.parametrize("mutate,message", [
-    (lambda m: m.update(schema_version=99), "field 'schema_version': expected one of 1, 2, got 99"),
-    (lambda m: m.pop("model"), "does not match schema"),
+    (lambda m: m.update(schema_version=99), "key 'schema_version': expected one of 1, 2, got 99"),
+    (lambda m: m.pop("model"), "key 'model': required"),
 ])
 def test_bad_manifests_are_named(tmp_path, mutate, message):
     root = write_example_run(tmp_path / "r", StoredExample(np.ones((1, 1, 3), dtype=np.float32)))

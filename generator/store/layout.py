@@ -1,0 +1,86 @@
+"""Where every file of a run directory lives: the one owner of run paths, for writers and readers.
+
+Every path is made from names checked by ``store/names.py`` and, before it is read or
+written, resolved and required to stay inside the run (a link that points out of the run is
+refused). Run directories travel between people, so nothing read from one is trusted to name
+a path by itself.
+
+Layout::
+
+    <run>/manifest.json
+    <run>/atlas-run.json                                  (a generated run's inputs and state)
+    <run>/summary_statistics.json
+    <run>/examples/<dataset>/<example_id>/trajectory.json
+    <run>/examples/<dataset>/<example_id>/<analysis>.safetensors
+    <run>/datasets/<dataset>/<analysis>.json
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from generator.store.names import name_problem, shown
+
+MANIFEST = "manifest.json"
+RUN_STATE = "atlas-run.json"  # {"producer", "inputs_sha256", "model", "state": "running" | "complete"}
+SUMMARY_STATISTICS = "summary_statistics.json"
+
+
+class RunFormatError(ValueError):
+    """A run directory that does not match the documented format; the message names the file and field."""
+
+
+def check_name(value: object, what: str) -> str:
+    """Names become path components and page titles; refuse anything that could escape or mean more."""
+    problem = name_problem(value)
+    if problem:
+        raise RunFormatError(f"{what}: {problem}")
+    return value  # type: ignore[return-value]
+
+
+class RunLayout:
+    """The paths of one run directory; each derived from checked names, each confined to the run."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / MANIFEST
+
+    @property
+    def state(self) -> Path:
+        return self.root / RUN_STATE
+
+    @property
+    def summary_statistics(self) -> Path:
+        return self.root / SUMMARY_STATISTICS
+
+    @property
+    def examples(self) -> Path:
+        return self.root / "examples"
+
+    def example_dir(self, dataset: str, example_id: str) -> Path:
+        return self.examples / check_name(dataset, f"{self.root}: dataset") / check_name(
+            example_id, f"{self.root}: dataset {dataset}: example id")
+
+    def trajectory(self, dataset: str, example_id: str) -> Path:
+        return self.example_dir(dataset, example_id) / "trajectory.json"
+
+    def result(self, dataset: str, example_id: str, analysis: str) -> Path:
+        return self.example_dir(dataset, example_id) / f"{check_name(analysis, 'analysis')}.safetensors"
+
+    def dataset_summaries(self, dataset: str) -> Path:
+        return self.root / "datasets" / check_name(dataset, f"{self.root}: dataset")
+
+    def summary(self, dataset: str, analysis: str) -> Path:
+        return self.dataset_summaries(dataset) / f"{check_name(analysis, 'analysis')}.json"
+
+    def confined(self, path: Path) -> Path:
+        """``path`` if it (through any link) stays inside the run; a RunFormatError naming it otherwise."""
+        root = self.root.resolve()
+        target = Path(path).resolve()
+        if target != root and root not in target.parents:
+            raise RunFormatError(f"{path}: leads out of the run directory (to {shown(str(target), 120)}); "
+                                 "links out of a run are not followed")
+        return Path(path)
