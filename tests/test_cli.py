@@ -135,6 +135,16 @@ def _escaping_manifest(project):
     (project / "traj" / "manifest.json").write_text(json.dumps(["../secret.json"]))
 
 
+def _users_site_dir(project):
+    import shutil
+
+    shutil.copyfile(REPO_ROOT / "mkdocs.yml", project / "mkdocs.yml")
+    (project / "runs").mkdir()
+    (project / "mine" / "sub").mkdir(parents=True)
+    (project / "mine" / "thesis.tex").write_text("\\documentclass{article}")
+    (project / "mine" / "sub" / "data.csv").write_text("a,b\n")
+
+
 BAD_INPUTS = [
     # (what, prepare the project, argv after "atlas", expected words in the one error line)
     ("config not UTF-8", lambda p: (p / "run.yaml").write_bytes(RUN.encode().replace(b"run_name: r", b"run_name: r\xff")),
@@ -163,6 +173,29 @@ BAD_INPUTS = [
         {"results": [{"probe_id": "p", "tokens": ["a"], "counts": [[1.0]]}]})),
      ["import", "activations", "dump.json", "--runs", ".", "--run", "templates", "--overwrite"],
      "templates: exists and is not a run of Attention Atlas"),
+    ("YAML alias bomb in a checked key", lambda p: (p / "run.yaml").write_text(
+        RUN + "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+        "generation: {max_new_tokens: [*b, *b, *b, *b, *b, *b, *b, *b, *b]}\n"),
+     ["run", "run.yaml"], "aliases (*name) are not accepted"),
+    ("duplicate key", lambda p: (p / "run.yaml").write_text(RUN + "output_dir: elsewhere\n"),
+     ["run", "run.yaml"], "key 'output_dir' is given twice"),
+    ("lone surrogate in a prompt", lambda p: (p / "d.jsonl").write_text('{"id": "a", "prompt": "x\\ud800"}\n'),
+     ["run", "run.yaml"], "d.jsonl:1: a string holds a lone surrogate"),
+    ("100,000 nested brackets", lambda p: (p / "d.jsonl").write_text("[" * 100_000 + "\n"),
+     ["run", "run.yaml"], "d.jsonl:1: nested more than"),
+    ("output_dir naming a file", lambda p: (p / "runs").write_text("a file of the user's"),
+     ["run", "run.yaml"], "runs: is a file, not a folder"),
+    ("dataset named index.md", lambda p: (p / "run.yaml").write_text(RUN.replace("name: d,", "name: index.md,")),
+     ["run", "run.yaml"], "key 'datasets[0].name': 'index.md' is reserved"),
+    ("example id README", lambda p: (p / "d.jsonl").write_text('{"id": "README", "prompt": "p"}\n'),
+     ["run", "run.yaml"], "d.jsonl:1: field 'id': 'README' is reserved"),
+    ("site dir holding the user's files", _users_site_dir,
+     ["build", "--runs", "runs", "--site-dir", "mine"], "mine: holds files Attention Atlas did not write"),
+    ("broken mkdocs.yml", lambda p: (p / "mkdocs.yml").write_text("site_name: [unclosed\n"),
+     ["build", "--runs", "."], "mkdocs.yml: not a usable MkDocs config"),
+    ("import with --runs naming a file", lambda p: ((p / "runs").write_text("x"), (p / "dump.json").write_text(
+        json.dumps({"results": [{"probe_id": "p", "tokens": ["a"], "counts": [[1.0]]}]}))),
+     ["import", "activations", "dump.json", "--runs", "runs", "--run", "t"], "runs: is a file, not a folder"),
     ("importer manifest pointing outside", _escaping_manifest,
      ["import", "trajectories", "traj", "--run", "t", "--runs", "runs"], "which lies outside traj"),
 ]

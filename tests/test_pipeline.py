@@ -113,6 +113,29 @@ def test_other_inputs_never_mix_with_a_finished_run(project, tmp_path, capsys):
     assert manifest["config"]["generation"]["max_new_tokens"] == 5
 
 
+@pytest.mark.parametrize("method,after", [("write_example", 1), ("write_example", 3), ("write_result", 2)])
+def test_an_overwrite_that_dies_leaves_the_old_run_whole_and_resumes(project, tmp_path, capsys, method, after):
+    """--overwrite grows the new run beside the old one and swaps it in only when complete."""
+    import shutil
+
+    shutil.copytree(project / "whole", tmp_path / "runs")
+    changed = tmp_path / "changed.yaml"
+    changed.write_text((project / "run.yaml").read_text().replace("max_new_tokens: 6", "max_new_tokens: 5")
+                       .replace("./model", str(project / "model")).replace("a.jsonl", str(project / "a.jsonl"))
+                       .replace("b.jsonl", str(project / "b.jsonl")))
+    dying = DYING_RUN.replace('"--output-dir", output]', '"--output-dir", output, "--overwrite"]')
+    killed = subprocess.run([sys.executable, "-c", dying, str(changed), str(tmp_path / "runs"), method, str(after)],
+                            cwd=REPO_ROOT, capture_output=True, text=True)
+    assert killed.returncode == -9, killed.stderr
+    assert_same_run(tmp_path / "runs" / "r", project / "whole" / "r")  # the old run, every file as it was
+    assert main(["run", str(changed), "--output-dir", str(tmp_path / "runs"), "--overwrite"]) == 0
+    if method == "write_example":
+        assert f"resumed: {after} of 10 examples were already finished" in capsys.readouterr().out
+    manifest = json.loads((tmp_path / "runs/r/manifest.json").read_text())
+    assert manifest["config"]["generation"]["max_new_tokens"] == 5
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["r"]  # no staging or replaced folder left
+
+
 @pytest.mark.parametrize("make", [
     lambda target: (target.mkdir(), (target / "notes.txt").write_text("mine")),
     lambda target: target.write_text("a file"),

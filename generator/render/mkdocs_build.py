@@ -215,10 +215,27 @@ def load_mkdocs_config(config_file: Path, overrides: dict):
     from mkdocs.config import load_config
     from mkdocs.exceptions import MkDocsException
 
+    errors: list[str] = []
+    handler = _Collect(errors)
+    logging.getLogger("mkdocs").addHandler(handler)
     try:
         return load_config(str(config_file), **overrides)
     except (MkDocsException, yaml.YAMLError, OSError, ValueError) as exc:
-        raise SiteError(f"{config_file}: not a usable MkDocs config ({shown(str(exc), 300)})") from exc
+        reason = " ".join(("; ".join(errors) or str(exc)).split())  # MkDocs logs each problem, raises a generic Abort
+        raise SiteError(f"{config_file}: not a usable MkDocs config ({shown(reason, 300)[1:-1]})") from exc
+    finally:
+        logging.getLogger("mkdocs").removeHandler(handler)
+
+
+class _Collect(logging.Handler):
+    """Keeps the text of MkDocs' error records, for one message naming what is wrong."""
+
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.ERROR)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(" ".join(record.getMessage().split()))
 
 
 def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = False) -> tuple[Path, bool]:

@@ -25,7 +25,7 @@ from generator.render.agent_pages import agent_pages
 from generator.render.context import IndexEntry, Page, SiteContext, accuracy_text, dataset_dir, run_dir
 from generator.render import jinja
 from generator.render.jinja import template_environment
-from generator.render.mkdocs_build import run_mkdocs
+from generator.render.mkdocs_build import check_site_dir, load_mkdocs_config, run_mkdocs
 from generator.render.pages import PAGE_KINDS
 from generator.render import plot_data
 from generator.render.plot_data import write_specs
@@ -348,6 +348,9 @@ def build_site(runs_dir: Path, config_file: Path, site_dir: Path | None = None,
     config_file = Path(config_file).resolve()
     root = config_file.parent
     docs_dir = Path(docs_dir or root / "build" / "docs").resolve()
+    docs_dir.mkdir(parents=True, exist_ok=True)  # MkDocs refuses a config whose docs_dir does not exist
+    site_overrides = {"docs_dir": str(docs_dir)} | ({"site_dir": str(Path(site_dir).resolve())} if site_dir else {})
+    check_site_dir(Path(load_mkdocs_config(config_file, site_overrides).site_dir))  # before any page is rendered
     docs_dir.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(docs_dir.parent / f".{docs_dir.name}.build.lock"))
     try:

@@ -73,7 +73,7 @@ def check_target(directory: Path, config_sha256: str, overwrite: bool) -> str:
     only with ``overwrite``.
     """
     directory = Path(directory)
-    for folder in (directory, *directory.parents):
+    for folder in directory.parents:
         if folder.exists() or folder.is_symlink():
             if not folder.is_dir():
                 raise RunExistsError(f"{folder}: is a file, not a folder; the run would be written at {directory} "
@@ -202,7 +202,8 @@ def open_run(directory: Path, inputs_sha256: str, model: dict[str, Any], overwri
              ) -> tuple[RunWriter, str]:
     """A writer for a run that grows example by example, and whether it is "new", "resume" or "replace".
 
-    A run of ours from the same inputs and model weights resumes (its finished examples stay);
+    A run of ours from the same inputs and model weights resumes (its finished examples stay),
+    as does a killed replacement;
     one from other inputs is replaced only with ``overwrite``, and only once the new run is
     complete: until ``publish_run`` the new run grows in ``staging_directory`` (a killed
     replacement resumes there) and the old one stays whole. Anything else is refused.
@@ -232,7 +233,7 @@ def open_run(directory: Path, inputs_sha256: str, model: dict[str, Any], overwri
     writer.remove_stale_temporaries()
     if mode != "resume" and staged_mode is None:
         writer.write_state(inputs_sha256, model, "running")
-    return writer, mode
+    return writer, staged_mode or mode
 
 
 def run_root_for_rank(directory: Path) -> Path:
