@@ -15,6 +15,7 @@ import numpy as np
 
 from generator.store.records import SCHEMA_VERSION, AnalysisEntry, DatasetEntry, Manifest, ModelInfo, Trajectory
 from generator.store.result_types import DatasetSummary, ExampleResult
+from generator.store.untrusted_json import UntrustedJSONError, parse_json
 from generator.store.run_directory import RunWriter, check_name, check_target, write_run
 
 
@@ -80,9 +81,9 @@ def read_json(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise ImportValidationError(f"{path}: cannot read ({exc})") from exc
     try:
-        return json.loads(text, parse_constant=lambda c: math.nan)
-    except json.JSONDecodeError as exc:
-        raise ImportValidationError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+        return parse_json(text, nan_as_float=True)  # NaN is named later, by field
+    except UntrustedJSONError as exc:
+        raise ImportValidationError(f"{path}: {exc}") from exc
 
 
 def require(data: Any, key: str, kind: type | tuple, where: str, expected: str) -> Any:

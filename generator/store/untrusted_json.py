@@ -23,10 +23,13 @@ def _refuse_constant(name: str):
     raise UntrustedJSONError(f"{name} is not valid JSON (write null for a missing number)")
 
 
-def parse_json(text: str) -> Any:
-    """Strict JSON; errors are ``UntrustedJSONError`` with a short reason."""
+def parse_json(text: str, nan_as_float: bool = False) -> Any:
+    """Strict JSON; errors are ``UntrustedJSONError`` with a short reason.
+
+    ``nan_as_float`` reads NaN and Infinity as floats, for a caller that names them by field itself.
+    """
     try:
-        data = json.loads(text, parse_constant=_refuse_constant)
+        data = json.loads(text, parse_constant=(lambda name: float(name)) if nan_as_float else _refuse_constant)
     except UntrustedJSONError:
         raise
     except RecursionError as exc:

@@ -145,3 +145,21 @@ def test_any_attention_matrix_is_imported_or_refused_cleanly(tmp_path_factory, m
     except ImportValidationError as exc:
         assert "trajectory_1.json" in str(exc)
         assert not (runs / "fuzz").exists()
+
+
+def test_a_npy_header_that_claims_more_than_the_file_holds_is_refused(tmp_path):
+    """A 128-byte header may claim (1e5, 1e5, 1e5) float32s (3.55 PiB): refused without allocating them."""
+    source = write_salient(tmp_path / "logs", {"aime_0": np.ones((2, 2, 2), dtype=np.float32)})
+    path = source / "aime_0" / "salient_thoughts.npy"
+    with path.open("wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, {"descr": "<f4", "fortran_order": False,
+                                                      "shape": (100_000, 100_000, 100_000)})
+        handle.write(np.ones(8, dtype=np.float32).tobytes())
+    assert path.stat().st_size == 128 + 32
+    assert_refused(tmp_path, "salient-thoughts", source, "aime_0/salient_thoughts.npy", "not a NumPy .npy array")
+
+
+@pytest.mark.parametrize("text,fragment", [("[" * 100_000, "nested more than"), ('{"a": "\\ud800"}', "lone surrogate")])
+def test_activation_dumps_nested_too_deeply_or_with_lone_surrogates_are_refused(tmp_path, text, fragment):
+    (tmp_path / "dump.json").write_text(text)
+    assert_refused(tmp_path, "activations", tmp_path / "dump.json", "dump.json", fragment)
