@@ -285,18 +285,29 @@ def test_deploy_pushes_the_built_site_to_a_gh_pages_branch(tmp_path, tiny_run, c
     shutil.copytree(tiny_run, project / "data/runs/tiny")
     git("init", "--bare", str(tmp_path / "remote.git"), cwd=tmp_path)
     git("init", "-b", "main", cwd=project)
-    git("remote", "add", "origin", str(tmp_path / "remote.git"), cwd=project)
     git("add", "mkdocs.yml", cwd=project)
     git("commit", "-m", "report", cwd=project)
     monkeypatch.setenv("GIT_AUTHOR_NAME", "t")
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "t@t")
     monkeypatch.setenv("GIT_COMMITTER_NAME", "t")
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "t@t")
+    assert main(["deploy", "--jobs", "1"]) == 2  # no remote yet
+    assert "has no remote 'origin' to push to" in capsys.readouterr().err
+    git("remote", "add", "origin", str(tmp_path / "remote.git"), cwd=project)
     assert main(["deploy", "--jobs", "1"]) == 0, capsys.readouterr().err
     assert "Pushed site/ to origin/gh-pages" in capsys.readouterr().out
     listed = subprocess.run(["git", "ls-tree", "-r", "--name-only", "gh-pages"], cwd=tmp_path / "remote.git",
                             capture_output=True, text=True, check=True).stdout.split()
     assert "index.html" in listed and "runs/tiny/alpha/examples/a-0.html" in listed
+    other = tmp_path / "other"  # someone else pushes an unrelated gh-pages: ours has diverged
+    git("init", "-b", "gh-pages", str(other), cwd=tmp_path)
+    (other / "x.txt").write_text("theirs")
+    git("add", "x.txt", cwd=other)
+    git("commit", "-m", "theirs", cwd=other)
+    git("push", "--force", str(tmp_path / "remote.git"), "gh-pages", cwd=other)
+    assert main(["deploy", "--jobs", "1"]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "could not push" in errors[0] and "diverged" in errors[0], errors
 
 
 @pytest.mark.slow

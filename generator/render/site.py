@@ -293,11 +293,16 @@ def deploy_site(config_file: Path, message: str | None = None) -> str:
         raise DeployError(f"{root}: not a git repository; GitHub Pages deploys from one (git init, add a remote)")
     if not (Path(config["site_dir"]) / "index.html").is_file():
         raise DeployError(f"{config['site_dir']}: no built site; run `atlas build` first")
+    remote = subprocess.run(["git", "remote", "get-url", config.remote_name], cwd=root, capture_output=True, text=True)
+    if remote.returncode != 0:
+        raise DeployError(f"{root}: the git repository has no remote '{config.remote_name}' to push to (add one: "
+                          f"git remote add {config.remote_name} URL, or set remote_name in mkdocs.yml)")
     try:
         gh_deploy(config, message=message, ignore_version=True)
-    except Abort as exc:
+    except (Abort, subprocess.CalledProcessError, OSError) as exc:
         raise DeployError(f"could not push {config['site_dir']} to the '{config.remote_branch}' branch of "
-                          f"'{config.remote_name}' ({exc})") from exc
+                          f"'{config.remote_name}' ({exc}); git's own message is above (a gh-pages branch that "
+                          "has diverged on the remote must be merged or reset there first)") from exc
     return f"{config.remote_name}/{config.remote_branch}"
 
 
