@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from generator.agent.formats import AgentFormatError
 from generator.analyses import AnalysisError
 from generator.capture import CaptureError
 from generator.capture.model_loading import ModelLoadError
@@ -237,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         args.handler(args)
     except (UsageError, ConfigError, DatasetError, ModelLoadError, RunFormatError, AnalysisError, CaptureError,
             ImportValidationError, RunExistsError, InitError, DeployError, SiteError, ServeFolderError,
-            OutsideOwnedFolderError) as exc:
+            OutsideOwnedFolderError, AgentFormatError) as exc:
         print(f"atlas {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -178,6 +178,9 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
     for analyses in by_dataset.values():
         for analysis, options in analyses.values():
             analysis.check_model(loaded.model, options)
+    for spec in config.datasets:
+        if spec.agent is not None:  # a chat template that drops tool turns is refused before any example runs
+            agent_format(spec.agent, loaded.tokenizer)
     datasets = {spec.name: fit_prompts(datasets[spec.name], loaded, config, Path(spec.path)) for spec in config.datasets}
     weights = {"id": loaded.info.id, "revision": loaded.info.revision, "weights_sha256": loaded.info.weights_sha256}
     if shard.is_main:
@@ -249,6 +252,7 @@ def fit_prompts(examples: list[Example], loaded: LoadedModel, config: RunConfig,
     fitted = []
     for example in examples:
         ids = loaded.tokenizer(example.prompt)["input_ids"]
+        example = _note_unencoded(example, loaded.tokenizer, ids)
         if len(ids) <= room:
             fitted.append(example)
         elif config.generation.long_prompts == "refuse":
@@ -262,6 +266,21 @@ def fit_prompts(examples: list[Example], loaded: LoadedModel, config: RunConfig,
             note = f"kept the last {keep} of {len(plain)} prompt tokens (the model's context is {context})"
             fitted.append(dataclasses.replace(example, prompt=kept, extra={**example.extra, "prompt_truncated": note}))
     return fitted
+
+
+def _note_unencoded(example: Example, tokenizer, ids: list[int]) -> Example:
+    """A prompt whose characters the tokenizer cannot encode (dropped, or read as unknown) says so on its page.
+
+    The model never saw those characters: ``Q: ١٢+٣=`` reaches a tokenizer without Arabic-Indic
+    digits as ``Q: +=``. Found by decoding the prompt's own tokens again.
+    """
+    decoded = tokenizer.decode(ids, skip_special_tokens=True)
+    lost = sorted({ch for ch in example.prompt if not ch.isspace()} - set(decoded))
+    if not lost:
+        return example
+    shown = " ".join(f"{ch} (U+{ord(ch):04X})" for ch in lost[:12]) + (" ..." if len(lost) > 12 else "")
+    note = f"the tokenizer cannot encode {len(lost)} character(s) of the prompt, so the model never saw them: {shown}"
+    return dataclasses.replace(example, extra={**example.extra, "prompt_not_encoded": note})
 
 
 def _remove_unfinished(directory: Path, existed: bool) -> None:

@@ -196,6 +196,22 @@ def test_prompts_longer_than_the_context_are_refused_or_truncated(tmp_path, caps
         assert len(trajectory["token_ids"]) <= 256
 
 
+def test_text_the_tokenizer_cannot_encode_is_reported_on_the_example(tmp_path):
+    """Arabic-Indic digits are dropped by the shipped character tokenizer: the run says so, per example."""
+    save_tiny_checkpoint(tmp_path / "model")
+    write_dataset(tmp_path / "d.jsonl", [{"id": "arabic", "prompt": "Q: \u0661\u0662+\u0663="},
+                                         {"id": "plain", "prompt": "Q: 12+3="}])
+    (tmp_path / "run.yaml").write_text("run_name: r\nmodel: {id: ./model}\ndatasets: [{name: d, path: d.jsonl}]\n"
+                                       "generation: {max_new_tokens: 4}\noutput_dir: runs\n")
+    assert main(["run", str(tmp_path / "run.yaml")]) == 0
+    arabic = json.loads((tmp_path / "runs/r/examples/d/arabic/trajectory.json").read_text())
+    assert arabic["metadata"]["prompt_not_encoded"] == (
+        "the tokenizer cannot encode 3 character(s) of the prompt, so the model never saw them: "
+        "\u0661 (U+0661) \u0662 (U+0662) \u0663 (U+0663)")
+    plain = json.loads((tmp_path / "runs/r/examples/d/plain/trajectory.json").read_text())
+    assert "prompt_not_encoded" not in plain["metadata"]
+
+
 def test_a_gemma2_checkpoint_runs_through_atlas_run(tmp_path, capsys):
     """transformers refuses SDPA for Gemma 2 (soft-capping): the loader falls back, capture does not need it,
     and its sliding-window layers are captured during generation past the window."""

@@ -104,7 +104,32 @@ class ReactFormat:
         return text, spans_in_order(text, pieces)
 
 
+class AgentFormatError(ValueError):
+    """An agent format that cannot run with this tokenizer (no chat template, or one that drops turns)."""
+
+
+PROBE = "atlas-probe-{}-7f3a"  # text no template writes by itself: where it shows, the template kept that turn
+
+
 TOOL_CALL_TAG = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.S)
+
+
+def _read_call(payload: str, tagged: bool) -> AgentStep | None:
+    """One JSON tool call (``name`` and ``arguments``); a tagged block that is not one is a malformed call."""
+    try:
+        data = json.loads(payload)
+    except (ValueError, RecursionError):
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("name"), str):
+        arguments = data.get("arguments", data.get("parameters", {}))
+        if isinstance(arguments, str):
+            try:
+                arguments = json.loads(arguments)
+            except (ValueError, RecursionError):
+                pass
+        return AgentStep("call", json.dumps({"name": data["name"], "arguments": arguments}),
+                         tool=data["name"], arguments=arguments)
+    return AgentStep("call", payload, error="malformed call") if tagged else None
 
 
 @dataclass
@@ -141,35 +166,46 @@ class ChatFormat:
         return self.tokenizer.apply_chat_template(self.messages(query, steps), tools=self.tool_schemas,
                                                   add_generation_prompt=True, tokenize=False)
 
+    def check_template(self) -> None:
+        """Refuse a template that drops the user's question, a tool call, its result or the answer:
+        the model would never see what its tools returned (found by rendering a probe conversation)."""
+        steps = [AgentStep("call", "", tool=PROBE.format("tool"), arguments={"x": 1}),
+                 AgentStep("observation", PROBE.format("result"), tool=PROBE.format("tool")),
+                 AgentStep("answer", PROBE.format("answer"))]
+        try:
+            text = self.tokenizer.apply_chat_template(self.messages(PROBE.format("question"), steps),
+                                                      tools=self.tool_schemas, tokenize=False)
+        except Exception as exc:  # noqa: BLE001 - a template raises whatever its author wrote
+            raise AgentFormatError(f"the chat template cannot render a tool conversation ({type(exc).__name__}: "
+                                   f"{exc})") from exc
+        dropped = [what for what, key in (("the user's question", "question"), ("the assistant's tool call", "tool"),
+                                          ("the tool's result", "result"), ("the assistant's answer", "answer"))
+                   if PROBE.format(key) not in text]
+        if dropped:
+            raise AgentFormatError(f"the chat template drops {', '.join(dropped)}; an agent needs a template that "
+                                   "renders user, assistant (with tool calls) and tool turns")
+
+    def question_start(self) -> int | None:
+        """Where the user's question begins in every rendering: the template's own text before it."""
+        text = self.tokenizer.apply_chat_template([{"role": "user", "content": PROBE.format("question")}],
+                                                  tools=self.tool_schemas, tokenize=False)
+        at = text.find(PROBE.format("question"))
+        return at if at >= 0 else None
+
     def read_reply(self, reply: str) -> list[AgentStep]:
-        """A whole assistant reply: a thought and a tool call, or the answer."""
+        """A whole assistant reply: a thought and its tool calls (several, in order, as Qwen writes
+        parallel calls), or the answer."""
         reply = reply.strip()
-        tagged = TOOL_CALL_TAG.search(reply)
+        tagged = list(TOOL_CALL_TAG.finditer(reply))
         if tagged:
-            thought, payload = reply[:tagged.start()].strip(), tagged.group(1)
+            thought, payloads = reply[:tagged[0].start()].strip(), [match.group(1) for match in tagged]
         else:
             brace = reply.find("{")
-            thought, payload = (reply[:brace].strip(), reply[brace:]) if brace >= 0 else (reply, None)
-        call = None
-        if payload is not None:
-            try:
-                data = json.loads(payload)
-            except ValueError:
-                data = None
-            if isinstance(data, dict) and isinstance(data.get("name"), str):
-                arguments = data.get("arguments", data.get("parameters", {}))
-                if isinstance(arguments, str):
-                    try:
-                        arguments = json.loads(arguments)
-                    except ValueError:
-                        pass
-                call = AgentStep("call", json.dumps({"name": data["name"], "arguments": arguments}),
-                                 tool=data["name"], arguments=arguments)
-            elif tagged:
-                call = AgentStep("call", payload, error="malformed call")
-        if call is None:
+            thought, payloads = (reply[:brace].strip(), [reply[brace:]]) if brace >= 0 else (reply, [])
+        calls = [call for payload in payloads if (call := _read_call(payload, bool(tagged))) is not None]
+        if not calls:
             return [AgentStep("answer", reply)]
-        return ([AgentStep("thought", thought)] if thought else []) + [call]
+        return ([AgentStep("thought", thought)] if thought else []) + calls
 
     def observation(self, tool: str | None, text: str, error: str | None) -> AgentStep:
         return AgentStep("observation", text, tool=tool, error=error)
@@ -179,8 +215,13 @@ class ChatFormat:
                                                   tokenize=False)
         calls = [step.kind == "call" and isinstance(step.arguments, dict) for step in steps]
         # the template writes a call its own way: find the tool's name, then take the rest of that line
-        pieces = [query] + [step.tool or "" if call else step.text for step, call in zip(steps, calls)]
-        spans = spans_in_order(text, pieces)
+        pieces = [step.tool or "" if call else step.text for step, call in zip(steps, calls)]
+        # the question is where the template puts the user's turn, never a match in the system prompt's tools
+        start = self.question_start()
+        if start is not None and text.startswith(query, start):
+            spans = [(start, start + len(query))] + spans_in_order(text, pieces, start + len(query))
+        else:
+            spans = spans_in_order(text, [query] + pieces)
         for index, call in enumerate(calls, start=1):
             if call and spans[index] is not None:
                 start, end = spans[index]

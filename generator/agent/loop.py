@@ -11,11 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Literal
 
-from generator.agent.formats import AgentStep, ChatFormat, ReactFormat, ReactLabels
+from generator.agent.formats import AgentFormatError, AgentStep, ChatFormat, ReactFormat, ReactLabels
 from generator.agent.tools import TOOLS, ToolLimits, call_tool
 
 Reply = Callable[[str, bool], str]  # (context, whole_turn) -> the model's next line (react) or turn (chat)
-Status = Literal["answered", "step limit", "stopped"]
+Status = Literal["answered", "step limit", "stopped", "context full"]
+
+
+class ContextFull(Exception):
+    """The conversation would pass the model's context before the next reply could be written."""
 
 
 @dataclass(frozen=True)
@@ -48,10 +52,13 @@ class AgentTranscript:
 
 
 def agent_format(spec: AgentSpec, tokenizer=None) -> ReactFormat | ChatFormat:
+    """The format an agent dataset runs in; a chat template that cannot hold a tool conversation is refused."""
     if spec.format == "chat":
         if tokenizer is None or not getattr(tokenizer, "chat_template", None):
-            raise ValueError("format 'chat' needs a tokenizer with a chat template")
-        return ChatFormat(tokenizer, [TOOLS.get(name).json_schema() for name in spec.tools])
+            raise AgentFormatError("format 'chat' needs a tokenizer with a chat template")
+        fmt = ChatFormat(tokenizer, [TOOLS.get(name).json_schema() for name in spec.tools])
+        fmt.check_template()
+        return fmt
     return ReactFormat(spec.labels)
 
 
@@ -64,7 +71,11 @@ def run_agent(query: str, reply: Reply, spec: AgentSpec, fmt: ReactFormat | Chat
     answer = None
     while written < spec.max_steps:
         context = fmt.prompt(query, steps)
-        text = reply(context, isinstance(fmt, ChatFormat))
+        try:
+            text = reply(context, isinstance(fmt, ChatFormat))
+        except ContextFull:
+            status = "context full"  # stopped before the model reads past the positions it was trained on
+            break
         if not text.strip():
             status = "stopped"
             break
@@ -101,8 +112,13 @@ def model_reply(model, tokenizer, spec: AgentSpec) -> Reply:
     ends = {tokenizer.eos_token_id} | set(configured if isinstance(configured, (list, tuple)) else [configured])
     ends.discard(None)
 
+    config = getattr(model, "config", None)
+    positions = getattr(config.get_text_config(), "max_position_embeddings", None) if config is not None else None
+
     def reply(context: str, whole_turn: bool) -> str:
         ids = tokenizer(context, return_tensors="pt", add_special_tokens=not whole_turn)["input_ids"].to(model.device)
+        if positions and ids.shape[1] + spec.max_reply_tokens > positions:
+            raise ContextFull(f"{ids.shape[1]} tokens + {spec.max_reply_tokens} for the reply > {positions}")
         past = None
         new: list[int] = []
         with torch.no_grad():

@@ -7,9 +7,9 @@ an over-long result) into an error observation: failure is data, and the run goe
 
 from __future__ import annotations
 
-import concurrent.futures
 import inspect
 import json
+import multiprocessing
 import re
 import typing
 from dataclasses import dataclass
@@ -111,14 +111,43 @@ def _refuse_bool(name: str):
     raise ValueError(f"argument {name}: a boolean is not a value here")
 
 
-_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="atlas-tool")
+def _run_in_child(function: Callable[..., object], bound: dict, sender) -> None:
+    try:
+        sender.send(("ok", function(**bound)))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent as the call's outcome
+        sender.send(("raised", f"{type(exc).__name__}: {exc}"))
+    finally:
+        sender.close()
+
+
+def _isolated_call(function: Callable[..., object], bound: dict, timeout_s: float) -> tuple[str, object]:
+    """One call in its own process, killed when it runs past ``timeout_s``: ("ok", result), ("raised", text)
+    or ("timed out", None). No call can hold a thread, a worker or the CPU that later calls need."""
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_run_in_child, args=(function, bound, sender), daemon=True)
+    process.start()
+    sender.close()
+    try:
+        if not receiver.poll(timeout_s):
+            return "timed out", None
+        try:
+            return receiver.recv()
+        except EOFError:  # the process died without an answer (killed, os._exit)
+            return "raised", f"the tool's process ended with code {process.exitcode} and no result"
+    finally:
+        receiver.close()
+        if process.is_alive():
+            process.kill()
+        process.join()
 
 
 def call_tool(name: str, arguments: str | dict, allowed: tuple[str, ...], limits: ToolLimits) -> ToolOutcome:
     """Run a registered, allowed tool; anything that goes wrong becomes an error observation.
 
-    A call past its time limit is abandoned (its thread is left to finish on its own; our tools
-    are pure functions), and the run goes on with an error observation.
+    Each call runs in its own process, killed at its time limit, so a tool that hangs costs
+    that call alone; the run goes on with an error observation.
     """
     if name not in allowed or name not in TOOLS:
         return ToolOutcome(f"error: unknown tool {name!r} (available: {', '.join(allowed) or 'none'})",
@@ -128,13 +157,11 @@ def call_tool(name: str, arguments: str | dict, allowed: tuple[str, ...], limits
         bound = bind_arguments(tool, arguments)
     except ValueError as exc:
         return ToolOutcome(f"error: {exc}", "bad arguments")
-    future = _POOL.submit(tool.function, **bound)
-    try:
-        result = future.result(timeout=limits.timeout_s)
-    except concurrent.futures.TimeoutError:
+    outcome, result = _isolated_call(tool.function, bound, limits.timeout_s)
+    if outcome == "timed out":
         return ToolOutcome(f"error: {name} took longer than {limits.timeout_s:g} s", "timed out")
-    except Exception as exc:  # noqa: BLE001 - a tool's failure is an observation, never a crash
-        return ToolOutcome(f"error: {name} failed: {type(exc).__name__}: {exc}", "raised")
+    if outcome == "raised":
+        return ToolOutcome(f"error: {name} failed: {result}", "raised")
     text = result if isinstance(result, str) else json.dumps(result)
     if len(text) > limits.max_result_chars:
         return ToolOutcome(f"error: {name} returned {len(text)} characters (limit {limits.max_result_chars})",

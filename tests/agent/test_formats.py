@@ -83,3 +83,52 @@ def test_chat_format_needs_a_chat_template(chat_tokenizer):
     chat_tokenizer.chat_template = None
     with pytest.raises(ValueError, match="chat template"):
         agent_format(AgentSpec(format="chat"), chat_tokenizer)
+
+
+def test_every_call_of_a_reply_runs_in_order_with_its_own_observation(chat_tokenizer):
+    """Two <tool_call> blocks in one reply (Qwen's parallel calls): both run, neither is dropped."""
+    spec = AgentSpec(format="chat", tools=("calc",))
+    fmt = agent_format(spec, chat_tokenizer)
+    reply = scripted('Both.<tool_call>{"name": "calc", "arguments": {"expression": "2*3"}}</tool_call>\n'
+                     '<tool_call>{"name": "calc", "arguments": {"expression": "4+5"}}</tool_call>', "6 and 9")
+    transcript = run_agent("q", reply, spec, fmt)
+    assert [(s.kind, s.text) for s in transcript.steps if s.kind == "observation"] == [("observation", "6"),
+                                                                                       ("observation", "9")]
+    assert [s.kind for s in transcript.steps] == ["thought", "call", "observation", "call", "observation", "answer"]
+
+
+def test_the_question_is_found_in_the_users_turn_not_in_the_tool_descriptions(chat_tokenizer):
+    """A query that is also a tool's name ('calc') must not be placed inside the system prompt."""
+    spec = AgentSpec(format="chat", tools=("calc",))
+    fmt = agent_format(spec, chat_tokenizer)
+    transcript = run_agent("calc", scripted("It is a tool."), spec, fmt)
+    assert transcript.text.index("calc") < transcript.text.index("User:")  # the tools list names it first
+    start, end = transcript.spans[0]
+    assert transcript.text[start:end] == "calc" and start > transcript.text.index("User:")
+
+
+@pytest.mark.parametrize("template,dropped", [
+    ("{% for m in messages %}{% if m.role == 'user' %}User: {{ m.content }}\n{% endif %}{% endfor %}Bot:",
+     "the assistant's tool call, the tool's result, the assistant's answer"),
+    (HERMES_LIKE.replace("{% elif m.role == 'tool' %}Tool: {{ m.content }}\n", ""), "the tool's result"),
+])
+def test_a_chat_template_that_drops_turns_is_refused_with_the_reason(chat_tokenizer, template, dropped):
+    from generator.agent.formats import AgentFormatError
+
+    chat_tokenizer.chat_template = template
+    with pytest.raises(AgentFormatError, match=f"the chat template drops {dropped};"):
+        agent_format(AgentSpec(format="chat"), chat_tokenizer)
+
+
+def test_the_conversation_stops_before_it_passes_the_models_context():
+    """The shipped model has 256 positions: a run is stopped, and says so, before its context would pass them."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from generator.agent.loop import model_reply
+
+    model = AutoModelForCausalLM.from_pretrained(REPO_ROOT / "data/models/atlas-arith-demo")
+    tokenizer = AutoTokenizer.from_pretrained(REPO_ROOT / "data/models/atlas-arith-demo")
+    spec = AgentSpec(max_steps=200, max_reply_tokens=64)
+    transcript = run_agent("Q: " + "1+" * 90 + "1=", model_reply(model, tokenizer, spec), spec, ReactFormat())
+    assert transcript.status == "context full"
+    assert len(tokenizer(transcript.text)["input_ids"]) <= model.config.max_position_embeddings

@@ -79,3 +79,36 @@ def test_a_tool_describes_itself_as_chat_templates_expect():
     assert schema["function"]["name"] == "calc"
     assert schema["function"]["parameters"]["properties"]["expression"]["type"] == "string"
     assert schema["function"]["parameters"]["required"] == ["expression"]
+
+
+def test_hanging_calls_never_starve_later_ones_and_are_stopped():
+    """Each call runs in its own process, killed at its limit: after many hung calls, calc still answers."""
+    import psutil
+
+    @register_tool("test_hang", "never returns", seconds="ignored")
+    def hang(seconds: float) -> str:
+        while True:
+            pass
+
+    try:
+        limits = ToolLimits(timeout_s=0.3, max_result_chars=20)
+        for _ in range(6):  # more than any pool of workers would hold
+            assert call_tool("test_hang", "1", ("test_hang",), limits).error == "timed out"
+        assert call_tool("calc", "2+2", ("calc",), limits).observation == "4"
+        assert not [p for p in psutil.Process().children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE]
+    finally:
+        TOOLS.unregister("test_hang")
+
+
+def test_a_tool_that_kills_its_process_is_an_error_observation():
+    import os
+
+    @register_tool("test_exit", "exits", code="exit code")
+    def leave(code: int) -> str:
+        os._exit(code)
+
+    try:
+        outcome = call_tool("test_exit", "3", ("test_exit",), LIMITS)
+        assert outcome.error == "raised" and "ended with code 3" in outcome.observation
+    finally:
+        TOOLS.unregister("test_exit")
