@@ -19,6 +19,7 @@ from tests.conftest import REPO_ROOT, save_tiny_checkpoint, write_dataset
 LINK = "[x](javascript:alert(1))"
 PAYLOADS = [LINK, "<img src=x onerror=alert(1)>", "*em* _em_ `code` ![i](javascript:alert(2))", "<javascript:alert(3)>"]
 HOSTILE = " ".join(PAYLOADS)
+CONTROL = "rtl\u202eevil nul\x00byte esc\x1b[31m"  # reorders, truncates or colours what follows, unescaped
 SCRIPT_URL = re.compile(r"""(?i)(href|src|action)\s*=\s*["']?\s*javascript:""")
 
 
@@ -26,7 +27,8 @@ SCRIPT_URL = re.compile(r"""(?i)(href|src|action)\s*=\s*["']?\s*javascript:""")
 def hostile_site(tmp_path_factory):
     base = tmp_path_factory.mktemp("hostile")
     save_tiny_checkpoint(base / "model")
-    write_dataset(base / "d.jsonl", [{"id": "h-0", "prompt": f"Q: {LINK}=", "answer": LINK, "note": HOSTILE}])
+    write_dataset(base / "d.jsonl", [{"id": "h-0", "prompt": f"Q: {LINK}=", "answer": LINK, "note": HOSTILE,
+                                      "ctrl": CONTROL}])
     written = parse_config({"run_name": "gen", "model": {"id": "./model"}, "generation": {"max_new_tokens": 4},
                             "datasets": [{"name": "d", "path": "d.jsonl", "description": HOSTILE}],
                             "analyses": {"attention": {}, "features": {"top_k": 2}}, "output_dir": "runs"})
@@ -63,3 +65,9 @@ def test_inert_text_reads_back_as_written():
 
     for payload in PAYLOADS + ["a\nb", "tab\there"]:
         assert html.unescape(str(inert(payload))) == payload.replace("\r", "")
+
+
+def test_control_and_bidirectional_characters_are_shown_as_visible_escapes(hostile_site):
+    html = (hostile_site / "runs/gen/d/examples/h-0.html").read_text(encoding="utf-8")
+    assert "\u202e" not in html and "\x00" not in html and "\x1b" not in html
+    assert "rtl&#92;u202eevil nul&#92;u0000byte esc&#92;u001b&#91;31m" in html
