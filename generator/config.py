@@ -22,6 +22,7 @@ from generator.analyses import ANALYSES
 from generator.capture.segmentation import SegmentationSpec
 from generator.store import plain_data
 from generator.store.names import name_problem
+from generator.store.untrusted_json import UntrustedJSONError, check_tree
 
 
 class ConfigError(ValueError):
@@ -217,9 +218,13 @@ def read_config(path: Path) -> RunConfig:
     try:
         data = yaml.load(text, Loader=StrictYAMLLoader)  # noqa: S506 - a SafeLoader, stricter
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from exc
     except RecursionError as exc:
         raise ConfigError(f"{path}: nested too deeply to be a run config") from exc
+    try:
+        check_tree(data)  # "\ud800" is valid YAML, but no manifest or page could hold it
+    except UntrustedJSONError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
     return parse_config(data, str(path))
 
 

@@ -177,6 +177,9 @@ BAD_INPUTS = [
         RUN + "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
         "generation: {max_new_tokens: [*b, *b, *b, *b, *b, *b, *b, *b, *b]}\n"),
      ["run", "run.yaml"], "aliases (*name) are not accepted"),
+    ("lone surrogate in the config", lambda p: (p / "run.yaml").write_text(RUN.replace(
+        "path: d.jsonl}", 'path: d.jsonl, description: "\\ud800"}')),
+     ["run", "run.yaml"], "run.yaml: a string holds a lone surrogate"),
     ("duplicate key", lambda p: (p / "run.yaml").write_text(RUN + "output_dir: elsewhere\n"),
      ["run", "run.yaml"], "key 'output_dir' is given twice"),
     ("lone surrogate in a prompt", lambda p: (p / "d.jsonl").write_text('{"id": "a", "prompt": "x\\ud800"}\n'),

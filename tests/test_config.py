@@ -156,3 +156,70 @@ def test_dataset_options_are_checked_like_the_runs(dataset, message):
     with pytest.raises(ConfigError) as info:
         parse_config(data, "run.yaml")
     assert message in str(info.value)
+
+
+# ---- property tests: a damaged config is one short line naming its key, never a traceback ----------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+RICH = {
+    "run_name": "demo",
+    "model": {"id": "data/models/atlas-arith-demo", "dtype": "float32"},
+    "datasets": [{"name": "two-step", "path": "two-step.jsonl", "limit": 4, "analyses": ["attention", "ablation"],
+                  "options": {"ablation": {"layers": [0]}}}],
+    "generation": {"max_new_tokens": 8, "batch_size": 2},
+    "segmentation": {"step_pattern": "T\\d:", "answer_pattern": "A: (\\S+)"},
+    "analyses": {"attention": {"max_map_tokens": 64}, "ablation": {"methods": ["mean"], "layers": [0, 1]}},
+}
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+ODD = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30),
+                st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30),
+                st.sampled_from(["../x", "index.md", "README", "a\nb", "\ud800", "x" * 5000, "[", "(?P<"]),
+                st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=3))
+
+
+def paths_of(value, prefix=()):
+    yield prefix
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from paths_of(item, prefix + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from paths_of(item, prefix + (index,))
+
+
+def set_at(value, path, new):
+    if not path:
+        return new
+    copy = dict(value) if isinstance(value, dict) else list(value)
+    copy[path[0]] = set_at(value[path[0]], path[1:], new)
+    return copy
+
+
+def assert_one_short_line(exc: Exception) -> None:
+    text = str(exc)
+    assert "\n" not in text and len(text) < 700, text
+
+
+@FUZZ
+@given(data=st.data())
+def test_any_damaged_key_is_one_short_line_or_valid(data):
+    path = data.draw(st.sampled_from(list(paths_of(RICH))[1:]), label="key")
+    config = set_at(RICH, path, data.draw(ODD, label="value"))
+    try:
+        parse_config(config, "fuzz.yaml")
+    except ConfigError as exc:
+        assert str(exc).startswith("fuzz.yaml: ")
+        assert_one_short_line(exc)
+
+
+@FUZZ
+@given(text=st.text(alphabet=st.sampled_from(list("ab:{}[]-&*!|>'\"#\n ,1.?%@`\t\\")), max_size=80))
+def test_any_yaml_text_is_one_short_line_or_valid(tmp_path_factory, text):
+    path = tmp_path_factory.mktemp("yaml") / "run.yaml"
+    path.write_text("run_name: demo\n" + text, encoding="utf-8")
+    try:
+        read_config(path)
+    except ConfigError as exc:
+        assert_one_short_line(exc)

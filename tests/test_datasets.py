@@ -40,3 +40,22 @@ def test_duplicate_ids_and_empty_files(tmp_path):
         load_dataset(write(tmp_path, "\n"))
     with pytest.raises(DatasetError, match="not found"):
         load_dataset(tmp_path / "absent.jsonl")
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(line=st.one_of(st.text(max_size=60), st.builds(json.dumps, st.dictionaries(
+    st.sampled_from(["id", "prompt", "answer", "category", "x"]),
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=10),
+              st.sampled_from(["../a", "index", "\ud800", "a\u202eb"]), st.lists(st.integers(), max_size=2)),
+    max_size=5))))
+def test_any_dataset_line_is_one_short_line_or_valid(tmp_path, line):
+    path = tmp_path / "d.jsonl"
+    path.write_text(line + "\n", encoding="utf-8", errors="surrogatepass")
+    try:
+        load_dataset(path)
+    except DatasetError as exc:
+        assert "\n" not in str(exc) and len(str(exc)) < 700 and str(exc).startswith(str(path)), str(exc)

@@ -135,6 +135,7 @@ def _isolated_call(function: Callable[..., object], bound: dict, timeout_s: floa
         try:
             return receiver.recv()
         except EOFError:  # the process died without an answer (killed, os._exit)
+            process.join(timeout_s)
             return "raised", f"the tool's process ended with code {process.exitcode} and no result"
     finally:
         receiver.close()

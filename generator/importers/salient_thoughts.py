@@ -42,7 +42,8 @@ def read(source: Path) -> ImportedRun:
             raise ImportValidationError(f"{path}: folder name {path.parent.name!r}: expected <dataset>_<index>, "
                                         "e.g. aime_1 or math-algebra_0")
         try:
-            raw = np.load(path, mmap_mode="r", allow_pickle=False)  # a header that claims more than the file holds fails here
+            # memory-mapped: a header that claims more than the file holds fails here, nothing is allocated
+            raw = np.load(path, mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError, EOFError) as exc:
             raise ImportValidationError(f"{path}: not a NumPy .npy array ({exc})") from exc
         array = finite_array(raw, str(path), "array", 3)

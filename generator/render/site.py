@@ -141,7 +141,12 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, j
                 continue
             good.append(run)
             entries += [e for r in by_run[str(run.root)] for e in [r.page, *r.figures] if e is not None]
-        across = agent_pages(good)  # pages that span runs: few, rendered every build
+        try:
+            across = agent_pages(good)  # pages that span runs: few, rendered every build
+        except Exception as exc:  # noqa: BLE001 - one damaged agent record must not stop the site
+            skipped.append(f"agent-runs.md and compare/: left out, an agent record could not be read "
+                           f"({type(exc).__name__}: {shown(str(exc), 200)})")
+            across = []
         index = index_page(good, agents=bool(across))
         for page in [index, *across]:
             atomic_write_text(tmp / page.path, _environment().get_template(page.template).render(**page.context))

@@ -414,8 +414,9 @@ def list_runs_reporting(base: Path) -> tuple[list[Run], list[str]]:
         return [], []
     runs, problems = [], []
     for path in sorted(base.iterdir()):
-        if path.name.startswith(".") or not (path / "manifest.json").is_file():
-            continue
+        manifest = path / "manifest.json"
+        if path.name.startswith(".") or not (manifest.exists() or manifest.is_symlink()):
+            continue  # unfinished (the manifest is written last), or not a run
         try:
             runs.append(load_run(path))
         except RunFormatError as exc:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 MAX_DEPTH = 200  # far beyond any record of ours; the parser itself fails near 1,000
+MAX_FILE_BYTES = 1 << 30  # a JSON file of ours is at most tens of MB (a long agent trajectory): 1 GiB is damage
 
 
 class UntrustedJSONError(ValueError):
@@ -36,12 +37,15 @@ def parse_json(text: str, nan_as_float: bool = False) -> Any:
         raise UntrustedJSONError(f"nested more than {MAX_DEPTH} levels deep") from exc
     except json.JSONDecodeError as exc:
         raise UntrustedJSONError(f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from exc
-    _check_tree(data)
+    check_tree(data)
     return data
 
 
 def read_json_file(path: Path) -> Any:
     """A JSON file as strict JSON; OSError (missing, unreadable) passes through to the caller."""
+    size = Path(path).stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise UntrustedJSONError(f"{size:,} bytes, more than any file of this kind holds ({MAX_FILE_BYTES:,})")
     raw = Path(path).read_bytes()
     try:
         text = raw.decode("utf-8")
@@ -50,7 +54,7 @@ def read_json_file(path: Path) -> Any:
     return parse_json(text)
 
 
-def _check_tree(value: Any) -> None:
+def check_tree(value: Any) -> None:
     """Depth bounded, and no lone surrogate (valid JSON escapes, but no UTF-8 file or page can hold one).
 
     Walked without recursion: the value may be as deep as the parser allowed.

@@ -19,7 +19,8 @@ from generator.store.run_directory import Run
 def agent_record(trajectory: Trajectory) -> dict | None:
     """The agent loop's record in a trajectory (steps, status, settings), or None for other examples."""
     record = trajectory.metadata.get("agent")
-    return record if isinstance(record, dict) and isinstance(record.get("steps"), list) else None
+    steps = record.get("steps") if isinstance(record, dict) else None
+    return record if isinstance(steps, list) and all(isinstance(step, dict) for step in steps) else None
 
 
 def timeline(record: dict) -> list[dict[str, Any]]:
