@@ -200,7 +200,7 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
         for job in jobs:
             _analyse_with_the_whole_dataset(job)
     except BaseException as exc:
-        finished = sum(1 for _ in (writer.root / "examples").glob("*/*/trajectory.json"))
+        finished = sum(1 for _ in writer.layout.examples.glob("*/*/trajectory.json"))
         if shard.is_main and mode != "resume" and not finished:
             _remove_unfinished(writer.root, existed and writer.root == directory)
         elif isinstance(exc, (AnalysisError, CaptureError)):

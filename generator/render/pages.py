@@ -51,17 +51,17 @@ def _files(*patterns_in: tuple[Path, str]) -> list[Path]:
 
 
 def run_inputs(run: Run, dataset: None, example_id: None) -> list[Path]:
-    return _files((run.root, "manifest.json"), (run.root, "examples/*/*/trajectory.json"))
+    return [run.layout.manifest] + _files((run.layout.examples, "*/*/trajectory.json"))
 
 
 def dataset_inputs(run: Run, dataset: str, example_id: None) -> list[Path]:
-    return _files((run.root, "manifest.json"), (run.root / "examples" / dataset, "*/*"),
-                  (run.root / "datasets" / dataset, "*"))
+    return [run.layout.manifest] + _files((run.layout.examples / dataset, "*/*"),
+                                          (run.layout.dataset_summaries(dataset), "*"))
 
 
 def example_inputs(run: Run, dataset: str, example_id: str) -> list[Path]:
-    return _files((run.root, "manifest.json"), (run.root / "examples" / dataset / example_id, "*"),
-                  (run.root / "datasets" / dataset, "*"))
+    return [run.layout.manifest] + _files((run.layout.example_dir(dataset, example_id), "*"),
+                                          (run.layout.dataset_summaries(dataset), "*"))
 
 
 @register_page_kind("run", units=lambda run: [(None, None)], inputs=run_inputs)
