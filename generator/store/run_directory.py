@@ -217,29 +217,37 @@ def open_run(directory: Path, inputs_sha256: str, model: dict[str, Any], overwri
                                  "--overwrite to replace it, or give this run another run_name")
         mode = "resume" if recorded == model else "replace"
     staging = staging_directory(directory)
-    staged_mode = None
-    if staging.exists() and not staging.is_symlink():
-        owner = run_owner_hash(staging)
-        if mode == "replace" and owner == inputs_sha256 and _read_state(staging).get("model") == model:
-            staged_mode = "resume"
-        elif owner is not None or (staging.is_dir() and not any(staging.iterdir())):
-            shutil.rmtree(staging)  # an earlier replacement of ours, for other inputs or no longer wanted
-        elif mode == "replace":
-            raise RunExistsError(f"{staging}: exists and is not a run of Attention Atlas, and a replacement of "
-                                 f"{directory.name} would be written there; move it away (nothing was written)")
+    staged_resume = _clear_staging(staging, directory, mode == "replace", inputs_sha256, model)
     root = staging if mode == "replace" else directory
     root.mkdir(parents=True, exist_ok=True)
     writer = RunWriter(root)
     writer.remove_stale_temporaries()
-    if mode != "resume" and staged_mode is None:
+    if mode != "resume" and not staged_resume:
         writer.write_state(inputs_sha256, model, "running")
-    return writer, staged_mode or mode
+    return writer, "resume" if staged_resume else mode
+
+
+def _clear_staging(staging: Path, directory: Path, replacing: bool, inputs_sha256: str, model: dict) -> bool:
+    """Whether a killed replacement for the same inputs waits in ``staging`` (it resumes); any other
+    staging folder of ours is removed, and one that is not ours is refused when it is needed."""
+    if not staging.exists() or staging.is_symlink():
+        return False
+    owner = run_owner_hash(staging)
+    if replacing and owner == inputs_sha256 and _read_state(staging).get("model") == model:
+        return True
+    if owner is not None or (staging.is_dir() and not any(staging.iterdir())):
+        shutil.rmtree(staging)  # an earlier replacement of ours, for other inputs or no longer wanted
+    elif replacing:
+        raise RunExistsError(f"{staging}: exists and is not a run of Attention Atlas, and a replacement of "
+                             f"{directory.name} would be written there; move it away (nothing was written)")
+    return False
 
 
 def run_root_for_rank(directory: Path) -> Path:
     """Where ranks other than 0 write, once rank 0 has opened the run (the staging folder while replacing)."""
     staging = staging_directory(directory)
-    return staging if staging.is_dir() and not staging.is_symlink() else Path(directory)
+    ours = staging.is_dir() and not staging.is_symlink() and run_owner_hash(staging) is not None
+    return staging if ours else Path(directory)
 
 
 def publish_run(writer: RunWriter, directory: Path) -> None:
