@@ -11,7 +11,7 @@ import dataclasses
 import math
 import types
 import typing
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 
 def shown(value: Any, limit: int = 60) -> str:
@@ -62,65 +62,120 @@ def describe(tp: Any) -> str:
             type(None): "null"}.get(tp, getattr(tp, "__name__", str(tp)))
 
 
-def _convert(value: Any, tp: Any, key: str, source: str, error: type[ValueError], nonempty: bool) -> Any:
-    """Check ``value`` against the annotation ``tp``; raise ``error`` naming ``key``."""
-    origin = typing.get_origin(tp)
-    fail = error(f"{source}: key '{key}': expected {describe(tp)}, got {shown(value)}")
-    if origin is Literal:
-        if value not in typing.get_args(tp) or isinstance(value, bool) != any(isinstance(a, bool) for a in typing.get_args(tp)):
-            raise fail
-        return value
-    if origin in (typing.Union, types.UnionType):
-        for option in typing.get_args(tp):
-            try:
-                return _convert(value, option, key, source, error, nonempty)
-            except ValueError:
-                continue
-        raise fail
-    if tp is type(None):
-        if value is not None:
-            raise fail
-        return None
-    if tp is Any:
-        return value
-    if origin in (tuple, list):
-        if not isinstance(value, (list, tuple)):
-            raise fail
-        (item_type, *_) = typing.get_args(tp)
-        return tuple(_convert(v, item_type, f"{key}[{i}]", source, error, nonempty) for i, v in enumerate(value))
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise fail
-        _, value_type = typing.get_args(tp)
-        return {str(k): _convert(v if v is not None or not dataclasses.is_dataclass(value_type) else {}, value_type,
-                                 f"{key}.{k}", source, error, nonempty) for k, v in value.items()}
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise fail
-        return build_dataclass(tp, value, key, source, error, nonempty)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise fail
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise fail
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise fail
+class _Mismatch(Exception):
+    """The value does not fit the annotation (the caller words the error)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Where:
+    """Where a value sits, for the error that names it."""
+
+    key: str
+    source: str
+    error: type[ValueError]
+    nonempty: bool
+
+    def at(self, key: str) -> "_Where":
+        return dataclasses.replace(self, key=key)
+
+
+def _literal(value: Any, tp: Any, where: _Where) -> Any:
+    options = typing.get_args(tp)
+    if value not in options or isinstance(value, bool) != any(isinstance(a, bool) for a in options):
+        raise _Mismatch
+    return value
+
+
+def _union(value: Any, tp: Any, where: _Where) -> Any:
+    for option in typing.get_args(tp):
         try:
-            number = float(value)
-        except OverflowError:
-            raise fail from None
-        if not math.isfinite(number):
-            raise fail
-        return number
-    if tp is str:
-        if not isinstance(value, str) or (nonempty and not value):
-            raise error(f"{source}: key '{key}': expected a {'non-empty ' if nonempty else ''}string, got {shown(value)}")
+            return _convert(value, option, where)
+        except ValueError:
+            continue
+    raise _Mismatch
+
+
+def _none(value: Any, tp: Any, where: _Where) -> None:
+    if value is not None:
+        raise _Mismatch
+
+
+def _sequence(value: Any, tp: Any, where: _Where) -> tuple:
+    if not isinstance(value, (list, tuple)):
+        raise _Mismatch
+    (item_type, *_) = typing.get_args(tp)
+    return tuple(_convert(v, item_type, where.at(f"{where.key}[{i}]")) for i, v in enumerate(value))
+
+
+def _mapping(value: Any, tp: Any, where: _Where) -> dict:
+    if not isinstance(value, dict):
+        raise _Mismatch
+    _, value_type = typing.get_args(tp)
+    return {str(k): _convert(v if v is not None or not dataclasses.is_dataclass(value_type) else {}, value_type,
+                             where.at(f"{where.key}.{k}")) for k, v in value.items()}
+
+
+def _record(value: Any, tp: Any, where: _Where) -> Any:
+    if not isinstance(value, dict):
+        raise _Mismatch
+    return build_dataclass(tp, value, where.key, where.source, where.error, where.nonempty)
+
+
+def _exactly(kind: type) -> Callable[[Any, Any, _Where], Any]:
+    """A bool is an int to Python, never to a config: each is checked as itself."""
+    def check(value: Any, tp: Any, where: _Where) -> Any:
+        if isinstance(value, bool) != (kind is bool) or not isinstance(value, kind):
+            raise _Mismatch
         return value
-    raise TypeError(f"unsupported annotation {tp!r} at {key!r}")
+    return check
+
+
+def _float(value: Any, tp: Any, where: _Where) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _Mismatch
+    try:
+        number = float(value)
+    except OverflowError:
+        raise _Mismatch from None
+    if not math.isfinite(number):
+        raise _Mismatch
+    return number
+
+
+def _string(value: Any, tp: Any, where: _Where) -> str:
+    if not isinstance(value, str) or (where.nonempty and not value):
+        raise where.error(f"{where.source}: key '{where.key}': expected a {'non-empty ' if where.nonempty else ''}"
+                          f"string, got {shown(value)}")
+    return value
+
+
+# (does it handle this annotation?, how to convert), tried in order
+_CONVERTERS: list[tuple[Callable[[Any, Any], bool], Callable[[Any, Any, _Where], Any]]] = [
+    (lambda tp, origin: origin is Literal, _literal),
+    (lambda tp, origin: origin in (typing.Union, types.UnionType), _union),
+    (lambda tp, origin: tp is type(None), _none),
+    (lambda tp, origin: tp is Any, lambda value, tp, where: value),
+    (lambda tp, origin: origin in (tuple, list), _sequence),
+    (lambda tp, origin: origin is dict, _mapping),
+    (lambda tp, origin: dataclasses.is_dataclass(tp), _record),
+    (lambda tp, origin: tp is bool, _exactly(bool)),
+    (lambda tp, origin: tp is int, _exactly(int)),
+    (lambda tp, origin: tp is float, _float),
+    (lambda tp, origin: tp is str, _string),
+]
+
+
+def _convert(value: Any, tp: Any, where: _Where) -> Any:
+    """Check ``value`` against the annotation ``tp``; raise ``where.error`` naming the key."""
+    origin = typing.get_origin(tp)
+    for applies, convert in _CONVERTERS:
+        if applies(tp, origin):
+            try:
+                return convert(value, tp, where)
+            except _Mismatch:
+                raise where.error(f"{where.source}: key '{where.key}': expected {describe(tp)}, "
+                                  f"got {shown(value)}") from None
+    raise TypeError(f"unsupported annotation {tp!r} at {where.key!r}")
 
 
 def build_dataclass(cls: type, data: dict, prefix: str, source: str, error: type[ValueError] = PlainDataError,
@@ -142,7 +197,7 @@ def build_dataclass(cls: type, data: dict, prefix: str, source: str, error: type
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise error(f"{source}: key '{key}': required, expected {describe(hints[name])}")
             continue
-        kwargs[name] = _convert(data[name], hints[name], key, source, error, nonempty_strings)
+        kwargs[name] = _convert(data[name], hints[name], _Where(key, source, error, nonempty_strings))
     try:
         return cls(**kwargs)
     except OptionError as exc:

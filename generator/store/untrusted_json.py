@@ -66,8 +66,9 @@ def check_tree(value: Any) -> None:
             _check_text(item)
             continue
         if isinstance(item, dict):
-            for key in item:
-                _check_text(key)
+            for key in item:  # YAML keys may be numbers or null too
+                if isinstance(key, str):
+                    _check_text(key)
             children = item.values()
         elif isinstance(item, list):
             children = item
