@@ -115,25 +115,47 @@ def parse_config(data: Any, source: str = "<config>") -> RunConfig:
         raise ConfigError(f"{source}: key 'run_name': {name_problem(config.run_name)}")
     if not config.datasets:
         raise ConfigError(f"{source}: key 'datasets': expected at least one dataset")
-    names = [d.name for d in config.datasets]
     for index, spec in enumerate(config.datasets):
-        if name_problem(spec.name):
-            raise ConfigError(f"{source}: key 'datasets[{index}].name': {name_problem(spec.name)} (it names a folder "
-                              "and a page)")
-        if spec.name in names[:index]:
-            raise ConfigError(f"{source}: key 'datasets[{index}].name': dataset name {spec.name!r} is used twice")
-        for name in spec.analyses or ():
-            if name not in config.analyses:
-                raise ConfigError(f"{source}: key 'datasets[{index}].analyses': {name!r} is not configured under "
-                                  f"'analyses' (configured: {', '.join(config.analyses) or 'none'})")
-        if spec.agent is not None:
-            check_agent_spec(spec.agent, f"{source}: key 'datasets[{index}].agent")
-        for name in spec.analyses or ():
-            if spec.agent is None and name in ANALYSES and ANALYSES.get(name).requires_agent:
-                raise ConfigError(f"{source}: key 'datasets[{index}].analyses': {name!r} runs on agent datasets "
-                                  "only (give this dataset an 'agent' section, or leave it out)")
-        if spec.limit is not None and spec.limit < 1:
-            raise ConfigError(f"{source}: key 'datasets[{index}].limit': expected a positive integer, got {spec.limit}")
+        _check_dataset(config, index, spec, f"{source}: key 'datasets[{index}]")
+    _check_generation(config, source)
+    for name, options in config.analyses.items():
+        try:
+            analysis = ANALYSES.get(name)
+        except KeyError as exc:
+            raise ConfigError(f"{source}: key 'analyses.{name}': {exc.args[0]}") from exc
+        build_dataclass(analysis.options_type, options or {}, f"analyses.{name}", source)
+    for index, spec in enumerate(config.datasets):
+        _check_dataset_options(config, index, spec, source)
+    return config
+
+
+def _check_dataset(config: RunConfig, index: int, spec: DatasetSpec, where: str) -> None:
+    """One dataset's name, analyses, agent and limit (``where`` ends in the open key: ``...datasets[i]``)."""
+    if name_problem(spec.name):
+        raise ConfigError(f"{where}.name': {name_problem(spec.name)} (it names a folder and a page)")
+    if spec.name in [d.name for d in config.datasets[:index]]:
+        raise ConfigError(f"{where}.name': dataset name {spec.name!r} is used twice")
+    for name in spec.analyses or ():
+        if name not in config.analyses:
+            raise ConfigError(f"{where}.analyses': {name!r} is not configured under 'analyses' (configured: "
+                              f"{', '.join(config.analyses) or 'none'})")
+    _check_agent_use(spec, where)
+    if spec.limit is not None and spec.limit < 1:
+        raise ConfigError(f"{where}.limit': expected a positive integer, got {spec.limit}")
+
+
+def _check_agent_use(spec: DatasetSpec, where: str) -> None:
+    """An agent section that can run, and agent-only analyses only where there is one."""
+    if spec.agent is not None:
+        check_agent_spec(spec.agent, f"{where}.agent")
+        return
+    for name in spec.analyses or ():
+        if name in ANALYSES and ANALYSES.get(name).requires_agent:
+            raise ConfigError(f"{where}.analyses': {name!r} runs on agent datasets only (give this dataset an "
+                              "'agent' section, or leave it out)")
+
+
+def _check_generation(config: RunConfig, source: str) -> None:
     for key in ("max_new_tokens", "batch_size"):
         if getattr(config.generation, key) < 1:
             raise ConfigError(f"{source}: key 'generation.{key}': expected a positive integer")
@@ -142,20 +164,16 @@ def parse_config(data: Any, source: str = "<config>") -> RunConfig:
             re.compile(getattr(config.segmentation, key))
         except re.error as exc:
             raise ConfigError(f"{source}: key 'segmentation.{key}': not a valid regular expression ({exc})") from exc
-    for name, options in config.analyses.items():
-        try:
-            analysis = ANALYSES.get(name)
-        except KeyError as exc:
-            raise ConfigError(f"{source}: key 'analyses.{name}': {exc.args[0]}") from exc
-        build_dataclass(analysis.options_type, options or {}, f"analyses.{name}", source)
-    for index, spec in enumerate(config.datasets):
-        for name in spec.options:
-            where = f"datasets[{index}].options.{name}"
-            if name not in config.analyses or (spec.analyses is not None and name not in spec.analyses):
-                raise ConfigError(f"{source}: key '{where}': {name!r} does not run on this dataset (options are "
-                                  "given only for analyses configured under 'analyses' that the dataset runs)")
-            build_dataclass(ANALYSES.get(name).options_type, config.analysis_options(spec, name), where, source)
-    return config
+
+
+def _check_dataset_options(config: RunConfig, index: int, spec: DatasetSpec, source: str) -> None:
+    """A dataset's own analysis options: for analyses it runs, valid once merged over the run's."""
+    for name in spec.options:
+        where = f"datasets[{index}].options.{name}"
+        if name not in config.analyses or (spec.analyses is not None and name not in spec.analyses):
+            raise ConfigError(f"{source}: key '{where}': {name!r} does not run on this dataset (options are "
+                              "given only for analyses configured under 'analyses' that the dataset runs)")
+        build_dataclass(ANALYSES.get(name).options_type, config.analysis_options(spec, name), where, source)
 
 
 def check_agent_spec(spec: AgentSpec, where: str) -> None:
