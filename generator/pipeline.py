@@ -152,47 +152,96 @@ class _Job:
         return StoredTrajectories(self.writer.root, self.dataset, [e.id for e in self.examples])
 
 
+@dataclass
+class RunPlan:
+    """A run as it will go: everything read and checked from the config and datasets, before a model loads."""
+
+    config: RunConfig
+    raw_config: dict
+    config_sha256: str
+    directory: Path
+    inputs_sha256: str  # the config's hash and every dataset file's bytes: what a run resumes by
+    datasets: dict[str, list[Example]]
+    analyses: dict[str, tuple[Analysis, object]]  # the run's analyses with their parsed options
+
+
+def plan_run(config: RunConfig, raw_config: dict, config_sha256: str, output_dir: Path | None,
+             overwrite: bool, shard: Shard) -> RunPlan:
+    """Every check that needs no model: datasets readable, options valid, the target ours to write."""
+    if shard.world > 1 and config.model.device_map is not None:
+        raise ConfigError("model.device_map: 'auto' spreads one model over every GPU; it cannot be combined with "
+                          f"{shard.world} data-parallel processes (launch one process, or leave device_map unset)")
+    datasets = {spec.name: load_dataset(Path(spec.path), spec.limit) for spec in config.datasets}
+    analyses = {name: (get_analysis(name), get_analysis(name).parse_options(opts, "config", f"analyses.{name}"))
+                for name, opts in config.analyses.items()}
+    directory = config.run_directory(output_dir)
+    inputs = inputs_sha256(config_sha256, [Path(spec.path) for spec in config.datasets])
+    check_target(directory, inputs, overwrite)  # refuse before a model loads
+    return RunPlan(config, raw_config, config_sha256, directory, inputs, datasets, analyses)
+
+
 def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_dir: Path | None = None,
                 loaded: LoadedModel | None = None, overwrite: bool = False, shard: Shard | None = None) -> RunSummary:
     """Run every dataset through the model and analyses, writing each example as it finishes.
 
     Rerunning the same config resumes: finished examples are kept, the rest are done, and the
-    result equals an uninterrupted run. Every input is checked before the model loads.
+    result equals an uninterrupted run. Every input is checked before the model loads. The
+    stages: plan (no model), check against the loaded model, open the run, generate and
+    analyse, seal (summaries, manifest, and a replacement swapped in).
     """
     import torch
 
     shard = shard or shard_from_environment()
-    if shard.world > 1 and config.model.device_map is not None:
-        raise ConfigError("model.device_map: 'auto' spreads one model over every GPU; it cannot be combined with "
-                          f"{shard.world} data-parallel processes (launch one process, or leave device_map unset)")
     torch.manual_seed(config.seed)
-    datasets = {spec.name: load_dataset(Path(spec.path), spec.limit) for spec in config.datasets}
-    all_analyses = {name: (get_analysis(name), get_analysis(name).parse_options(opts, "config", f"analyses.{name}"))
-                    for name, opts in config.analyses.items()}
-    directory = config.run_directory(output_dir)
-    inputs = inputs_sha256(config_sha256, [Path(spec.path) for spec in config.datasets])
-    check_target(directory, inputs, overwrite)  # refuse before a model loads
+    plan = plan_run(config, raw_config, config_sha256, output_dir, overwrite, shard)
     loaded = loaded or load_model(config.model, device=_device_for(config, shard))
     start(shard, str(loaded.model.device))
-    by_dataset = {spec.name: dataset_analyses(config, spec, all_analyses) for spec in config.datasets}
+    by_dataset, datasets = _check_with_model(plan, loaded)
+    writer, mode, existed = _open(plan, loaded, overwrite, shard)
+    reused = sum(writer.has_example(name, e.id) for name, examples in datasets.items() for e in examples)
+    jobs = [_Job(loaded.model, loaded.tokenizer, config, writer, shard, spec.name, datasets[spec.name],
+                 by_dataset[spec.name], spec.agent) for spec in config.datasets]
+    _run_stages(jobs, writer, mode, existed and writer.root == plan.directory, shard)
+    accuracy = {job.dataset: _accuracy(job.trajectories()) for job in jobs}
+    if shard.is_main:
+        _seal(plan, loaded, jobs, writer, datasets)
+    wait_for_all(shard)
+    finish(shard)
+    return RunSummary(plan.directory, sum(len(e) for e in datasets.values()), accuracy, mode, reused, shard)
+
+
+def _check_with_model(plan: RunPlan, loaded: LoadedModel) -> tuple[dict, dict[str, list[Example]]]:
+    """Each dataset's analyses checked against the model, agent formats against its tokenizer, prompts fitted."""
+    config = plan.config
+    by_dataset = {spec.name: dataset_analyses(config, spec, plan.analyses) for spec in config.datasets}
     for analyses in by_dataset.values():
         for analysis, options in analyses.values():
             analysis.check_model(loaded.model, options)
     for spec in config.datasets:
         if spec.agent is not None:  # a chat template that drops tool turns is refused before any example runs
             agent_format(spec.agent, loaded.tokenizer)
-    datasets = {spec.name: fit_prompts(datasets[spec.name], loaded, config, Path(spec.path)) for spec in config.datasets}
+    datasets = {spec.name: fit_prompts(plan.datasets[spec.name], loaded, config, Path(spec.path))
+                for spec in config.datasets}
+    return by_dataset, datasets
+
+
+def _open(plan: RunPlan, loaded: LoadedModel, overwrite: bool, shard: Shard) -> tuple[RunWriter, str, bool]:
+    """The writer every rank writes through, the mode, and whether the folder was there before (rank 0)."""
     weights = {"id": loaded.info.id, "revision": loaded.info.revision, "weights_sha256": loaded.info.weights_sha256}
+    existed = False
     if shard.is_main:
         # an empty folder of the user's: on failure we empty it, never remove it
-        existed = directory.exists() and check_target(directory, inputs, overwrite) != "replace"
-        writer, mode = open_run(directory, inputs, weights, overwrite)
+        existed = plan.directory.exists() and check_target(plan.directory, plan.inputs_sha256, overwrite) != "replace"
+        writer, mode = open_run(plan.directory, plan.inputs_sha256, weights, overwrite)
     wait_for_all(shard)
     if not shard.is_main:
-        writer, mode = RunWriter(run_root_for_rank(directory)), "resume"
-    reused = sum(writer.has_example(name, e.id) for name, examples in datasets.items() for e in examples)
-    jobs = [_Job(loaded.model, loaded.tokenizer, config, writer, shard, spec.name, datasets[spec.name],
-                 by_dataset[spec.name], spec.agent) for spec in config.datasets]
+        writer, mode = RunWriter(run_root_for_rank(plan.directory)), "resume"
+    return writer, mode, existed
+
+
+def _run_stages(jobs: list[_Job], writer: RunWriter, mode: str, existed: bool, shard: Shard) -> None:
+    """Generate and analyse every dataset, then the analyses that need a whole dataset; a failure before
+    any example finished leaves nothing of ours behind, a later one keeps what finished for a resume."""
     try:
         for job in jobs:
             _generate_and_analyse(job)
@@ -202,32 +251,34 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
     except BaseException as exc:
         finished = sum(1 for _ in writer.layout.examples.glob("*/*/trajectory.json"))
         if shard.is_main and mode != "resume" and not finished:
-            _remove_unfinished(writer.root, existed and writer.root == directory)
+            _remove_unfinished(writer.root, existed)
         elif isinstance(exc, (AnalysisError, CaptureError)):
             raise type(exc)(f"{exc} ({finished} finished examples are kept in {writer.root}; after fixing the "
                             "cause, the same command resumes if the config and datasets are unchanged)") from exc
         raise
     wait_for_all(shard)
-    accuracy = {job.dataset: _accuracy(job.trajectories()) for job in jobs}
-    if shard.is_main:
-        _summarise(jobs, writer)
-        writer.write_manifest(Manifest(
-            schema_version=SCHEMA_VERSION,
-            run_name=config.run_name,
-            created=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
-            model=loaded.info,
-            config=raw_config,
-            config_sha256=config_sha256,
-            library_versions=library_versions(),
-            datasets=tuple(DatasetEntry(spec.name, Path(spec.path).name, tuple(e.id for e in datasets[spec.name]))
-                           for spec in config.datasets),
-            analyses=tuple(analysis_entry(name, analysis) for name, (analysis, _) in all_analyses.items()),
-        ))
-        writer.mark_complete()
-        publish_run(writer, directory)  # a replacement takes the old run's place only now, complete
-    wait_for_all(shard)
-    finish(shard)
-    return RunSummary(directory, sum(len(e) for e in datasets.values()), accuracy, mode, reused, shard)
+
+
+def _seal(plan: RunPlan, loaded: LoadedModel, jobs: list[_Job], writer: RunWriter,
+          datasets: dict[str, list[Example]]) -> None:
+    """Summaries, then the manifest (written last: a run without one is unfinished), then a replacement
+    takes the old run's place, complete."""
+    config = plan.config
+    _summarise(jobs, writer)
+    writer.write_manifest(Manifest(
+        schema_version=SCHEMA_VERSION,
+        run_name=config.run_name,
+        created=dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        model=loaded.info,
+        config=plan.raw_config,
+        config_sha256=plan.config_sha256,
+        library_versions=library_versions(),
+        datasets=tuple(DatasetEntry(spec.name, Path(spec.path).name, tuple(e.id for e in datasets[spec.name]))
+                       for spec in config.datasets),
+        analyses=tuple(analysis_entry(name, analysis) for name, (analysis, _) in plan.analyses.items()),
+    ))
+    writer.mark_complete()
+    publish_run(writer, plan.directory)
 
 
 def dataset_analyses(config: RunConfig, spec: DatasetSpec, all_analyses: dict) -> dict:
