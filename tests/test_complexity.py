@@ -16,7 +16,6 @@ PACKAGE = Path(__file__).resolve().parents[1] / "generator"
 CEILING = 15
 KERNELS = {"capture/fused_attention.py", "capture/native_attention.py", "capture/native_build.py"}
 OVER_THE_CEILING = {  # "file:function": complexity when the ceiling was set; may only shrink
-    "render/site.py:render_docs.fill": 31,
     "agent/trajectory.py:agent_trajectory": 22,
     "agent/tools.py:bind_arguments": 19,
     "render/agent_pages.py:comparison_page": 21,

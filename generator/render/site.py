@@ -119,47 +119,67 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, j
         write_specs(tmp / "assets")
         units = [_Unit(kind, str(run.root), dataset, example_id) for run in runs
                  for kind, page_kind in PAGE_KINDS.items() for dataset, example_id in page_kind.units(run)]
-        code = _code_fingerprint(example_figures)
-        fingerprints = {unit: _fingerprint(unit, code) for unit in units}
-        previous = _previous_state(docs_dir) if reuse else {}
-        reused = {unit: _reuse(previous.get(_key(unit)), fingerprints[unit], docs_dir, tmp) for unit in units}
-        to_render = [unit for unit in units if reused[unit] is None]
-        rendered_now = dict(zip(to_render, _render_all(to_render, tmp, example_figures, jobs)))
-        by_run: dict[str, list[_Rendered]] = {str(run.root): [] for run in runs}
-        state = {}
-        for unit in units:
-            rendered = reused[unit] or rendered_now[unit]
-            by_run[unit.run_root].append(rendered)
-            if rendered.error is None:
-                state[_key(unit)] = rendered.to_json(fingerprints[unit])
-        entries, good = [], []
-        for run in runs:
-            errors = [r.error for r in by_run[str(run.root)] if r.error]
-            if errors:
-                skipped.append(errors[0])
-                shutil.rmtree(tmp / run_dir(run), ignore_errors=True)  # what it wrote before the damage showed
-                continue
-            good.append(run)
-            entries += [e for r in by_run[str(run.root)] for e in [r.page, *r.figures] if e is not None]
-        try:
-            across = agent_pages(good)  # pages that span runs: few, rendered every build
-        except Exception as exc:  # noqa: BLE001 - one damaged agent record must not stop the site
-            skipped.append(f"agent-runs.md and compare/: left out, an agent record could not be read "
-                           f"({type(exc).__name__}: {shown(str(exc), 200)})")
-            across = []
-        index = index_page(good, agents=bool(across))
-        for page in [index, *across]:
-            atomic_write_text(tmp / page.path, _environment().get_template(page.template).render(**page.context))
-            entries.append(page.entry)
+        rendered, state, rendered_now = _render_or_reuse(units, docs_dir if reuse else None, tmp, example_figures,
+                                                         jobs)
+        good, entries = _whole_runs(runs, units, rendered, tmp, skipped)
+        entries += _write_site_pages(good, tmp, skipped)
         entries = sorted((dataclasses.asdict(e) for e in entries), key=lambda e: e["path"])
         atomic_write_text(tmp / INDEX_FILE, json.dumps({"schema_version": 1, "entries": entries}, indent=1) + "\n")
-        counts[:] = [sum(1 for e in entries if e["kind"] in PAGE_KINDS or e["kind"] in SITE_PAGES),
-                     sum(1 for e in entries if e["kind"] not in PAGE_KINDS and e["kind"] not in SITE_PAGES),
-                     len(to_render)]
+        pages = sum(1 for e in entries if e["kind"] in PAGE_KINDS or e["kind"] in SITE_PAGES)
+        counts[:] = [pages, len(entries) - pages, rendered_now]
         atomic_write_text(tmp / RENDER_STATE, json.dumps(state, sort_keys=True) + "\n")
 
     replace_directory(docs_dir, fill)
     return RenderedDocs(counts[0], counts[1], skipped, counts[2])
+
+
+def _render_or_reuse(units: list[_Unit], previous_docs: Path | None, tmp: Path, example_figures: bool,
+                     jobs: int) -> tuple[dict[_Unit, _Rendered], dict, int]:
+    """Every unit rendered into ``tmp``, or copied from ``previous_docs`` when its inputs are unchanged;
+    also the render state to keep for the next build and how many units were rendered now."""
+    code = _code_fingerprint(example_figures)
+    fingerprints = {unit: _fingerprint(unit, code) for unit in units}
+    previous = _previous_state(previous_docs) if previous_docs is not None else {}
+    reused = {unit: _reuse(previous.get(_key(unit)), fingerprints[unit], previous_docs, tmp) for unit in units}
+    to_render = [unit for unit in units if reused[unit] is None]
+    rendered = {**dict(zip(to_render, _render_all(to_render, tmp, example_figures, jobs))),
+                **{unit: done for unit, done in reused.items() if done is not None}}
+    state = {_key(unit): rendered[unit].to_json(fingerprints[unit]) for unit in units if rendered[unit].error is None}
+    return rendered, state, len(to_render)
+
+
+def _whole_runs(runs: list[Run], units: list[_Unit], rendered: dict[_Unit, _Rendered], tmp: Path,
+                skipped: list[str]) -> tuple[list[Run], list[IndexEntry]]:
+    """The runs whose every page rendered, and their index entries; a damaged run's pages are removed
+    (what it wrote before the damage showed) and its first error is reported."""
+    by_run: dict[str, list[_Rendered]] = {str(run.root): [] for run in runs}
+    for unit in units:
+        by_run[unit.run_root].append(rendered[unit])
+    good, entries = [], []
+    for run in runs:
+        errors = [r.error for r in by_run[str(run.root)] if r.error]
+        if errors:
+            skipped.append(errors[0])
+            shutil.rmtree(tmp / run_dir(run), ignore_errors=True)
+            continue
+        good.append(run)
+        entries += [e for r in by_run[str(run.root)] for e in [r.page, *r.figures] if e is not None]
+    return good, entries
+
+
+def _write_site_pages(good: list[Run], tmp: Path, skipped: list[str]) -> list[IndexEntry]:
+    """The pages that span runs (the index, agent runs, comparisons): few, rendered every build."""
+    try:
+        across = agent_pages(good)
+    except Exception as exc:  # noqa: BLE001 - one damaged agent record must not stop the site
+        skipped.append(f"agent-runs.md and compare/: left out, an agent record could not be read "
+                       f"({type(exc).__name__}: {shown(str(exc), 200)})")
+        across = []
+    entries = []
+    for page in [index_page(good, agents=bool(across)), *across]:
+        atomic_write_text(tmp / page.path, _environment().get_template(page.template).render(**page.context))
+        entries.append(page.entry)
+    return entries
 
 
 def _render_all(units: list[_Unit], docs_dir: Path, example_figures: bool, jobs: int) -> list[_Rendered]:
