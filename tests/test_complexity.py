@@ -23,7 +23,6 @@ OVER_THE_CEILING = {  # "file:function": complexity when the ceiling was set; ma
     "render/sections/ablation.py:ablation_example": 26,
     "render/sections/ablation.py:ablation_dataset": 18,
     "importers/salient_thoughts.py:read": 18,
-    "importers/trajectories.py:read": 33,
     "capture/model_loading.py:load_model": 16,
     "capture/generation_capture.py:_finish": 16,
     "capture/attention.py:capture_attention_batch": 17,
