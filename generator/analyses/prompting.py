@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from generator.analyses.base import AnalysisError
-from generator.store.plain_data import OptionError
+from generator.results.behaviour import Behaviour, check_behaviour_field as check_behaviour
 from generator.store.records import Trajectory
 
 
@@ -27,18 +27,9 @@ def greedy_ids(model, prompt_ids: list[int], max_new_tokens: int, eos: int) -> l
     return out[0, len(prompt_ids):].tolist()
 
 
-def check_behaviour(behaviour: str) -> None:
-    """``correct`` (the expected answer) or ``field:<name>`` (an item field, e.g. a known wrong answer)."""
-    if behaviour != "correct" and not (behaviour.startswith("field:") and len(behaviour) > 6):
-        raise OptionError("behaviour", f"expected 'correct' or 'field:<name>', got {behaviour!r}")
-
-
 def target_answer(trajectory: Trajectory, behaviour: str) -> str | None:
     """The answer a behaviour looks for in this item (None: the item has none)."""
-    if behaviour == "correct":
-        return trajectory.expected_answer.strip() if trajectory.expected_answer else None
-    value = trajectory.metadata.get(behaviour.split(":", 1)[1])
-    return str(value).strip() if value is not None else None
+    return Behaviour.parse(behaviour).target(trajectory)
 
 
 def item_prompt_ids(tokenizer, trajectory: Trajectory, template: str | None) -> list[int]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from generator.results.behaviour import check_behaviour_field
 from generator.store.result_types import DatasetSummary, ExampleResult, register_results, tensor, value
 
 
@@ -48,6 +49,9 @@ class HeadAblationSummary(DatasetSummary):
     behaviour: str = value("the answer scored: `correct` (the expected one) or `field:<name>` (an item field)",
                            default="correct")
     template: str | None = value("the format the items were asked in (null: their own run)", default=None)
+
+    def __post_init__(self) -> None:
+        check_behaviour_field(self.behaviour)
 
 
 register_results("head_ablation", HeadAblationExample, HeadAblationSummary,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from generator.results.behaviour import check_behaviour_field
 from generator.store.result_types import DatasetSummary, ExampleResult, register_results, tensor, value
 
 
@@ -33,6 +34,9 @@ class ScalingSummary(DatasetSummary):
     def never_shown(self) -> bool:
         """The behaviour occurred nowhere, scaled or not: "no effect" is then no evidence either way."""
         return self.rate is not None and self.baseline_rate == 0 and max(max(row) for row in self.rate) == 0
+
+    def __post_init__(self) -> None:
+        check_behaviour_field(self.behaviour)
 
 
 register_results("scaling", ScalingExample, ScalingSummary,

@@ -8,6 +8,7 @@ import numpy as np
 
 from generator.render.context import SiteContext, plot_target
 from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, dataset_heatmap, format_number, small_matrix
+from generator.results.behaviour import Behaviour
 from generator.results.head_ablation import HeadAblationExample, HeadAblationSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -23,6 +24,7 @@ def head_ablation_dataset(site: SiteContext, run: Run, dataset: str, trajectorie
     if summary is None:
         return None
     context: dict[str, Any] = {"template": "_section_head_ablation_dataset.md.j2", "summary": summary, "map": None,
+                               "behaviour": Behaviour.parse(summary.behaviour),
                                "baseline": format_number(summary.baseline_correct_rate),
                                "top": [{"layer": t.layer, "head": t.head, "delta": format_number(t.mean_delta_logprob),
                                         "rate": format_number(t.correct_rate)} for t in summary.top_heads]}
@@ -43,7 +45,8 @@ def head_ablation_example(site: SiteContext, run: Run, trajectory: Trajectory, p
     target = plot_target(run, trajectory.dataset, trajectory.example_id, "head-ablation")
     summary = run.summary(trajectory.dataset, HeadAblationSummary)
     return {"template": "_section_head_ablation_example.md.j2", "baseline": format_number(float(result.baseline[0])),
-            "behaviour": summary.behaviour if summary else "correct", "asked_as": summary.template if summary else None,
+            "behaviour": Behaviour.parse(summary.behaviour if summary else "correct"),
+            "asked_as": summary.template if summary else None,
             "map": small_matrix(result.delta_logprob, layers, heads, target,
                                 "Change in the answer's log-probability", "Δ log p")}
 

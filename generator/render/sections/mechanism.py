@@ -19,6 +19,7 @@ from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
 from generator.render.format_lines import format_lines, format_mass_drawing, format_mass_figure
 from generator.render.sections.base import DATASET_SECTIONS, NO_EFFECT, embed, finite_or_nan, format_number
+from generator.results.behaviour import Behaviour
 from generator.results.formats import FormatsSummary
 from generator.results.head_ablation import HeadAblationSummary
 from generator.results.routing import TokenClassesSummary
@@ -137,8 +138,8 @@ def heads_panel(run: Run, dataset: str) -> Panel | None:
         return None
     grid = np.array(summary.mean_delta_logprob, dtype=np.float32)
     top = summary.top_heads[0]
-    scored = ("the expected answer" if summary.behaviour == "correct"
-              else f"the answer in field '{summary.behaviour[6:]}'")
+    field = Behaviour.parse(summary.behaviour).field
+    scored = "the expected answer" if field is None else f"the answer in field '{field}'"
     reading = (f"Ablating layer {top.layer} head {top.head} costs {scored} most: "
                f"{format_number(top.mean_delta_logprob)} nats (still first choice in {rate(top.correct_rate)}).")
     return matrix_panel("heads", reading, grid, [f"layer {i}" for i in range(grid.shape[0])],
