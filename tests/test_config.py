@@ -1,6 +1,9 @@
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from generator.config import ConfigError, parse_config, read_config
+from tests.json_damage import json_paths, replaced
 
 VALID = {
     "run_name": "demo",
@@ -160,8 +163,6 @@ def test_dataset_options_are_checked_like_the_runs(dataset, message):
 
 # ---- property tests: a damaged config is one short line naming its key, never a traceback ----------
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 RICH = {
     "run_name": "demo",
@@ -179,24 +180,6 @@ ODD = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(10**30), max_v
                 st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=3))
 
 
-def paths_of(value, prefix=()):
-    yield prefix
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from paths_of(item, prefix + (key,))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from paths_of(item, prefix + (index,))
-
-
-def set_at(value, path, new):
-    if not path:
-        return new
-    copy = dict(value) if isinstance(value, dict) else list(value)
-    copy[path[0]] = set_at(value[path[0]], path[1:], new)
-    return copy
-
-
 def assert_one_short_line(exc: Exception) -> None:
     text = str(exc)
     assert "\n" not in text and len(text) < 700, text
@@ -205,8 +188,8 @@ def assert_one_short_line(exc: Exception) -> None:
 @FUZZ
 @given(data=st.data())
 def test_any_damaged_key_is_one_short_line_or_valid(data):
-    path = data.draw(st.sampled_from(list(paths_of(RICH))[1:]), label="key")
-    config = set_at(RICH, path, data.draw(ODD, label="value"))
+    path = data.draw(st.sampled_from(list(json_paths(RICH))[1:]), label="key")
+    config = replaced(RICH, path, data.draw(ODD, label="value"))
     try:
         parse_config(config, "fuzz.yaml")
     except ConfigError as exc:

@@ -1,6 +1,8 @@
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from generator.datasets import DatasetError, load_dataset
 
@@ -42,8 +44,6 @@ def test_duplicate_ids_and_empty_files(tmp_path):
         load_dataset(tmp_path / "absent.jsonl")
 
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

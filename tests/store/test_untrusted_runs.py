@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from generator.render.site import render_docs
+from tests.json_damage import json_paths, replaced
 
 THOROUGH = os.environ.get("ATLAS_THOROUGH") == "1"
 SETTINGS = settings(max_examples=400 if THOROUGH else 10, deadline=None, derandomize=not THOROUGH,
@@ -82,25 +83,6 @@ def build_and_check(root: Path) -> list[str]:
     return rendered.skipped
 
 
-def json_paths(value, prefix=()):
-    """Every key path in a JSON value (its containers too)."""
-    yield prefix
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from json_paths(item, prefix + (key,))
-    elif isinstance(value, list):
-        for index, item in enumerate(value[:4]):
-            yield from json_paths(item, prefix + (index,))
-
-
-def replaced(value, path, new):
-    if not path:
-        return new
-    copy = dict(value) if isinstance(value, dict) else list(value)
-    copy[path[0]] = replaced(value[path[0]], path[1:], new)
-    return copy
-
-
 JSON_FILES = ["manifest.json", "examples/alpha/a-0/trajectory.json", "examples/beta/b-0/trajectory.json",
               "datasets/alpha/attention.json"]
 
@@ -116,7 +98,7 @@ def damage_one_field(project: Path, data) -> None:
     damaged = project / "data/runs/damaged"
     name = data.draw(st.sampled_from(JSON_FILES), label="file")
     original = json.loads((damaged / name).read_text())
-    path = data.draw(st.sampled_from(list(json_paths(original))), label="key")
+    path = data.draw(st.sampled_from(list(json_paths(original, max_items=4))), label="key")
     value = data.draw(VALUES, label="value")
     (damaged / name).write_text(json.dumps(replaced(original, path, value)), encoding="utf-8")
     build_and_check(project)
