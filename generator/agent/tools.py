@@ -81,13 +81,7 @@ class ToolLimits:
 def bind_arguments(tool: Tool, raw: str | dict) -> dict[str, object]:
     """Arguments from a text call (``4*6`` for a one-argument tool, else ``a=1, b=x``) or a JSON object."""
     if isinstance(raw, str):
-        if len(tool.parameters) == 1 and not re.fullmatch(rf"\s*{tool.parameters[0].name}\s*=.*", raw, re.S):
-            raw = {tool.parameters[0].name: raw.strip()}
-        else:
-            pairs = [part.split("=", 1) for part in raw.split(",")] if raw.strip() else []
-            if any(len(pair) != 2 for pair in pairs):
-                raise ValueError(f"expected name=value arguments, got {raw!r}")
-            raw = {key.strip(): value.strip() for key, value in pairs}
+        raw = _text_arguments(tool, raw)
     if not isinstance(raw, dict):
         raise ValueError(f"expected an object of arguments, got {type(raw).__name__}")
     wanted = {p.name: p for p in tool.parameters}
@@ -105,6 +99,16 @@ def bind_arguments(tool: Tool, raw: str | dict) -> dict[str, object]:
         except (TypeError, ValueError) as exc:
             raise ValueError(f"argument {name}: expected {ARGUMENT_TYPES[kind]}, got {value!r}") from exc
     return bound
+
+
+def _text_arguments(tool: Tool, raw: str) -> dict[str, str]:
+    """``4*6`` (the one argument of a one-argument tool) or ``a=1, b=x``, as a mapping of texts."""
+    if len(tool.parameters) == 1 and not re.fullmatch(rf"\s*{tool.parameters[0].name}\s*=.*", raw, re.S):
+        return {tool.parameters[0].name: raw.strip()}
+    pairs = [part.split("=", 1) for part in raw.split(",")] if raw.strip() else []
+    if any(len(pair) != 2 for pair in pairs):
+        raise ValueError(f"expected name=value arguments, got {raw!r}")
+    return {key.strip(): value.strip() for key, value in pairs}
 
 
 def _refuse_bool(name: str):
