@@ -62,16 +62,7 @@ def agent_pages(runs: list[Run]) -> list[Page]:
     for item in agent_runs:
         groups[item.key].append(item)
     compared = {key: items for key, items in sorted(groups.items()) if len(items) > 1}
-    rows = [{
-        "run": item.run.name, "dataset": item.trajectory.dataset, "id": item.trajectory.example_id,
-        "href": html_path(example_path(item.run, *item.key)), "query": item.trajectory.prompt,
-        "category": str(item.trajectory.metadata.get("category", "")), "status": item.record.get("status", ""),
-        "answer": item.trajectory.parsed_answer or "—", "correct": item.trajectory.correct,
-        "calls": sum(1 for s in item.record["steps"] if s.get("kind") == "call"),
-        "errors": sum(1 for s in item.record["steps"] if s.get("kind") == "observation" and s.get("error")),
-        "timestamp": item.record.get("timestamp", ""),
-        "compare": html_path(comparison_path(*item.key)) if item.key in compared else None,
-    } for item in agent_runs]
+    rows = [_index_row(item, item.key in compared) for item in agent_runs]
     index = Page(INDEX_PATH, "agents.md.j2", {
         "rows": rows, "categories": sorted({r["category"] for r in rows if r["category"]}),
         "comparisons": [{"dataset": d, "id": i, "href": html_path(comparison_path(d, i)),
@@ -80,12 +71,47 @@ def agent_pages(runs: list[Run]) -> list[Page]:
     return [index] + [comparison_page(items) for items in compared.values()]
 
 
+def _index_row(item: AgentRun, compared: bool) -> dict:
+    """One agent run's line in the index of agent runs."""
+    steps = item.record["steps"]
+    return {
+        "run": item.run.name, "dataset": item.trajectory.dataset, "id": item.trajectory.example_id,
+        "href": html_path(example_path(item.run, *item.key)), "query": item.trajectory.prompt,
+        "category": str(item.trajectory.metadata.get("category", "")), "status": item.record.get("status", ""),
+        "answer": item.trajectory.parsed_answer or "—", "correct": item.trajectory.correct,
+        "calls": sum(1 for s in steps if s.get("kind") == "call"),
+        "errors": sum(1 for s in steps if s.get("kind") == "observation" and s.get("error")),
+        "timestamp": item.record.get("timestamp", ""),
+        "compare": html_path(comparison_path(*item.key)) if compared else None,
+    }
+
+
 def _mean_by_segment(result: AgentExample | None, trajectory: Trajectory) -> dict[str, tuple[float, float]]:
     """Segment name -> (mass on the question, entropy), each a mean over layers and heads."""
     if result is None:
         return {}
     return {seg.name: (float(result.step_mass[:, :, i, 0].mean()), float(result.step_entropy[:, :, i].mean()))
             for i, seg in enumerate(trajectory.segments)}
+
+
+def _differences(base: tuple, other: tuple) -> list[dict]:
+    """Step by step, one run (item, result, page column) against the first: texts, question mass, entropy."""
+    (first, first_result, first_column), (item, result, column) = base, other
+    base_steps = {row["name"]: row["text"] for row in first_column["timeline"]}
+    steps = {row["name"]: row["text"] for row in column["timeline"]}
+    base_stats, stats = _mean_by_segment(first_result, first.trajectory), _mean_by_segment(result, item.trajectory)
+    rows = []
+    for name in dict.fromkeys([*base_stats, *stats]):
+        a, b = base_stats.get(name), stats.get(name)
+        rows.append({"name": name, "kind": name.split(" ")[0],
+                     "first": base_steps.get(name, "" if name != "question" else first.trajectory.prompt),
+                     "other": steps.get(name, "" if name != "question" else item.trajectory.prompt),
+                     "same_text": base_steps.get(name) == steps.get(name),
+                     "question_first": format_number(a[0] if a else None),
+                     "question_other": format_number(b[0] if b else None),
+                     "question_diff": format_number(b[0] - a[0] if a and b else None),
+                     "entropy_diff": format_number(b[1] - a[1] if a and b else None)})
+    return rows
 
 
 def comparison_page(items: list[AgentRun]) -> Page:
@@ -106,25 +132,9 @@ def comparison_page(items: list[AgentRun]) -> Page:
             "answer": item.trajectory.parsed_answer or "—", "correct": item.trajectory.correct,
             "timeline": timeline(item.record),
             "grid": steps_grid(result, item.trajectory, target, high) if result is not None else None})
-    base_steps = {row["name"]: row["text"] for row in columns[0]["timeline"]}
-    base_stats = _mean_by_segment(results[0], items[0].trajectory)
-    differences = []
-    for item, result, column in zip(items[1:], results[1:], columns[1:]):
-        stats = _mean_by_segment(result, item.trajectory)
-        names = list(dict.fromkeys([*base_stats, *stats]))
-        rows = []
-        for name in names:
-            a, b = base_stats.get(name), stats.get(name)
-            steps = {row["name"]: row["text"] for row in column["timeline"]}
-            rows.append({"name": name, "kind": name.split(" ")[0],
-                         "first": base_steps.get(name, "" if name != "question" else items[0].trajectory.prompt),
-                         "other": steps.get(name, "" if name != "question" else item.trajectory.prompt),
-                         "same_text": base_steps.get(name) == steps.get(name),
-                         "question_first": format_number(a[0] if a else None),
-                         "question_other": format_number(b[0] if b else None),
-                         "question_diff": format_number(b[0] - a[0] if a and b else None),
-                         "entropy_diff": format_number(b[1] - a[1] if a and b else None)})
-        differences.append({"run": column["run"], "rows": rows})
+    base = (items[0], results[0], columns[0])
+    differences = [{"run": column["run"], "rows": _differences(base, (item, result, column))}
+                   for item, result, column in zip(items[1:], results[1:], columns[1:])]
     context = {"dataset": dataset, "id": example_id, "query": items[0].trajectory.prompt,
                "first": columns[0]["run"], "columns": columns, "differences": differences,
                "index": relative_link(INDEX_PATH, page_dir)}
