@@ -106,3 +106,18 @@ def test_stages_do_not_reach_into_each_other():
 def test_the_checker_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"a"}}) == [["a"]]
+
+
+def test_the_architecture_page_states_the_same_boundaries():
+    """docs/architecture.md's table says what each stage never imports: the same pairs as FORBIDDEN."""
+    import re
+
+    table = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    stated = {}
+    for row in table.splitlines():
+        cells = [cell.strip() for cell in row.strip().strip("|").split("|")]
+        folder = re.search(r"`generator/(\w+)/`", cells[1]) if len(cells) == 5 else None
+        if folder:
+            stated[f"generator.{folder.group(1)}"] = {f"generator.{name.strip()}" for name in cells[4].split(",")
+                                                      if name.strip() not in ("", "—")}
+    assert stated == {stage: set(banned) for stage, banned in FORBIDDEN.items()}
