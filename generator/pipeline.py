@@ -96,7 +96,7 @@ class StoredTrajectories(Sequence[Trajectory]):
     """A dataset's trajectories read from the run as they are reached, never all held at once."""
 
     def __init__(self, root: Path, dataset: str, example_ids: list[str]) -> None:
-        self.run = Run(root, manifest=None)  # type: ignore[arg-type] - reading examples needs no manifest
+        self.run = Run.unsealed(root)
         self.dataset, self.example_ids = dataset, example_ids
 
     def __len__(self) -> int:
@@ -429,7 +429,7 @@ def _analyse_with_the_whole_dataset(job: _Job) -> None:
 
 def _summarise(jobs: list[_Job], writer: RunWriter) -> None:
     """Dataset summaries from every example's stored results (so a resumed run sums the same files)."""
-    run = Run(writer.root, manifest=None)  # type: ignore[arg-type]
+    run = Run.unsealed(writer.root)
     statistics: dict[str, list[DatasetSummary]] = {}
     for job in jobs:
         inputs = {name: analysis.summary_input() for name, (analysis, _) in job.active.items()}

@@ -26,11 +26,8 @@ def step_names(transcript: AgentTranscript) -> list[tuple[str, str]]:
     return names
 
 
-def agent_trajectory(transcript: AgentTranscript, example: Example, dataset: str, tokenizer, spec: AgentSpec,
-                     timestamp: dt.datetime | None = None) -> Trajectory:
-    """Tokenise the final text once (what attention is captured over) and mark every step's tokens."""
-    token_ids = tokenizer(transcript.text, add_special_tokens=spec.format != "chat")["input_ids"]
-    pieces, offsets, decoded = token_pieces(tokenizer, token_ids)
+def _step_segments(transcript: AgentTranscript, decoded: str, offsets: list[tuple[int, int]]) -> list[Segment]:
+    """One segment per located step: the tokens whose text starts inside the step's span of ``decoded``."""
     located = [(name, kind, transcript.text[span[0]:span[1]])
                for (name, kind), span in zip(step_names(transcript), transcript.spans) if span is not None]
     spans = spans_in_order(decoded, [piece for _, _, piece in located])
@@ -41,9 +38,23 @@ def agent_trajectory(transcript: AgentTranscript, example: Example, dataset: str
         members = [i for i, (a, b) in enumerate(offsets) if b > a and span[0] <= a < span[1]]
         if members:
             segments.append(Segment(name, kind, members[0], members[-1] + 1, span[0], span[1]))
+    return segments
+
+
+def _prompt_tokens(segments: list[Segment], decoded: str, offsets: list[tuple[int, int]]) -> int:
+    """The prompt ends at the first token after the question that shows any text (the model's first step)."""
     question_end = segments[0].end if segments and segments[0].kind == "question" else 0
-    n_prompt = next((i for i in range(question_end, len(offsets)) if offsets[i][1] > offsets[i][0]
-                     and decoded[offsets[i][0]:offsets[i][1]].strip()), len(offsets))
+    return next((i for i in range(question_end, len(offsets)) if offsets[i][1] > offsets[i][0]
+                 and decoded[offsets[i][0]:offsets[i][1]].strip()), len(offsets))
+
+
+def agent_trajectory(transcript: AgentTranscript, example: Example, dataset: str, tokenizer, spec: AgentSpec,
+                     timestamp: dt.datetime | None = None) -> Trajectory:
+    """Tokenise the final text once (what attention is captured over) and mark every step's tokens."""
+    token_ids = tokenizer(transcript.text, add_special_tokens=spec.format != "chat")["input_ids"]
+    pieces, offsets, decoded = token_pieces(tokenizer, token_ids)
+    segments = _step_segments(transcript, decoded, offsets)
+    n_prompt = _prompt_tokens(segments, decoded, offsets)
     prompt_end = offsets[n_prompt - 1][1] if n_prompt else 0
     expected = example.answer
     answer = transcript.answer.strip() if transcript.answer is not None else None

@@ -284,6 +284,11 @@ class Run:
     root: Path
     manifest: Manifest | None
 
+    @classmethod
+    def unsealed(cls, root: Path) -> "Run":
+        """A run still being written: its examples and results can be read; it has no manifest yet."""
+        return cls(Path(root), None)
+
     @property
     def name(self) -> str:
         """The run's directory name: unique among the runs of one folder (a copied run is its own run)."""
