@@ -26,7 +26,6 @@ OVER_THE_CEILING = {  # "file:function": complexity when the ceiling was set; ma
     "analyses/compositional.py:CompositionalAnalysis.summarize_dataset": 17,
     "analyses/features.py:load_sae": 18,
     "analyses/transplant.py:TransplantAnalysis.summarize_dataset": 20,
-    "analyses/agent.py:AgentAnalysis.summarize_dataset": 22,
 }
 
 

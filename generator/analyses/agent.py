@@ -91,19 +91,24 @@ class AgentAnalysis(Analysis):
         checked = [d for d in digests if d is not None and int(d.counterfactual_segment[0]) >= 0
                    and not math.isnan(d.counterfactual_values[3])]
         followed = sum(1 for d in checked if d.counterfactual_values[3] == d.counterfactual_values[1])
-        sums: dict[str, dict[str, list[float]]] = {}
-        for trajectory, digest in zip(trajectories, digests):
-            if digest is None:
-                continue
-            kinds = [s.kind for s in trajectory.segments]
-            mean = digest.step_mass.mean(axis=(0, 1))
-            for i, query_kind in enumerate(kinds):
-                for j, key_kind in enumerate(kinds[:i + 1]):
-                    sums.setdefault(query_kind, {}).setdefault(key_kind, []).append(float(mean[i, j]))
         return AgentSummary(
             n_runs=len(statuses), answered=statuses.count("answered"),
             stopped_at_step_limit=statuses.count("step limit"),
             tool_calls=sum(1 for s in steps if s["kind"] == "call"),
             tool_errors=sum(1 for s in steps if s["kind"] == "observation" and s["error"]),
             counterfactual_checked=len(checked), counterfactual_followed=followed,
-            mass_by_kind={q: {k: float(np.mean(v)) for k, v in row.items()} for q, row in sums.items()})
+            mass_by_kind=_mass_by_kind(trajectories, digests))
+
+
+def _mass_by_kind(trajectories: Sequence[Trajectory], digests: list[AgentExample]) -> dict[str, dict[str, float]]:
+    """Mean attention from each kind of step to each earlier kind (over layers, heads and runs)."""
+    sums: dict[str, dict[str, list[float]]] = {}
+    for trajectory, digest in zip(trajectories, digests):
+        if digest is None:
+            continue
+        kinds = [s.kind for s in trajectory.segments]
+        mean = digest.step_mass.mean(axis=(0, 1))
+        for i, query_kind in enumerate(kinds):
+            for j, key_kind in enumerate(kinds[:i + 1]):
+                sums.setdefault(query_kind, {}).setdefault(key_kind, []).append(float(mean[i, j]))
+    return {q: {k: float(np.mean(v)) for k, v in row.items()} for q, row in sums.items()}
