@@ -25,7 +25,6 @@ OVER_THE_CEILING = {  # "file:function": complexity when the ceiling was set; ma
     "analyses/ablation.py:AblationAnalysis.analyze_example": 20,
     "analyses/compositional.py:CompositionalAnalysis.summarize_dataset": 17,
     "analyses/features.py:load_sae": 18,
-    "analyses/transplant.py:TransplantAnalysis.summarize_dataset": 20,
 }
 
 

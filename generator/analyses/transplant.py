@@ -134,7 +134,13 @@ class TransplantAnalysis(Analysis):
         heads = [d.head_flips for d in informative if d.head_flips is not None]
         head_rate = np.mean(heads, axis=0) if heads else None
         return TransplantSummary(options.clean_template, options.corrupted_template, rows, len(digests),
-                                 len(informative),
-                                 tuple(tuple(float(v) for v in row) for row in rate) if rate is not None else None,
-                                 tuple(tuple(tuple(float(v) for v in head) for head in layer) for layer in head_rate)
-                                 if head_rate is not None else None)
+                                 len(informative), _as_tuples(rate), _as_tuples(head_rate))
+
+
+def _as_tuples(array: np.ndarray | None) -> tuple | None:
+    """An array as nested tuples of floats (what the JSON summary holds); None stays None."""
+    if array is None:
+        return None
+    if array.ndim == 1:
+        return tuple(float(v) for v in array)
+    return tuple(_as_tuples(part) for part in array)
