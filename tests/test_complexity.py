@@ -23,7 +23,6 @@ OVER_THE_CEILING = {  # "file:function": complexity when the ceiling was set; ma
     "capture/generation_capture.py:_finish": 16,
     "capture/attention.py:capture_attention_batch": 17,
     "analyses/ablation.py:AblationAnalysis.analyze_example": 20,
-    "analyses/compositional.py:CompositionalAnalysis.summarize_dataset": 17,
     "analyses/features.py:load_sae": 18,
 }
 

@@ -103,9 +103,15 @@ class CompositionalAnalysis(Analysis):
         scored = [d for d in digests if d is not None and d.single.size >= 2 and not np.isnan(d.single).all()]
         p = max((d.single.size for d in scored), default=0)
         singles = [[float(d.single[i]) for d in scored if d.single.size > i] for i in range(p)]
-        mean_interaction = tuple(tuple(
-            (lambda values: float(np.mean(values)) if values else None)(
-                [float(d.interaction[i, j]) for d in scored if d.single.size > j and not math.isnan(d.interaction[i, j])])
-            for j in range(p)) for i in range(p))
-        return CompositionalSummary(options.layer, len(scored),
-                                    tuple(float(np.mean(v)) if v else None for v in singles), mean_interaction)
+        mean_interaction = tuple(tuple(_mean_or_none(_pair_values(scored, i, j)) for j in range(p)) for i in range(p))
+        return CompositionalSummary(options.layer, len(scored), tuple(_mean_or_none(v) for v in singles),
+                                    mean_interaction)
+
+
+def _pair_values(scored: list[CompositionalExample], i: int, j: int) -> list[float]:
+    """Every measured interaction of parts i and j (items with fewer parts, and NaN, left out)."""
+    return [float(d.interaction[i, j]) for d in scored if d.single.size > j and not math.isnan(d.interaction[i, j])]
+
+
+def _mean_or_none(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
