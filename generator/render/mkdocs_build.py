@@ -253,7 +253,8 @@ def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = 
     docs_dir = Path(config.docs_dir)
     site_dir = Path(config.site_dir)
     check_site_dir(site_dir)
-    remove_stale(site_dir.parent, f".{site_dir.name}.*.building")
+    for left in (f".{site_dir.name}.*.building", f".{site_dir.name}.*.old"):  # what a killed build left
+        remove_stale(site_dir.parent, left)
     state_path = _state_path(docs_dir)
     key = _site_key(config, config_file, overrides)
     state = _read_state(state_path)

@@ -7,6 +7,7 @@ hands it to MkDocs. It reads run directories only; it never loads or runs a mode
 from __future__ import annotations
 
 import concurrent.futures
+import ctypes
 import dataclasses
 import functools
 import hashlib
@@ -14,6 +15,8 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,10 +211,6 @@ def _render_all(units: list[_Unit], docs_dir: Path, example_figures: bool, jobs:
 
 def _end_with_parent(parent: int) -> None:
     """A worker ends when the build that started it is killed (Linux); elsewhere it ends with its queue."""
-    import ctypes
-    import signal
-    import sys
-
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -388,7 +387,8 @@ def build_site(runs_dir: Path, config_file: Path, site_dir: Path | None = None,
     except Timeout:
         print(f"Waiting for another build of {docs_dir} to finish ...")
         lock.acquire()
-    remove_stale(docs_dir.parent, f".{docs_dir.name}.*.tmp")  # what a killed build left (we hold the lock)
+    for left in (f".{docs_dir.name}.*.tmp", f".{docs_dir.name}.*.old"):  # what a killed build left (we hold the lock)
+        remove_stale(docs_dir.parent, left)
     own_templates = root / "templates"
     overriding = own_templates.is_dir() and own_templates.resolve() != jinja.TEMPLATES.resolve()
     try:

@@ -61,16 +61,18 @@ def replace_directory(path: Path, fill: Callable[[Path], None], suffix: str = ".
 
 
 def swap_in(new: Path, path: Path) -> None:
-    """``new`` takes the place of ``path``; the old one is moved aside first, then removed."""
-    old = None
-    if path.exists():
-        old = path.with_name(f".{path.name}.old")
-        if old.exists() and not old.is_symlink():
-            shutil.rmtree(old)
-        os.replace(path, old)
+    """``new`` takes the place of ``path``; the old one is moved into a fresh folder of ours, then removed.
+
+    The aside folder is made here (``.<name>.<random>.old``), so no folder of anyone else's is
+    ever removed; one a killed process left is removed by ``remove_stale``.
+    """
+    aside = None
+    if path.exists() or path.is_symlink():
+        aside = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+        os.replace(path, aside / path.name)
     os.replace(new, path)
-    if old is not None:
-        shutil.rmtree(old)
+    if aside is not None:
+        shutil.rmtree(aside)
 
 
 class OutsideOwnedFolderError(ValueError):

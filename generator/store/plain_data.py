@@ -17,19 +17,15 @@ from typing import Any, Callable, Literal
 def shown(value: Any, limit: int = 60) -> str:
     """A short, printable excerpt of an untrusted value for a message (never the whole of a huge one).
 
-    Control and bidirectional characters come out as escapes (``repr`` of a string does that).
+    Control and bidirectional characters (not printable to Python) come out as escapes.
     """
     if isinstance(value, str):
         text = value if len(value) <= limit else value[:limit] + "..."
-        return ascii(text) if _needs_escape(text) else repr(text)
+        return repr(text) if text.isprintable() else ascii(text)
     if isinstance(value, (int, float, bool)) or value is None:
         return repr(value)[:limit]
     size = f" of {len(value)} items" if hasattr(value, "__len__") else ""
     return f"a {type(value).__name__}{size}"
-
-
-def _needs_escape(text: str) -> bool:
-    return any(not ch.isprintable() or "\u202a" <= ch <= "\u202e" or "\u2066" <= ch <= "\u2069" for ch in text)
 
 
 class PlainDataError(ValueError):

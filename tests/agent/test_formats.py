@@ -132,3 +132,31 @@ def test_the_conversation_stops_before_it_passes_the_models_context():
     transcript = run_agent("Q: " + "1+" * 90 + "1=", model_reply(model, tokenizer, spec), spec, ReactFormat())
     assert transcript.status == "context full"
     assert len(tokenizer(transcript.text)["input_ids"]) <= model.config.max_position_embeddings
+
+
+CHATML_WITH_TOOLS = (  # the structure Qwen-style templates use: tools as JSON in the system turn, results as user turns
+    "{%- if tools %}<|im_start|>system\nYou can call these functions:\n<tools>"
+    "{%- for tool in tools %}\n{{ tool | tojson }}{%- endfor %}\n</tools><|im_end|>\n{%- endif %}"
+    "{%- for m in messages %}"
+    "{%- if m.role == 'user' %}<|im_start|>user\n{{ m.content }}<|im_end|>\n"
+    "{%- elif m.role == 'assistant' %}<|im_start|>assistant\n{{ m.content }}"
+    "{%- for c in m.tool_calls or [] %}\n<tool_call>\n{\"name\": \"{{ c.function.name }}\", \"arguments\": "
+    "{{ c.function.arguments | tojson }}}\n</tool_call>{%- endfor %}<|im_end|>\n"
+    "{%- elif m.role == 'tool' %}<|im_start|>user\n<tool_response>\n{{ m.content }}\n</tool_response><|im_end|>\n"
+    "{%- endif %}{%- endfor %}"
+    "{%- if add_generation_prompt %}<|im_start|>assistant\n{%- endif %}")
+
+
+def test_a_chatml_template_with_tools_in_the_system_turn(chat_tokenizer):
+    """A query whose words are in the tool descriptions ('dozen' is lookup's example) is found in the user turn."""
+    chat_tokenizer.chat_template = CHATML_WITH_TOOLS
+    spec = AgentSpec(format="chat", tools=("calc", "lookup"))
+    fmt = agent_format(spec, chat_tokenizer)  # the probe conversation passes: every turn is kept
+    reply = scripted('<tool_call>\n{"name": "lookup", "arguments": {"key": "dozen"}}\n</tool_call>', "12")
+    transcript = run_agent("dozen", reply, spec, fmt)
+    assert [s.kind for s in transcript.steps] == ["call", "observation", "answer"] and transcript.answer == "12"
+    start, end = transcript.spans[0]
+    assert transcript.text.index("dozen") < transcript.text.index("<|im_start|>user")  # in the tools' JSON first
+    assert transcript.text[start:end] == "dozen" and start > transcript.text.index("<|im_start|>user")
+    observation = transcript.spans[2]
+    assert transcript.text[observation[0]:observation[1]] == transcript.steps[1].text
