@@ -18,7 +18,8 @@ from generator.demo_model.train import TrainSettings, train_demo_model
 from generator.importers import IMPORTERS, ImportValidationError, import_run
 from generator.pipeline import execute_run
 from generator.project_init import InitError, init_project
-from generator.render.site import DeployError, build_site, deploy_site, export_example_figures, render_docs
+from generator.render.site import (DeployError, build_site, deploy_site, export_example_figures, project_templates,
+                                   render_docs)
 from generator.render.mkdocs_build import SiteError
 from generator.render.watch import RunsWatcher, ServeFolderError, sync_tree
 from generator.store.atomic import OutsideOwnedFolderError
@@ -99,7 +100,7 @@ def command_serve(args: argparse.Namespace) -> None:
     served = config.parent / "build" / "serve-docs"  # what mkdocs serve watches; synced from docs_dir
 
     def render() -> None:
-        rendered = render_docs(runs, docs_dir, config.parent / "docs")
+        rendered = render_docs(runs, docs_dir, config.parent / "docs", templates=project_templates(config))
         changed = sync_tree(docs_dir, served)
         if rendered.rendered or changed:
             print(f"atlas serve: rendered {rendered.rendered} changed pages from {runs}; the browser reloads")

@@ -18,7 +18,7 @@ import yaml
 
 from generator.agent.loop import AgentSpec
 from generator.agent.tools import TOOLS
-from generator.analyses import ANALYSES
+from generator.analyses import get_analysis, list_analyses
 from generator.capture.segmentation import SegmentationSpec
 from generator.store import plain_data
 from generator.store.names import name_problem
@@ -120,7 +120,7 @@ def parse_config(data: Any, source: str = "<config>") -> RunConfig:
     _check_generation(config, source)
     for name, options in config.analyses.items():
         try:
-            analysis = ANALYSES.get(name)
+            analysis = get_analysis(name)
         except KeyError as exc:
             raise ConfigError(f"{source}: key 'analyses.{name}': {exc.args[0]}") from exc
         build_dataclass(analysis.options_type, options or {}, f"analyses.{name}", source)
@@ -150,7 +150,7 @@ def _check_agent_use(spec: DatasetSpec, where: str) -> None:
         check_agent_spec(spec.agent, f"{where}.agent")
         return
     for name in spec.analyses or ():
-        if name in ANALYSES and ANALYSES.get(name).requires_agent:
+        if name in list_analyses() and get_analysis(name).requires_agent:
             raise ConfigError(f"{where}.analyses': {name!r} runs on agent datasets only (give this dataset an "
                               "'agent' section, or leave it out)")
 
@@ -173,7 +173,7 @@ def _check_dataset_options(config: RunConfig, index: int, spec: DatasetSpec, sou
         if name not in config.analyses or (spec.analyses is not None and name not in spec.analyses):
             raise ConfigError(f"{source}: key '{where}': {name!r} does not run on this dataset (options are "
                               "given only for analyses configured under 'analyses' that the dataset runs)")
-        build_dataclass(ANALYSES.get(name).options_type, config.analysis_options(spec, name), where, source)
+        build_dataclass(get_analysis(name).options_type, config.analysis_options(spec, name), where, source)
 
 
 def check_agent_spec(spec: AgentSpec, where: str) -> None:

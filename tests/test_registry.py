@@ -1,9 +1,10 @@
 import pytest
 
-from generator.analyses import ANALYSES
+from generator.analyses import list_analyses
 from generator.registry import Registry
 from generator.render.pages import PAGE_KINDS
-from generator.render.sections import DATASET_SECTIONS, EXAMPLE_SECTIONS
+from generator.render.sections import dataset_sections, example_sections
+from generator.results import declarations
 
 
 def test_items_come_back_in_registration_order():
@@ -20,10 +21,12 @@ def test_items_come_back_in_registration_order():
     assert "zeta" not in registry
 
 
-def test_pages_follow_the_registration_order_of_their_modules():
+def test_pages_follow_the_page_order_of_the_declarations():
     assert PAGE_KINDS.names() == ["run", "dataset", "example"]
-    assert ANALYSES.names()[0] == "attention"
+    orders = [d.page_order for d in declarations()]
+    assert orders == sorted(orders) and len(set(orders)) == len(orders)
     # agent runs' timeline comes first on their pages (other pages have no agent section), then the
     # dataset's mechanism summary (shown when two of its panels' analyses ran)
-    assert DATASET_SECTIONS.names()[:3] == ["agent", "mechanism", "attention"]
-    assert EXAMPLE_SECTIONS.names()[:2] == ["agent", "attention"]
+    assert [name for name, _ in dataset_sections()][:3] == ["agent", "mechanism", "attention"]
+    assert [name for name, _ in example_sections()][:2] == ["agent", "attention"]
+    assert list_analyses()[:2] == ["agent", "attention"]  # the mechanism summary is no analysis

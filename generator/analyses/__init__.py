@@ -1,12 +1,11 @@
-"""The analysis registry: one module per analysis, registered by name (in this order)."""
+"""The analysis registry: every declared analysis class, in page order (no list here: see base.load_analyses)."""
 
 from __future__ import annotations
 
 from generator.analyses.base import (ANALYSES, Analysis, AnalysisError, ExampleContext, get_analysis, list_analyses,
-                                     register_analysis)
+                                     load_analyses, register_analysis)
 
-# Importing a module registers its analysis.
-from generator.analyses import attention, ablation, salience, features, formats, patching, agent, head_ablation, logit_attribution, scaling, routing, token_classes, transplant, compositional  # noqa: E402,F401,I001
+load_analyses()
 
 __all__ = ["ANALYSES", "Analysis", "AnalysisError", "ExampleContext", "get_analysis", "list_analyses",
-           "register_analysis"]
+           "load_analyses", "register_analysis"]

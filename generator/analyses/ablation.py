@@ -18,11 +18,11 @@ from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 
-from generator.analyses.base import Analysis, AnalysisError, ExampleContext, check_layers, register_analysis
+from generator.analyses.base import Analysis, AnalysisError, ExampleContext, check_layers
 from generator.analyses.statistics import attention_importance_statistics, mean_with_ci
 from generator.capture.interventions import Site, edited, recording
 from generator.capture.knockout import knocked_out
-from generator.results.ablation import AblationExample, AblationSummary
+from generator.results.ablation import ABLATION, AblationExample, AblationSummary
 from generator.results.attention import AttentionDigest
 from generator.store.plain_data import OptionError
 from generator.store.records import Trajectory
@@ -121,12 +121,9 @@ def scored(model, input_ids, ids, start: int):
     return answer_scores(answer_logits(model, input_ids, start), ids, start)
 
 
-@register_analysis
 class AblationAnalysis(Analysis):
-    name = "ablation"
+    declaration = ABLATION
     options_type = AblationOptions
-    result_type = AblationExample
-    summary_type = AblationSummary
 
     def layers(self, model, options: AblationOptions) -> list[int]:
         n_layers = model.config.get_text_config().num_hidden_layers

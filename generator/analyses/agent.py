@@ -15,9 +15,9 @@ import numpy as np
 
 from generator.agent.formats import AgentStep
 from generator.agent.loop import AgentSpec, agent_format, model_reply, run_agent
-from generator.analyses.base import Analysis, AnalysisError, ExampleContext, register_analysis
+from generator.analyses.base import Analysis, AnalysisError, ExampleContext
 from generator.capture import CaptureOptions, capture_attention
-from generator.results.agent import AgentExample, AgentSummary, step_statistics
+from generator.results.agent import AGENT, AgentExample, AgentSummary, step_statistics
 from generator.store.plain_data import build_dataclass
 from generator.store.records import Trajectory
 
@@ -64,12 +64,9 @@ def counterfactual(context: ExampleContext, spec: AgentSpec) -> tuple[int, np.nd
     return segment, np.array([original, replaced, answered, number(rerun.answer)])
 
 
-@register_analysis
 class AgentAnalysis(Analysis):
-    name = "agent"
+    declaration = AGENT
     options_type = AgentOptions
-    result_type = AgentExample
-    summary_type = AgentSummary
     requires_agent = True
 
     def analyze_example(self, context: ExampleContext, options: AgentOptions) -> AgentExample:

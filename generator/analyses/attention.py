@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping, Sequence
 
-from generator.analyses.base import Analysis, AnalysisError, ExampleContext, register_analysis
+from generator.analyses.base import Analysis, AnalysisError, ExampleContext
 from generator.capture import DEFAULT_MAX_MAP_TOKENS, CaptureOptions, capture_attention
-from generator.results.attention import (AttentionDigest, AttentionExample, AttentionSummary, attention_example,
-                                         summarize_attention)
+from generator.results.attention import ATTENTION, AttentionDigest, AttentionExample, AttentionSummary, attention_example, summarize_attention
 from generator.store.plain_data import OptionError
 from generator.store.records import Trajectory
 
@@ -52,12 +51,9 @@ def check_map_heads(options: AttentionOptions, n_layers: int, n_heads: int) -> N
                                 f"(the model has {n_layers} layers of {n_heads} heads)")
 
 
-@register_analysis
 class AttentionAnalysis(Analysis):
-    name = "attention"
+    declaration = ATTENTION
     options_type = AttentionOptions
-    result_type = AttentionExample
-    summary_type = AttentionSummary
     digest_type = AttentionDigest
 
     def capture_during_generation(self, options: AttentionOptions) -> CaptureOptions | None:

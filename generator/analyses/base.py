@@ -2,9 +2,10 @@
 
 Analyses compute numbers and never write HTML. The pipeline asks each one, through this base
 class alone, what it needs (options, a capture during generation, dataset-wide preparation)
-and what it produced (an ``ExampleResult`` per example, a ``DatasetSummary`` per dataset), so
-adding an analysis is one module, its result types, and one page section; nothing else
-names it.
+and what it produced (an ``ExampleResult`` per example, a ``DatasetSummary`` per dataset). An
+analysis's name, record types, sections and page order are written once, in its declaration
+(``generator/results/declaration.py``); the class points at it and this package loads every
+declared class, so nothing else names it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import numpy as np
 from generator.capture import AttentionCapture, CaptureOptions
 from generator.capture.segmentation import SegmentationSpec
 from generator.registry import Registry
+from generator.results import declarations
+from generator.results.declaration import AnalysisDeclaration, DeclarationError, load_object
 from generator.store.plain_data import build_dataclass
 from generator.store.records import Trajectory
 from generator.store.result_types import DatasetSummary, ExampleResult
@@ -50,15 +53,24 @@ def check_layers(model, layers, key: str) -> None:
 
 
 class Analysis:
-    name: ClassVar[str]
-    options_type: ClassVar[type]
+    declaration: ClassVar[AnalysisDeclaration]  # name, record types, sections: everything written once
+    name: ClassVar[str]  # these three come from the declaration
     result_type: ClassVar[type[ExampleResult]]
     summary_type: ClassVar[type[DatasetSummary] | None] = None
+    options_type: ClassVar[type]
     # What the dataset summary (this one's or another's) reads back of each example: the result
     # itself, a projection of a few of its tensors, or None when no summary needs any.
     digest_type: ClassVar[type[ExampleResult] | None] = None
     # Runs only on agent datasets (``datasets[i].agent``); left out of the others.
     requires_agent: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declaration = vars(cls).get("declaration")
+        if declaration is not None:
+            if declaration.example is None:
+                raise TypeError(f"{cls.__name__}: the declaration of {declaration.name!r} names no example record")
+            cls.name, cls.result_type, cls.summary_type = declaration.name, declaration.example, declaration.summary
 
     @classmethod
     def summary_input(cls) -> type[ExampleResult] | None:
@@ -104,17 +116,26 @@ ANALYSES: Registry[Analysis] = Registry("analysis")
 
 
 def register_analysis(cls: type[Analysis]) -> type[Analysis]:
-    for record in (cls.result_type, cls.summary_type):
-        if record is not None and getattr(record, "analysis", None) != cls.name:
-            raise ValueError(f"analysis {cls.name!r}: {record.__name__} is not registered for it "
-                             "(register_results first)")
     ANALYSES.register(cls.name, cls())
     return cls
 
 
+def load_analyses() -> None:
+    """Register the analysis class of every declaration not registered yet (built-ins and plugins)."""
+    for declaration in declarations():
+        if declaration.analysis is not None and declaration.name not in ANALYSES:
+            cls = load_object(declaration.analysis, declaration.name)
+            if not (isinstance(cls, type) and issubclass(cls, Analysis)) or vars(cls).get("declaration") is not declaration:
+                raise DeclarationError(f"analysis {declaration.name!r}: {declaration.analysis} is not an Analysis "
+                                       f"whose `declaration` is this one")
+            register_analysis(cls)
+
+
 def get_analysis(name: str) -> Analysis:
+    load_analyses()
     return ANALYSES.get(name)
 
 
 def list_analyses() -> list[str]:
+    load_analyses()
     return ANALYSES.names()

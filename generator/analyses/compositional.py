@@ -16,9 +16,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from generator.analyses.ablation import parts_of, scored, teacher_forced_answer
-from generator.analyses.base import Analysis, ExampleContext, check_layers, register_analysis
+from generator.analyses.base import Analysis, ExampleContext, check_layers
 from generator.capture.interventions import Site, edited
-from generator.results.compositional import CompositionalExample, CompositionalSummary
+from generator.results.compositional import COMPOSITIONAL, CompositionalExample, CompositionalSummary
 from generator.store.plain_data import OptionError
 from generator.store.records import Trajectory
 
@@ -59,12 +59,9 @@ def ablate_groups(model, ids: list[int], start: int, layer: int, groups: list[np
     return float(base[0]), np.concatenate(scores) if scores else np.zeros(0)
 
 
-@register_analysis
 class CompositionalAnalysis(Analysis):
-    name = "compositional"
+    declaration = COMPOSITIONAL
     options_type = CompositionalOptions
-    result_type = CompositionalExample
-    summary_type = CompositionalSummary
 
     def check_model(self, model, options: CompositionalOptions) -> None:
         check_layers(model, [options.layer], "analyses.compositional.layer")

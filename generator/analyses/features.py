@@ -15,9 +15,9 @@ from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 
-from generator.analyses.base import Analysis, AnalysisError, ExampleContext, check_layers, register_analysis
+from generator.analyses.base import Analysis, AnalysisError, ExampleContext, check_layers
 from generator.capture.interventions import Site, recording
-from generator.results.features import FeaturesExample, FeaturesSummary
+from generator.results.features import FEATURES, FeaturesExample, FeaturesSummary
 from generator.store.plain_data import OptionError
 from generator.store.records import Trajectory
 
@@ -84,12 +84,9 @@ def load_sae(path: Path, d_in: int) -> SparseAutoencoder:
                              None if threshold is None else threshold.astype(np.float32))
 
 
-@register_analysis
 class FeatureAnalysis(Analysis):
-    name = "features"
+    declaration = FEATURES
     options_type = FeatureOptions
-    result_type = FeaturesExample
-    summary_type = FeaturesSummary
     digest_type = None  # the summary reads no example
 
     def _layer(self, model, options: FeatureOptions) -> int:

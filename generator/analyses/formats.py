@@ -7,11 +7,11 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from generator.analyses.base import Analysis, AnalysisError, ExampleContext, register_analysis
+from generator.analyses.base import Analysis, AnalysisError, ExampleContext
 from generator.analyses.prompting import fill_template, greedy_ids
 from generator.analyses.statistics import rate_with_ci
 from generator.capture.segmentation import parse_answer
-from generator.results.formats import FormatRow, FormatsExample, FormatsSummary
+from generator.results.formats import FORMATS, FormatRow, FormatsExample, FormatsSummary
 from generator.store.records import Trajectory
 
 CHAT = "chat"  # a template of just "chat": the field as one user message, through the tokenizer's chat template
@@ -50,12 +50,9 @@ def format_prompt_ids(tokenizer, template: str, metadata: dict, chat_field: str,
     return ids
 
 
-@register_analysis
 class FormatAnalysis(Analysis):
-    name = "formats"
+    declaration = FORMATS
     options_type = FormatOptions
-    result_type = FormatsExample
-    summary_type = FormatsSummary
 
     def analyze_example(self, context: ExampleContext, options: FormatOptions) -> FormatsExample:
         tokenizer, trajectory = context.tokenizer, context.trajectory

@@ -18,11 +18,11 @@ from typing import Any, Literal, Mapping, Sequence
 import numpy as np
 
 from generator.analyses.ablation import forced_answer, scored, teacher_forced_answer
-from generator.analyses.base import Analysis, ExampleContext, register_analysis
+from generator.analyses.base import Analysis, ExampleContext
 from generator.analyses.prompting import check_behaviour, greedy_ids, item_prompt_ids, target_answer
 from generator.capture.generation import token_pieces
 from generator.capture.interventions import Site, heads_replaced, recording
-from generator.results.head_ablation import HeadAblationExample, HeadAblationSummary, TopHead
+from generator.results.head_ablation import HEAD_ABLATION, HeadAblationExample, HeadAblationSummary, TopHead
 from generator.store.plain_data import OptionError
 from generator.store.records import Trajectory
 
@@ -102,12 +102,9 @@ def scored_sequence(context: ExampleContext, options: HeadAblationOptions) -> tu
     return forced_answer(prompt + reply, offsets, text, generated_from, len(prompt), answer, tokenizer, pattern)
 
 
-@register_analysis
 class HeadAblationAnalysis(Analysis):
-    name = "head_ablation"
+    declaration = HEAD_ABLATION
     options_type = HeadAblationOptions
-    result_type = HeadAblationExample
-    summary_type = HeadAblationSummary
 
     def prepare_dataset(self, model, tokenizer, trajectories: Sequence[Trajectory], options) -> Any:
         return mean_head_outputs(model, trajectories) if options.method == "mean" else None

@@ -25,12 +25,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from generator.analyses.ablation import teacher_forced_answer
-from generator.analyses.base import Analysis, AnalysisError, ExampleContext, register_analysis
+from generator.analyses.base import Analysis, AnalysisError, ExampleContext
 from generator.capture.architectures import layer_module
 from generator.capture.attention_rows import attention_row_recorded
 from generator.capture.interventions import Site, recording
-from generator.results.logit_attribution import (LogitAttributionExample, LogitAttributionSummary,
-                                                 SegmentContribution)
+from generator.results.logit_attribution import LOGIT_ATTRIBUTION, LogitAttributionExample, LogitAttributionSummary, SegmentContribution
 from generator.store.records import Trajectory
 
 APPROXIMATION = ("final RMS norm's scale frozen at its value on the whole residual; contributions are linear "
@@ -106,12 +105,9 @@ def attribute(model, ids: list[int], start: int, heads: bool = True, by_token: b
     return out
 
 
-@register_analysis
 class LogitAttributionAnalysis(Analysis):
-    name = "logit_attribution"
+    declaration = LOGIT_ATTRIBUTION
     options_type = LogitAttributionOptions
-    result_type = LogitAttributionExample
-    summary_type = LogitAttributionSummary
 
     def check_model(self, model, options) -> None:
         final_norm(model)

@@ -15,12 +15,12 @@ from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 
-from generator.analyses.base import Analysis, AnalysisError, ExampleContext, register_analysis
+from generator.analyses.base import Analysis, AnalysisError, ExampleContext
 from generator.analyses.prompting import fill_template, greedy_ids
 from generator.analyses.statistics import rate_with_ci
 from generator.capture.architectures import layout_of
 from generator.capture.interventions import Site, edited, recording
-from generator.results.patching import PatchingExample, PatchingSummary
+from generator.results.patching import PATCHING, PatchingExample, PatchingSummary
 from generator.store.plain_data import OptionError
 from generator.store.records import Trajectory
 
@@ -72,12 +72,9 @@ def patch_all(model, clean_ids: list[int], corrupted_ids: list[int], sites: list
     return torch.cat(logits)
 
 
-@register_analysis
 class PatchingAnalysis(Analysis):
-    name = "patching"
+    declaration = PATCHING
     options_type = PatchingOptions
-    result_type = PatchingExample
-    summary_type = PatchingSummary
 
     def check_model(self, model, options: PatchingOptions) -> None:
         layout_of(model)  # fails clearly for an architecture without module paths

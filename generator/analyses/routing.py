@@ -11,9 +11,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from generator.analyses.base import Analysis, ExampleContext, register_analysis
+from generator.analyses.base import Analysis, ExampleContext
 from generator.capture import CaptureOptions, capture_attention
-from generator.results.routing import RoutingExample, RoutingSummary
+from generator.results.routing import ROUTING, RoutingExample, RoutingSummary
 from generator.store.records import Trajectory
 
 
@@ -32,12 +32,9 @@ def question_positions(trajectory: Trajectory) -> np.ndarray:
     return np.arange(question.start, question.end) if question else np.arange(0)
 
 
-@register_analysis
 class RoutingAnalysis(Analysis):
-    name = "routing"
+    declaration = ROUTING
     options_type = RoutingOptions
-    result_type = RoutingExample
-    summary_type = RoutingSummary
 
     def analyze_example(self, context: ExampleContext, options: RoutingOptions) -> RoutingExample:
         trajectory = context.trajectory

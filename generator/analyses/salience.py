@@ -12,9 +12,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from generator.analyses.base import Analysis, ExampleContext, check_layers, register_analysis
+from generator.analyses.base import Analysis, ExampleContext, check_layers
 from generator.capture import CaptureOptions, capture_attention
-from generator.results.salience import SalienceExample, SalienceSummary, summarize_salience
+from generator.results.salience import SALIENCE, SalienceExample, SalienceSummary, summarize_salience
 from generator.store.records import Trajectory
 
 
@@ -24,12 +24,9 @@ class SalienceOptions:
     layers: tuple[int, ...] = ()  # a subset of layers; empty means every layer
 
 
-@register_analysis
 class SalienceAnalysis(Analysis):
-    name = "salience"
+    declaration = SALIENCE
     options_type = SalienceOptions
-    result_type = SalienceExample
-    summary_type = SalienceSummary
 
     def check_model(self, model, options: SalienceOptions) -> None:
         check_layers(model, options.layers, "analyses.salience.layers")

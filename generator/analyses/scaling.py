@@ -14,11 +14,11 @@ from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 
-from generator.analyses.base import Analysis, AnalysisError, ExampleContext, check_layers, register_analysis
+from generator.analyses.base import Analysis, AnalysisError, ExampleContext, check_layers
 from generator.analyses.prompting import check_behaviour, greedy_ids, item_prompt_ids, target_answer
 from generator.capture.interventions import Site, edited
 from generator.capture.segmentation import parse_answer
-from generator.results.scaling import ScalingExample, ScalingSummary
+from generator.results.scaling import SCALING, ScalingExample, ScalingSummary
 from generator.store.plain_data import OptionError
 from generator.store.records import Trajectory
 
@@ -57,12 +57,9 @@ def scaled(factor: float):
     return edit
 
 
-@register_analysis
 class ScalingAnalysis(Analysis):
-    name = "scaling"
+    declaration = SCALING
     options_type = ScalingOptions
-    result_type = ScalingExample
-    summary_type = ScalingSummary
 
     def check_model(self, model, options: ScalingOptions) -> None:
         check_layers(model, options.layers, "analyses.scaling.layers")

@@ -17,11 +17,11 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from generator.analyses.base import Analysis, AnalysisError, ExampleContext, register_analysis
+from generator.analyses.base import Analysis, AnalysisError, ExampleContext
 from generator.analyses.formats import format_prompt_ids
 from generator.capture import CaptureOptions, capture_attention
 from generator.capture.generation import token_pieces
-from generator.results.routing import FormatClasses, TokenClassesExample, TokenClassesSummary
+from generator.results.token_classes import TOKEN_CLASSES, FormatClasses, TokenClassesExample, TokenClassesSummary
 from generator.store.plain_data import OptionError
 from generator.store.records import Trajectory
 
@@ -65,12 +65,9 @@ def query_positions(trajectory: Trajectory, queries: str) -> np.ndarray:
     return np.concatenate(spans) if spans else np.arange(0)
 
 
-@register_analysis
 class TokenClassesAnalysis(Analysis):
-    name = "token_classes"
+    declaration = TOKEN_CLASSES
     options_type = TokenClassesOptions
-    result_type = TokenClassesExample
-    summary_type = TokenClassesSummary
 
     def analyze_example(self, context: ExampleContext, options: TokenClassesOptions) -> TokenClassesExample:
         trajectory = context.trajectory

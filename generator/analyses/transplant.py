@@ -17,11 +17,11 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from generator.analyses.base import Analysis, AnalysisError, ExampleContext, check_layers, register_analysis
+from generator.analyses.base import Analysis, AnalysisError, ExampleContext, check_layers
 from generator.analyses.prompting import fill_template, greedy_ids
 from generator.capture.transplant import (attention_recorded, attention_transplanted,
                                           attention_transplanted_in_batch)
-from generator.results.transplant import TransplantExample, TransplantSummary
+from generator.results.transplant import TRANSPLANT, TransplantExample, TransplantSummary
 from generator.store.plain_data import OptionError
 from generator.store.records import Trajectory
 
@@ -77,12 +77,9 @@ def record(model, ids: list[int], layers: Sequence[int] | None = None) -> dict:
     return dict(weights)
 
 
-@register_analysis
 class TransplantAnalysis(Analysis):
-    name = "transplant"
+    declaration = TRANSPLANT
     options_type = TransplantOptions
-    result_type = TransplantExample
-    summary_type = TransplantSummary
 
     def check_model(self, model, options: TransplantOptions) -> None:
         check_layers(model, options.layers, "analyses.transplant.layers")

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from generator.render import figures, plots
-from generator.results.routing import TokenClassesSummary
+from generator.results.token_classes import TokenClassesSummary
 
 DASHES = ["solid", "dashed", "dotted", "dashdot"]  # one per format (Bokeh and matplotlib share these names)
 

@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from markupsafe import Markup
 
+from generator.results import declarations
 from generator.shipped import shipped
 
 TEMPLATES = Path(os.environ.get("ATLAS_TEMPLATES", shipped("templates")))
-# Further template folders, searched after TEMPLATES: where a section defined outside this
-# package (a plugin, a test's toy analysis) keeps its template.
-EXTRA_TEMPLATE_DIRS: list[Path] = []
-# Searched before TEMPLATES: a report project's own templates/ (a file there replaces ours).
-OVERRIDE_TEMPLATE_DIRS: list[Path] = []
 
 # HTML's specials; Markdown's inline syntax (emphasis, code, links, images, attribute lists,
 # footnotes, tables, strike-through, super/subscript, math); ':' so no 'javascript:' or
@@ -57,13 +53,20 @@ def inert_join(values: Iterable[Any], separator: str = "") -> Markup:
     return Markup(str(inert(separator)).join(str(inert(v)) for v in values))
 
 
-def template_environment():
+def template_folders(overrides: Sequence[str | Path] = ()) -> list[Path]:
+    """Where templates are looked up, first match wins: a report project's own folders (``overrides``,
+    each file there replacing ours), ours, then those of analyses declared outside this package."""
+    declared = [d.templates for d in declarations() if d.templates is not None]
+    return [*map(Path, overrides), TEMPLATES, *declared]
+
+
+def template_environment(overrides: Sequence[str | Path] = ()):
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     if not TEMPLATES.is_dir():
         raise FileNotFoundError(f"templates directory not found: {TEMPLATES} (set ATLAS_TEMPLATES)")
     env = Environment(
-        loader=FileSystemLoader([*map(str, OVERRIDE_TEMPLATE_DIRS), str(TEMPLATES), *map(str, EXTRA_TEMPLATE_DIRS)]),
+        loader=FileSystemLoader([str(folder) for folder in template_folders(overrides)]),
         autoescape=True,
         undefined=StrictUndefined,
         keep_trailing_newline=True,

@@ -20,7 +20,7 @@ from generator.registry import Registry
 from generator.render import plots
 from generator.render.context import (IndexEntry, Page, SiteContext, accuracy_text, dataset_dir, example_path,
                                       html_path, run_dir)
-from generator.render.sections import DATASET_SECTIONS, EXAMPLE_SECTIONS
+from generator.render.sections import dataset_sections, example_sections
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
 
@@ -102,7 +102,7 @@ def dataset_page(site: SiteContext, run: Run, name: str, example_id: None) -> Pa
             "parsed": t.parsed_answer if t.parsed_answer is not None else "—",
             "correct": t.correct, "metadata": t.metadata,
         } for t in trajectories],
-        "sections": [section for _, render in DATASET_SECTIONS.items()
+        "sections": [section for _, render in dataset_sections()
                      if (section := render(site, run, name, trajectories, page_dir))],
     }
     path = f"{page_dir}/index.md"
@@ -140,7 +140,7 @@ def example_page(site: SiteContext, run: Run, name: str, example_id: str) -> Pag
         "tokens": token_views(trajectory),
         "segments": [{"name": s.name, "kind": s.kind, "start": s.start, "end": s.end,
                       "text": trajectory.text[s.char_start:s.char_end]} for s in trajectory.segments],
-        "sections": [section for _, render in EXAMPLE_SECTIONS.items()
+        "sections": [section for _, render in example_sections()
                      if (section := render(site, run, trajectory, page_dir))],
     }
     return Page(path, "example.md.j2", {"example": context},

@@ -27,7 +27,7 @@ from tqdm import tqdm
 from generator.render.agent_pages import agent_pages
 from generator.render.context import IndexEntry, Page, SiteContext, accuracy_text, dataset_dir, run_dir
 from generator.render import jinja
-from generator.render.jinja import template_environment
+from generator.render.jinja import template_environment, template_folders
 from generator.render.mkdocs_build import check_site_dir, load_mkdocs_config, run_mkdocs
 from generator.render.pages import PAGE_KINDS
 from generator.render import plot_data
@@ -72,6 +72,20 @@ class RenderedDocs:
 
 
 @dataclass(frozen=True)
+class _Options:
+    """How every page of a build is rendered (passed to each worker, never set globally)."""
+
+    example_figures: bool = False  # static figures on example pages too
+    templates: tuple[str, ...] = ()  # a report project's template folders, searched before ours
+
+
+def project_templates(config_file: Path) -> tuple[str, ...]:
+    """A report project's own ``templates/`` beside its mkdocs.yml, whose files replace ours by name."""
+    own = Path(config_file).resolve().parent / "templates"
+    return (str(own),) if own.is_dir() and own.resolve() != jinja.TEMPLATES.resolve() else ()
+
+
+@dataclass(frozen=True)
 class _Unit:
     """One page to render: which kind, of which run, for which dataset and example."""
 
@@ -101,12 +115,13 @@ RENDER_STATE = ".atlas-render.json"  # per unit: the fingerprint of its inputs a
 
 
 def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, jobs: int = 1,
-                example_figures: bool = False, reuse: bool = True) -> RenderedDocs:
+                example_figures: bool = False, reuse: bool = True, templates: tuple[str, ...] = ()) -> RenderedDocs:
     """Write every page, figure, asset and the index into a fresh ``docs_dir``.
 
     Pages are independent units, rendered by ``jobs`` processes. A unit whose inputs (its run
     files, the templates, the renderer's code and options) are unchanged since the last build
-    into ``docs_dir`` is copied from it instead of rendered again (unless ``reuse`` is off). A
+    into ``docs_dir`` is copied from it instead of rendered again (unless ``reuse`` is off).
+    ``templates`` are a report project's own template folders, searched before ours. A
     damaged run (an unreadable manifest, trajectory or result file) is left out and reported by
     file; every other run is rendered.
     """
@@ -122,10 +137,10 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, j
         write_specs(tmp / "assets")
         units = [_Unit(kind, str(run.root), dataset, example_id) for run in runs
                  for kind, page_kind in PAGE_KINDS.items() for dataset, example_id in page_kind.units(run)]
-        rendered, state, rendered_now = _render_or_reuse(units, docs_dir if reuse else None, tmp, example_figures,
-                                                         jobs)
+        rendered, state, rendered_now = _render_or_reuse(units, docs_dir if reuse else None, tmp,
+                                                         _Options(example_figures, templates), jobs)
         good, entries = _whole_runs(runs, units, rendered, tmp, skipped)
-        entries += _write_site_pages(good, tmp, skipped)
+        entries += _write_site_pages(good, tmp, skipped, templates)
         entries = sorted((dataclasses.asdict(e) for e in entries), key=lambda e: e["path"])
         atomic_write_text(tmp / INDEX_FILE, json.dumps({"schema_version": 1, "entries": entries}, indent=1) + "\n")
         pages = sum(1 for e in entries if e["kind"] in PAGE_KINDS or e["kind"] in SITE_PAGES)
@@ -136,16 +151,16 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, j
     return RenderedDocs(counts[0], counts[1], skipped, counts[2])
 
 
-def _render_or_reuse(units: list[_Unit], previous_docs: Path | None, tmp: Path, example_figures: bool,
+def _render_or_reuse(units: list[_Unit], previous_docs: Path | None, tmp: Path, options: _Options,
                      jobs: int) -> tuple[dict[_Unit, _Rendered], dict, int]:
     """Every unit rendered into ``tmp``, or copied from ``previous_docs`` when its inputs are unchanged;
     also the render state to keep for the next build and how many units were rendered now."""
-    code = _code_fingerprint(example_figures)
+    code = _code_fingerprint(options)
     fingerprints = {unit: _fingerprint(unit, code) for unit in units}
     previous = _previous_state(previous_docs) if previous_docs is not None else {}
     reused = {unit: _reuse(previous.get(_key(unit)), fingerprints[unit], previous_docs, tmp) for unit in units}
     to_render = [unit for unit in units if reused[unit] is None]
-    rendered = {**dict(zip(to_render, _render_all(to_render, tmp, example_figures, jobs))),
+    rendered = {**dict(zip(to_render, _render_all(to_render, tmp, options, jobs))),
                 **{unit: done for unit, done in reused.items() if done is not None}}
     state = {_key(unit): rendered[unit].to_json(fingerprints[unit]) for unit in units if rendered[unit].error is None}
     return rendered, state, len(to_render)
@@ -170,7 +185,7 @@ def _whole_runs(runs: list[Run], units: list[_Unit], rendered: dict[_Unit, _Rend
     return good, entries
 
 
-def _write_site_pages(good: list[Run], tmp: Path, skipped: list[str]) -> list[IndexEntry]:
+def _write_site_pages(good: list[Run], tmp: Path, skipped: list[str], templates: tuple[str, ...]) -> list[IndexEntry]:
     """The pages that span runs (the index, agent runs, comparisons): few, rendered every build."""
     try:
         across = agent_pages(good)
@@ -180,14 +195,14 @@ def _write_site_pages(good: list[Run], tmp: Path, skipped: list[str]) -> list[In
         across = []
     entries = []
     for page in [index_page(good, agents=bool(across)), *across]:
-        atomic_write_text(tmp / page.path, _environment().get_template(page.template).render(**page.context))
+        atomic_write_text(tmp / page.path, _environment(templates).get_template(page.template).render(**page.context))
         entries.append(page.entry)
     return entries
 
 
-def _render_all(units: list[_Unit], docs_dir: Path, example_figures: bool, jobs: int) -> list[_Rendered]:
+def _render_all(units: list[_Unit], docs_dir: Path, options: _Options, jobs: int) -> list[_Rendered]:
     """Render every unit, in this process or in ``jobs`` worker processes (results in unit order)."""
-    work = functools.partial(_render_unit, str(docs_dir), example_figures)
+    work = functools.partial(_render_unit, str(docs_dir), options)
     bar = tqdm(total=len(units), desc="rendering pages", unit="page")
     if jobs <= 1 or len(units) < 2 * jobs:
         results = []
@@ -221,8 +236,8 @@ def _end_with_parent(parent: int) -> None:
 
 
 @functools.lru_cache(maxsize=None)
-def _environment():
-    return template_environment()
+def _environment(templates: tuple[str, ...]):
+    return template_environment(templates)
 
 
 @functools.lru_cache(maxsize=8)
@@ -230,12 +245,12 @@ def _open_run(root: str) -> Run:
     return load_run(Path(root))
 
 
-def _render_unit(docs_dir: str, example_figures: bool, unit: _Unit) -> _Rendered:
+def _render_unit(docs_dir: str, options: _Options, unit: _Unit) -> _Rendered:
     """Render and write one page (in whichever process runs it); a damaged run becomes an error."""
-    site = SiteContext(Path(docs_dir), example_figures=example_figures)
+    site = SiteContext(Path(docs_dir), example_figures=options.example_figures)
     try:
         page = PAGE_KINDS.get(unit.kind).render(site, _open_run(unit.run_root), unit.dataset, unit.example_id)
-        text = _environment().get_template(page.template).render(**page.context)
+        text = _environment(options.templates).get_template(page.template).render(**page.context)
         atomic_write_text(owned_path(Path(docs_dir), page.path), text)
     except RunFormatError as exc:
         return _Rendered(None, [], str(exc))
@@ -252,12 +267,12 @@ def _key(unit: _Unit) -> str:
     return "|".join((unit.kind, Path(unit.run_root).name, unit.dataset or "", unit.example_id or ""))
 
 
-def _code_fingerprint(example_figures: bool) -> str:
+def _code_fingerprint(options: _Options) -> str:
     """Everything besides run files that shapes a page: templates, the renderer's code and assets, options."""
     import bokeh
 
-    digest = hashlib.sha256(f"{bokeh.__version__}|{example_figures}|{plot_data.INLINE_BYTES}".encode())
-    folders = [*jinja.OVERRIDE_TEMPLATE_DIRS, jinja.TEMPLATES, *jinja.EXTRA_TEMPLATE_DIRS, Path(__file__).parent]
+    digest = hashlib.sha256(f"{bokeh.__version__}|{options.example_figures}|{plot_data.INLINE_BYTES}".encode())
+    folders = [*template_folders(options.templates), Path(__file__).parent]
     for folder in folders:
         for path in sorted(Path(folder).rglob("*")):
             if path.is_file() and path.suffix in (".j2", ".py", ".js", ".css"):
@@ -343,7 +358,8 @@ def export_example_figures(runs_dir: Path, run_name: str, dataset: str, example_
     _environment.cache_clear()
     _open_run.cache_clear()
     with tempfile.TemporaryDirectory() as scratch:
-        rendered = _render_unit(scratch, True, _Unit("example", str(run.root), dataset, example_id))
+        rendered = _render_unit(scratch, _Options(example_figures=True), _Unit("example", str(run.root), dataset,
+                                                                              example_id))
         if rendered.error:
             raise RunFormatError(rendered.error)
         written = []
@@ -389,18 +405,13 @@ def build_site(runs_dir: Path, config_file: Path, site_dir: Path | None = None,
         lock.acquire()
     for left in (f".{docs_dir.name}.*.tmp", f".{docs_dir.name}.*.old"):  # what a killed build left (we hold the lock)
         remove_stale(docs_dir.parent, left)
-    own_templates = root / "templates"
-    overriding = own_templates.is_dir() and own_templates.resolve() != jinja.TEMPLATES.resolve()
     try:
-        if overriding:  # a report project's templates/ replaces ours file by file
-            jinja.OVERRIDE_TEMPLATE_DIRS[:] = [own_templates]
         rendered = render_docs(Path(runs_dir), docs_dir, root / "docs", jobs or os.cpu_count() or 1, example_figures,
-                               reuse=not full)
+                               reuse=not full, templates=project_templates(config_file))
         overrides = {"docs_dir": str(docs_dir)}
         if site_dir is not None:
             overrides["site_dir"] = str(Path(site_dir).resolve())
         built_dir, incremental = run_mkdocs(config_file, overrides, Path(runs_dir), full=full)
     finally:
-        jinja.OVERRIDE_TEMPLATE_DIRS[:] = []
         lock.release()
     return BuiltSite(built_dir, rendered.pages, rendered.figures, rendered.skipped, rendered.rendered, incremental)

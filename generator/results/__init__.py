@@ -1,10 +1,14 @@
-"""Typed results of every analysis, one module each; importing this registers them all.
+"""Typed results and the declaration of every analysis, one module each; importing this finds them all.
 
 These modules sit below both analyses (which build them) and render and importers (which
-read them), so no stage reaches into another to share a result.
+read them), so no stage reaches into another to share a result. Every module here is
+imported (no list to keep), and plugins' declarations come in through the entry-point group
+(``generator/results/declaration.py``).
 """
 
-from generator.results import attention, ablation, salience, features, formats, patching, agent, head_ablation, logit_attribution, scaling, routing, transplant, compositional  # noqa: F401,I001
+from generator.results.declaration import DECLARATIONS, AnalysisDeclaration, declarations, discover
 from generator.store.result_types import RESULT_TYPES
 
-__all__ = ["RESULT_TYPES"]
+discover(__name__)
+
+__all__ = ["DECLARATIONS", "RESULT_TYPES", "AnalysisDeclaration", "declarations"]

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from generator.results.statistics import Correlation, MeanWithCI
-from generator.store.result_types import DatasetSummary, ExampleResult, register_results, tensor, value
+from generator.results.declaration import AnalysisDeclaration, declare_analysis
+from generator.store.result_types import DatasetSummary, ExampleResult, tensor, value
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,5 +68,9 @@ class AblationSummary(DatasetSummary):
         "present when the attention analysis ran on the same dataset", default=None)
 
 
-register_results("ablation", AblationExample, AblationSummary,
-                 "Remove one part at a time (residual ablation or attention knockout) and measure the answer.")
+ABLATION = declare_analysis(AnalysisDeclaration(
+    name="ablation", page_order=40, example=AblationExample, summary=AblationSummary,
+    description="Remove one part at a time (residual ablation or attention knockout) and measure the answer.",
+    analysis="generator.analyses.ablation:AblationAnalysis",
+    dataset_section="generator.render.sections.ablation:ablation_dataset",
+    example_section="generator.render.sections.ablation:ablation_example"))

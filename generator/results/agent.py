@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generator.store.result_types import DatasetSummary, ExampleResult, register_results, tensor, value
+from generator.results.declaration import AnalysisDeclaration, declare_analysis
+from generator.store.result_types import DatasetSummary, ExampleResult, tensor, value
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,8 +46,12 @@ class AgentSummary(DatasetSummary):
                                                       "`[query kind][key kind]`")
 
 
-register_results("agent", AgentExample, AgentSummary,
-                 "Agent runs: attention between steps, per-step statistics and the counterfactual-tool check.")
+AGENT = declare_analysis(AnalysisDeclaration(
+    name="agent", page_order=10, example=AgentExample, summary=AgentSummary,
+    description="Agent runs: attention between steps, per-step statistics and the counterfactual-tool check.",
+    analysis="generator.analyses.agent:AgentAnalysis",
+    dataset_section="generator.render.sections.agent:agent_dataset",
+    example_section="generator.render.sections.agent:agent_example"))
 
 
 def step_statistics(segment_mass: np.ndarray, entropy: np.ndarray, max_weight: np.ndarray,

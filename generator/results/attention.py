@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from generator.store.records import Trajectory
-from generator.store.result_types import DatasetSummary, ExampleResult, register_results, tensor, value
+from generator.results.declaration import AnalysisDeclaration, declare_analysis
+from generator.store.result_types import DatasetSummary, ExampleResult, tensor, value
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,8 +79,12 @@ def answer_steps_mass(answer_segment_mass: np.ndarray, trajectory: Trajectory) -
     return answer_segment_mass[:, :, steps].sum(axis=2)
 
 
-register_results("attention", AttentionExample, AttentionSummary,
-                 "Attention of every layer and head: segment mass, entropy, maximum weight, maps.")
+ATTENTION = declare_analysis(AnalysisDeclaration(
+    name="attention", page_order=30, example=AttentionExample, summary=AttentionSummary,
+    description="Attention of every layer and head: segment mass, entropy, maximum weight, maps.",
+    analysis="generator.analyses.attention:AttentionAnalysis",
+    dataset_section="generator.render.sections.attention:attention_dataset",
+    example_section="generator.render.sections.attention:attention_example"))
 
 
 def answer_queries(trajectory: Trajectory) -> np.ndarray:

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generator.store.result_types import DatasetSummary, ExampleResult, register_results, tensor, value
+from generator.results.declaration import AnalysisDeclaration, declare_analysis
+from generator.store.result_types import DatasetSummary, ExampleResult, tensor, value
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,5 +33,9 @@ class CompositionalSummary(DatasetSummary):
                                                                    "example has both steps)")
 
 
-register_results("compositional", CompositionalExample, CompositionalSummary,
-                 "Ablate pairs (and triplets) of reasoning steps: joint effect against the sum of single effects.")
+COMPOSITIONAL = declare_analysis(AnalysisDeclaration(
+    name="compositional", page_order=150, example=CompositionalExample, summary=CompositionalSummary,
+    description="Ablate pairs (and triplets) of reasoning steps: joint effect against the sum of single effects.",
+    analysis="generator.analyses.compositional:CompositionalAnalysis",
+    dataset_section="generator.render.sections.compositional:compositional_dataset",
+    example_section="generator.render.sections.compositional:compositional_example"))

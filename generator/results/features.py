@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generator.store.result_types import DatasetSummary, ExampleResult, register_results, tensor, value
+from generator.results.declaration import AnalysisDeclaration, declare_analysis
+from generator.store.result_types import DatasetSummary, ExampleResult, tensor, value
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,5 +37,9 @@ class FeaturesSummary(DatasetSummary):
         return self.feature_labels.get(str(feature)) or f"{'neuron' if self.source == 'MLP neurons' else 'feature'} {feature}"
 
 
-register_results("features", FeaturesExample, FeaturesSummary,
-                 "Per-token activations of MLP neurons or a sparse autoencoder's features.")
+FEATURES = declare_analysis(AnalysisDeclaration(
+    name="features", page_order=80, example=FeaturesExample, summary=FeaturesSummary,
+    description="Per-token activations of MLP neurons or a sparse autoencoder's features.",
+    analysis="generator.analyses.features:FeatureAnalysis",
+    dataset_section="generator.render.sections.features:features_dataset",
+    example_section="generator.render.sections.features:features_example"))

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from generator.results.statistics import RateWithCI
-from generator.store.result_types import DatasetSummary, ExampleResult, register_results, tensor, value
+from generator.results.declaration import AnalysisDeclaration, declare_analysis
+from generator.store.result_types import DatasetSummary, ExampleResult, tensor, value
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,5 +35,9 @@ class FormatsSummary(DatasetSummary):
     bug_field: str = value("the dataset field holding the known wrong answer")
 
 
-register_results("formats", FormatsExample, FormatsSummary,
-                 "The same items in several prompt templates: behaviour rates per format.")
+FORMATS = declare_analysis(AnalysisDeclaration(
+    name="formats", page_order=50, example=FormatsExample, summary=FormatsSummary,
+    description="The same items in several prompt templates: behaviour rates per format.",
+    analysis="generator.analyses.formats:FormatAnalysis",
+    dataset_section="generator.render.sections.formats:formats_dataset",
+    example_section="generator.render.sections.formats:formats_example"))

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from generator.results.behaviour import check_behaviour_field
-from generator.store.result_types import DatasetSummary, ExampleResult, register_results, tensor, value
+from generator.results.declaration import AnalysisDeclaration, declare_analysis
+from generator.store.result_types import DatasetSummary, ExampleResult, tensor, value
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,5 +55,9 @@ class HeadAblationSummary(DatasetSummary):
         check_behaviour_field(self.behaviour)
 
 
-register_results("head_ablation", HeadAblationExample, HeadAblationSummary,
-                 "Ablate each attention head alone (zero or dataset mean): change in the answer's log-probability.")
+HEAD_ABLATION = declare_analysis(AnalysisDeclaration(
+    name="head_ablation", page_order=90, example=HeadAblationExample, summary=HeadAblationSummary,
+    description="Ablate each attention head alone (zero or dataset mean): change in the answer's log-probability.",
+    analysis="generator.analyses.head_ablation:HeadAblationAnalysis",
+    dataset_section="generator.render.sections.head_ablation:head_ablation_dataset",
+    example_section="generator.render.sections.head_ablation:head_ablation_example"))

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generator.store.result_types import DatasetSummary, ExampleResult, register_results, tensor, value
+from generator.results.declaration import AnalysisDeclaration, declare_analysis
+from generator.store.result_types import DatasetSummary, ExampleResult, tensor, value
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,5 +50,9 @@ class LogitAttributionSummary(DatasetSummary):
                                                         "over the examples that have the segment", default=())
 
 
-register_results("logit_attribution", LogitAttributionExample, LogitAttributionSummary,
-                 "Direct logit attribution of the answer's first token to each layer's attention, MLP and head.")
+LOGIT_ATTRIBUTION = declare_analysis(AnalysisDeclaration(
+    name="logit_attribution", page_order=100, example=LogitAttributionExample, summary=LogitAttributionSummary,
+    description="Direct logit attribution of the answer's first token to each layer's attention, MLP and head.",
+    analysis="generator.analyses.logit_attribution:LogitAttributionAnalysis",
+    dataset_section="generator.render.sections.logit_attribution:logit_attribution_dataset",
+    example_section="generator.render.sections.logit_attribution:logit_attribution_example"))

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from generator.results.statistics import RateWithCI
-from generator.store.result_types import DatasetSummary, ExampleResult, register_results, tensor, value
+from generator.results.declaration import AnalysisDeclaration, declare_analysis
+from generator.store.result_types import DatasetSummary, ExampleResult, tensor, value
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,5 +42,8 @@ class PatchingSummary(DatasetSummary):
                                                                     factory=dict)
 
 
-register_results("patching", PatchingExample, PatchingSummary,
-                 "Copy one component from a clean run into a corrupted one and see whether the answer flips.")
+PATCHING = declare_analysis(AnalysisDeclaration(
+    name="patching", page_order=60, example=PatchingExample, summary=PatchingSummary,
+    description="Copy one component from a clean run into a corrupted one and see whether the answer flips.",
+    analysis="generator.analyses.patching:PatchingAnalysis",
+    dataset_section="generator.render.sections.patching:patching_dataset"))

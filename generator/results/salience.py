@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generator.store.result_types import DatasetSummary, ExampleResult, register_results, tensor, value
+from generator.results.declaration import AnalysisDeclaration, declare_analysis
+from generator.store.result_types import DatasetSummary, ExampleResult, tensor, value
 
 
 @dataclass(frozen=True, eq=False)
@@ -27,8 +28,12 @@ class SalienceSummary(DatasetSummary):
     max: float = value("the largest salience of any example (one colour scale for all figures)")
 
 
-register_results("salience", SalienceExample, SalienceSummary,
-                 "How much attention a span (the answer) pays to each reasoning step, per layer and head.")
+SALIENCE = declare_analysis(AnalysisDeclaration(
+    name="salience", page_order=70, example=SalienceExample, summary=SalienceSummary,
+    description="How much attention a span (the answer) pays to each reasoning step, per layer and head.",
+    analysis="generator.analyses.salience:SalienceAnalysis",
+    dataset_section="generator.render.sections.salience:salience_dataset",
+    example_section="generator.render.sections.salience:salience_example"))
 
 
 def summarize_salience(span: str, layers: list[int], results: list[SalienceExample],

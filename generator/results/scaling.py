@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from generator.results.behaviour import check_behaviour_field
-from generator.store.result_types import DatasetSummary, ExampleResult, register_results, tensor, value
+from generator.results.declaration import AnalysisDeclaration, declare_analysis
+from generator.store.result_types import DatasetSummary, ExampleResult, tensor, value
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,5 +40,9 @@ class ScalingSummary(DatasetSummary):
         check_behaviour_field(self.behaviour)
 
 
-register_results("scaling", ScalingExample, ScalingSummary,
-                 "Multiply one component's output (attention, MLP, a head) by factors: the behaviour rate per factor.")
+SCALING = declare_analysis(AnalysisDeclaration(
+    name="scaling", page_order=110, example=ScalingExample, summary=ScalingSummary,
+    description="Multiply one component's output (attention, MLP, a head) by factors: the behaviour rate per factor.",
+    analysis="generator.analyses.scaling:ScalingAnalysis",
+    dataset_section="generator.render.sections.scaling:scaling_dataset",
+    example_section="generator.render.sections.scaling:scaling_example"))

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generator.store.result_types import DatasetSummary, ExampleResult, register_results, tensor, value
+from generator.results.declaration import AnalysisDeclaration, declare_analysis
+from generator.store.result_types import DatasetSummary, ExampleResult, tensor, value
 
 
 DIRECTIONS = ("clean → corrupted", "corrupted → clean")  # the two columns of every transplant grid
@@ -39,5 +40,9 @@ class TransplantSummary(DatasetSummary):
         "`[layer][head][direction]` the same for single heads (option `heads`)", default=None)
 
 
-register_results("transplant", TransplantExample, TransplantSummary,
-                 "Put one version's attention weights into the other, layer by layer, both ways: does the answer flip?")
+TRANSPLANT = declare_analysis(AnalysisDeclaration(
+    name="transplant", page_order=140, example=TransplantExample, summary=TransplantSummary,
+    description="Put one version's attention weights into the other, layer by layer, both ways: does the answer flip?",
+    analysis="generator.analyses.transplant:TransplantAnalysis",
+    dataset_section="generator.render.sections.transplant:transplant_dataset",
+    example_section="generator.render.sections.transplant:transplant_example"))

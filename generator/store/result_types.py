@@ -3,7 +3,7 @@
 Every analysis declares two frozen dataclasses: an ``ExampleResult`` (numpy arrays, one
 safetensors file per example) and a ``DatasetSummary`` (plain JSON, one file per dataset).
 Each field says its shape and meaning in its metadata; docs/run-format.md is generated from
-those (``generator.store.format_doc``), so the documentation cannot drift from the types.
+those (``generator.format_doc``), so the documentation cannot drift from the types.
 Both load back exactly (``load(save(x)) == x``) and need nothing but json and safetensors.
 """
 

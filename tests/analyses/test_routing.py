@@ -45,7 +45,8 @@ def mechanism_run(tmp_path_factory):
 
 def test_routing_and_token_classes_through_a_run_and_pages(mechanism_run, tmp_path):
     from generator.render.site import build_site
-    from generator.results.routing import RoutingExample, RoutingSummary, TokenClassesSummary
+    from generator.results.routing import RoutingExample, RoutingSummary
+    from generator.results.token_classes import TokenClassesSummary
 
     example_id = mechanism_run.example_ids("three-step")[0]
     trajectory = mechanism_run.trajectory("three-step", example_id)

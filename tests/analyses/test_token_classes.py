@@ -35,7 +35,7 @@ def test_each_format_is_the_eager_attention_of_its_last_prompt_token(format_run)
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from generator.results.routing import TokenClassesExample
+    from generator.results.token_classes import TokenClassesExample
 
     checkpoint = REPO_ROOT / "data/models/atlas-arith-demo"
     model = AutoModelForCausalLM.from_pretrained(checkpoint, attn_implementation="eager").eval()
@@ -61,7 +61,7 @@ def test_each_format_is_the_eager_attention_of_its_last_prompt_token(format_run)
 
 def test_the_summary_and_the_page_compare_the_formats_in_one_figure(format_run, tmp_path):
     from generator.render.site import build_site
-    from generator.results.routing import TokenClassesSummary
+    from generator.results.token_classes import TokenClassesSummary
 
     summary = format_run.summary("decimals", TokenClassesSummary)
     assert [f.format for f in summary.formats] == list(TEMPLATES)
@@ -79,7 +79,7 @@ def test_the_summary_and_the_page_compare_the_formats_in_one_figure(format_run, 
 
 
 def test_old_results_without_formats_still_load():
-    from generator.results.routing import TokenClassesExample, TokenClassesSummary
+    from generator.results.token_classes import TokenClassesExample, TokenClassesSummary
 
     old = TokenClassesExample.from_tensors({"class_mass": np.zeros((2, 2, 1), np.float32),
                                             "class_sizes": np.ones(1, np.int64)}, "old.safetensors")

@@ -1,22 +1,22 @@
-"""Adding an analysis is one analysis class, its result types and one section: nothing else names it.
+"""Adding an analysis is one declaration, its analysis class, result types and sections: nothing else names it.
 
 The toy analysis below (token count and a per-token position ramp) lives only in this test;
 it must reach the run directory, the manifest, the summaries and both page kinds.
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pytest
 
-from generator.analyses.base import ANALYSES, Analysis, register_analysis
+from generator.analyses.base import ANALYSES, Analysis
 from generator.config import ConfigError, parse_config, resolve_paths
 from generator.pipeline import execute_run
-from generator.render import jinja
-from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS
 from generator.render.site import build_site
-from generator.store.result_types import RESULT_TYPES, DatasetSummary, ExampleResult, register_results, tensor, value
+from generator.results.declaration import AnalysisDeclaration, declare_analysis, withdraw_analysis
+from generator.store.result_types import DatasetSummary, ExampleResult, tensor, value
 from generator.store.run_directory import load_run
 from tests.conftest import REPO_ROOT, save_tiny_checkpoint, write_dataset
 
@@ -38,11 +38,16 @@ class ToyOptions:
     shape: Literal["ramp", "flat"] = "ramp"
 
 
+TEMPLATES = Path(__file__).parent / "toy_templates"
+TOY = AnalysisDeclaration(name="toy", page_order=1000, example=ToyExample, summary=ToySummary,
+                          description="A toy analysis defined in a test.", analysis=f"{__name__}:ToyAnalysis",
+                          dataset_section=f"{__name__}:toy_dataset_section",
+                          example_section=f"{__name__}:toy_example_section", templates=TEMPLATES)
+
+
 class ToyAnalysis(Analysis):
-    name = "toy"
+    declaration = TOY
     options_type = ToyOptions
-    result_type = ToyExample
-    summary_type = ToySummary
 
     def analyze_example(self, context, options):
         n = len(context.trajectory.tokens)
@@ -65,18 +70,13 @@ def toy_example_section(site, run, trajectory, page_dir):
 
 
 @pytest.fixture
-def toy_registered(tmp_path, monkeypatch):
-    register_results("toy", ToyExample, ToySummary, "A toy analysis defined in a test.")
-    register_analysis(ToyAnalysis)
-    DATASET_SECTIONS.register("toy", toy_dataset_section)
-    EXAMPLE_SECTIONS.register("toy", toy_example_section)
-    templates = tmp_path / "templates"
-    templates.mkdir()
-    (templates / "_section_toy.md.j2").write_text("## Toy section\n\n{{ section.text }}\n")
-    monkeypatch.setattr(jinja, "EXTRA_TEMPLATE_DIRS", [templates])
+def toy_registered():
+    """Declared the way a plugin's entry point is (``declare_analysis``); nothing else is registered by hand."""
+    declare_analysis(TOY)
     yield
-    for registry in (RESULT_TYPES, ANALYSES, DATASET_SECTIONS, EXAMPLE_SECTIONS):
-        registry.unregister("toy")
+    withdraw_analysis("toy")
+    if "toy" in ANALYSES:
+        ANALYSES.unregister("toy")
 
 
 def test_a_toy_analysis_reaches_the_run_directory_and_the_pages(toy_registered, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from generator.results import RESULT_TYPES
 from generator.results.attention import AttentionExample, summaries_from_weights
-from generator.results.format_doc import DOC, generated_block, updated
+from generator.format_doc import DOC, generated_block, updated
 from generator.store.records import SCHEMA_VERSION
 from generator.store.result_types import ResultFormatError
 from generator.store.run_directory import load_run, write_run
@@ -19,7 +19,7 @@ V1_RUN = Path(__file__).resolve().parents[1] / "data" / "run-v1"  # written by t
 
 def test_run_format_doc_matches_the_types():
     text = DOC.read_text(encoding="utf-8")
-    assert updated(text) == text, "docs/run-format.md is stale: run `python -m generator.results.format_doc`"
+    assert updated(text) == text, "docs/run-format.md is stale: run `python -m generator.format_doc`"
     for types in RESULT_TYPES.names():
         assert f"### `{types}`" in generated_block()
 
@@ -52,7 +52,8 @@ def records_added_after_schema_1(source):
     from generator.results.agent import AgentExample, AgentSummary
     from generator.results.head_ablation import HeadAblationExample, HeadAblationSummary, TopHead
     from generator.results.logit_attribution import LogitAttributionExample, LogitAttributionSummary
-    from generator.results.routing import RoutingExample, RoutingSummary, TokenClassesExample, TokenClassesSummary
+    from generator.results.routing import RoutingExample, RoutingSummary
+    from generator.results.token_classes import TokenClassesExample, TokenClassesSummary
     from generator.results.scaling import ScalingExample, ScalingSummary
     from generator.results.transplant import TransplantExample, TransplantSummary
     from generator.results.compositional import CompositionalExample, CompositionalSummary

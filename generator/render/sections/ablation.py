@@ -8,7 +8,7 @@ import numpy as np
 
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, embed, finite_or_nan, format_number
+from generator.render.sections.base import embed, finite_or_nan, format_number
 from generator.results.ablation import AblationExample, AblationSummary
 from generator.results.attention import AttentionExample
 from generator.results.statistics import MeanWithCI
@@ -126,7 +126,3 @@ def ablation_example(site: SiteContext, run: Run, trajectory: Trajectory, page_d
             "n_layers": None if attention is None else len(attention[0]) if attention else 0,
             "bars": embed(plots.bars_with_ci(series, plot_target(run, dataset, trajectory.example_id, "ablation"),
                                              "Ablation effect per part", "drop in answer log-prob")) if parts else None}
-
-
-DATASET_SECTIONS.register("ablation", ablation_dataset)
-EXAMPLE_SECTIONS.register("ablation", ablation_example)

@@ -10,7 +10,7 @@ import numpy as np
 
 from generator.render import plots
 from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, embed, format_number
+from generator.render.sections.base import embed, format_number
 from generator.results.agent import AgentExample, AgentSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -98,7 +98,3 @@ def agent_dataset(site: SiteContext, run: Run, dataset: str, trajectories: list[
     table = [{"kind": q, "cells": [format_number(summary.mass_by_kind.get(q, {}).get(k)) for k in kinds]}
              for q in kinds if q in summary.mass_by_kind]
     return {"template": "_section_agent_dataset.md.j2", "summary": summary, "kinds": kinds, "mass_table": table}
-
-
-DATASET_SECTIONS.register("agent", agent_dataset)
-EXAMPLE_SECTIONS.register("agent", agent_example)

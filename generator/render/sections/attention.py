@@ -9,7 +9,7 @@ import numpy as np
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
 from generator.render.plot_data import data_item, layer_head_grid_data, pooled_map_data, token_map_data
-from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, embed
+from generator.render.sections.base import embed
 from generator.results.attention import AttentionDigest, AttentionExample, AttentionSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -91,7 +91,3 @@ def attention_dataset(site: SiteContext, run: Run, dataset: str, trajectories: l
         grid_figure = site.figure("answer-to-steps-grid", run.name, dataset, None, written, page_dir)
     return {"template": "_section_attention_dataset.md.j2", "entropy_plot": entropy_plot,
             "entropy_figure": entropy_figure, "grid_figure": grid_figure}
-
-
-DATASET_SECTIONS.register("attention", attention_dataset)
-EXAMPLE_SECTIONS.register("attention", attention_example)

@@ -1,17 +1,19 @@
-"""Page sections of the analyses, one module per analysis, registered for the page kinds that show them.
+"""Page sections of the analyses, one module per analysis, named by each analysis's declaration.
 
 A section function reads its analysis's typed results from the run and returns a template
-name and context, or None when the run has nothing for it; registering one is all it takes
-to add a section. Sections appear in the order their modules register them.
+name and context, or None when the run has nothing for it. An analysis's declaration
+(``generator/results/declaration.py``) names its sections; they appear in page order.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import numpy as np
 
-from generator.registry import Registry
+from generator.results import declarations
+from generator.results.declaration import load_object
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
 from generator.render.embed import plot_item
@@ -21,8 +23,22 @@ from generator.store.run_directory import Run
 
 DatasetSection = Callable[[SiteContext, Run, str, list[Trajectory], str], dict[str, Any] | None]
 ExampleSection = Callable[[SiteContext, Run, Trajectory, str], dict[str, Any] | None]
-DATASET_SECTIONS: Registry[DatasetSection] = Registry("dataset section")
-EXAMPLE_SECTIONS: Registry[ExampleSection] = Registry("example section")
+
+
+def dataset_sections() -> list[tuple[str, DatasetSection]]:
+    """Every declared dataset page section, in page order, as (analysis name, function)."""
+    return [(d.name, _section(d.dataset_section, d.name)) for d in declarations() if d.dataset_section]
+
+
+def example_sections() -> list[tuple[str, ExampleSection]]:
+    """Every declared example page section, in page order, as (analysis name, function)."""
+    return [(d.name, _section(d.example_section, d.name)) for d in declarations() if d.example_section]
+
+
+@functools.lru_cache(maxsize=None)
+def _section(path: str, analysis: str) -> Callable:
+    return load_object(path, analysis)
+
 
 embed = plot_item  # a Bokeh json_item ready for a page
 NO_EFFECT = 0.1  # a rate that moves less than this from its baseline under every intervention is "no effect"

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, dataset_heatmap, format_number, small_matrix
+from generator.render.sections.base import dataset_heatmap, format_number, small_matrix
 from generator.results.compositional import CompositionalExample, CompositionalSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -40,7 +40,3 @@ def compositional_example(site: SiteContext, run: Run, trajectory: Trajectory, p
             "singles": [format_number(float(v)) for v in result.single],
             "map": small_matrix(result.interaction, steps, steps, target, "Interaction: pair minus sum of singles",
                                 "Δ log p")}
-
-
-DATASET_SECTIONS.register("compositional", compositional_dataset)
-EXAMPLE_SECTIONS.register("compositional", compositional_example)

@@ -6,7 +6,7 @@ import numpy as np
 
 from generator.render import plots
 from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, embed, format_number
+from generator.render.sections.base import embed, format_number
 from generator.render.token_strips import strip_rows
 from generator.results.features import FeaturesExample, FeaturesSummary
 from generator.store.records import Trajectory
@@ -61,7 +61,3 @@ def features_dataset(site: SiteContext, run: Run, dataset: str, trajectories: li
              "rows": strip_rows(t.tokens, v, peak, summary.tokens_per_row, summary.show_values)}
             for p, t, v in entries[:EXAMPLES_PER_FEATURE]]})
     return {"template": "_section_features_dataset.md.j2", "source": summary.source, "features": features}
-
-
-DATASET_SECTIONS.register("features", features_dataset)
-EXAMPLE_SECTIONS.register("features", features_example)

@@ -8,7 +8,7 @@ import numpy as np
 
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, embed, finite_or_nan
+from generator.render.sections.base import embed, finite_or_nan
 from generator.results.formats import FormatsExample, FormatsSummary
 from generator.results.statistics import MeanWithCI, RateWithCI
 from generator.store.records import Trajectory
@@ -62,7 +62,3 @@ def formats_example(site: SiteContext, run: Run, trajectory: Trajectory, page_di
              "bug": verdict(result.bug[i]) if result.available[i] else "not run"}
             for i, row in enumerate(summary.formats)]
     return {"template": "_section_formats_example.md.j2", "rows": rows, "bug_field": summary.bug_field}
-
-
-DATASET_SECTIONS.register("formats", formats_dataset)
-EXAMPLE_SECTIONS.register("formats", formats_example)

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, dataset_heatmap, format_number, small_matrix
+from generator.render.sections.base import dataset_heatmap, format_number, small_matrix
 from generator.results.behaviour import Behaviour
 from generator.results.head_ablation import HeadAblationExample, HeadAblationSummary
 from generator.store.records import Trajectory
@@ -49,7 +49,3 @@ def head_ablation_example(site: SiteContext, run: Run, trajectory: Trajectory, p
             "asked_as": summary.template if summary else None,
             "map": small_matrix(result.delta_logprob, layers, heads, target,
                                 "Change in the answer's log-probability", "Δ log p")}
-
-
-DATASET_SECTIONS.register("head_ablation", head_ablation_dataset)
-EXAMPLE_SECTIONS.register("head_ablation", head_ablation_example)

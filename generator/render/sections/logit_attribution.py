@@ -8,8 +8,7 @@ import numpy as np
 
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import (DATASET_SECTIONS, EXAMPLE_SECTIONS, dataset_heatmap, embed, format_number,
-                                            small_matrix)
+from generator.render.sections.base import dataset_heatmap, embed, format_number, small_matrix
 from generator.results.logit_attribution import LogitAttributionExample, LogitAttributionSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -63,7 +62,3 @@ def logit_attribution_example(site: SiteContext, run: Run, trajectory: Trajector
             result.by_segment.T, names, [f"layer {i}" for i in range(result.by_segment.shape[0])],
             f"{target}-segments", "Via attention, by source segment", "logit")
     return context
-
-
-DATASET_SECTIONS.register("logit_attribution", logit_attribution_dataset)
-EXAMPLE_SECTIONS.register("logit_attribution", logit_attribution_example)

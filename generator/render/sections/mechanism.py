@@ -18,11 +18,11 @@ import numpy as np
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
 from generator.render.format_lines import format_lines, format_mass_drawing, format_mass_figure
-from generator.render.sections.base import DATASET_SECTIONS, NO_EFFECT, embed, finite_or_nan, format_number
+from generator.render.sections.base import NO_EFFECT, embed, finite_or_nan, format_number
 from generator.results.behaviour import Behaviour
 from generator.results.formats import FormatsSummary
 from generator.results.head_ablation import HeadAblationSummary
-from generator.results.routing import TokenClassesSummary
+from generator.results.token_classes import TokenClassesSummary
 from generator.results.scaling import ScalingSummary
 from generator.results.transplant import DIRECTIONS, TransplantSummary
 from generator.store.records import Trajectory
@@ -172,6 +172,3 @@ def mechanism_dataset(site: SiteContext, run: Run, dataset: str, trajectories: l
             "plot": embed(plots.panel_grid([lettered(p.figure(), "ABCD"[i]) for i, p in enumerate(panels)],
                                            plot_target(run, dataset, "mechanism"))),
             "figure": site.figure("mechanism", run.name, dataset, None, written, page_dir)}
-
-
-DATASET_SECTIONS.register("mechanism", mechanism_dataset)

@@ -8,7 +8,7 @@ import numpy as np
 
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import DATASET_SECTIONS, embed
+from generator.render.sections.base import embed
 from generator.results.patching import PatchingSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -50,6 +50,3 @@ def patching_dataset(site: SiteContext, run: Run, dataset: str, trajectories: li
             f"{100 * c.rate:.0f}% ({c.k}/{c.n}, CI {100 * c.ci_low:.0f}–{100 * c.ci_high:.0f}%)"
             for c in row]} for l, row in enumerate(summary.flip_rate_ci or ())]
     return context
-
-
-DATASET_SECTIONS.register("patching", patching_dataset)

@@ -8,7 +8,7 @@ import numpy as np
 
 from generator.render import plots
 from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, dataset_heatmap, small_matrix
+from generator.render.sections.base import dataset_heatmap, small_matrix
 from generator.results.routing import RoutingExample, RoutingSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -44,7 +44,3 @@ def routing_example(site: SiteContext, run: Run, trajectory: Trajectory, page_di
             "map": small_matrix(grid, steps, tokens,
                                 plot_target(run, trajectory.dataset, trajectory.example_id, "routing"),
                                 "Attention from each step to each question token", "mass")}
-
-
-DATASET_SECTIONS.register("routing", routing_dataset)
-EXAMPLE_SECTIONS.register("routing", routing_example)

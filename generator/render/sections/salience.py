@@ -8,7 +8,6 @@ import numpy as np
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
 from generator.render.plot_data import data_item, layer_head_grid_data
-from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS
 from generator.results.salience import SalienceExample, SalienceSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -59,7 +58,3 @@ def salience_dataset(site: SiteContext, run: Run, dataset: str, trajectories: li
                                                                       written, page_dir)})
     return {"template": "_section_salience_dataset.md.j2", "plot": item, "span": summary.span,
             "layers": layers, "grids": grids_by_step}
-
-
-DATASET_SECTIONS.register("salience", salience_dataset)
-EXAMPLE_SECTIONS.register("salience", salience_example)

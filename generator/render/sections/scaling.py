@@ -7,8 +7,7 @@ from typing import Any
 import numpy as np
 
 from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import (DATASET_SECTIONS, EXAMPLE_SECTIONS, NO_EFFECT, dataset_heatmap,
-                                            format_number, small_matrix)
+from generator.render.sections.base import NO_EFFECT, dataset_heatmap, format_number, small_matrix
 from generator.results.scaling import ScalingExample, ScalingSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -43,7 +42,3 @@ def scaling_example(site: SiteContext, run: Run, trajectory: Trajectory, page_di
             "baseline": "shows" if result.baseline[0] == 1 else "does not show",
             "map": small_matrix(result.behaviour, list(summary.components), [f"× {f:g}" for f in summary.factors],
                                 target, "Behaviour with the component scaled (1: shown)", "shown", 0.0, 1.0)}
-
-
-DATASET_SECTIONS.register("scaling", scaling_dataset)
-EXAMPLE_SECTIONS.register("scaling", scaling_example)

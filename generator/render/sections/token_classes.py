@@ -10,8 +10,8 @@ import numpy as np
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
 from generator.render.format_lines import format_lines, format_mass_drawing, format_mass_figure
-from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, embed, small_matrix
-from generator.results.routing import TokenClassesExample, TokenClassesSummary
+from generator.render.sections.base import embed, small_matrix
+from generator.results.token_classes import TokenClassesExample, TokenClassesSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
 
@@ -65,7 +65,3 @@ def token_classes_example(site: SiteContext, run: Run, trajectory: Trajectory, p
             "sizes": [{"name": name, "size": int(size)} for name, size in zip(summary.classes, result.class_sizes)],
             "map": small_matrix(np.concatenate(grids), rows, [f"layer {i}" for i in range(grids[0].shape[1])],
                                 target, "Attention mass on each class (mean over heads)", "mass")}
-
-
-DATASET_SECTIONS.register("token_classes", token_classes_dataset)
-EXAMPLE_SECTIONS.register("token_classes", token_classes_example)

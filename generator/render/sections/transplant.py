@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import DATASET_SECTIONS, EXAMPLE_SECTIONS, dataset_heatmap, small_matrix
+from generator.render.sections.base import dataset_heatmap, small_matrix
 from generator.results.transplant import DIRECTIONS, TransplantExample, TransplantSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -57,7 +57,3 @@ def transplant_example(site: SiteContext, run: Run, trajectory: Trajectory, page
                 "One head's weights: flipped both ways (1), one way (0.5), not (0)", "flipped", 0.0, 1.0)
     context.setdefault("heads", None)
     return context
-
-
-DATASET_SECTIONS.register("transplant", transplant_dataset)
-EXAMPLE_SECTIONS.register("transplant", transplant_example)

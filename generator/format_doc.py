@@ -1,6 +1,6 @@
 """The analyses' part of docs/run-format.md, generated from the result types themselves.
 
-``python -m generator.results.format_doc`` rewrites the block between the markers in
+``python -m generator.format_doc`` rewrites the block between the markers in
 docs/run-format.md; a test fails when the file and the types disagree, so the documented
 format is always the one the code writes.
 """
@@ -12,13 +12,13 @@ import sys
 import typing
 from pathlib import Path
 
-from generator.results import RESULT_TYPES
+from generator.results import RESULT_TYPES, declarations
 from generator.store.atomic import atomic_write_text
 from generator.store.result_types import annotation_text, field_doc
 
-BEGIN = "<!-- BEGIN GENERATED from generator/results/ by `python -m generator.results.format_doc`; do not edit -->"
+BEGIN = "<!-- BEGIN GENERATED from generator/results/ by `python -m generator.format_doc`; do not edit -->"
 END = "<!-- END GENERATED -->"
-DOC = Path(__file__).resolve().parents[2] / "docs" / "run-format.md"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "run-format.md"
 
 
 def _cell(text: str) -> str:
@@ -50,23 +50,8 @@ def _field_table(cls: type) -> list[str]:
 def generated_block() -> str:
     lines = [BEGIN, ""]
     records: list[type] = []
-    for name, types in RESULT_TYPES.items():
-        lines += [f"### `{name}`", "", types.description, ""]
-        if types.example is not None:
-            lines += [f"`examples/<dataset>/<example_id>/{name}.safetensors` holds `{types.example.__name__}`: "
-                      f"{types.example.__doc__.strip()}", "",
-                      "| tensor | shape | dtype | meaning |", "|---|---|---|---|"]
-            for f in dataclasses.fields(types.example):
-                optional = " (optional)" if f.default is None else ""
-                lines.append(f"| `{f.name}`{optional} | `{f.metadata['shape']}` | {f.metadata['dtype']} | "
-                             f"{_cell(field_doc(f))} |")
-            lines.append("")
-        if types.summary is not None:
-            doc = (types.summary.__doc__ or "").strip()
-            intro = f": {doc}" if doc and not doc.startswith(types.summary.__name__ + "(") else "."
-            lines += [f"`datasets/<dataset>/{name}.json` holds `{types.summary.__name__}`{intro}", ""]
-            lines += _field_table(types.summary) + [""]
-            _records_inside(types.summary, records)
+    for name in (d.name for d in declarations() if d.name in RESULT_TYPES):
+        lines += _analysis_tables(name, RESULT_TYPES.get(name), records)
     if records:
         lines += ["### Records inside summaries", ""]
         for record in records:
@@ -75,6 +60,27 @@ def generated_block() -> str:
                       ""] + _field_table(record) + [""]
     lines.append(END)
     return "\n".join(lines)
+
+
+def _analysis_tables(name: str, types, records: list[type]) -> list[str]:
+    """One analysis's files and fields; the records nested in its summary are added to ``records``."""
+    lines = [f"### `{name}`", "", types.description, ""]
+    if types.example is not None:
+        lines += [f"`examples/<dataset>/<example_id>/{name}.safetensors` holds `{types.example.__name__}`: "
+                  f"{types.example.__doc__.strip()}", "",
+                  "| tensor | shape | dtype | meaning |", "|---|---|---|---|"]
+        for f in dataclasses.fields(types.example):
+            optional = " (optional)" if f.default is None else ""
+            lines.append(f"| `{f.name}`{optional} | `{f.metadata['shape']}` | {f.metadata['dtype']} | "
+                         f"{_cell(field_doc(f))} |")
+        lines.append("")
+    if types.summary is not None:
+        doc = (types.summary.__doc__ or "").strip()
+        intro = f": {doc}" if doc and not doc.startswith(types.summary.__name__ + "(") else "."
+        lines += [f"`datasets/<dataset>/{name}.json` holds `{types.summary.__name__}`{intro}", ""]
+        lines += _field_table(types.summary) + [""]
+        _records_inside(types.summary, records)
+    return lines
 
 
 def updated(text: str) -> str:
