@@ -48,11 +48,11 @@ def cases(model, ids: list[int], args):
     """(name, rows in the measured batch, batches the whole analysis needs, the work) for each analysis."""
     import torch
 
-    from generator.analyses.ablation import scored
+    from generator.analyses.scoring import scored
     from generator.analyses.compositional import ablate_groups
     from generator.analyses.logit_attribution import attribute
     from generator.analyses.patching import patch_all
-    from generator.analyses.prompting import greedy_ids
+    from generator.analyses.scoring import greedy_ids
     from generator.analyses.token_classes import class_attention
     from generator.analyses.transplant import transplant_rows
     from generator.capture.interventions import Site, edited, heads_replaced

@@ -22,7 +22,6 @@ OVER_THE_CEILING = {  # "file:function": complexity when the ceiling was set; ma
     "capture/model_loading.py:load_model": 16,
     "capture/generation_capture.py:_finish": 16,
     "capture/attention.py:capture_attention_batch": 17,
-    "analyses/ablation.py:AblationAnalysis.analyze_example": 20,
     "analyses/features.py:load_sae": 18,
 }
 

@@ -11,7 +11,6 @@ ablations of one example run through the model as one batch.
 
 from __future__ import annotations
 
-import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping, Sequence
@@ -19,6 +18,8 @@ from typing import Any, Literal, Mapping, Sequence
 import numpy as np
 
 from generator.analyses.base import Analysis, AnalysisError, ExampleContext, check_layers
+from generator.analyses.interventions import intervene, parts_of, unedited
+from generator.analyses.scoring import answer_measure, teacher_forced_answer
 from generator.analyses.statistics import attention_importance_statistics, mean_with_ci
 from generator.capture.interventions import Site, edited, recording
 from generator.capture.knockout import knocked_out
@@ -51,74 +52,51 @@ class AblationOptions:
             raise OptionError("parts", f"expected 'steps' or 'tokens:<segment name>', got {self.parts!r}")
 
 
-def parts_of(trajectory: Trajectory, parts: str) -> list[tuple[str, np.ndarray]]:
-    """(label, token positions) of each part to ablate."""
-    if parts == "steps":
-        return [(s.name, np.arange(s.start, s.end)) for s in trajectory.segments if s.kind == "step"]
-    if parts.startswith("tokens:"):
-        try:
-            segment = trajectory.segment(parts.split(":", 1)[1])
-        except KeyError as exc:
-            raise AnalysisError(f"{trajectory.dataset}/{trajectory.example_id}: analyses.ablation.parts: "
-                                f"{exc.args[0]}") from exc
-        return [(f"{segment.name} #{i}", np.array([i])) for i in range(segment.start, segment.end)]
-    raise AnalysisError(f"analyses.ablation.parts: expected 'steps' or 'tokens:<segment name>', got {parts!r}")
+@dataclass(frozen=True)
+class ResidualRow:
+    """One batch row of residual ablation: where its result goes, and what replaces which positions."""
+
+    method: int  # index into the options' methods
+    layer_index: int  # index into the ablation layers
+    part: int  # index of the part
+    layer: int  # the layer whose incoming residual stream is edited
+    positions: np.ndarray
+    value: np.ndarray  # [len(positions), d_model]
 
 
-def teacher_forced_answer(trajectory: Trajectory, tokenizer, pattern: str,
-                          answer: str | None = None) -> tuple[list[int], int] | None:
-    """The trajectory's tokens up to its answer value, then the expected answer; and where that starts.
-
-    ``answer`` scores another answer in the same place (e.g. a known wrong one). None when there
-    is nothing to score (no answer, or no answer in the generation).
-    """
-    answer = trajectory.expected_answer if answer is None else answer
-    if answer is None:
-        return None
-    return forced_answer(list(trajectory.token_ids), list(trajectory.token_offsets), trajectory.text,
-                         len(trajectory.text) - len(trajectory.generated_text), trajectory.n_prompt_tokens, answer,
-                         tokenizer, pattern)
-
-
-def forced_answer(token_ids: list[int], offsets: list, text: str, generated_from: int, n_prompt_tokens: int,
-                  answer: str, tokenizer, pattern: str) -> tuple[list[int], int] | None:
-    """``token_ids`` up to where the generation's last answer value starts (in ``text`` from character
-    ``generated_from``), then ``answer``'s tokens, and the index of its first token."""
-    matches = list(re.finditer(pattern, text[generated_from:]))
-    if not matches or matches[-1].re.groups < 1:
-        return None
-    value_start = generated_from + matches[-1].start(1)
-    cut = next(i for i, (a, b) in enumerate(offsets) if i >= n_prompt_tokens and b > value_start and b > a)
-    lead = text[offsets[cut][0]:value_start]  # e.g. a space merged into the token
-    answer_ids = tokenizer(lead + answer.strip(), add_special_tokens=False)["input_ids"]
-    return list(token_ids[:cut]) + list(answer_ids), cut
-
-
-def answer_scores(logits, ids, start: int):
-    """Per batch row: log-probability of tokens ids[start:] and whether each is the argmax.
-
-    ``logits`` are those that predict the answer (``[batch, len(ids) - start, vocab]``, as
-    ``answer_logits`` returns them).
-    """
+def residual_edit(model, layers: list[int]):
+    """The edit for ``intervene``: each row's positions of the residual stream entering its layer replaced."""
     import torch
 
-    targets = torch.tensor(ids[start:], device=logits.device)
-    log_probs = torch.log_softmax(logits.float(), dim=-1)  # [batch, n_answer, vocab]
-    picked = log_probs.gather(-1, targets.expand(logits.shape[0], -1).unsqueeze(-1)).squeeze(-1)
-    correct = (log_probs.argmax(-1) == targets).all(-1)
-    return picked.sum(-1).cpu().numpy(), correct.cpu().numpy()
+    def rows_at(chunk: Sequence[ResidualRow], layer: int):
+        def edit(hidden):
+            hidden = hidden.clone()
+            for index, row in enumerate(chunk):
+                if row.layer == layer:
+                    hidden[index, row.positions] = torch.as_tensor(row.value, dtype=hidden.dtype, device=hidden.device)
+            return hidden
+        return edit
+
+    return lambda chunk: edited(model, [(Site(layer, "resid_pre"), rows_at(chunk, layer)) for layer in layers])
 
 
-def answer_logits(model, input_ids, start: int):
-    """The logits that predict tokens ``start:`` of each row, and only those (``logits_to_keep``): a
-    batch of long sequences never holds ``[batch, T, vocab]`` (64 rows x 1,024 tokens x a 150k
-    vocabulary would be 39 GB)."""
-    return model(input_ids=input_ids, use_cache=False, logits_to_keep=input_ids.shape[1] - start + 1).logits[:, :-1]
+def knockout_edit(model, length: int):
+    """The edit for ``intervene``: in each row, no query outside its part attends to the part's tokens."""
+    import torch
+
+    def edit(chunk: Sequence[tuple[str, np.ndarray]]):
+        blocked = torch.zeros(len(chunk), length, dtype=torch.bool, device=model.device)
+        for index, (_, positions) in enumerate(chunk):
+            blocked[index, torch.as_tensor(positions)] = True
+        return knocked_out(model, blocked)
+    return edit
 
 
-def scored(model, input_ids, ids, start: int):
-    """``answer_scores`` of running ``input_ids`` (a batch of ``ids``, perhaps edited by hooks)."""
-    return answer_scores(answer_logits(model, input_ids, start), ids, start)
+def _check_parts(trajectory: Trajectory, parts: list[tuple[str, np.ndarray]], answer_start: int) -> None:
+    for label, positions in parts:
+        if len(positions) == 0 or positions.max() >= answer_start:
+            raise AnalysisError(f"{trajectory.dataset}/{trajectory.example_id}: part {label!r} is empty "
+                                "or lies in the answer; nothing to ablate")
 
 
 class AblationAnalysis(Analysis):
@@ -173,8 +151,6 @@ class AblationAnalysis(Analysis):
         return None  # no other example has this part: leave it unablated, marked NaN
 
     def analyze_example(self, context: ExampleContext, options: AblationOptions) -> AblationExample:
-        import torch
-
         model, trajectory = context.model, context.trajectory
         forced = teacher_forced_answer(trajectory, context.tokenizer, context.segmentation.answer_pattern)
         parts = parts_of(trajectory, options.parts)
@@ -187,59 +163,41 @@ class AblationAnalysis(Analysis):
             return AblationExample(delta, stays, np.array([np.nan], np.float32), np.array([np.nan], np.float32),
                                    np.array(layers, dtype=np.int64), part_segments)
         ids, start = forced
-        for label, positions in parts:
-            if len(positions) == 0 or positions.max() >= start:
-                raise AnalysisError(f"{trajectory.dataset}/{trajectory.example_id}: part {label!r} is empty "
-                                    "or lies in the answer; nothing to ablate")
-        input_ids = torch.tensor([ids], device=model.device)
-        width = model.config.get_text_config().hidden_size
-        with torch.no_grad():
-            base_logprob, base_correct = scored(model, input_ids, ids, start)
-            # one batch: every (method, layer, part) residual ablation of this example
-            rows = []  # (method index, layer index, part index, layer, positions, replacement)
-            for m_index, method in enumerate(options.methods):
-                if method not in RESIDUAL_METHODS:
-                    continue
-                for l_index, layer in enumerate(layers):
-                    for p_index, (label, positions) in enumerate(parts):
-                        value = self._replacement(method, layer, trajectory, positions, label,
-                                                  context.dataset_state, width)
-                        if value is not None:
-                            rows.append((m_index, l_index, p_index, layer, positions, value))
-            chunk = options.batch_size if options.batched else 1
-            for begin in range(0, len(rows), max(chunk, 1)):
-                group = rows[begin:begin + chunk]
-
-                def edit_for(layer, group=group):
-                    def edit(hidden):
-                        hidden = hidden.clone()
-                        for row, (_, _, _, row_layer, positions, value) in enumerate(group):
-                            if row_layer == layer:
-                                hidden[row, positions] = torch.as_tensor(value, dtype=hidden.dtype, device=hidden.device)
-                        return hidden
-                    return edit
-
-                with edited(model, [(Site(layer, "resid_pre"), edit_for(layer)) for layer in layers]):
-                    logprob, correct = scored(model, input_ids.expand(len(group), -1), ids, start)
-                for (m_index, l_index, p_index, *_), lp, ok in zip(group, logprob, correct):
-                    delta[m_index, l_index, p_index] = lp - base_logprob[0]
-                    stays[m_index, l_index, p_index] = float(ok)
-            if "knockout" in options.methods:
-                m_index = options.methods.index("knockout")
-                chunk = options.batch_size if options.batched else 1
-                for begin in range(0, len(parts), chunk):
-                    group = parts[begin:begin + chunk]
-                    blocked = torch.zeros(len(group), len(ids), dtype=torch.bool, device=model.device)
-                    for row, (_, positions) in enumerate(group):
-                        blocked[row, torch.as_tensor(positions)] = True
-                    with knocked_out(model, blocked):
-                        logprob, correct = scored(model, input_ids.expand(len(group), -1), ids, start)
-                    delta[m_index, :, begin:begin + len(group)] = (logprob - base_logprob[0])[None, :]
-                    stays[m_index, :, begin:begin + len(group)] = correct.astype(np.float32)[None, :]
+        _check_parts(trajectory, parts, start)
+        measure = answer_measure(model, ids, start)
+        base_logprob, base_correct = intervene([None], unedited, measure, 1)
+        batch = options.batch_size if options.batched else 1
+        # every (method, layer, part) residual ablation of this example, in batches
+        rows = self._residual_rows(options, layers, parts, trajectory, context.dataset_state,
+                                   model.config.get_text_config().hidden_size)
+        if rows:
+            logprob, correct = intervene(rows, residual_edit(model, layers), measure, batch)
+            for row, lp, ok in zip(rows, logprob, correct):
+                delta[row.method, row.layer_index, row.part] = lp - base_logprob[0]
+                stays[row.method, row.layer_index, row.part] = float(ok)
+        if "knockout" in options.methods:
+            m_index = options.methods.index("knockout")
+            logprob, correct = intervene(parts, knockout_edit(model, len(ids)), measure, batch)
+            delta[m_index] = (logprob - base_logprob[0])[None, :]
+            stays[m_index] = correct.astype(np.float32)[None, :]
         return AblationExample(
             delta_logprob=delta, stays_correct=stays, baseline_logprob=base_logprob.astype(np.float32),
             baseline_correct=base_correct.astype(np.float32), layers=np.array(layers, dtype=np.int64),
             part_segments=part_segments)
+
+    def _residual_rows(self, options: AblationOptions, layers: list[int], parts: list[tuple[str, np.ndarray]],
+                       trajectory: Trajectory, state: "AblationState", width: int) -> list["ResidualRow"]:
+        """One row per (residual method, layer, part) that has a replacement (resample may have none)."""
+        rows = []
+        for m_index, method in enumerate(options.methods):
+            if method not in RESIDUAL_METHODS:
+                continue
+            for l_index, layer in enumerate(layers):
+                for p_index, (label, positions) in enumerate(parts):
+                    value = self._replacement(method, layer, trajectory, positions, label, state, width)
+                    if value is not None:
+                        rows.append(ResidualRow(m_index, l_index, p_index, layer, positions, value))
+        return rows
 
     def summarize_dataset(self, trajectories: Sequence[Trajectory], digests: list[AblationExample],
                           options: AblationOptions, others: Mapping[type, list[Any]]) -> AblationSummary:

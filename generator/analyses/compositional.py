@@ -15,7 +15,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from generator.analyses.ablation import parts_of, scored, teacher_forced_answer
+from generator.analyses.interventions import intervene, parts_of, unedited
+from generator.analyses.scoring import answer_measure, teacher_forced_answer
 from generator.analyses.base import Analysis, ExampleContext, check_layers
 from generator.capture.interventions import Site, edited
 from generator.results.compositional import COMPOSITIONAL, CompositionalExample, CompositionalSummary
@@ -47,16 +48,13 @@ def zeroed_at(rows: list[np.ndarray]):
 def ablate_groups(model, ids: list[int], start: int, layer: int, groups: list[np.ndarray],
                   batch_size: int = 32) -> tuple[float, np.ndarray]:
     """The answer's log-probability without ablation, and with each group of positions zeroed (batched)."""
-    import torch
-
-    scores = []
-    with torch.no_grad():
-        base, _ = scored(model, torch.tensor([ids], device=model.device), ids, start)
-        for first in range(0, len(groups), batch_size):
-            chunk = groups[first:first + batch_size]
-            with edited(model, [(Site(layer, "resid_pre"), zeroed_at(chunk))]):
-                scores.append(scored(model, torch.tensor([ids] * len(chunk), device=model.device), ids, start)[0])
-    return float(base[0]), np.concatenate(scores) if scores else np.zeros(0)
+    measure = answer_measure(model, ids, start)
+    base, _ = intervene([None], unedited, measure, 1)
+    if not groups:
+        return float(base[0]), np.zeros(0)
+    scores, _ = intervene(groups, lambda chunk: edited(model, [(Site(layer, "resid_pre"), zeroed_at(chunk))]),
+                          measure, batch_size)
+    return float(base[0]), scores
 
 
 class CompositionalAnalysis(Analysis):

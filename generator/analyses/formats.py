@@ -7,15 +7,13 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from generator.analyses.base import Analysis, AnalysisError, ExampleContext
-from generator.analyses.prompting import fill_template, greedy_ids
+from generator.analyses.base import Analysis, ExampleContext
+from generator.analyses.prompting import CHAT, format_prompt_ids
+from generator.analyses.scoring import greedy_ids
 from generator.analyses.statistics import rate_with_ci
 from generator.capture.segmentation import parse_answer
 from generator.results.formats import FORMATS, FormatRow, FormatsExample, FormatsSummary
 from generator.store.records import Trajectory
-
-CHAT = "chat"  # a template of just "chat": the field as one user message, through the tokenizer's chat template
-
 
 @dataclass(frozen=True)
 class FormatOptions:
@@ -24,30 +22,6 @@ class FormatOptions:
     chat_field: str = "question"
     bug_field: str = "bug_answer"  # a dataset field with a known wrong answer to count, if items have it
     max_new_tokens: int = 16
-
-
-def format_prompt(tokenizer, template: str, metadata: dict, chat_field: str, where: str) -> str | None:
-    if template != CHAT:
-        return fill_template(template, metadata, where)
-    if not getattr(tokenizer, "chat_template", None):
-        return None
-    if chat_field not in metadata:
-        raise AnalysisError(f"{where}: the chat format needs field {chat_field!r}")
-    return tokenizer.apply_chat_template([{"role": "user", "content": str(metadata[chat_field])}],
-                                         tokenize=False, add_generation_prompt=True)
-
-
-def format_prompt_ids(tokenizer, template: str, metadata: dict, chat_field: str, where: str) -> list[int] | None:
-    """The token ids of one item asked in one format (None: a chat format without a chat template)."""
-    prompt = format_prompt(tokenizer, template, metadata, chat_field, where)
-    if prompt is None:
-        return None
-    if template != CHAT:
-        return list(tokenizer(prompt)["input_ids"])
-    ids = list(tokenizer(prompt, add_special_tokens=False)["input_ids"])  # chat templates write their own specials
-    if tokenizer.bos_token_id is not None and ids[:1] != [tokenizer.bos_token_id]:
-        ids = [tokenizer.bos_token_id] + ids  # add <bos> only if missing
-    return ids
 
 
 class FormatAnalysis(Analysis):

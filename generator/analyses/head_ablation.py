@@ -17,9 +17,11 @@ from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 
-from generator.analyses.ablation import forced_answer, scored, teacher_forced_answer
+from generator.analyses.interventions import intervene, unedited
 from generator.analyses.base import Analysis, ExampleContext
-from generator.analyses.prompting import check_behaviour, greedy_ids, item_prompt_ids, target_answer
+from generator.analyses.prompting import item_prompt_ids
+from generator.results.behaviour import check_behaviour_field
+from generator.analyses.scoring import answer_measure, forced_answer, greedy_ids, target_answer, teacher_forced_answer
 from generator.capture.generation import token_pieces
 from generator.capture.interventions import Site, heads_replaced, recording
 from generator.results.head_ablation import HEAD_ABLATION, HeadAblationExample, HeadAblationSummary, TopHead
@@ -40,7 +42,7 @@ class HeadAblationOptions:
             raise OptionError("batch_size", f"expected a positive integer, got {self.batch_size}")
         if self.max_new_tokens < 1:
             raise OptionError("max_new_tokens", f"expected a positive integer, got {self.max_new_tokens}")
-        check_behaviour(self.behaviour)
+        check_behaviour_field(self.behaviour)
 
 
 def shape_of(model) -> tuple[int, int]:
@@ -51,19 +53,13 @@ def shape_of(model) -> tuple[int, int]:
 def ablate_each_head(model, ids: list[int], start: int, batch_size: int,
                      means: dict | None = None) -> tuple[np.ndarray, np.ndarray, tuple[float, bool]]:
     """``[L, H]`` answer log-probabilities and correctness with each head ablated alone, and the baseline."""
-    import torch
-
     layers, heads = shape_of(model)
     sites = [(layer, head) for layer in range(layers) for head in range(heads)]
-    logprob, correct = np.zeros(len(sites)), np.zeros(len(sites), dtype=bool)
-    with torch.no_grad():
-        base_logprob, base_correct = scored(model, torch.tensor([ids], device=model.device), ids, start)
-        for first in range(0, len(sites), batch_size):
-            chunk = sites[first:first + batch_size]
-            batch = torch.tensor([ids] * len(chunk), device=model.device)
-            with heads_replaced(model, chunk, means):
-                logprob[first:first + len(chunk)], correct[first:first + len(chunk)] = scored(model, batch, ids, start)
-    return (logprob.reshape(layers, heads), correct.reshape(layers, heads),
+    measure = answer_measure(model, ids, start)
+    base_logprob, base_correct = intervene([None], unedited, measure, 1)
+    logprob, correct = intervene(sites, lambda chunk: heads_replaced(model, chunk, means), measure, batch_size)
+    logprob = logprob.astype(np.float64)  # the difference to the baseline is taken in float64, as it always was
+    return (logprob.reshape(layers, heads), correct.astype(bool).reshape(layers, heads),
             (float(base_logprob[0]), bool(base_correct[0])))
 
 

@@ -24,7 +24,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from generator.analyses.ablation import teacher_forced_answer
+from generator.analyses.scoring import teacher_forced_answer
 from generator.analyses.base import Analysis, AnalysisError, ExampleContext
 from generator.capture.architectures import layer_module
 from generator.capture.attention_rows import attention_row_recorded

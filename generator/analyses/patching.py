@@ -16,7 +16,9 @@ from typing import Any, Literal, Mapping, Sequence
 import numpy as np
 
 from generator.analyses.base import Analysis, AnalysisError, ExampleContext
-from generator.analyses.prompting import fill_template, greedy_ids
+from generator.analyses.interventions import intervene
+from generator.analyses.prompting import fill_template
+from generator.analyses.scoring import greedy_ids, last_logits_measure
 from generator.analyses.statistics import rate_with_ci
 from generator.capture.architectures import layout_of
 from generator.capture.interventions import Site, edited, recording
@@ -63,13 +65,11 @@ def patch_all(model, clean_ids: list[int], corrupted_ids: list[int], sites: list
             return activation
         return edit
 
-    logits = []
-    for first in range(0, len(sites), batch_size):
-        chunk = sites[first:first + batch_size]
-        batch = torch.tensor([corrupted_ids] * len(chunk), device=model.device)
-        with torch.no_grad(), edited(model, [(site, copy_from_clean(site, row)) for row, site in enumerate(chunk)]):
-            logits.append(model(input_ids=batch, use_cache=False, logits_to_keep=1).logits[:, -1].float())
-    return torch.cat(logits)
+    def copied(chunk):
+        return edited(model, [(site, copy_from_clean(site, row)) for row, site in enumerate(chunk)])
+
+    (logits,) = intervene(sites, copied, last_logits_measure(model, corrupted_ids), batch_size)
+    return logits.float()
 
 
 class PatchingAnalysis(Analysis):

@@ -1,10 +1,15 @@
-"""Prompt helpers shared by the analyses that ask the model a question again (patching, formats, scaling, ...)."""
+"""Prompts for asking an item again: through a template of its fields, or in a named format (chat included).
+
+Shared by the analyses that ask the model a question again (patching, formats, scaling,
+transplantation, token classes, head ablation); scoring what it answers is ``scoring``.
+"""
 
 from __future__ import annotations
 
 from generator.analyses.base import AnalysisError
-from generator.results.behaviour import Behaviour, check_behaviour_field as check_behaviour
 from generator.store.records import Trajectory
+
+CHAT = "chat"  # a template of just "chat": the field as one user message, through the tokenizer's chat template
 
 
 def fill_template(template: str, metadata: dict, where: str) -> str:
@@ -16,22 +21,6 @@ def fill_template(template: str, metadata: dict, where: str) -> str:
                             "which this dataset item does not have") from exc
 
 
-def greedy_ids(model, prompt_ids: list[int], max_new_tokens: int, eos: int) -> list[int]:
-    """The model's greedy continuation of one prompt (new token ids only)."""
-    import torch
-
-    with torch.no_grad():
-        out = model.generate(input_ids=torch.tensor([prompt_ids], device=model.device),
-                             attention_mask=torch.ones(1, len(prompt_ids), dtype=torch.long, device=model.device),
-                             max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=eos, pad_token_id=eos)
-    return out[0, len(prompt_ids):].tolist()
-
-
-def target_answer(trajectory: Trajectory, behaviour: str) -> str | None:
-    """The answer a behaviour looks for in this item (None: the item has none)."""
-    return Behaviour.parse(behaviour).target(trajectory)
-
-
 def item_prompt_ids(tokenizer, trajectory: Trajectory, template: str | None) -> list[int]:
     """The item's prompt tokens: its own, or the item asked again through ``template``."""
     if template is None:
@@ -39,3 +28,27 @@ def item_prompt_ids(tokenizer, trajectory: Trajectory, template: str | None) -> 
     prompt = fill_template(template, trajectory.metadata | {"prompt": trajectory.prompt},
                            f"{trajectory.dataset}/{trajectory.example_id}")
     return list(tokenizer(prompt)["input_ids"])
+
+
+def format_prompt(tokenizer, template: str, metadata: dict, chat_field: str, where: str) -> str | None:
+    if template != CHAT:
+        return fill_template(template, metadata, where)
+    if not getattr(tokenizer, "chat_template", None):
+        return None
+    if chat_field not in metadata:
+        raise AnalysisError(f"{where}: the chat format needs field {chat_field!r}")
+    return tokenizer.apply_chat_template([{"role": "user", "content": str(metadata[chat_field])}],
+                                         tokenize=False, add_generation_prompt=True)
+
+
+def format_prompt_ids(tokenizer, template: str, metadata: dict, chat_field: str, where: str) -> list[int] | None:
+    """The token ids of one item asked in one format (None: a chat format without a chat template)."""
+    prompt = format_prompt(tokenizer, template, metadata, chat_field, where)
+    if prompt is None:
+        return None
+    if template != CHAT:
+        return list(tokenizer(prompt)["input_ids"])
+    ids = list(tokenizer(prompt, add_special_tokens=False)["input_ids"])  # chat templates write their own specials
+    if tokenizer.bos_token_id is not None and ids[:1] != [tokenizer.bos_token_id]:
+        ids = [tokenizer.bos_token_id] + ids  # add <bos> only if missing
+    return ids

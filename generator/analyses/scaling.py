@@ -15,7 +15,9 @@ from typing import Any, Literal, Mapping, Sequence
 import numpy as np
 
 from generator.analyses.base import Analysis, AnalysisError, ExampleContext, check_layers
-from generator.analyses.prompting import check_behaviour, greedy_ids, item_prompt_ids, target_answer
+from generator.analyses.prompting import item_prompt_ids
+from generator.results.behaviour import check_behaviour_field
+from generator.analyses.scoring import greedy_ids, target_answer
 from generator.capture.interventions import Site, edited
 from generator.capture.segmentation import parse_answer
 from generator.results.scaling import SCALING, ScalingExample, ScalingSummary
@@ -41,7 +43,7 @@ class ScalingOptions:
         for index, pair in enumerate(self.heads):
             if len(pair) != 2:
                 raise OptionError(f"heads[{index}]", f"expected [layer, head], got {list(pair)}")
-        check_behaviour(self.behaviour)
+        check_behaviour_field(self.behaviour)
         if self.max_new_tokens < 1:
             raise OptionError("max_new_tokens", f"expected a positive integer, got {self.max_new_tokens}")
 

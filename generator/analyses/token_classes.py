@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from generator.analyses.base import Analysis, AnalysisError, ExampleContext
-from generator.analyses.formats import format_prompt_ids
+from generator.analyses.prompting import format_prompt_ids
 from generator.capture import CaptureOptions, capture_attention
 from generator.capture.generation import token_pieces
 from generator.results.token_classes import TOKEN_CLASSES, FormatClasses, TokenClassesExample, TokenClassesSummary

@@ -18,7 +18,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from generator.analyses.base import Analysis, AnalysisError, ExampleContext, check_layers
-from generator.analyses.prompting import fill_template, greedy_ids
+from generator.analyses.interventions import intervene
+from generator.analyses.prompting import fill_template
+from generator.analyses.scoring import greedy_ids, last_logits_measure
 from generator.capture.transplant import (attention_recorded, attention_transplanted,
                                           attention_transplanted_in_batch)
 from generator.results.transplant import TRANSPLANT, TransplantExample, TransplantSummary
@@ -52,20 +54,13 @@ def transplant_rows(model, ids: list[int], donor, layers: Sequence[int], batch_s
 
 def transplanted_logits(model, ids: list[int], donor, specs: list[set], batch_size: int = 64):
     """Logits at the last position of ``ids``, one row per spec: layers and/or (layer, head) pairs transplanted."""
-    import torch
-
-    in_batch = not isinstance(donor, dict)
-    logits = []
-    with torch.no_grad():
-        for first in range(0, len(specs), batch_size):
-            chunk = specs[first:first + batch_size]
-            inputs = [list(donor)] * in_batch + [ids] * len(chunk)
-            routed = attention_transplanted_in_batch(model, chunk) if in_batch else attention_transplanted(
-                model, donor, chunk)
-            with routed:
-                out = model(input_ids=torch.tensor(inputs, device=model.device), use_cache=False, logits_to_keep=1)
-            logits.append(out.logits[int(in_batch):, -1])
-    return torch.cat(logits)
+    if isinstance(donor, dict):
+        (logits,) = intervene(specs, lambda chunk: attention_transplanted(model, donor, chunk),
+                              last_logits_measure(model, ids), batch_size)
+    else:
+        (logits,) = intervene(specs, lambda chunk: attention_transplanted_in_batch(model, chunk),
+                              last_logits_measure(model, ids, donor), batch_size)
+    return logits
 
 
 def record(model, ids: list[int], layers: Sequence[int] | None = None) -> dict:

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from generator.analyses.formats import format_prompt_ids
+from generator.analyses.prompting import format_prompt_ids
 from generator.capture.generation import token_pieces
 from tests.conftest import REPO_ROOT
 
