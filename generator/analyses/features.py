@@ -49,18 +49,7 @@ class SparseAutoencoder:
 def load_sae(path: Path, d_in: int) -> SparseAutoencoder:
     """Read and check an SAE file; errors name the file, the key and the expected shape."""
     path = Path(path)
-    if not path.is_file():
-        raise AnalysisError(f"{path}: SAE file not found (analyses.features.sae)")
-    try:
-        if path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as data:
-                tensors = {k: np.asarray(data[k]) for k in data.files}
-        else:
-            from safetensors.numpy import load_file
-
-            tensors = load_file(str(path))
-    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear message
-        raise AnalysisError(f"{path}: not a readable safetensors or npz file ({exc})") from exc
+    tensors = _sae_tensors(path)
     if "W_enc" in tensors:
         weight = tensors["W_enc"]
     elif "encoder.weight" in tensors:
@@ -82,6 +71,21 @@ def load_sae(path: Path, d_in: int) -> SparseAutoencoder:
             raise AnalysisError(f"{path}: key {key!r}: contains NaN or infinity")
     return SparseAutoencoder(weight.astype(np.float32), bias.astype(np.float32),
                              None if threshold is None else threshold.astype(np.float32))
+
+
+def _sae_tensors(path: Path) -> dict[str, np.ndarray]:
+    """Every array of a safetensors or npz file (never a pickle)."""
+    if not path.is_file():
+        raise AnalysisError(f"{path}: SAE file not found (analyses.features.sae)")
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as data:
+                return {k: np.asarray(data[k]) for k in data.files}
+        from safetensors.numpy import load_file
+
+        return load_file(str(path))
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear message
+        raise AnalysisError(f"{path}: not a readable safetensors or npz file ({exc})") from exc
 
 
 class FeatureAnalysis(Analysis):

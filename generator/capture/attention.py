@@ -559,13 +559,7 @@ def capture_attention_batch(model, input_ids, attention_mask, segment_ids: Seque
 
     batch, width = input_ids.shape
     valid = attention_mask.bool().cpu().numpy()
-    n_segments = max(1, max(int(np.max(s)) + 1 if len(s) else 0 for s in segment_ids))
-    matrix = np.zeros((batch, width, n_segments), dtype=np.float32)
-    for row, ids in enumerate(segment_ids):
-        positions = np.flatnonzero(valid[row])
-        if len(positions) != len(ids):
-            raise ValueError(f"sequence {row}: {len(ids)} segment ids for {len(positions)} tokens")
-        matrix[row, positions] = segment_matrix(np.asarray(ids), n_segments)
+    matrix = _segment_matrices(valid, segment_ids)
     recorder = PassRecorder(torch.from_numpy(matrix).to(input_ids.device), options, int(valid.sum(1).max()))
     with capturing(model, recorder), torch.no_grad():
         model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False, logits_to_keep=1)
@@ -594,21 +588,40 @@ def capture_attention_batch(model, input_ids, attention_mask, segment_ids: Seque
         if recorder.pooled:
             if batch > 1:
                 raise ValueError("pooled maps of long sequences are captured one sequence at a time")
-            heads, sums, maxes = [], [], []
-            for layer, entry in enumerate(layers):
-                if "pooled" in entry:
-                    names, pooled_sum, pooled_max = entry["pooled"]
-                    heads += [(layer, h) for h in names]
-                    sums.append(pooled_sum[0])
-                    maxes.append(pooled_max[0])
-            edges = recorder.edges
-            area = np.outer(np.diff(edges), np.diff(edges)).astype(np.float32)
-            capture.pooled_heads = np.array(heads, dtype=np.int64).reshape(-1, 2)
-            capture.pooled_mean = torch.cat(sums).cpu().numpy() / area
-            capture.pooled_max = torch.cat(maxes).cpu().numpy()
-            capture.pooled_edges = edges
+            _add_pooled(capture, layers, recorder.edges)
         captures.append(capture)
     return captures
+
+
+def _segment_matrices(valid: np.ndarray, segment_ids: Sequence[np.ndarray]) -> np.ndarray:
+    """[batch, width, segments] one-hot segment membership of every real token (padding: all zero)."""
+    batch, width = valid.shape
+    n_segments = max(1, max(int(np.max(s)) + 1 if len(s) else 0 for s in segment_ids))
+    matrix = np.zeros((batch, width, n_segments), dtype=np.float32)
+    for row, ids in enumerate(segment_ids):
+        positions = np.flatnonzero(valid[row])
+        if len(positions) != len(ids):
+            raise ValueError(f"sequence {row}: {len(ids)} segment ids for {len(positions)} tokens")
+        matrix[row, positions] = segment_matrix(np.asarray(ids), n_segments)
+    return matrix
+
+
+def _add_pooled(capture: AttentionCapture, layers: list[dict], edges: np.ndarray) -> None:
+    """The pooled maps of the heads that kept them (one sequence): mean and maximum per block of the grid."""
+    import torch
+
+    heads, sums, maxes = [], [], []
+    for layer, entry in enumerate(layers):
+        if "pooled" in entry:
+            names, pooled_sum, pooled_max = entry["pooled"]
+            heads += [(layer, h) for h in names]
+            sums.append(pooled_sum[0])
+            maxes.append(pooled_max[0])
+    area = np.outer(np.diff(edges), np.diff(edges)).astype(np.float32)
+    capture.pooled_heads = np.array(heads, dtype=np.int64).reshape(-1, 2)
+    capture.pooled_mean = torch.cat(sums).cpu().numpy() / area
+    capture.pooled_max = torch.cat(maxes).cpu().numpy()
+    capture.pooled_edges = edges
 
 
 def _positions(valid: np.ndarray) -> slice | np.ndarray:

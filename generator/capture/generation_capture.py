@@ -219,39 +219,9 @@ def _finish(sequence: int, tracker: _SequenceTracker, pad: int, recorder: _Strea
     parts = np.unique(final)  # parts that have tokens, in order: the trajectory's segments
     mass_rows, entropy_rows, max_rows, map_rows = [], [], [], []
     for layer in range(n_layers):
-        layer_mass, layer_entropy, layer_max, layer_maps = [], [], [], []
-        position = 0  # next token index whose row we need
-        for step, entry in zip(recorder.steps, recorder.by_layer[layer]):
-            # rows of this step in token coordinates: the last `rows` key positions
-            first_token = step.n_keys - step.rows - pad
-            for r in range(step.rows):
-                token = first_token + r
-                if token != position or token >= n_tokens:
-                    continue
-                mass = entry["segment_mass"][sequence, :, r].numpy().copy()  # [head, MAX_PARTS]
-                if step.rows == 1:  # a generated row; the prompt's rows have no pending keys
-                    tail = entry["tail"][sequence, :, r].numpy()  # [head, TAIL] weights on the last keys
-                    owners_then = step.owners[sequence]
-                    for slot in range(TAIL):
-                        key_token = token - (TAIL - 1 - slot)
-                        if key_token < tracker.n_prompt or owners_then[slot] < 0:
-                            continue  # prompt keys never change part
-                        before, after = owners_then[slot], final[key_token]
-                        if before != after:
-                            mass[:, before] -= tail[:, slot]
-                            mass[:, after] += tail[:, slot]
-                layer_mass.append(mass[:, parts])
-                layer_entropy.append(entry["entropy"][sequence, :, r].numpy())
-                layer_max.append(entry["max_weight"][sequence, :, r].numpy())
-                if keep_rows:
-                    row = np.zeros((mass.shape[0], n_tokens), dtype=np.float32)
-                    weights = entry["maps"][sequence, :, r, pad:].numpy()
-                    row[:, : min(n_tokens, weights.shape[-1])] = weights[:, :n_tokens]
-                    layer_maps.append(row)
-                position += 1
-        if position != n_tokens:
-            raise RuntimeError(f"sequence {sequence}: captured {position} rows for {n_tokens} tokens")
-        mass_rows.append(np.stack(layer_mass, axis=1))
+        layer_mass, layer_entropy, layer_max, layer_maps = _layer_rows(sequence, layer, tracker, final, pad, recorder,
+                                                                       keep_rows)
+        mass_rows.append(np.stack([mass[:, parts] for mass in layer_mass], axis=1))
         entropy_rows.append(np.stack(layer_entropy, axis=1))
         max_rows.append(np.stack(layer_max, axis=1))
         if keep_rows:
@@ -262,6 +232,53 @@ def _finish(sequence: int, tracker: _SequenceTracker, pad: int, recorder: _Strea
         max_weight=np.stack(max_rows).astype(np.float32),
         maps=np.stack(map_rows).astype(np.float32) if keep_rows else None,
     )
+
+
+def _layer_rows(sequence: int, layer: int, tracker: _SequenceTracker, final: np.ndarray, pad: int,
+                recorder: _StreamRecorder, keep_rows: bool) -> tuple[list, list, list, list]:
+    """One layer's row per token of one sequence: segment mass (by final part), entropy, maximum, map."""
+    n_tokens = len(tracker.tokens)
+    layer_mass, layer_entropy, layer_max, layer_maps = [], [], [], []
+    position = 0  # next token index whose row we need
+    for step, entry in zip(recorder.steps, recorder.by_layer[layer]):
+        # rows of this step in token coordinates: the last `rows` key positions
+        first_token = step.n_keys - step.rows - pad
+        for r in range(step.rows):
+            token = first_token + r
+            if token != position or token >= n_tokens:
+                continue
+            mass = entry["segment_mass"][sequence, :, r].numpy().copy()  # [head, MAX_PARTS]
+            if step.rows == 1:  # a generated row; the prompt's rows have no pending keys
+                _move_tail_mass(mass, entry["tail"][sequence, :, r].numpy(), step.owners[sequence], token,
+                                tracker.n_prompt, final)
+            layer_mass.append(mass)
+            layer_entropy.append(entry["entropy"][sequence, :, r].numpy())
+            layer_max.append(entry["max_weight"][sequence, :, r].numpy())
+            if keep_rows:
+                row = np.zeros((mass.shape[0], n_tokens), dtype=np.float32)
+                weights = entry["maps"][sequence, :, r, pad:].numpy()
+                row[:, : min(n_tokens, weights.shape[-1])] = weights[:, :n_tokens]
+                layer_maps.append(row)
+            position += 1
+    if position != n_tokens:
+        raise RuntimeError(f"sequence {sequence}: captured {position} rows for {n_tokens} tokens")
+    return layer_mass, layer_entropy, layer_max, layer_maps
+
+
+def _move_tail_mass(mass: np.ndarray, tail: np.ndarray, owners_then: np.ndarray, token: int, n_prompt: int,
+                    final: np.ndarray) -> None:
+    """Move the weight on the last TAIL keys from the part each key had when the row was made to its final part.
+
+    ``mass`` is [head, MAX_PARTS], changed in place; ``tail`` [head, TAIL] the weights on those keys.
+    """
+    for slot in range(TAIL):
+        key_token = token - (TAIL - 1 - slot)
+        if key_token < n_prompt or owners_then[slot] < 0:
+            continue  # prompt keys never change part
+        before, after = owners_then[slot], final[key_token]
+        if before != after:
+            mass[:, before] -= tail[:, slot]
+            mass[:, after] += tail[:, slot]
 
 
 def generate_with_capture(model, tokenizer, examples: Sequence[Example], max_new_tokens: int,

@@ -78,8 +78,14 @@ def load_model(spec, device: str | None = None) -> LoadedModel:
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
+    info = _model_info(spec, model, local, device)
+    return LoadedModel(model, tokenizer, info)
+
+
+def _model_info(spec, model, local: Path | None, device: str) -> ModelInfo:
+    """What the manifest records of the loaded model (a local checkpoint by folder name and weights' hash)."""
     text_config = model.config.get_text_config()
-    info = ModelInfo(
+    return ModelInfo(
         id=local.name if local is not None else spec.id,
         revision=spec.revision,
         weights_sha256=weights_sha256(local) if local is not None else None,
@@ -90,7 +96,6 @@ def load_model(spec, device: str | None = None) -> LoadedModel:
         device="auto (device_map)" if spec.device_map else device,
         source=spec.source,
     )
-    return LoadedModel(model, tokenizer, info)
 
 
 def _load_weights(auto_class, spec, common: dict):

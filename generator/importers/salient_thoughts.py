@@ -37,26 +37,9 @@ def read(source: Path) -> ImportedRun:
         raise ImportValidationError(f"{source}: no <dataset>_<index>/{FILE_NAME} files found")
     examples, shape = [], None
     for path in files:
-        dataset, underscore, index = path.parent.name.rpartition("_")
-        if not underscore or not dataset or not index.isdigit():
-            raise ImportValidationError(f"{path}: folder name {path.parent.name!r}: expected <dataset>_<index>, "
-                                        "e.g. aime_1 or math-algebra_0")
-        try:
-            # memory-mapped: a header that claims more than the file holds fails here, nothing is allocated
-            raw = np.load(path, mmap_mode="r", allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise ImportValidationError(f"{path}: not a NumPy .npy array ({exc})") from exc
-        array = finite_array(raw, str(path), "array", 3)
-        if shape is not None and array.shape[:2] != shape:
-            raise ImportValidationError(f"{path}: field 'array': expected (layers, heads) = {shape} like the other "
-                                        f"files, got {array.shape[:2]}")
-        shape = array.shape[:2]
-        steps = [Segment(f"step {i + 1}", "step", 0, 0, 0, 0) for i in range(array.shape[2])]
-        trajectory = text_trajectory(path.parent.name, dataset, [], segments=steps,
-                                     metadata={"source": f"{path.parent.name}/{FILE_NAME}"})
-        layers = layer_numbers(array.shape[0])
-        examples.append(ImportedExample(trajectory, (SalienceExample(
-            array, np.array(layers, np.int64), np.arange(array.shape[2], dtype=np.int64)),)))
+        example = _read_example(path, shape)
+        shape = example.results[0].salience.shape[:2]
+        examples.append(example)
     summaries = {}
     for dataset in sorted({e.trajectory.dataset for e in examples}):
         members = [e for e in examples if e.trajectory.dataset == dataset]
@@ -64,6 +47,29 @@ def read(source: Path) -> ImportedRun:
                                                  [e.results[0] for e in members],
                                                  [[s.name for s in e.trajectory.segments] for e in members])]
     return ImportedRun("imported salient thoughts", int(shape[0]), int(shape[1]), examples, summaries)
+
+
+def _read_example(path: Path, shape: tuple[int, int] | None) -> ImportedExample:
+    """One <dataset>_<index>/salient_thoughts.npy as an example; ``shape`` is (layers, heads) of the others."""
+    dataset, underscore, index = path.parent.name.rpartition("_")
+    if not underscore or not dataset or not index.isdigit():
+        raise ImportValidationError(f"{path}: folder name {path.parent.name!r}: expected <dataset>_<index>, "
+                                    "e.g. aime_1 or math-algebra_0")
+    try:
+        # memory-mapped: a header that claims more than the file holds fails here, nothing is allocated
+        raw = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise ImportValidationError(f"{path}: not a NumPy .npy array ({exc})") from exc
+    array = finite_array(raw, str(path), "array", 3)
+    if shape is not None and array.shape[:2] != shape:
+        raise ImportValidationError(f"{path}: field 'array': expected (layers, heads) = {shape} like the other "
+                                    f"files, got {array.shape[:2]}")
+    steps = [Segment(f"step {i + 1}", "step", 0, 0, 0, 0) for i in range(array.shape[2])]
+    trajectory = text_trajectory(path.parent.name, dataset, [], segments=steps,
+                                 metadata={"source": f"{path.parent.name}/{FILE_NAME}"})
+    layers = layer_numbers(array.shape[0])
+    return ImportedExample(trajectory, (SalienceExample(
+        array, np.array(layers, np.int64), np.arange(array.shape[2], dtype=np.int64)),))
 
 
 IMPORTER = Importer("salient-thoughts", "a tree of <dataset>_<index>/salient_thoughts.npy (layers, heads, steps)", read)

@@ -36,6 +36,20 @@ def ablation_dataset(site: SiteContext, run: Run, dataset: str, trajectories: li
                                    "drop in answer log-prob")
     context["bars_figure"] = site.figure("importance-by-position", run.name, dataset, None, written, page_dir)
     # examples x parts, first method and first ablation layer
+    matrix = _importance_matrix(run, dataset, trajectories, parts)
+    ids = [t.example_id for t in trajectories]
+    context["heatmap"] = embed(plots.matrix_heatmap(matrix, ids, parts, f"{base}-heatmap",
+                                                    f"Importance ({methods[0]}), examples x parts", "importance"))
+    written = figures.matrix_heatmap(matrix, ids, parts, figure_dir / "importance-heatmap",
+                                     f"{dataset}: importance ({methods[0]})", "drop in answer log-prob")
+    context["heatmap_figure"] = site.figure("importance-heatmap", run.name, dataset, None, written, page_dir)
+    stats = summary.attention_vs_importance
+    context["correlation"] = _correlation(site, run, dataset, page_dir, stats, parts) if stats else None
+    return context
+
+
+def _importance_matrix(run: Run, dataset: str, trajectories: list[Trajectory], parts: list[str]) -> np.ndarray:
+    """[example, part] importance (first method, first layer); NaN where an example lacks the part."""
     matrix = np.full((len(trajectories), len(parts)), np.nan, dtype=np.float32)
     for row, t in enumerate(trajectories):
         result = run.result(dataset, t.example_id, AblationExample)
@@ -45,42 +59,39 @@ def ablation_dataset(site: SiteContext, run: Run, dataset: str, trajectories: li
         for p_index, name in enumerate(names):
             if name in parts:
                 matrix[row, parts.index(name)] = result.importance()[p_index]
-    ids = [t.example_id for t in trajectories]
-    context["heatmap"] = embed(plots.matrix_heatmap(matrix, ids, parts, f"{base}-heatmap",
-                                                    f"Importance ({methods[0]}), examples x parts", "importance"))
-    written = figures.matrix_heatmap(matrix, ids, parts, figure_dir / "importance-heatmap",
-                                     f"{dataset}: importance ({methods[0]})", "drop in answer log-prob")
-    context["heatmap_figure"] = site.figure("importance-heatmap", run.name, dataset, None, written, page_dir)
-    stats = summary.attention_vs_importance
-    context["correlation"] = None
-    if stats:
-        panels = [{"layer": e.layer, "x": list(e.points.attention), "y": list(e.points.importance),
-                   "label": list(e.points.part), "slope": e.slope, "intercept": e.intercept,
-                   "r": e.pearson_r, "p": e.pearson_p, "n": e.n} for e in stats.by_layer]
-        written = figures.scatter_grid(panels, figure_dir / "attention-vs-importance", "attention from answer",
-                                       "importance")
-        context["correlation"] = {
-            "x": stats.x, "y": stats.y,
-            "scatter": embed(plots.scatter_by_layer(panels, f"{base}-scatter", "attention from answer", "importance")),
-            "figure": site.figure("attention-vs-importance", run.name, dataset, None, written, page_dir),
-            "by_position": None,
-            "rows": [{"layer": e.layer, "n": e.n, "pearson_r": format_number(e.pearson_r),
-                      "pearson_p": format_number(e.pearson_p), "spearman_rho": format_number(e.spearman_rho),
-                      "spearman_p": format_number(e.spearman_p),
-                      "by_position": [(label, format_number(c.pearson_r), c.n) for label, c in e.by_position.items()]}
-                     for e in stats.by_layer],
-        }
-        # correlation by position: Pearson r per layer (rows) and step (columns)
-        r = np.array([[finite_or_nan(e.by_position[p].pearson_r) for p in parts] for e in stats.by_layer],
-                     dtype=np.float32)
-        layers = [f"layer {e.layer}" for e in stats.by_layer]
-        written = figures.matrix_heatmap(r, layers, parts, figure_dir / "correlation-by-position",
-                                         f"{dataset}: attention-importance r by position", "Pearson r")
-        context["correlation"]["by_position"] = {
-            "plot": embed(plots.matrix_heatmap(r, layers, parts, f"{base}-by-position",
-                                               "Pearson r by position (grey: undefined)", "r", -1.0, 1.0)),
-            "figure": site.figure("correlation-by-position", run.name, dataset, None, written, page_dir)}
-    return context
+    return matrix
+
+
+def _correlation(site: SiteContext, run: Run, dataset: str, page_dir: str, stats, parts: list[str]) -> dict:
+    """Attention versus importance: a scatter per layer, its table, and Pearson r by position."""
+    base = plot_target(run, dataset, "ablation")
+    figure_dir = site.docs_dir / page_dir / "figures"
+    panels = [{"layer": e.layer, "x": list(e.points.attention), "y": list(e.points.importance),
+               "label": list(e.points.part), "slope": e.slope, "intercept": e.intercept,
+               "r": e.pearson_r, "p": e.pearson_p, "n": e.n} for e in stats.by_layer]
+    written = figures.scatter_grid(panels, figure_dir / "attention-vs-importance", "attention from answer",
+                                   "importance")
+    correlation = {
+        "x": stats.x, "y": stats.y,
+        "scatter": embed(plots.scatter_by_layer(panels, f"{base}-scatter", "attention from answer", "importance")),
+        "figure": site.figure("attention-vs-importance", run.name, dataset, None, written, page_dir),
+        "rows": [{"layer": e.layer, "n": e.n, "pearson_r": format_number(e.pearson_r),
+                  "pearson_p": format_number(e.pearson_p), "spearman_rho": format_number(e.spearman_rho),
+                  "spearman_p": format_number(e.spearman_p),
+                  "by_position": [(label, format_number(c.pearson_r), c.n) for label, c in e.by_position.items()]}
+                 for e in stats.by_layer],
+    }
+    # correlation by position: Pearson r per layer (rows) and step (columns)
+    r = np.array([[finite_or_nan(e.by_position[p].pearson_r) for p in parts] for e in stats.by_layer],
+                 dtype=np.float32)
+    layers = [f"layer {e.layer}" for e in stats.by_layer]
+    written = figures.matrix_heatmap(r, layers, parts, figure_dir / "correlation-by-position",
+                                     f"{dataset}: attention-importance r by position", "Pearson r")
+    correlation["by_position"] = {
+        "plot": embed(plots.matrix_heatmap(r, layers, parts, f"{base}-by-position",
+                                           "Pearson r by position (grey: undefined)", "r", -1.0, 1.0)),
+        "figure": site.figure("correlation-by-position", run.name, dataset, None, written, page_dir)}
+    return correlation
 
 
 def ablation_example(site: SiteContext, run: Run, trajectory: Trajectory, page_dir: str):
@@ -90,30 +101,13 @@ def ablation_example(site: SiteContext, run: Run, trajectory: Trajectory, page_d
         return None
     summary = run.summary(dataset, AblationSummary)
     methods = list(summary.methods) if summary else [f"method {i}" for i in range(result.delta_logprob.shape[0])]
-    layers = [int(x) for x in result.layers]
     parts = [trajectory.segments[int(i)].name for i in result.part_segments]
-    attention = None
-    attention_result = run.result(dataset, trajectory.example_id, AttentionExample)
-    if attention_result is not None:
-        mass = attention_result.answer_segment_mass  # [layer, head, segment]
-        attention = [[format_number(float(mass[l, :, int(s)].mean())) for l in range(mass.shape[0])]
-                     for s in result.part_segments]
-    rows = []
-    for p_index, part in enumerate(parts):
-        effects = []
-        for m_index, method in enumerate(methods):
-            for l_index, layer in enumerate(layers):
-                if method == "knockout" and l_index > 0:
-                    continue
-                value = result.delta_logprob[m_index, l_index, p_index]
-                stays = result.stays_correct[m_index, l_index, p_index]
-                label = method if method == "knockout" else f"{method} @ layer {layer}"
-                effects.append((label, format_number(float(-value)), "–" if not np.isfinite(stays) else ("yes" if stays else "no")))
-        rows.append({"part": part, "effects": effects, "attention": attention[p_index] if attention else None})
-    series = {}
-    for m_index, method in enumerate(methods):
-        series[method] = {part: MeanWithCI(1, float(result.importance(m_index)[p]), None, None)
-                          for p, part in enumerate(parts)}
+    attention = _answer_attention(run, trajectory, result)
+    effects = _effects(result, methods, parts)
+    rows = [{"part": part, "effects": effects[p_index], "attention": attention[p_index] if attention else None}
+            for p_index, part in enumerate(parts)]
+    series = {method: {part: MeanWithCI(1, float(result.importance(m_index)[p]), None, None)
+                       for p, part in enumerate(parts)} for m_index, method in enumerate(methods)}
     figure = None
     if parts and site.example_figures:
         first = [float(v) for v in result.importance()]
@@ -126,3 +120,32 @@ def ablation_example(site: SiteContext, run: Run, trajectory: Trajectory, page_d
             "n_layers": None if attention is None else len(attention[0]) if attention else 0,
             "bars": embed(plots.bars_with_ci(series, plot_target(run, dataset, trajectory.example_id, "ablation"),
                                              "Ablation effect per part", "drop in answer log-prob")) if parts else None}
+
+
+def _answer_attention(run: Run, trajectory: Trajectory, result: AblationExample) -> list[list[str]] | None:
+    """Per part, per layer: the answer's attention to the part's segment (mean over heads), when measured."""
+    attention_result = run.result(trajectory.dataset, trajectory.example_id, AttentionExample)
+    if attention_result is None:
+        return None
+    mass = attention_result.answer_segment_mass  # [layer, head, segment]
+    return [[format_number(float(mass[l, :, int(s)].mean())) for l in range(mass.shape[0])]
+            for s in result.part_segments]
+
+
+def _effects(result: AblationExample, methods: list[str], parts: list[str]) -> list[list[tuple[str, str, str]]]:
+    """Per part: (method and layer, drop in log-probability, still correct?) for every ablation that ran."""
+    layers = [int(x) for x in result.layers]
+    by_part = []
+    for p_index in range(len(parts)):
+        effects = []
+        for m_index, method in enumerate(methods):
+            for l_index, layer in enumerate(layers):
+                if method == "knockout" and l_index > 0:
+                    continue
+                value = result.delta_logprob[m_index, l_index, p_index]
+                stays = result.stays_correct[m_index, l_index, p_index]
+                label = method if method == "knockout" else f"{method} @ layer {layer}"
+                kept = "–" if not np.isfinite(stays) else ("yes" if stays else "no")
+                effects.append((label, format_number(float(-value)), kept))
+        by_part.append(effects)
+    return by_part
