@@ -42,7 +42,7 @@ def main() -> None:
     from generator.capture.generation import generate
     from generator.config import parse_config
     from generator.datasets import load_dataset
-    from generator.pipeline import build_trajectory
+    from generator.sources import build_trajectory
     from generator.store.records import segment_ids
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

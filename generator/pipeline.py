@@ -1,7 +1,8 @@
 """model + datasets -> analyses -> run directory, example by example. Never renders anything.
 
-Per dataset, three stages: (1) batch by batch, generate (capturing attention when an analysis
-asks) and run every analysis that needs no other example, writing each example whole as it
+Per dataset, three stages: (1) batch by batch, make the trajectories (a ``TrajectorySource``:
+generation, generation that captures attention when an analysis asks, or the agent loop) and
+run every analysis that needs no other example, writing each example whole as it
 finishes; (2) analyses that need the whole dataset first (``prepare_dataset``) read the stored
 trajectories back and add their results; (3) the dataset summaries are computed from the
 stored results. Memory holds one batch, never the dataset; a killed run resumes at the first
@@ -23,17 +24,13 @@ from collections.abc import Sequence
 
 from tqdm import tqdm
 
-from generator.agent.loop import AgentSpec, agent_format, model_reply, run_agent
-from generator.agent.trajectory import agent_trajectory
 from generator.analyses import Analysis, AnalysisError, ExampleContext, get_analysis
 from generator.capture import CaptureError, CaptureOptions
-from generator.capture.generation import Generation, generate_batch, token_pieces
-from generator.capture.generation_capture import generate_with_capture
 from generator.capture.model_loading import LoadedModel, load_model
-from generator.capture.segmentation import parse_answer, segment_trajectory
 from generator.config import ConfigError, DatasetSpec, RunConfig
 from generator.datasets import DatasetError, Example, load_dataset
 from generator.distributed import Shard, finish, shard_from_environment, start, wait_for_all
+from generator.sources import TrajectorySource, source_for
 from generator.store.records import SCHEMA_VERSION, AnalysisEntry, DatasetEntry, Manifest, Trajectory, segment_ids
 from generator.store.result_types import DatasetSummary
 from generator.store.run_directory import Run, RunWriter, check_target, open_run, publish_run, run_root_for_rank
@@ -53,33 +50,6 @@ def library_versions() -> dict[str, str]:
     except importlib.metadata.PackageNotFoundError:
         pass
     return versions
-
-
-def build_trajectory(generation: Generation, dataset: str, tokenizer, config: RunConfig) -> Trajectory:
-    example: Example = generation.example
-    pieces, offsets, text = token_pieces(tokenizer, generation.token_ids)
-    prompt_end = offsets[generation.n_prompt_tokens - 1][1] if generation.n_prompt_tokens else 0
-    generated_text = text[prompt_end:]
-    parsed = parse_answer(generated_text, config.segmentation)
-    correct = None if example.answer is None else (parsed is not None and parsed == example.answer.strip())
-    metadata = {k: v for k, v in (("difficulty", example.difficulty), ("category", example.category)) if v}
-    metadata.update(example.extra)
-    return Trajectory(
-        example_id=example.id,
-        dataset=dataset,
-        prompt=example.prompt,
-        generated_text=generated_text,
-        text=text,
-        tokens=tuple(pieces),
-        token_offsets=tuple(offsets),
-        token_ids=generation.token_ids,
-        n_prompt_tokens=generation.n_prompt_tokens,
-        segments=segment_trajectory(text, offsets, generation.n_prompt_tokens, config.segmentation),
-        expected_answer=example.answer,
-        parsed_answer=parsed,
-        correct=correct,
-        metadata=metadata,
-    )
 
 
 @dataclass
@@ -134,7 +104,7 @@ class _Job:
     dataset: str
     examples: list[Example]
     active: dict[str, tuple[Analysis, object]]
-    agent: AgentSpec | None = None  # an agent dataset: the loop answers each query with tools
+    source: TrajectorySource  # how its trajectories are made (generation, with capture, the agent loop)
 
     def context(self, trajectory: Trajectory, captured=None) -> ExampleContext:
         import torch
@@ -196,11 +166,11 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
     plan = plan_run(config, raw_config, config_sha256, output_dir, overwrite, shard)
     loaded = loaded or load_model(config.model, device=_device_for(config, shard))
     start(shard, str(loaded.model.device))
-    by_dataset, datasets = _check_with_model(plan, loaded)
+    by_dataset, datasets, sources = _check_with_model(plan, loaded)
     writer, mode, existed = _open(plan, loaded, overwrite, shard)
     reused = sum(writer.has_example(name, e.id) for name, examples in datasets.items() for e in examples)
     jobs = [_Job(loaded.model, loaded.tokenizer, config, writer, shard, spec.name, datasets[spec.name],
-                 by_dataset[spec.name], spec.agent) for spec in config.datasets]
+                 by_dataset[spec.name], sources[spec.name]) for spec in config.datasets]
     _run_stages(jobs, writer, mode, existed and writer.root == plan.directory, shard)
     accuracy = {job.dataset: _accuracy(job.trajectories()) for job in jobs}
     if shard.is_main:
@@ -210,19 +180,23 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
     return RunSummary(plan.directory, sum(len(e) for e in datasets.values()), accuracy, mode, reused, shard)
 
 
-def _check_with_model(plan: RunPlan, loaded: LoadedModel) -> tuple[dict, dict[str, list[Example]]]:
-    """Each dataset's analyses checked against the model, agent formats against its tokenizer, prompts fitted."""
+def _check_with_model(plan: RunPlan, loaded: LoadedModel) -> tuple[dict, dict[str, list[Example]],
+                                                                   dict[str, TrajectorySource]]:
+    """Each dataset's analyses checked against the model, its trajectory source against the model and
+    tokenizer (an agent's chat template), prompts fitted."""
     config = plan.config
     by_dataset = {spec.name: dataset_analyses(config, spec, plan.analyses) for spec in config.datasets}
     for analyses in by_dataset.values():
         for analysis, options in analyses.values():
             analysis.check_model(loaded.model, options)
-    for spec in config.datasets:
-        if spec.agent is not None:  # a chat template that drops tool turns is refused before any example runs
-            agent_format(spec.agent, loaded.tokenizer)
+    sources = {spec.name: source_for(loaded.model, loaded.tokenizer, config, spec.name, spec.agent,
+                                     generation_capture(_streaming(by_dataset[spec.name])))
+               for spec in config.datasets}
+    for source in sources.values():
+        source.check()
     datasets = {spec.name: fit_prompts(plan.datasets[spec.name], loaded, config, Path(spec.path))
                 for spec in config.datasets}
-    return by_dataset, datasets
+    return by_dataset, datasets, sources
 
 
 def _open(plan: RunPlan, loaded: LoadedModel, overwrite: bool, shard: Shard) -> tuple[RunWriter, str, bool]:
@@ -365,48 +339,28 @@ def _device_for(config: RunConfig, shard: Shard) -> str | None:
     return None
 
 
+def _streaming(active: dict[str, tuple[Analysis, object]]) -> dict[str, tuple[Analysis, object]]:
+    """The analyses that run on each example as it is made (the others need the whole dataset first)."""
+    return {name: pair for name, pair in active.items() if not pair[0].needs_whole_dataset()}
+
+
 def _generate_and_analyse(job: _Job) -> None:
-    """Batch by batch: generate (capturing when an analysis asks), then every analysis that needs no
-    other example; each example's directory appears whole. Finished batches are skipped."""
-    streaming = {n: pair for n, pair in job.active.items() if not pair[0].needs_whole_dataset()}
-    capture = generation_capture(streaming) if job.agent is None else None  # agents: captured after the loop
+    """Batch by batch: make the trajectories, then run every analysis that needs no other example; each
+    example's directory appears whole. Finished batches are skipped."""
+    streaming = _streaming(job.active)
     with tqdm(total=len(job.examples), desc=f"generating {job.dataset}", unit="example") as bar:
         for index, batch in enumerate(job.batches()):
             bar.update(len(batch))
             todo = {e.id for e in batch if not job.writer.has_example(job.dataset, e.id)}
             if not todo or not job.shard.owns_batch(index):
                 continue
-            # the whole batch is generated again, so padding and numbers equal an uninterrupted run (an agent
-            # answers one query at a time: only the unfinished ones run)
-            if job.agent is not None:
+            if not job.source.whole_batches:
                 batch = [e for e in batch if e.id in todo]
-            for trajectory, captured in _generate_batch(job, batch, capture):
+            for trajectory, captured in job.source.make(batch):
                 if trajectory.example_id in todo:
                     context = job.context(trajectory, captured)
                     results = [analysis.analyze_example(context, options) for analysis, options in streaming.values()]
                     job.writer.write_example(trajectory, results)
-
-
-def _generate_batch(job: _Job, batch: list[Example], capture: CaptureOptions | None):
-    config = job.config
-    if job.agent is not None:
-        return [(trajectory, None) for trajectory in _run_agents(job, batch)]
-    if capture is None:
-        generations = [(g, None) for g in generate_batch(job.model, job.tokenizer, batch,
-                                                          config.generation.max_new_tokens)]
-    else:
-        generations = [(c.generation, c.capture) for c in generate_with_capture(
-            job.model, job.tokenizer, batch, config.generation.max_new_tokens, config.segmentation, capture)]
-    return [(build_trajectory(g, job.dataset, job.tokenizer, config), captured) for g, captured in generations]
-
-
-def _run_agents(job: _Job, batch: list[Example]) -> list[Trajectory]:
-    """Each query through the agent loop (tools run for real), as a trajectory over the whole conversation."""
-    spec = job.agent
-    fmt = agent_format(spec, job.tokenizer)
-    reply = model_reply(job.model, job.tokenizer, spec)
-    return [agent_trajectory(run_agent(example.prompt, reply, spec, fmt), example, job.dataset, job.tokenizer, spec)
-            for example in batch]
 
 
 def _analyse_with_the_whole_dataset(job: _Job) -> None:

@@ -1,0 +1,130 @@
+"""Ways to make trajectories: each turns a batch of dataset examples into stored-to-be trajectories.
+
+The pipeline asks a ``TrajectorySource`` for each batch and never asks which kind it is. Today
+there are three: plain generation, generation that captures attention as it goes (when an
+analysis asks for it), and the agent loop (tools run for real; one trajectory per
+conversation). Another way to make trajectories (latent thoughts, say) is one more class here
+and one more case in ``source_for``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from generator.agent.loop import AgentSpec, agent_format, model_reply, run_agent
+from generator.agent.trajectory import agent_trajectory
+from generator.capture import AttentionCapture, CaptureOptions
+from generator.capture.generation import Generation, generate_batch, token_pieces
+from generator.capture.generation_capture import generate_with_capture
+from generator.capture.segmentation import parse_answer, segment_trajectory
+from generator.config import RunConfig
+from generator.datasets import Example
+from generator.store.records import Trajectory
+
+Made = list[tuple[Trajectory, AttentionCapture | None]]  # each trajectory, with its attention when captured
+
+
+class TrajectorySource(Protocol):
+    # True: a resumed batch is made again whole, so padding (and every number) equals an uninterrupted
+    # run; False: examples are independent, and only the unfinished ones are made
+    whole_batches: bool
+
+    def check(self) -> None:
+        """Refuse, before any example runs, what cannot work with this model (e.g. a chat template)."""
+
+    def make(self, batch: list[Example]) -> Made:
+        """The batch's trajectories, in order."""
+
+
+def build_trajectory(generation: Generation, dataset: str, tokenizer, config: RunConfig) -> Trajectory:
+    """A generation as a trajectory: its tokens, text, segments and parsed answer."""
+    example: Example = generation.example
+    pieces, offsets, text = token_pieces(tokenizer, generation.token_ids)
+    prompt_end = offsets[generation.n_prompt_tokens - 1][1] if generation.n_prompt_tokens else 0
+    generated_text = text[prompt_end:]
+    parsed = parse_answer(generated_text, config.segmentation)
+    correct = None if example.answer is None else (parsed is not None and parsed == example.answer.strip())
+    metadata = {k: v for k, v in (("difficulty", example.difficulty), ("category", example.category)) if v}
+    metadata.update(example.extra)
+    return Trajectory(
+        example_id=example.id,
+        dataset=dataset,
+        prompt=example.prompt,
+        generated_text=generated_text,
+        text=text,
+        tokens=tuple(pieces),
+        token_offsets=tuple(offsets),
+        token_ids=generation.token_ids,
+        n_prompt_tokens=generation.n_prompt_tokens,
+        segments=segment_trajectory(text, offsets, generation.n_prompt_tokens, config.segmentation),
+        expected_answer=example.answer,
+        parsed_answer=parsed,
+        correct=correct,
+        metadata=metadata,
+    )
+
+
+@dataclass
+class PlainGeneration:
+    """Greedy generation of a padded batch."""
+
+    model: object
+    tokenizer: object
+    config: RunConfig
+    dataset: str
+    whole_batches = True
+
+    def check(self) -> None:
+        pass
+
+    def make(self, batch: list[Example]) -> Made:
+        generations = generate_batch(self.model, self.tokenizer, batch, self.config.generation.max_new_tokens)
+        return [(build_trajectory(g, self.dataset, self.tokenizer, self.config), None) for g in generations]
+
+
+@dataclass
+class CapturingGeneration(PlainGeneration):
+    """Greedy generation that records every token's attention row as it is produced."""
+
+    capture: CaptureOptions = CaptureOptions()
+
+    def make(self, batch: list[Example]) -> Made:
+        config = self.config
+        captured = generate_with_capture(self.model, self.tokenizer, batch, config.generation.max_new_tokens,
+                                         config.segmentation, self.capture)
+        return [(build_trajectory(c.generation, self.dataset, self.tokenizer, config), c.capture) for c in captured]
+
+
+@dataclass
+class AgentLoop:
+    """Each query answered through the agent loop, one at a time; a trajectory spans the whole conversation.
+
+    Attention is not captured during the loop: the analyses that need it read the finished
+    conversation again.
+    """
+
+    model: object
+    tokenizer: object
+    spec: AgentSpec
+    dataset: str
+    whole_batches = False
+
+    def check(self) -> None:
+        agent_format(self.spec, self.tokenizer)  # a chat template that drops tool turns is refused here
+
+    def make(self, batch: list[Example]) -> Made:
+        fmt = agent_format(self.spec, self.tokenizer)
+        reply = model_reply(self.model, self.tokenizer, self.spec)
+        return [(agent_trajectory(run_agent(example.prompt, reply, self.spec, fmt), example, self.dataset,
+                                  self.tokenizer, self.spec), None) for example in batch]
+
+
+def source_for(model, tokenizer, config: RunConfig, dataset: str, agent: AgentSpec | None,
+               capture: CaptureOptions | None) -> TrajectorySource:
+    """The source a dataset's config asks for: its agent loop, else generation (capturing when asked)."""
+    if agent is not None:
+        return AgentLoop(model, tokenizer, agent, dataset)
+    if capture is not None:
+        return CapturingGeneration(model, tokenizer, config, dataset, capture)
+    return PlainGeneration(model, tokenizer, config, dataset)
