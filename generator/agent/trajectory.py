@@ -9,6 +9,7 @@ from generator.agent.formats import spans_in_order
 from generator.agent.loop import AgentSpec, AgentTranscript
 from generator.capture.generation import token_pieces
 from generator.datasets import Example
+from generator.store.agent_record import AgentRecord, recorded_step, step_names as named
 from generator.store.records import Segment, Trajectory
 
 SEGMENT_KINDS = {"thought": "thought", "call": "call", "observation": "observation", "answer": "answer",
@@ -17,13 +18,8 @@ SEGMENT_KINDS = {"thought": "thought", "call": "call", "observation": "observati
 
 def step_names(transcript: AgentTranscript) -> list[tuple[str, str]]:
     """(name, kind) of the question and of each step: "thought 1", "call 1", "observation 1", ..., "answer"."""
-    names = [("question", "question")]
-    counts: dict[str, int] = {}
-    for step in transcript.steps:
-        counts[step.kind] = counts.get(step.kind, 0) + 1
-        name = "answer" if step.kind == "answer" else f"{step.kind} {counts[step.kind]}"
-        names.append((name, SEGMENT_KINDS[step.kind]))
-    return names
+    kinds = [step.kind for step in transcript.steps]
+    return [("question", "question")] + [(name, SEGMENT_KINDS[kind]) for name, kind in zip(named(kinds), kinds)]
 
 
 def _step_segments(transcript: AgentTranscript, decoded: str, offsets: list[tuple[int, int]]) -> list[Segment]:
@@ -60,12 +56,10 @@ def agent_trajectory(transcript: AgentTranscript, example: Example, dataset: str
     answer = transcript.answer.strip() if transcript.answer is not None else None
     metadata = {k: v for k, v in (("difficulty", example.difficulty), ("category", example.category)) if v}
     metadata.update(example.extra)
-    metadata["agent"] = {
-        "format": spec.format, "tools": list(spec.tools), "status": transcript.status,
-        "timestamp": (timestamp or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),
-        "settings": dataclasses.asdict(spec),
-        "steps": [dataclasses.asdict(step) for step in transcript.steps],
-    }
+    metadata["agent"] = AgentRecord(
+        format=spec.format, tools=tuple(spec.tools), status=transcript.status,
+        timestamp=(timestamp or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),
+        settings=dataclasses.asdict(spec), steps=tuple(recorded_step(step) for step in transcript.steps)).to_json()
     return Trajectory(
         example_id=example.id, dataset=dataset, prompt=example.prompt, generated_text=decoded[prompt_end:],
         text=decoded, tokens=tuple(pieces), token_offsets=tuple(offsets), token_ids=tuple(token_ids),

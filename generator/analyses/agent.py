@@ -7,6 +7,7 @@ becomes the new number. It runs the same model and the same tools as the run did
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
@@ -18,6 +19,7 @@ from generator.agent.loop import AgentSpec, agent_format, model_reply, run_agent
 from generator.analyses.base import Analysis, AnalysisError, ExampleContext
 from generator.capture import CaptureOptions, capture_attention
 from generator.results.agent import AGENT, AgentExample, AgentSummary, step_statistics
+from generator.store.agent_record import AgentRecord
 from generator.store.plain_data import build_dataclass
 from generator.store.records import Trajectory
 
@@ -36,17 +38,18 @@ def number(text: str | None) -> float:
 
 def spec_of(trajectory: Trajectory) -> AgentSpec:
     """The settings the run used, as recorded in the trajectory."""
-    recorded = trajectory.metadata.get("agent")
-    if not isinstance(recorded, dict):
+    recorded = AgentRecord.of(trajectory)
+    if recorded is None:
         raise AnalysisError(f"example {trajectory.example_id!r}: the agent analysis needs an agent dataset "
                             "(datasets[i].agent in the run config)")
-    return build_dataclass(AgentSpec, recorded["settings"], "agent.settings", trajectory.example_id, AnalysisError)
+    return build_dataclass(AgentSpec, recorded.settings, "agent.settings", trajectory.example_id, AnalysisError)
 
 
 def counterfactual(context: ExampleContext, spec: AgentSpec) -> tuple[int, np.ndarray]:
     """Replace the last numeric observation; the answer the model then gives."""
     trajectory = context.trajectory
-    steps = [AgentStep(**step) for step in trajectory.metadata["agent"]["steps"]]
+    named = AgentRecord.of(trajectory).named_steps()
+    steps = [AgentStep(**dataclasses.asdict(step)) for _, step in named]
     observed = [i for i, step in enumerate(steps) if step.kind == "observation" and not step.error
                 and not math.isnan(number(step.text))]
     answered = number(trajectory.parsed_answer)
@@ -59,7 +62,7 @@ def counterfactual(context: ExampleContext, spec: AgentSpec) -> tuple[int, np.nd
     fmt = agent_format(spec, context.tokenizer)
     prefix = steps[:index] + [fmt.observation(steps[index].tool, shown, None)]
     rerun = run_agent(trajectory.prompt, model_reply(context.model, context.tokenizer, spec), spec, fmt, prefix)
-    name = f"observation {sum(1 for step in steps[:index + 1] if step.kind == 'observation')}"
+    name = named[index][0]
     segment = next((i for i, seg in enumerate(trajectory.segments) if seg.name == name), -1)
     return segment, np.array([original, replaced, answered, number(rerun.answer)])
 
@@ -83,16 +86,16 @@ class AgentAnalysis(Analysis):
 
     def summarize_dataset(self, trajectories: Sequence[Trajectory], digests: list[AgentExample],
                           options: AgentOptions, others: Mapping[type, list[Any]]) -> AgentSummary:
-        statuses = [t.metadata["agent"]["status"] for t in trajectories]
-        steps = [step for t in trajectories for step in t.metadata["agent"]["steps"]]
+        records = [AgentRecord.of(t) for t in trajectories]
+        statuses = [record.status for record in records]
         checked = [d for d in digests if d is not None and int(d.counterfactual_segment[0]) >= 0
                    and not math.isnan(d.counterfactual_values[3])]
         followed = sum(1 for d in checked if d.counterfactual_values[3] == d.counterfactual_values[1])
         return AgentSummary(
             n_runs=len(statuses), answered=statuses.count("answered"),
             stopped_at_step_limit=statuses.count("step limit"),
-            tool_calls=sum(1 for s in steps if s["kind"] == "call"),
-            tool_errors=sum(1 for s in steps if s["kind"] == "observation" and s["error"]),
+            tool_calls=sum(record.count("call") for record in records),
+            tool_errors=sum(record.count("observation", errors_only=True) for record in records),
             counterfactual_checked=len(checked), counterfactual_followed=followed,
             mass_by_kind=_mass_by_kind(trajectories, digests))
 

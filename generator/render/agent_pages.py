@@ -15,6 +15,7 @@ from generator.render.context import IndexEntry, Page, example_path, html_path, 
 from generator.render.sections.agent import agent_record, steps_grid, timeline
 from generator.render.sections.base import format_number
 from generator.results.agent import AgentExample
+from generator.store.agent_record import AgentRecord
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
 
@@ -25,7 +26,7 @@ INDEX_PATH = "agent-runs.md"
 class AgentRun:
     run: Run
     trajectory: Trajectory
-    record: dict
+    record: AgentRecord
 
     @property
     def key(self) -> tuple[str, str]:
@@ -43,7 +44,7 @@ def collect(runs: list[Run]) -> list[AgentRun]:
     for run in runs:
         for dataset in agent_datasets(run):
             for trajectory in run.trajectories(dataset):
-                record = agent_record(trajectory)
+                record = agent_record(run, trajectory)
                 if record is not None:
                     found.append(AgentRun(run, trajectory, record))
     return found
@@ -73,15 +74,14 @@ def agent_pages(runs: list[Run]) -> list[Page]:
 
 def _index_row(item: AgentRun, compared: bool) -> dict:
     """One agent run's line in the index of agent runs."""
-    steps = item.record["steps"]
     return {
         "run": item.run.name, "dataset": item.trajectory.dataset, "id": item.trajectory.example_id,
         "href": html_path(example_path(item.run, *item.key)), "query": item.trajectory.prompt,
-        "category": str(item.trajectory.metadata.get("category", "")), "status": item.record.get("status", ""),
+        "category": str(item.trajectory.metadata.get("category", "")), "status": item.record.status,
         "answer": item.trajectory.parsed_answer or "—", "correct": item.trajectory.correct,
-        "calls": sum(1 for s in steps if s.get("kind") == "call"),
-        "errors": sum(1 for s in steps if s.get("kind") == "observation" and s.get("error")),
-        "timestamp": item.record.get("timestamp", ""),
+        "calls": item.record.count("call"),
+        "errors": item.record.count("observation", errors_only=True),
+        "timestamp": item.record.timestamp,
         "compare": html_path(comparison_path(*item.key)) if compared else None,
     }
 
@@ -128,7 +128,7 @@ def comparison_page(items: list[AgentRun]) -> Page:
         columns.append({
             "run": item.run.name, "model": item.run.manifest.model.id,
             "href": relative_link(html_path(example_path(item.run, dataset, example_id)), page_dir),
-            "status": item.record.get("status", ""), "tools": ", ".join(item.record.get("tools", [])),
+            "status": item.record.status, "tools": ", ".join(item.record.tools),
             "answer": item.trajectory.parsed_answer or "—", "correct": item.trajectory.correct,
             "timeline": timeline(item.record),
             "grid": steps_grid(result, item.trajectory, target, high) if result is not None else None})

@@ -12,29 +12,25 @@ from generator.render import plots
 from generator.render.context import SiteContext, plot_target
 from generator.render.sections.base import embed, format_number
 from generator.results.agent import AgentExample, AgentSummary
-from generator.store.records import Trajectory
-from generator.store.run_directory import Run
+from generator.store.agent_record import AgentRecord
+from generator.store.records import RecordFormatError, Trajectory
+from generator.store.run_directory import Run, RunFormatError
 
 
-def agent_record(trajectory: Trajectory) -> dict | None:
-    """The agent loop's record in a trajectory (steps, status, settings), or None for other examples."""
-    record = trajectory.metadata.get("agent")
-    steps = record.get("steps") if isinstance(record, dict) else None
-    return record if isinstance(steps, list) and all(isinstance(step, dict) for step in steps) else None
+def agent_record(run: Run, trajectory: Trajectory) -> AgentRecord | None:
+    """The agent loop's record in a trajectory (steps, status, settings), or None for other examples;
+    a damaged one is the run's ``RunFormatError``."""
+    try:
+        return AgentRecord.of(trajectory)
+    except RecordFormatError as exc:
+        raise RunFormatError(f"{run.root}/{exc}") from exc
 
 
-def timeline(record: dict) -> list[dict[str, Any]]:
+def timeline(record: AgentRecord) -> list[dict[str, Any]]:
     """Each step with the segment name it has on the page ("thought 1", "call 1", ..., "answer")."""
-    counts: dict[str, int] = {}
-    rows = []
-    for step in record["steps"]:
-        kind = step.get("kind", "other")
-        counts[kind] = counts.get(kind, 0) + 1
-        arguments = step.get("arguments")
-        rows.append({"name": "answer" if kind == "answer" else f"{kind} {counts[kind]}", "kind": kind,
-                     "text": step.get("text", ""), "tool": step.get("tool") or "",
-                     "arguments": "" if arguments is None else str(arguments), "error": step.get("error") or ""})
-    return rows
+    return [{"name": name, "kind": step.kind, "text": step.text, "tool": step.tool or "",
+             "arguments": "" if step.arguments is None else str(step.arguments), "error": step.error or ""}
+            for name, step in record.named_steps()]
 
 
 def step_rows(result: AgentExample, trajectory: Trajectory) -> list[dict[str, Any]]:
@@ -75,14 +71,14 @@ def steps_grid(result: AgentExample, trajectory: Trajectory, target: str, high: 
 
 
 def agent_example(site: SiteContext, run: Run, trajectory: Trajectory, page_dir: str) -> dict[str, Any] | None:
-    record = agent_record(trajectory)
+    record = agent_record(run, trajectory)
     if record is None:
         return None
     result = run.result(trajectory.dataset, trajectory.example_id, AgentExample)
     target = plot_target(run, trajectory.dataset, trajectory.example_id, "steps")
-    return {"template": "_section_agent_example.md.j2", "status": record.get("status", ""),
-            "timestamp": record.get("timestamp", ""), "format": record.get("format", ""),
-            "tools": ", ".join(record.get("tools", [])), "timeline": timeline(record),
+    return {"template": "_section_agent_example.md.j2", "status": record.status,
+            "timestamp": record.timestamp, "format": record.format,
+            "tools": ", ".join(record.tools), "timeline": timeline(record),
             "steps": step_rows(result, trajectory) if result is not None else [],
             "grid": steps_grid(result, trajectory, target) if result is not None else None,
             "counterfactual": counterfactual_sentence(result, trajectory) if result is not None else None}
