@@ -25,6 +25,27 @@ class IndexEntry:
     path: str  # relative to the site root
 
 
+@dataclass(frozen=True)
+class Section:
+    """One analysis's part of a page: its template (``_section_<analysis>_<page kind>.md.j2``, named by
+    convention) and the values the section function computed; the template reads ``section.<value>``."""
+
+    template: str
+    values: dict[str, Any]
+
+    @classmethod
+    def of(cls, analysis: str, page_kind: str, values: dict[str, Any] | None) -> "Section | None":
+        return None if values is None else cls(f"_section_{analysis}_{page_kind}.md.j2", values)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "values" or name.startswith("__"):  # not yet set (copy, pickle): no recursion
+            raise AttributeError(name)
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(f"section {self.template}: no value {name!r}") from None
+
+
 @dataclass
 class Page:
     path: str  # Markdown path relative to the docs directory

@@ -18,8 +18,8 @@ import yaml
 
 from generator.registry import Registry
 from generator.render import plots
-from generator.render.context import (IndexEntry, Page, SiteContext, accuracy_text, dataset_dir, example_path,
-                                      html_path, run_dir)
+from generator.render.context import (IndexEntry, Page, Section, SiteContext, accuracy_text, dataset_dir,
+                                      example_path, html_path, run_dir)
 from generator.render.sections import dataset_sections, example_sections
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -102,8 +102,8 @@ def dataset_page(site: SiteContext, run: Run, name: str, example_id: None) -> Pa
             "parsed": t.parsed_answer if t.parsed_answer is not None else "—",
             "correct": t.correct, "metadata": t.metadata,
         } for t in trajectories],
-        "sections": [section for _, render in dataset_sections()
-                     if (section := render(site, run, name, trajectories, page_dir))],
+        "sections": [section for analysis, render in dataset_sections()
+                     if (section := Section.of(analysis, "dataset", render(site, run, name, trajectories, page_dir)))],
     }
     path = f"{page_dir}/index.md"
     return Page(path, "dataset.md.j2", {"dataset": context}, IndexEntry("dataset", run.name, name, None,
@@ -140,8 +140,8 @@ def example_page(site: SiteContext, run: Run, name: str, example_id: str) -> Pag
         "tokens": token_views(trajectory),
         "segments": [{"name": s.name, "kind": s.kind, "start": s.start, "end": s.end,
                       "text": trajectory.text[s.char_start:s.char_end]} for s in trajectory.segments],
-        "sections": [section for _, render in example_sections()
-                     if (section := render(site, run, trajectory, page_dir))],
+        "sections": [section for analysis, render in example_sections()
+                     if (section := Section.of(analysis, "example", render(site, run, trajectory, page_dir)))],
     }
     return Page(path, "example.md.j2", {"example": context},
                 IndexEntry("example", run.name, name, trajectory.example_id, html_path(path)))

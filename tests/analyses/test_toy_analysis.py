@@ -60,13 +60,13 @@ class ToyAnalysis(Analysis):
 
 def toy_dataset_section(site, run, dataset, trajectories, page_dir):
     summary = run.summary(dataset, ToySummary)
-    return None if summary is None else {"template": "_section_toy.md.j2", "text": f"TOY {summary.label} "
+    return None if summary is None else {"text": f"TOY {summary.label} "
                                          f"{summary.total_tokens} tokens"}
 
 
 def toy_example_section(site, run, trajectory, page_dir):
     result = run.result(trajectory.dataset, trajectory.example_id, ToyExample)
-    return None if result is None else {"template": "_section_toy.md.j2", "text": f"TOY ramp ends at {result.ramp[-1]:.3f}"}
+    return None if result is None else {"text": f"TOY ramp ends at {result.ramp[-1]:.3f}"}
 
 
 @pytest.fixture

@@ -66,7 +66,7 @@ class CountAnalysis(Analysis):
 '''
 SECTIONS = '''
 def count_dataset(site, run, dataset, trajectories, page_dir):
-    return {"template": "_section_count_dataset.md.j2", "total": sum(len(t.tokens) for t in trajectories)}
+    return {"total": sum(len(t.tokens) for t in trajectories)}
 
 
 def count_example(site, run, trajectory, page_dir):

@@ -24,7 +24,7 @@ def ablation_dataset(site: SiteContext, run: Run, dataset: str, trajectories: li
     figure_dir = site.docs_dir / page_dir / "figures"
     methods, parts = list(summary.methods), list(summary.parts)
     importance = summary.importance_by_position
-    context: dict[str, Any] = {"template": "_section_ablation_dataset.md.j2", "methods": methods,
+    context: dict[str, Any] = {"methods": methods,
                                "layers": summary.layers}
     context["bars"] = embed(plots.bars_with_ci(importance, f"{base}-bars", "Importance by position",
                                                "drop in answer log-prob"))
@@ -115,7 +115,7 @@ def ablation_example(site: SiteContext, run: Run, trajectory: Trajectory, page_d
                                        site.docs_dir / page_dir / "figures" / f"{trajectory.example_id}-ablation",
                                        f"{trajectory.example_id}: ablation ({methods[0]})", "drop in answer log-prob")
         figure = site.figure("ablation-effect", run.name, dataset, trajectory.example_id, written, page_dir)
-    return {"template": "_section_ablation_example.md.j2", "rows": rows, "figure": figure,
+    return {"rows": rows, "figure": figure,
             "baseline": format_number(float(result.baseline_logprob[0])),
             "n_layers": None if attention is None else len(attention[0]) if attention else 0,
             "bars": embed(plots.bars_with_ci(series, plot_target(run, dataset, trajectory.example_id, "ablation"),

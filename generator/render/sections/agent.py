@@ -76,7 +76,7 @@ def agent_example(site: SiteContext, run: Run, trajectory: Trajectory, page_dir:
         return None
     result = run.result(trajectory.dataset, trajectory.example_id, AgentExample)
     target = plot_target(run, trajectory.dataset, trajectory.example_id, "steps")
-    return {"template": "_section_agent_example.md.j2", "status": record.status,
+    return {"status": record.status,
             "timestamp": record.timestamp, "format": record.format,
             "tools": ", ".join(record.tools), "timeline": timeline(record),
             "steps": step_rows(result, trajectory) if result is not None else [],
@@ -93,4 +93,4 @@ def agent_dataset(site: SiteContext, run: Run, dataset: str, trajectories: list[
              or any(k in row for row in summary.mass_by_kind.values())]
     table = [{"kind": q, "cells": [format_number(summary.mass_by_kind.get(q, {}).get(k)) for k in kinds]}
              for q in kinds if q in summary.mass_by_kind]
-    return {"template": "_section_agent_dataset.md.j2", "summary": summary, "kinds": kinds, "mass_table": table}
+    return {"summary": summary, "kinds": kinds, "mass_table": table}

@@ -59,8 +59,7 @@ def attention_example(site: SiteContext, run: Run, trajectory: Trajectory, page_
             result.steps_mass(trajectory), site.docs_dir / page_dir / "figures" / f"{trajectory.example_id}-answer-to-steps",
             f"{trajectory.example_id}: answer-to-steps attention", "attention mass")
         answer_figure = site.figure("answer-to-steps", run.name, dataset, trajectory.example_id, written, page_dir)
-    return {"template": "_section_attention_example.md.j2",
-            "map_plot": attention_map_plot(site, result, trajectory, target, page_dir),
+    return {"map_plot": attention_map_plot(site, result, trajectory, target, page_dir),
             "map_note": attention_map_note(result, len(trajectory.tokens)), "answer_plot": answer_plot,
             "answer_figure": answer_figure}
 
@@ -89,5 +88,5 @@ def attention_dataset(site: SiteContext, run: Run, dataset: str, trajectories: l
         written = figures.small_multiples(grids, titles, figure_dir / "answer-to-steps-grid",
                                           f"{run.name} / {dataset}: answer-to-steps attention", "attention mass")
         grid_figure = site.figure("answer-to-steps-grid", run.name, dataset, None, written, page_dir)
-    return {"template": "_section_attention_dataset.md.j2", "entropy_plot": entropy_plot,
+    return {"entropy_plot": entropy_plot,
             "entropy_figure": entropy_figure, "grid_figure": grid_figure}

@@ -1,7 +1,8 @@
 """Page sections of the analyses, one module per analysis, named by each analysis's declaration.
 
-A section function reads its analysis's typed results from the run and returns a template
-name and context, or None when the run has nothing for it. An analysis's declaration
+A section function reads its analysis's typed results from the run and returns the values its
+template shows (``templates/_section_<analysis>_<dataset|example>.md.j2``), or None when the
+run has nothing for it. An analysis's declaration
 (``generator/results/declaration.py``) names its sections; they appear in page order.
 """
 

@@ -18,7 +18,7 @@ def compositional_dataset(site: SiteContext, run: Run, dataset: str, trajectorie
     summary = run.summary(dataset, CompositionalSummary)
     if summary is None:
         return None
-    context: dict[str, Any] = {"template": "_section_compositional_dataset.md.j2", "summary": summary, "map": None,
+    context: dict[str, Any] = {"summary": summary, "map": None,
                                "singles": [format_number(v) for v in summary.mean_single]}
     if summary.n_scored:
         grid = np.array([[np.nan if v is None else v for v in row] for row in summary.mean_interaction],
@@ -36,7 +36,6 @@ def compositional_example(site: SiteContext, run: Run, trajectory: Trajectory, p
         return None
     steps = [f"step {i + 1}" for i in range(result.single.size)]
     target = plot_target(run, trajectory.dataset, trajectory.example_id, "compositional")
-    return {"template": "_section_compositional_example.md.j2",
-            "singles": [format_number(float(v)) for v in result.single],
+    return {"singles": [format_number(float(v)) for v in result.single],
             "map": small_matrix(result.interaction, steps, steps, target, "Interaction: pair minus sum of singles",
                                 "Δ log p")}

@@ -31,7 +31,7 @@ def features_example(site: SiteContext, run: Run, trajectory: Trajectory, page_d
     item = plots.matrix_heatmap(shown, [s["label"] for s in strips], token_labels,
                                 plot_target(run, dataset, trajectory.example_id, "features"),
                                 "Features x tokens", "activation", 0.0)
-    return {"template": "_section_features_example.md.j2", "source": summary.source, "strips": strips,
+    return {"source": summary.source, "strips": strips,
             "heatmap": embed(item)}
 
 
@@ -60,4 +60,4 @@ def features_dataset(site: SiteContext, run: Run, dataset: str, trajectories: li
             {"id": t.example_id, "href": f"examples/{t.example_id}.html", "max": format_number(p),
              "rows": strip_rows(t.tokens, v, peak, summary.tokens_per_row, summary.show_values)}
             for p, t, v in entries[:EXAMPLES_PER_FEATURE]]})
-    return {"template": "_section_features_dataset.md.j2", "source": summary.source, "features": features}
+    return {"source": summary.source, "features": features}

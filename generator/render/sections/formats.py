@@ -32,7 +32,7 @@ def formats_dataset(site: SiteContext, run: Run, dataset: str, trajectories: lis
     rows = [{"format": r.format, "template": r.template, "note": r.note, "correct": rate_text(r.correct),
              "bug": rate_text(r.bug)} for r in summary.formats]
     measured = [r for r in summary.formats if r.correct is not None and r.bug is not None]
-    context: dict[str, Any] = {"template": "_section_formats_dataset.md.j2", "rows": rows,
+    context: dict[str, Any] = {"rows": rows,
                                "bug_field": summary.bug_field, "bars": None}
     if measured:
         series = {"correct": {r.format: as_mean(r.correct) for r in measured},
@@ -61,4 +61,4 @@ def formats_example(site: SiteContext, run: Run, trajectory: Trajectory, page_di
              "correct": verdict(result.correct[i]) if result.available[i] else "not run",
              "bug": verdict(result.bug[i]) if result.available[i] else "not run"}
             for i, row in enumerate(summary.formats)]
-    return {"template": "_section_formats_example.md.j2", "rows": rows, "bug_field": summary.bug_field}
+    return {"rows": rows, "bug_field": summary.bug_field}

@@ -23,7 +23,7 @@ def head_ablation_dataset(site: SiteContext, run: Run, dataset: str, trajectorie
     summary = run.summary(dataset, HeadAblationSummary)
     if summary is None:
         return None
-    context: dict[str, Any] = {"template": "_section_head_ablation_dataset.md.j2", "summary": summary, "map": None,
+    context: dict[str, Any] = {"summary": summary, "map": None,
                                "behaviour": Behaviour.parse(summary.behaviour),
                                "baseline": format_number(summary.baseline_correct_rate),
                                "top": [{"layer": t.layer, "head": t.head, "delta": format_number(t.mean_delta_logprob),
@@ -44,7 +44,7 @@ def head_ablation_example(site: SiteContext, run: Run, trajectory: Trajectory, p
     layers, heads = _labels(result.delta_logprob)
     target = plot_target(run, trajectory.dataset, trajectory.example_id, "head-ablation")
     summary = run.summary(trajectory.dataset, HeadAblationSummary)
-    return {"template": "_section_head_ablation_example.md.j2", "baseline": format_number(float(result.baseline[0])),
+    return {"baseline": format_number(float(result.baseline[0])),
             "behaviour": Behaviour.parse(summary.behaviour if summary else "correct"),
             "asked_as": summary.template if summary else None,
             "map": small_matrix(result.delta_logprob, layers, heads, target,

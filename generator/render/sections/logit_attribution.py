@@ -27,7 +27,7 @@ def logit_attribution_dataset(site: SiteContext, run: Run, dataset: str, traject
     summary = run.summary(dataset, LogitAttributionSummary)
     if summary is None:
         return None
-    context: dict[str, Any] = {"template": "_section_logit_attribution_dataset.md.j2", "summary": summary,
+    context: dict[str, Any] = {"summary": summary,
                                "embedding": format_number(summary.embedding), "plots": None, "segments": None}
     if summary.attention is not None:
         attention, mlp = np.array(summary.attention), np.array(summary.mlp)
@@ -53,7 +53,7 @@ def logit_attribution_example(site: SiteContext, run: Run, trajectory: Trajector
     if result is None or np.isnan(result.logit[0]):
         return None
     target = plot_target(run, trajectory.dataset, trajectory.example_id, "logit-attribution")
-    context = {"template": "_section_logit_attribution_example.md.j2", "logit": format_number(float(result.logit[0])),
+    context = {"logit": format_number(float(result.logit[0])),
                "embedding": format_number(float(result.embedding[0])),
                "plots": _plots(target, result.attention, result.mlp, result.heads), "segments": None}
     if result.by_segment is not None and result.by_segment.shape[1]:

@@ -166,8 +166,7 @@ def mechanism_dataset(site: SiteContext, run: Run, dataset: str, trajectories: l
     written = figures.panel_grid([p.draw for p in panels], site.docs_dir / page_dir / "figures" / "mechanism",
                                  f"{dataset}: mechanism")
     shown = {p.name for p in panels}
-    return {"template": "_section_mechanism_dataset.md.j2",
-            "panels": [{"letter": "ABCD"[i], "reading": p.reading} for i, p in enumerate(panels)],
+    return {"panels": [{"letter": "ABCD"[i], "reading": p.reading} for i, p in enumerate(panels)],
             "missing": [ANALYSES[name] for name in PANELS if name not in shown],
             "plot": embed(plots.panel_grid([lettered(p.figure(), "ABCD"[i]) for i, p in enumerate(panels)],
                                            plot_target(run, dataset, "mechanism"))),

@@ -18,7 +18,7 @@ def patching_dataset(site: SiteContext, run: Run, dataset: str, trajectories: li
     summary = run.summary(dataset, PatchingSummary)
     if summary is None:
         return None
-    context: dict[str, Any] = {"template": "_section_patching_dataset.md.j2", "summary": summary, "grid": None,
+    context: dict[str, Any] = {"summary": summary, "grid": None,
                                "item_flips": None}
     if summary.informative_items and summary.flip_rate is not None:
         base = plot_target(run, dataset, "patching")

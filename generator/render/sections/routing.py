@@ -19,7 +19,7 @@ def routing_dataset(site: SiteContext, run: Run, dataset: str, trajectories: lis
     summary = run.summary(dataset, RoutingSummary)
     if summary is None:
         return None
-    context: dict[str, Any] = {"template": "_section_routing_dataset.md.j2", "summary": summary, "map": None}
+    context: dict[str, Any] = {"summary": summary, "map": None}
     if summary.by_position:
         grid = np.array([[np.nan if v is None else v for v in row] for row in summary.by_position], dtype=np.float32)
         steps = [f"step {i + 1}" for i in range(grid.shape[0])]
@@ -40,7 +40,6 @@ def routing_example(site: SiteContext, run: Run, trajectory: Trajectory, page_di
     steps = [s.name for s in trajectory.segments if s.kind == "step"]
     if len(steps) != grid.shape[0]:  # the run chose another step kind (routing.step_kind)
         steps = [f"step {i + 1}" for i in range(grid.shape[0])]
-    return {"template": "_section_routing_example.md.j2",
-            "map": small_matrix(grid, steps, tokens,
+    return {"map": small_matrix(grid, steps, tokens,
                                 plot_target(run, trajectory.dataset, trajectory.example_id, "routing"),
                                 "Attention from each step to each question token", "mass")}

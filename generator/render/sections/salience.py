@@ -23,8 +23,7 @@ def salience_example(site: SiteContext, run: Run, trajectory: Trajectory, page_d
     values = np.moveaxis(result.salience, 2, 0)  # [step, layer, head]
     data = layer_head_grid_data(values, [s.name for s in steps], "Salience of", "mass", hover,
                                 layer_labels=[int(x) for x in result.layers])
-    return {"template": "_section_salience_example.md.j2",
-            "plot": data_item("layer-head-grid", plot_target(run, dataset, trajectory.example_id, "salience"), data)}
+    return {"plot": data_item("layer-head-grid", plot_target(run, dataset, trajectory.example_id, "salience"), data)}
 
 
 def salience_dataset(site: SiteContext, run: Run, dataset: str, trajectories: list[Trajectory], page_dir: str):
@@ -56,5 +55,5 @@ def salience_dataset(site: SiteContext, run: Run, dataset: str, trajectories: li
                                               high=summary.max)
             grids_by_step.append({"step": step, "figure": site.figure(f"salience-{slug}", run.name, dataset, None,
                                                                       written, page_dir)})
-    return {"template": "_section_salience_dataset.md.j2", "plot": item, "span": summary.span,
+    return {"plot": item, "span": summary.span,
             "layers": layers, "grids": grids_by_step}

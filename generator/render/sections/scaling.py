@@ -17,7 +17,7 @@ def scaling_dataset(site: SiteContext, run: Run, dataset: str, trajectories: lis
     summary = run.summary(dataset, ScalingSummary)
     if summary is None:
         return None
-    context: dict[str, Any] = {"template": "_section_scaling_dataset.md.j2", "summary": summary, "map": None,
+    context: dict[str, Any] = {"summary": summary, "map": None,
                                "baseline": format_number(summary.baseline_rate),
                                "largest": format_number(summary.largest_change),
                                "negative": summary.largest_change is not None and summary.largest_change < NO_EFFECT}
@@ -38,7 +38,7 @@ def scaling_example(site: SiteContext, run: Run, trajectory: Trajectory, page_di
         return None
     target = plot_target(run, trajectory.dataset, trajectory.example_id, "scaling")
     moved = bool(np.nanmax(np.abs(result.behaviour - result.baseline[0])) > 0)
-    return {"template": "_section_scaling_example.md.j2", "summary": summary, "moved": moved,
+    return {"summary": summary, "moved": moved,
             "baseline": "shows" if result.baseline[0] == 1 else "does not show",
             "map": small_matrix(result.behaviour, list(summary.components), [f"× {f:g}" for f in summary.factors],
                                 target, "Behaviour with the component scaled (1: shown)", "shown", 0.0, 1.0)}

@@ -24,7 +24,7 @@ def token_classes_dataset(site: SiteContext, run: Run, dataset: str, trajectorie
     series = {name: np.array(values) for name, values in zip(summary.classes, summary.mass_by_layer)}
     written = figures.lines_by_layer(series, site.docs_dir / page_dir / "figures" / "token-classes",
                                      f"{dataset}: attention to token classes", "mass")
-    context = {"template": "_section_token_classes_dataset.md.j2", "summary": summary,
+    context = {"summary": summary,
                "plot": embed(plots.line_by_layer(series, plot_target(run, dataset, "token-classes"),
                                                  f"Attention from the {summary.queries} tokens to each class", "mass")),
                "figure": site.figure("token-classes", run.name, dataset, None, written, page_dir),
@@ -61,7 +61,7 @@ def token_classes_example(site: SiteContext, run: Run, trajectory: Trajectory, p
             rows += [f"{class_name} ({name}, last prompt token)" for class_name in summary.classes]
             grids.append(result.format_class_mass[index].mean(axis=1).T)
     target = plot_target(run, trajectory.dataset, trajectory.example_id, "token-classes")
-    return {"template": "_section_token_classes_example.md.j2", "summary": summary, "by_format": len(grids) > 1,
+    return {"summary": summary, "by_format": len(grids) > 1,
             "sizes": [{"name": name, "size": int(size)} for name, size in zip(summary.classes, result.class_sizes)],
             "map": small_matrix(np.concatenate(grids), rows, [f"layer {i}" for i in range(grids[0].shape[1])],
                                 target, "Attention mass on each class (mean over heads)", "mass")}

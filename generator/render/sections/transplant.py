@@ -17,7 +17,7 @@ def transplant_dataset(site: SiteContext, run: Run, dataset: str, trajectories: 
     summary = run.summary(dataset, TransplantSummary)
     if summary is None:
         return None
-    context: dict[str, Any] = {"template": "_section_transplant_dataset.md.j2", "summary": summary, "map": None}
+    context: dict[str, Any] = {"summary": summary, "map": None}
     if summary.flip_rate is not None:
         grid = np.array(summary.flip_rate, dtype=np.float32)
         context["none"] = bool(grid.max() == 0)
@@ -44,7 +44,7 @@ def transplant_example(site: SiteContext, run: Run, trajectory: Trajectory, page
     summary = run.summary(trajectory.dataset, TransplantSummary)
     if result is None or summary is None:
         return None
-    context: dict[str, Any] = {"template": "_section_transplant_example.md.j2", "summary": summary, "map": None,
+    context: dict[str, Any] = {"summary": summary, "map": None,
                                "informative": bool(result.informative[0] == 1.0)}
     if context["informative"]:
         target = plot_target(run, trajectory.dataset, trajectory.example_id, "transplant")
