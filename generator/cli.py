@@ -18,8 +18,8 @@ from generator.demo_model.train import TrainSettings, train_demo_model
 from generator.importers import IMPORTERS, ImportValidationError, import_run
 from generator.pipeline import execute_run
 from generator.project_init import InitError, init_project
-from generator.render.site import (DeployError, build_site, deploy_site, export_example_figures, project_templates,
-                                   render_docs)
+from generator.render.publish import DeployError, deploy_site, export_example_figures
+from generator.render.site import build_site, project_templates, render_docs
 from generator.render.mkdocs_build import SiteError
 from generator.render.watch import RunsWatcher, ServeFolderError, sync_tree
 from generator.store.atomic import OutsideOwnedFolderError

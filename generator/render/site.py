@@ -1,4 +1,4 @@
-"""Runs on disk -> Markdown pages and figures -> ``mkdocs build`` -> ``site/``.
+"""Runs on disk -> Markdown pages and figures -> ``mkdocs build`` -> ``site/`` (publishing is ``publish.py``).
 
 The build gathers everything first (runs, pages, figures) into a fresh docs directory, then
 hands it to MkDocs. It reads run directories only; it never loads or runs a model.
@@ -17,7 +17,6 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -313,62 +312,15 @@ def _reuse(previous: dict | None, fingerprint: str, old_docs: Path, new_docs: Pa
     return _Rendered.from_json(previous)
 
 
-class DeployError(RuntimeError):
-    """The site could not be published; the message says why (no git repository, no remote, a push refused)."""
-
-
-def deploy_site(config_file: Path, message: str | None = None) -> str:
-    """Push an already built ``site/`` to the ``gh-pages`` branch of the project's git remote (MkDocs' gh-deploy)."""
-    import subprocess
-
-    from mkdocs.commands.gh_deploy import gh_deploy
-    from mkdocs.config import load_config
-    from mkdocs.exceptions import Abort
-
-    config = load_config(str(Path(config_file).resolve()))
-    root = Path(config.config_file_path).parent
-    inside = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=root, capture_output=True, text=True)
-    if inside.returncode != 0:
-        raise DeployError(f"{root}: not a git repository; GitHub Pages deploys from one (git init, add a remote)")
-    if not (Path(config["site_dir"]) / "index.html").is_file():
-        raise DeployError(f"{config['site_dir']}: no built site; run `atlas build` first")
-    remote = subprocess.run(["git", "remote", "get-url", config.remote_name], cwd=root, capture_output=True, text=True)
-    if remote.returncode != 0:
-        raise DeployError(f"{root}: the git repository has no remote '{config.remote_name}' to push to (add one: "
-                          f"git remote add {config.remote_name} URL, or set remote_name in mkdocs.yml)")
-    try:
-        gh_deploy(config, message=message, ignore_version=True)
-    except (Abort, subprocess.CalledProcessError, OSError) as exc:
-        raise DeployError(f"could not push {config['site_dir']} to the '{config.remote_branch}' branch of "
-                          f"'{config.remote_name}' ({exc}); git's own message is above (a gh-pages branch that "
-                          "has diverged on the remote must be merged or reset there first)") from exc
-    return f"{config.remote_name}/{config.remote_branch}"
-
-
-def export_example_figures(runs_dir: Path, run_name: str, dataset: str, example_id: str, out_dir: Path) -> list[Path]:
-    """One example's static PNG/SVG figures, at the same relative paths as a site built with them.
-
-    Rendered in a scratch folder with the example page's own sections; only the figures are kept.
-    """
-    run = load_run(Path(runs_dir) / run_name)
-    if dataset not in run.dataset_names():
-        raise RunFormatError(f"{run.root}: no dataset {dataset!r} (datasets: {', '.join(run.dataset_names())})")
-    if example_id not in run.example_ids(dataset):
-        raise RunFormatError(f"{run.root}: dataset {dataset!r} has no example {example_id!r}")
+def render_example_alone(scratch: Path, run: Run, dataset: str, example_id: str) -> list[IndexEntry]:
+    """Render one example's page with its static figures into ``scratch``; the figures written."""
     _environment.cache_clear()
     _open_run.cache_clear()
-    with tempfile.TemporaryDirectory() as scratch:
-        rendered = _render_unit(scratch, _Options(example_figures=True), _Unit("example", str(run.root), dataset,
-                                                                              example_id))
-        if rendered.error:
-            raise RunFormatError(rendered.error)
-        written = []
-        for figure in rendered.figures:
-            target = Path(out_dir) / figure.path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(Path(scratch) / figure.path, target)
-            written.append(target)
-    return written
+    rendered = _render_unit(str(scratch), _Options(example_figures=True), _Unit("example", str(run.root), dataset,
+                                                                                example_id))
+    if rendered.error:
+        raise RunFormatError(rendered.error)
+    return rendered.figures
 
 
 def index_page(runs, agents: bool = False) -> Page:

@@ -137,15 +137,7 @@ class ResultTypes:
     description: str
 
 
-RESULT_TYPES: Registry[ResultTypes] = Registry("result types")
-
-
-def register_results(analysis: str, example: type[ExampleResult] | None, summary: type[DatasetSummary] | None,
-                     description: str) -> ResultTypes:
-    for record in (example, summary):
-        if record is not None:
-            record.analysis = analysis
-    return RESULT_TYPES.register(analysis, ResultTypes(analysis, example, summary, description))
+RESULT_TYPES: Registry[ResultTypes] = Registry("result types")  # filled by results.declaration.declare_analysis
 
 
 def field_doc(f: dataclasses.Field) -> str:
