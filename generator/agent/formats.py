@@ -10,20 +10,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Literal
 
-StepKind = Literal["thought", "call", "observation", "answer", "other"]
-
-
-@dataclass(frozen=True)
-class AgentStep:
-    """One part of an agent run, as the model wrote it or as a tool answered."""
-
-    kind: StepKind
-    text: str  # the content, without its label
-    tool: str | None = None  # calls and observations: which tool
-    arguments: str | dict | None = None  # calls: as written (text) or as a JSON object (chat)
-    error: str | None = None  # observations: the error's kind; calls: "malformed call"
+from generator.store.agent_record import AgentStep, StepKind  # the loop's steps are the stored ones
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from generator.agent.formats import spans_in_order
 from generator.agent.loop import AgentSpec, AgentTranscript
 from generator.capture.generation import token_pieces
 from generator.datasets import Example
-from generator.store.agent_record import AgentRecord, recorded_step, step_names as named
+from generator.store.agent_record import AgentRecord, step_names as named
 from generator.store.records import Segment, Trajectory
 
 SEGMENT_KINDS = {"thought": "thought", "call": "call", "observation": "observation", "answer": "answer",
@@ -59,7 +59,7 @@ def agent_trajectory(transcript: AgentTranscript, example: Example, dataset: str
     metadata["agent"] = AgentRecord(
         format=spec.format, tools=tuple(spec.tools), status=transcript.status,
         timestamp=(timestamp or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),
-        settings=dataclasses.asdict(spec), steps=tuple(recorded_step(step) for step in transcript.steps)).to_json()
+        settings=dataclasses.asdict(spec), steps=tuple(transcript.steps)).to_json()
     return Trajectory(
         example_id=example.id, dataset=dataset, prompt=example.prompt, generated_text=decoded[prompt_end:],
         text=decoded, tokens=tuple(pieces), token_offsets=tuple(offsets), token_ids=tuple(token_ids),

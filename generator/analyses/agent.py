@@ -7,14 +7,12 @@ becomes the new number. It runs the same model and the same tools as the run did
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from generator.agent.formats import AgentStep
 from generator.agent.loop import AgentSpec, agent_format, model_reply, run_agent
 from generator.analyses.base import Analysis, AnalysisError, ExampleContext
 from generator.capture import CaptureOptions, capture_attention
@@ -49,7 +47,7 @@ def counterfactual(context: ExampleContext, spec: AgentSpec) -> tuple[int, np.nd
     """Replace the last numeric observation; the answer the model then gives."""
     trajectory = context.trajectory
     named = AgentRecord.of(trajectory).named_steps()
-    steps = [AgentStep(**dataclasses.asdict(step)) for _, step in named]
+    steps = [step for _, step in named]
     observed = [i for i, step in enumerate(steps) if step.kind == "observation" and not step.error
                 and not math.isnan(number(step.text))]
     answered = number(trajectory.parsed_answer)

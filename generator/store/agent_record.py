@@ -7,7 +7,6 @@ runs read it through ``AgentRecord.of``, which checks every field (a damaged rec
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, Iterable, Literal
 
@@ -18,8 +17,8 @@ StepKind = Literal["thought", "call", "observation", "answer", "other"]
 
 
 @dataclass(frozen=True)
-class RecordedStep:
-    """One step as the model wrote it or a tool answered."""
+class AgentStep:
+    """One part of an agent run, as the model wrote it or as a tool answered (the loop's and the stored)."""
 
     kind: StepKind
     text: str  # the content, without its label
@@ -37,7 +36,7 @@ class AgentRecord:
     status: str  # "answered", "step limit", "stopped" or "context full"
     timestamp: str  # when the run ended (ISO 8601)
     settings: dict[str, Any]  # the dataset's agent settings (``datasets[i].agent``), all of them
-    steps: tuple[RecordedStep, ...]
+    steps: tuple[AgentStep, ...]
 
     @classmethod
     def of(cls, trajectory: Trajectory) -> "AgentRecord | None":
@@ -54,7 +53,7 @@ class AgentRecord:
     def to_json(self) -> dict[str, Any]:
         return to_plain(self)
 
-    def named_steps(self) -> list[tuple[str, RecordedStep]]:
+    def named_steps(self) -> list[tuple[str, AgentStep]]:
         """Each step with the segment name it has: "thought 1", "call 1", "observation 1", ..., "answer"."""
         return list(zip(step_names(step.kind for step in self.steps), self.steps))
 
@@ -70,8 +69,3 @@ def step_names(kinds: Iterable[str]) -> list[str]:
         counts[kind] = counts.get(kind, 0) + 1
         names.append("answer" if kind == "answer" else f"{kind} {counts[kind]}")
     return names
-
-
-def recorded_step(step: Any) -> RecordedStep:
-    """Any step-like dataclass (the loop's ``AgentStep``) as the stored record."""
-    return RecordedStep(**dataclasses.asdict(step))

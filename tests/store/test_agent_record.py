@@ -2,7 +2,7 @@
 
 import pytest
 
-from generator.store.agent_record import AgentRecord, RecordedStep, step_names
+from generator.store.agent_record import AgentRecord, AgentStep, step_names
 from generator.store.records import RecordFormatError, Trajectory
 
 RAW = {"format": "react", "tools": ["calc"], "status": "answered", "timestamp": "2026-12-03T16:00:00+00:00",
@@ -28,7 +28,7 @@ def test_a_record_reads_back_typed_and_writes_the_same_json():
     assert [name for name, _ in record.named_steps()] == ["thought 1", "call 1", "observation 1", "call 2",
                                                           "observation 2", "answer"]
     assert (record.count("call"), record.count("observation", errors_only=True)) == (2, 1)
-    assert record.steps[3] == RecordedStep("call", "calc(2+3)", "calc", {"expr": "2+3"})
+    assert record.steps[3] == AgentStep("call", "calc(2+3)", "calc", {"expr": "2+3"})
     assert AgentRecord.of(trajectory_with(None)) is None
     assert step_names(["call", "answer", "call"]) == ["call 1", "answer", "call 2"]
 
