@@ -10,7 +10,6 @@ import concurrent.futures
 import ctypes
 import dataclasses
 import functools
-import hashlib
 import json
 import multiprocessing
 import os
@@ -26,10 +25,12 @@ from tqdm import tqdm
 from generator.render.agent_pages import agent_pages
 from generator.render.context import IndexEntry, Page, SiteContext, accuracy_text, dataset_dir, run_dir
 from generator.render import jinja
-from generator.render.jinja import template_environment, template_folders
+from generator.render.jinja import template_environment
 from generator.render.mkdocs_build import check_site_dir, load_mkdocs_config, run_mkdocs
 from generator.render.pages import PAGE_KINDS
-from generator.render import plot_data
+from generator.render.reuse import (RENDER_STATE, code_fingerprint, previous_state, reuse_unit, unit_fingerprint,
+                                    unit_key)
+from generator.render.units import PageUnit, RenderedUnit, RenderOptions
 from generator.render.plot_data import write_specs
 from generator.store.atomic import atomic_write_text, owned_path, remove_stale, replace_directory
 from generator.store.plain_data import shown
@@ -70,47 +71,10 @@ class RenderedDocs:
     rendered: int = 0  # pages rendered now (the others were unchanged and copied)
 
 
-@dataclass(frozen=True)
-class _Options:
-    """How every page of a build is rendered (passed to each worker, never set globally)."""
-
-    example_figures: bool = False  # static figures on example pages too
-    templates: tuple[str, ...] = ()  # a report project's template folders, searched before ours
-
-
 def project_templates(config_file: Path) -> tuple[str, ...]:
     """A report project's own ``templates/`` beside its mkdocs.yml, whose files replace ours by name."""
     own = Path(config_file).resolve().parent / "templates"
     return (str(own),) if own.is_dir() and own.resolve() != jinja.TEMPLATES.resolve() else ()
-
-
-@dataclass(frozen=True)
-class _Unit:
-    """One page to render: which kind, of which run, for which dataset and example."""
-
-    kind: str
-    run_root: str
-    dataset: str | None
-    example_id: str | None
-
-
-@dataclass
-class _Rendered:
-    page: IndexEntry | None
-    figures: list[IndexEntry]
-    error: str | None = None  # the run is damaged: what and where
-    files: list[str] = dataclasses.field(default_factory=list)  # everything it wrote, relative to the docs
-
-    def to_json(self, fingerprint: str) -> dict:
-        return {"fingerprint": fingerprint, "files": self.files, "page": dataclasses.asdict(self.page),
-                "figures": [dataclasses.asdict(f) for f in self.figures]}
-
-    @classmethod
-    def from_json(cls, data: dict) -> "_Rendered":
-        return cls(IndexEntry(**data["page"]), [IndexEntry(**f) for f in data["figures"]], None, data["files"])
-
-
-RENDER_STATE = ".atlas-render.json"  # per unit: the fingerprint of its inputs and the files it wrote
 
 
 def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, jobs: int = 1,
@@ -134,10 +98,10 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, j
             shutil.copytree(handwritten_docs, tmp, dirs_exist_ok=True)
         copy_static_assets(tmp)
         write_specs(tmp / "assets")
-        units = [_Unit(kind, str(run.root), dataset, example_id) for run in runs
+        units = [PageUnit(kind, str(run.root), dataset, example_id) for run in runs
                  for kind, page_kind in PAGE_KINDS.items() for dataset, example_id in page_kind.units(run)]
         rendered, state, rendered_now = _render_or_reuse(units, docs_dir if reuse else None, tmp,
-                                                         _Options(example_figures, templates), jobs)
+                                                         RenderOptions(example_figures, templates), jobs)
         good, entries = _whole_runs(runs, units, rendered, tmp, skipped)
         entries += _write_site_pages(good, tmp, skipped, templates)
         entries = sorted((dataclasses.asdict(e) for e in entries), key=lambda e: e["path"])
@@ -150,26 +114,28 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, j
     return RenderedDocs(counts[0], counts[1], skipped, counts[2])
 
 
-def _render_or_reuse(units: list[_Unit], previous_docs: Path | None, tmp: Path, options: _Options,
-                     jobs: int) -> tuple[dict[_Unit, _Rendered], dict, int]:
+def _render_or_reuse(units: list[PageUnit], previous_docs: Path | None, tmp: Path, options: RenderOptions,
+                     jobs: int) -> tuple[dict[PageUnit, RenderedUnit], dict, int]:
     """Every unit rendered into ``tmp``, or copied from ``previous_docs`` when its inputs are unchanged;
     also the render state to keep for the next build and how many units were rendered now."""
-    code = _code_fingerprint(options)
-    fingerprints = {unit: _fingerprint(unit, code) for unit in units}
-    previous = _previous_state(previous_docs) if previous_docs is not None else {}
-    reused = {unit: _reuse(previous.get(_key(unit)), fingerprints[unit], previous_docs, tmp) for unit in units}
+    code = code_fingerprint(options)
+    fingerprints = {unit: unit_fingerprint(unit, _open_run(unit.run_root), code) for unit in units}
+    previous = previous_state(previous_docs) if previous_docs is not None else {}
+    reused = {unit: reuse_unit(previous.get(unit_key(unit)), fingerprints[unit], previous_docs, tmp)
+              for unit in units}
     to_render = [unit for unit in units if reused[unit] is None]
     rendered = {**dict(zip(to_render, _render_all(to_render, tmp, options, jobs))),
                 **{unit: done for unit, done in reused.items() if done is not None}}
-    state = {_key(unit): rendered[unit].to_json(fingerprints[unit]) for unit in units if rendered[unit].error is None}
+    state = {unit_key(unit): rendered[unit].to_json(fingerprints[unit]) for unit in units
+             if rendered[unit].error is None}
     return rendered, state, len(to_render)
 
 
-def _whole_runs(runs: list[Run], units: list[_Unit], rendered: dict[_Unit, _Rendered], tmp: Path,
+def _whole_runs(runs: list[Run], units: list[PageUnit], rendered: dict[PageUnit, RenderedUnit], tmp: Path,
                 skipped: list[str]) -> tuple[list[Run], list[IndexEntry]]:
     """The runs whose every page rendered, and their index entries; a damaged run's pages are removed
     (what it wrote before the damage showed) and its first error is reported."""
-    by_run: dict[str, list[_Rendered]] = {str(run.root): [] for run in runs}
+    by_run: dict[str, list[RenderedUnit]] = {str(run.root): [] for run in runs}
     for unit in units:
         by_run[unit.run_root].append(rendered[unit])
     good, entries = [], []
@@ -199,7 +165,7 @@ def _write_site_pages(good: list[Run], tmp: Path, skipped: list[str], templates:
     return entries
 
 
-def _render_all(units: list[_Unit], docs_dir: Path, options: _Options, jobs: int) -> list[_Rendered]:
+def _render_all(units: list[PageUnit], docs_dir: Path, options: RenderOptions, jobs: int) -> list[RenderedUnit]:
     """Render every unit, in this process or in ``jobs`` worker processes (results in unit order)."""
     work = functools.partial(_render_unit, str(docs_dir), options)
     bar = tqdm(total=len(units), desc="rendering pages", unit="page")
@@ -244,7 +210,7 @@ def _open_run(root: str) -> Run:
     return load_run(Path(root))
 
 
-def _render_unit(docs_dir: str, options: _Options, unit: _Unit) -> _Rendered:
+def _render_unit(docs_dir: str, options: RenderOptions, unit: PageUnit) -> RenderedUnit:
     """Render and write one page (in whichever process runs it); a damaged run becomes an error."""
     site = SiteContext(Path(docs_dir), example_figures=options.example_figures)
     try:
@@ -252,71 +218,21 @@ def _render_unit(docs_dir: str, options: _Options, unit: _Unit) -> _Rendered:
         text = _environment(options.templates).get_template(page.template).render(**page.context)
         atomic_write_text(owned_path(Path(docs_dir), page.path), text)
     except RunFormatError as exc:
-        return _Rendered(None, [], str(exc))
+        return RenderedUnit(None, [], str(exc))
     except Exception as exc:  # noqa: BLE001 - a run file we could not foresee must not stop the other runs
         where = "/".join(part for part in (unit.dataset, unit.example_id) if part)
-        return _Rendered(None, [], f"{unit.run_root}: {unit.kind} page {where or ''} could not be rendered "
+        return RenderedUnit(None, [], f"{unit.run_root}: {unit.kind} page {where or ''} could not be rendered "
                                    f"({type(exc).__name__}: {shown(str(exc), 200)}); please report it if the run "
                                    "files look valid")
     files = [page.path] + [f.path for f in site.figures] + [p.relative_to(docs_dir).as_posix() for p in site.outputs]
-    return _Rendered(page.entry, site.figures, files=files)
-
-
-def _key(unit: _Unit) -> str:
-    return "|".join((unit.kind, Path(unit.run_root).name, unit.dataset or "", unit.example_id or ""))
-
-
-def _code_fingerprint(options: _Options) -> str:
-    """Everything besides run files that shapes a page: templates, the renderer's code and assets, options."""
-    import bokeh
-
-    digest = hashlib.sha256(f"{bokeh.__version__}|{options.example_figures}|{plot_data.INLINE_BYTES}".encode())
-    folders = [*template_folders(options.templates), Path(__file__).parent]
-    for folder in folders:
-        for path in sorted(Path(folder).rglob("*")):
-            if path.is_file() and path.suffix in (".j2", ".py", ".js", ".css"):
-                digest.update(path.as_posix().encode())
-                digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def _fingerprint(unit: _Unit, code: str) -> str:
-    """The unit's inputs by path, size and modification time (run files are only ever replaced whole)."""
-    run = _open_run(unit.run_root)
-    digest = hashlib.sha256(f"{code}|{_key(unit)}".encode())
-    for path in PAGE_KINDS.get(unit.kind).inputs(run, unit.dataset, unit.example_id):
-        stat = path.lstat()
-        digest.update(f"{path.relative_to(run.root).as_posix()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
-    return digest.hexdigest()
-
-
-def _previous_state(docs_dir: Path) -> dict:
-    try:
-        state = json.loads((Path(docs_dir) / RENDER_STATE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return state if isinstance(state, dict) else {}
-
-
-def _reuse(previous: dict | None, fingerprint: str, old_docs: Path, new_docs: Path) -> _Rendered | None:
-    """The unit's files copied from the last build when its inputs are unchanged; None to render it."""
-    if not previous or previous.get("fingerprint") != fingerprint:
-        return None
-    sources = [Path(old_docs) / name for name in previous["files"]]
-    if not all(source.is_file() for source in sources):
-        return None
-    for name, source in zip(previous["files"], sources):
-        target = Path(new_docs) / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target)
-    return _Rendered.from_json(previous)
+    return RenderedUnit(page.entry, site.figures, files=files)
 
 
 def render_example_alone(scratch: Path, run: Run, dataset: str, example_id: str) -> list[IndexEntry]:
     """Render one example's page with its static figures into ``scratch``; the figures written."""
     _environment.cache_clear()
     _open_run.cache_clear()
-    rendered = _render_unit(str(scratch), _Options(example_figures=True), _Unit("example", str(run.root), dataset,
+    rendered = _render_unit(str(scratch), RenderOptions(example_figures=True), PageUnit("example", str(run.root), dataset,
                                                                                 example_id))
     if rendered.error:
         raise RunFormatError(rendered.error)

@@ -1,0 +1,71 @@
+"""Incremental builds: a page whose inputs did not change since the last build is copied, not rendered.
+
+Each unit's fingerprint covers the run files its page kind reads (by path, size and
+modification time) and everything else that shapes a page (templates, the renderer's code and
+assets, bokeh's version, the build's options). The last build's fingerprints and the files
+each unit wrote are kept in ``RENDER_STATE`` inside the docs folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+from generator.render import plot_data
+from generator.render.jinja import template_folders
+from generator.render.pages import PAGE_KINDS
+from generator.render.units import PageUnit, RenderedUnit, RenderOptions
+from generator.store.run_directory import Run
+
+RENDER_STATE = ".atlas-render.json"  # per unit: the fingerprint of its inputs and the files it wrote
+
+
+def unit_key(unit: PageUnit) -> str:
+    return "|".join((unit.kind, Path(unit.run_root).name, unit.dataset or "", unit.example_id or ""))
+
+
+def code_fingerprint(options: RenderOptions) -> str:
+    """Everything besides run files that shapes a page: templates, the renderer's code and assets, options."""
+    import bokeh
+
+    digest = hashlib.sha256(f"{bokeh.__version__}|{options.example_figures}|{plot_data.INLINE_BYTES}".encode())
+    folders = [*template_folders(options.templates), Path(__file__).parent]
+    for folder in folders:
+        for path in sorted(Path(folder).rglob("*")):
+            if path.is_file() and path.suffix in (".j2", ".py", ".js", ".css"):
+                digest.update(path.as_posix().encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def unit_fingerprint(unit: PageUnit, run: Run, code: str) -> str:
+    """The unit's inputs by path, size and modification time (run files are only ever replaced whole)."""
+    digest = hashlib.sha256(f"{code}|{unit_key(unit)}".encode())
+    for path in PAGE_KINDS.get(unit.kind).inputs(run, unit.dataset, unit.example_id):
+        stat = path.lstat()
+        digest.update(f"{path.relative_to(run.root).as_posix()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+def previous_state(docs_dir: Path) -> dict:
+    try:
+        state = json.loads((Path(docs_dir) / RENDER_STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def reuse_unit(previous: dict | None, fingerprint: str, old_docs: Path, new_docs: Path) -> RenderedUnit | None:
+    """The unit's files copied from the last build when its inputs are unchanged; None to render it."""
+    if not previous or previous.get("fingerprint") != fingerprint:
+        return None
+    sources = [Path(old_docs) / name for name in previous["files"]]
+    if not all(source.is_file() for source in sources):
+        return None
+    for name, source in zip(previous["files"], sources):
+        target = Path(new_docs) / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+    return RenderedUnit.from_json(previous)
