@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.registry import Registry
+from generator.store.names import name_problem
 from generator.store.result_types import RESULT_TYPES, DatasetSummary, ExampleResult, ResultTypes
 
 ENTRY_POINT_GROUP = "attention_atlas.analyses"
@@ -52,7 +53,10 @@ DECLARATIONS: Registry[AnalysisDeclaration] = Registry("analysis declaration")
 
 
 def declare_analysis(declaration: AnalysisDeclaration) -> AnalysisDeclaration:
-    """Register ``declaration`` and tie its record types to its name."""
+    """Register ``declaration`` and tie its record types to its name (a name runs and pages can use)."""
+    problem = name_problem(declaration.name)
+    if problem:
+        raise DeclarationError(f"analysis {declaration.name!r}: {problem} (it names result files)")
     DECLARATIONS.register(declaration.name, declaration)
     for record in (declaration.example, declaration.summary):
         if record is not None:
@@ -99,5 +103,8 @@ def discover(package: str, group: str = ENTRY_POINT_GROUP) -> None:
         if not isinstance(declaration, AnalysisDeclaration):
             raise DeclarationError(f"entry point {entry.name!r} ({entry.value}) in group {group!r}: expected an "
                                    f"AnalysisDeclaration, got {type(declaration).__name__}")
-        if DECLARATIONS.names().count(declaration.name) == 0:
+        if declaration.name not in DECLARATIONS:
             declare_analysis(declaration)
+        elif DECLARATIONS.get(declaration.name) is not declaration:
+            raise DeclarationError(f"entry point {entry.name!r} ({entry.value}) in group {group!r}: analysis "
+                                   f"{declaration.name!r} is declared already (names are unique; choose another)")

@@ -154,6 +154,13 @@ def test_a_plugin_package_adds_an_analysis_through_its_entry_point(tmp_path):
             "'attention_atlas.analyses' could not be loaded: AttributeError") in broken.stderr
 
 
+def test_a_name_that_cannot_name_files_is_refused():
+    from generator.results.declaration import declare_analysis
+
+    with pytest.raises(DeclarationError, match=r"analysis '\.\./x': .*\(it names result files\)"):
+        declare_analysis(AnalysisDeclaration(name="../x", description="", page_order=1))
+
+
 def test_a_wrong_import_path_names_the_declaration():
     with pytest.raises(DeclarationError, match=r"analysis 'count': cannot load 'generator.nowhere:Thing' "
                                                r"\(ModuleNotFoundError"):
