@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
