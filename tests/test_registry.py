@@ -2,7 +2,8 @@ import pytest
 
 from generator.analyses import list_analyses
 from generator.registry import Registry
-from generator.render.pages import PAGE_KINDS
+from generator.render.pages import PAGE_KINDS, SITE_PAGE_KINDS, page_entry_kinds
+from generator.render import site  # noqa: F401 - a build registers every site page kind
 from generator.render.sections import dataset_sections, example_sections
 from generator.results import declarations
 
@@ -30,3 +31,9 @@ def test_pages_follow_the_page_order_of_the_declarations():
     assert [name for name, _ in dataset_sections()][:3] == ["agent", "mechanism", "attention"]
     assert [name for name, _ in example_sections()][:2] == ["agent", "attention"]
     assert list_analyses()[:2] == ["agent", "attention"]  # the mechanism summary is no analysis
+
+
+def test_pages_across_runs_are_registered_kinds_and_the_index_comes_last():
+    order = [name for name, kind in sorted(SITE_PAGE_KINDS.items(), key=lambda item: item[1].order)]
+    assert order == ["agents", "index"]  # the index links to agent runs only when that page was made
+    assert {"run", "dataset", "example", "index", "agents", "comparison"} == page_entry_kinds()

@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from generator.render.context import IndexEntry, Page, example_path, html_path, relative_link
+from generator.render.pages import register_site_pages
 from generator.render.sections.agent import agent_record, steps_grid, timeline
 from generator.render.sections.base import format_number
 from generator.results.agent import AgentExample
@@ -35,8 +36,7 @@ class AgentRun:
 
 def agent_datasets(run: Run) -> list[str]:
     """Datasets the run's config answered with the agent loop."""
-    return [d["name"] for d in run.manifest.config.get("datasets", [])
-            if isinstance(d, dict) and d.get("agent") and d.get("name") in run.dataset_names()]
+    return [name for name in run.dataset_names() if run.manifest.dataset_settings(name).agent]
 
 
 def collect(runs: list[Run]) -> list[AgentRun]:
@@ -54,7 +54,8 @@ def comparison_path(dataset: str, example_id: str) -> str:
     return f"compare/{dataset}/{example_id}.md"
 
 
-def agent_pages(runs: list[Run]) -> list[Page]:
+@register_site_pages("agents", entry_kinds=("agents", "comparison"), what="agent-runs.md and compare/", order=10)
+def agent_pages(runs: list[Run], earlier: list[IndexEntry]) -> list[Page]:
     """The index of agent runs and one comparison page per query answered by two runs or more."""
     agent_runs = collect(runs)
     if not agent_runs:

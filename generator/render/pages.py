@@ -46,6 +46,33 @@ def register_page_kind(name: str, units: Callable[[Run], list[Unit]],
     return decorate
 
 
+@dataclass(frozen=True)
+class SitePageKind:
+    """Pages made from every run that rendered whole (the site index, agent runs, comparisons), after the
+    runs' own pages and every build (they are few). Kinds run in ``order``; each sees the index entries of
+    the site pages made before it (the index links to agent runs only when that page was made)."""
+
+    pages: Callable[[list[Run], list[IndexEntry]], list[Page]]
+    entry_kinds: tuple[str, ...]  # the index entries its pages have
+    what: str  # its pages, as a skipped-build message names them
+    order: int
+
+
+SITE_PAGE_KINDS: Registry[SitePageKind] = Registry("site page kind")
+
+
+def register_site_pages(name: str, entry_kinds: tuple[str, ...], what: str, order: int):
+    def decorate(pages: Callable[[list[Run], list[IndexEntry]], list[Page]]):
+        SITE_PAGE_KINDS.register(name, SitePageKind(pages, entry_kinds, what, order))
+        return pages
+    return decorate
+
+
+def page_entry_kinds() -> set[str]:
+    """The index entry kinds that are pages (the rest are figures)."""
+    return set(PAGE_KINDS.names()) | {kind for _, site in SITE_PAGE_KINDS.items() for kind in site.entry_kinds}
+
+
 def _files(*patterns_in: tuple[Path, str]) -> list[Path]:
     return sorted(p for root, pattern in patterns_in for p in root.glob(pattern) if p.is_file())
 
@@ -91,9 +118,9 @@ def dataset_page(site: SiteContext, run: Run, name: str, example_id: None) -> Pa
     trajectories = list(run.trajectories(name))
     page_dir = dataset_dir(run, name)
     metadata_columns = sorted({k for t in trajectories for k in t.metadata if isinstance(t.metadata[k], (str, int, float))})
-    spec = run.manifest.dataset_config(name)
+    settings = run.manifest.dataset_settings(name)
     context: dict[str, Any] = {
-        "name": name, "run": run.name, "n_examples": len(trajectories), "description": spec.get("description"),
+        "name": name, "run": run.name, "n_examples": len(trajectories), "description": settings.description,
         "accuracy_text": accuracy_text(trajectories), "metadata_columns": metadata_columns,
         "categories": sorted({str(t.metadata["category"]) for t in trajectories if t.metadata.get("category")}),
         "examples": [{
@@ -145,3 +172,17 @@ def example_page(site: SiteContext, run: Run, name: str, example_id: str) -> Pag
     }
     return Page(path, "example.md.j2", {"example": context},
                 IndexEntry("example", run.name, name, trajectory.example_id, html_path(path)))
+
+
+@register_site_pages("index", entry_kinds=("index",), what="index.md", order=100)
+def index_page(runs: list[Run], earlier: list[IndexEntry]) -> list[Page]:
+    """The site's front page: every run with its datasets (and a link to the agent runs, when made)."""
+    listed = []
+    for run in runs:
+        datasets = [{"name": name, "href": f"{dataset_dir(run, name)}/index.html",
+                     "accuracy_text": accuracy_text(list(run.trajectories(name)))} for name in run.dataset_names()]
+        listed.append({"name": run.name, "href": f"{run_dir(run)}/index.html", "model": run.manifest.model.id,
+                       "created": run.manifest.created, "datasets": datasets})
+    agents = any(entry.kind == "agents" for entry in earlier)
+    return [Page("index.md", "index.md.j2", {"runs": listed, "agents": agents},
+                 IndexEntry("index", None, None, None, "index.html"))]

@@ -22,12 +22,12 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 from tqdm import tqdm
 
-from generator.render.agent_pages import agent_pages
-from generator.render.context import IndexEntry, Page, SiteContext, accuracy_text, dataset_dir, run_dir
+from generator.render import agent_pages  # noqa: F401 - registers the agent runs' site pages
+from generator.render.context import IndexEntry, SiteContext, run_dir
 from generator.render import jinja
 from generator.render.jinja import template_environment
 from generator.render.mkdocs_build import check_site_dir, load_mkdocs_config, run_mkdocs
-from generator.render.pages import PAGE_KINDS
+from generator.render.pages import PAGE_KINDS, SITE_PAGE_KINDS, page_entry_kinds
 from generator.render.reuse import (RENDER_STATE, code_fingerprint, previous_state, reuse_unit, unit_fingerprint,
                                     unit_key)
 from generator.render.units import PageUnit, RenderedUnit, RenderOptions
@@ -38,7 +38,6 @@ from generator.store.run_directory import Run, RunFormatError, list_runs_reporti
 
 PACKAGE_ASSETS = Path(__file__).parent / "assets"
 INDEX_FILE = "atlas-index.json"
-SITE_PAGES = ("index", "agents", "comparison")  # index entries of pages that are not one run's
 
 
 def copy_static_assets(docs_dir: Path) -> None:
@@ -106,7 +105,8 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, j
         entries += _write_site_pages(good, tmp, skipped, templates)
         entries = sorted((dataclasses.asdict(e) for e in entries), key=lambda e: e["path"])
         atomic_write_text(tmp / INDEX_FILE, json.dumps({"schema_version": 1, "entries": entries}, indent=1) + "\n")
-        pages = sum(1 for e in entries if e["kind"] in PAGE_KINDS or e["kind"] in SITE_PAGES)
+        page_kinds = page_entry_kinds()
+        pages = sum(1 for e in entries if e["kind"] in page_kinds)
         counts[:] = [pages, len(entries) - pages, rendered_now]
         atomic_write_text(tmp / RENDER_STATE, json.dumps(state, sort_keys=True) + "\n")
 
@@ -151,17 +151,19 @@ def _whole_runs(runs: list[Run], units: list[PageUnit], rendered: dict[PageUnit,
 
 
 def _write_site_pages(good: list[Run], tmp: Path, skipped: list[str], templates: tuple[str, ...]) -> list[IndexEntry]:
-    """The pages that span runs (the index, agent runs, comparisons): few, rendered every build."""
-    try:
-        across = agent_pages(good)
-    except Exception as exc:  # noqa: BLE001 - one damaged agent record must not stop the site
-        skipped.append(f"agent-runs.md and compare/: left out, an agent record could not be read "
-                       f"({type(exc).__name__}: {shown(str(exc), 200)})")
-        across = []
-    entries = []
-    for page in [index_page(good, agents=bool(across)), *across]:
-        atomic_write_text(tmp / page.path, _environment(templates).get_template(page.template).render(**page.context))
-        entries.append(page.entry)
+    """The pages that span runs (``SITE_PAGE_KINDS``: agent runs, comparisons, the index), in their order."""
+    entries: list[IndexEntry] = []
+    for _, kind in sorted(SITE_PAGE_KINDS.items(), key=lambda item: item[1].order):
+        try:
+            pages = kind.pages(good, list(entries))
+        except Exception as exc:  # noqa: BLE001 - one damaged record must not stop the site
+            skipped.append(f"{kind.what}: left out, a record could not be read "
+                           f"({type(exc).__name__}: {shown(str(exc), 200)})")
+            continue
+        for page in pages:
+            text = _environment(templates).get_template(page.template).render(**page.context)
+            atomic_write_text(tmp / page.path, text)
+            entries.append(page.entry)
     return entries
 
 
@@ -237,17 +239,6 @@ def render_example_alone(scratch: Path, run: Run, dataset: str, example_id: str)
     if rendered.error:
         raise RunFormatError(rendered.error)
     return rendered.figures
-
-
-def index_page(runs, agents: bool = False) -> Page:
-    listed = []
-    for run in runs:
-        datasets = [{"name": name, "href": f"{dataset_dir(run, name)}/index.html",
-                     "accuracy_text": accuracy_text(list(run.trajectories(name)))} for name in run.dataset_names()]
-        listed.append({"name": run.name, "href": f"{run_dir(run)}/index.html", "model": run.manifest.model.id,
-                       "created": run.manifest.created, "datasets": datasets})
-    return Page("index.md", "index.md.j2", {"runs": listed, "agents": agents},
-                IndexEntry("index", None, None, None, "index.html"))
 
 
 def build_site(runs_dir: Path, config_file: Path, site_dir: Path | None = None,

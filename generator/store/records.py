@@ -141,6 +141,14 @@ class DatasetEntry:
 
 
 @dataclass(frozen=True)
+class DatasetSettings:
+    """A dataset's entry in the recorded config, as pages read it."""
+
+    description: str | None  # shown on the dataset's page
+    agent: bool  # answered by the agent loop (``datasets[i].agent``)
+
+
+@dataclass(frozen=True)
 class Manifest:
     """What produced a run, so its numbers can be traced and reproduced."""
 
@@ -217,12 +225,14 @@ class Manifest:
             if problem:
                 raise RecordFormatError(f"{source}: key 'analyses[{index}].name': {problem}")
 
-    def dataset_config(self, name: str) -> dict[str, Any]:
-        """The config's entry for dataset ``name`` (what its page shows), or {} when the config has none.
+    def dataset_settings(self, name: str) -> "DatasetSettings":
+        """What pages need of the config's entry for dataset ``name``, typed.
 
-        ``config`` is recorded as written and read back untyped: any shape is tolerated here.
+        ``config`` is recorded as written and read back untyped: any shape is tolerated here, and
+        what is not of the expected type counts as absent.
         """
         datasets = self.config.get("datasets")
-        if not isinstance(datasets, list):
-            return {}
-        return next((d for d in datasets if isinstance(d, dict) and d.get("name") == name), {})
+        entry = next((d for d in datasets if isinstance(d, dict) and d.get("name") == name), {}) \
+            if isinstance(datasets, list) else {}
+        description = entry.get("description")
+        return DatasetSettings(description if isinstance(description, str) else None, bool(entry.get("agent")))
