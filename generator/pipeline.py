@@ -18,6 +18,7 @@ import importlib.metadata
 import platform
 import shutil
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 from collections.abc import Sequence
@@ -83,10 +84,25 @@ def analysis_entry(name: str, analysis: Analysis) -> AnalysisEntry:
     return AnalysisEntry(name, analysis.result_type.__name__, summary.__name__ if summary else None)
 
 
-def generation_capture(active: dict[str, tuple[Analysis, object]]) -> CaptureOptions | None:
+@dataclass(frozen=True)
+class PlannedAnalysis:
+    """One analysis as it runs on one dataset: its options parsed, the dataset's own merged over the run's."""
+
+    name: str
+    analysis: Analysis
+    options: Any
+
+    def needs_whole_dataset(self) -> bool:
+        return self.analysis.needs_whole_dataset()
+
+
+Planned = dict[str, PlannedAnalysis]  # a dataset's analyses by name, in the config's order
+
+
+def generation_capture(active: Planned) -> CaptureOptions | None:
     """The capture the first analysis that wants one asks for while generating (None: plain generation)."""
-    for analysis, options in active.values():
-        requested = analysis.capture_during_generation(options)
+    for planned in active.values():
+        requested = planned.analysis.capture_during_generation(planned.options)
         if requested is not None:
             return requested
     return None
@@ -103,7 +119,7 @@ class _Job:
     shard: Shard
     dataset: str
     examples: list[Example]
-    active: dict[str, tuple[Analysis, object]]
+    active: Planned
     source: TrajectorySource  # how its trajectories are made (generation, with capture, the agent loop)
 
     def context(self, trajectory: Trajectory, captured=None) -> ExampleContext:
@@ -131,8 +147,9 @@ class RunPlan:
     config_sha256: str
     directory: Path
     inputs_sha256: str  # the config's hash and every dataset file's bytes: what a run resumes by
-    datasets: dict[str, list[Example]]
-    analyses: dict[str, tuple[Analysis, object]]  # the run's analyses with their parsed options
+    datasets: dict[str, list[Example]]  # as read; fitted to the model's context once it loads
+    analyses: dict[str, Analysis]  # every configured analysis (the manifest lists them)
+    by_dataset: dict[str, Planned]  # the analyses each dataset runs, options parsed once
 
 
 def plan_run(config: RunConfig, raw_config: dict, config_sha256: str, output_dir: Path | None,
@@ -142,12 +159,12 @@ def plan_run(config: RunConfig, raw_config: dict, config_sha256: str, output_dir
         raise ConfigError("model.device_map: 'auto' spreads one model over every GPU; it cannot be combined with "
                           f"{shard.world} data-parallel processes (launch one process, or leave device_map unset)")
     datasets = {spec.name: load_dataset(Path(spec.path), spec.limit) for spec in config.datasets}
-    analyses = {name: (get_analysis(name), get_analysis(name).parse_options(opts, "config", f"analyses.{name}"))
-                for name, opts in config.analyses.items()}
+    analyses = {name: get_analysis(name) for name in config.analyses}
+    by_dataset = {spec.name: dataset_analyses(config, spec, analyses) for spec in config.datasets}
     directory = config.run_directory(output_dir)
     inputs = inputs_sha256(config_sha256, [Path(spec.path) for spec in config.datasets])
     check_target(directory, inputs, overwrite)  # refuse before a model loads
-    return RunPlan(config, raw_config, config_sha256, directory, inputs, datasets, analyses)
+    return RunPlan(config, raw_config, config_sha256, directory, inputs, datasets, analyses, by_dataset)
 
 
 def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_dir: Path | None = None,
@@ -166,11 +183,11 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
     plan = plan_run(config, raw_config, config_sha256, output_dir, overwrite, shard)
     loaded = loaded or load_model(config.model, device=_device_for(config, shard))
     start(shard, str(loaded.model.device))
-    by_dataset, datasets, sources = _check_with_model(plan, loaded)
+    datasets, sources = _check_with_model(plan, loaded)
     writer, mode, existed = _open(plan, loaded, overwrite, shard)
     reused = sum(writer.has_example(name, e.id) for name, examples in datasets.items() for e in examples)
     jobs = [_Job(loaded.model, loaded.tokenizer, config, writer, shard, spec.name, datasets[spec.name],
-                 by_dataset[spec.name], sources[spec.name]) for spec in config.datasets]
+                 plan.by_dataset[spec.name], sources[spec.name]) for spec in config.datasets]
     _run_stages(jobs, writer, mode, existed and writer.root == plan.directory, shard)
     accuracy = {job.dataset: _accuracy(job.trajectories()) for job in jobs}
     if shard.is_main:
@@ -180,23 +197,21 @@ def execute_run(config: RunConfig, raw_config: dict, config_sha256: str, output_
     return RunSummary(plan.directory, sum(len(e) for e in datasets.values()), accuracy, mode, reused, shard)
 
 
-def _check_with_model(plan: RunPlan, loaded: LoadedModel) -> tuple[dict, dict[str, list[Example]],
+def _check_with_model(plan: RunPlan, loaded: LoadedModel) -> tuple[dict[str, list[Example]],
                                                                    dict[str, TrajectorySource]]:
     """Each dataset's analyses checked against the model, its trajectory source against the model and
     tokenizer (an agent's chat template), prompts fitted."""
     config = plan.config
-    by_dataset = {spec.name: dataset_analyses(config, spec, plan.analyses) for spec in config.datasets}
-    for analyses in by_dataset.values():
-        for analysis, options in analyses.values():
-            analysis.check_model(loaded.model, options)
+    for planned in (p for analyses in plan.by_dataset.values() for p in analyses.values()):
+        planned.analysis.check_model(loaded.model, planned.options)
     sources = {spec.name: source_for(loaded.model, loaded.tokenizer, config, spec.name, spec.agent,
-                                     generation_capture(_streaming(by_dataset[spec.name])))
+                                     generation_capture(_streaming(plan.by_dataset[spec.name])))
                for spec in config.datasets}
     for source in sources.values():
         source.check()
     datasets = {spec.name: fit_prompts(plan.datasets[spec.name], loaded, config, Path(spec.path))
                 for spec in config.datasets}
-    return by_dataset, datasets, sources
+    return datasets, sources
 
 
 def _open(plan: RunPlan, loaded: LoadedModel, overwrite: bool, shard: Shard) -> tuple[RunWriter, str, bool]:
@@ -249,19 +264,21 @@ def _seal(plan: RunPlan, loaded: LoadedModel, jobs: list[_Job], writer: RunWrite
         library_versions=library_versions(),
         datasets=tuple(DatasetEntry(spec.name, Path(spec.path).name, tuple(e.id for e in datasets[spec.name]))
                        for spec in config.datasets),
-        analyses=tuple(analysis_entry(name, analysis) for name, (analysis, _) in plan.analyses.items()),
+        analyses=tuple(analysis_entry(name, analysis) for name, analysis in plan.analyses.items()),
     ))
     writer.mark_complete()
     publish_run(writer, plan.directory)
 
 
-def dataset_analyses(config: RunConfig, spec: DatasetSpec, all_analyses: dict) -> dict:
+def dataset_analyses(config: RunConfig, spec: DatasetSpec, analyses: dict[str, Analysis]) -> Planned:
     """The analyses that run on one dataset, each with its options there (the dataset's own merged in)."""
-    chosen = {name: pair for name, pair in all_analyses.items() if (spec.analyses is None or name in spec.analyses)
-              and (spec.agent is not None or not pair[0].requires_agent)}
-    return {name: (analysis, analysis.parse_options(config.analysis_options(spec, name), "config",
-                                                    f"datasets.{spec.name}.options.{name}")
-                   if name in spec.options else options) for name, (analysis, options) in chosen.items()}
+    chosen = {name: analysis for name, analysis in analyses.items()
+              if (spec.analyses is None or name in spec.analyses)
+              and (spec.agent is not None or not analysis.requires_agent)}
+    return {name: PlannedAnalysis(name, analysis, analysis.parse_options(
+                config.analysis_options(spec, name), "config",
+                f"datasets.{spec.name}.options.{name}" if name in spec.options else f"analyses.{name}"))
+            for name, analysis in chosen.items()}
 
 
 def fit_prompts(examples: list[Example], loaded: LoadedModel, config: RunConfig, source: Path) -> list[Example]:
@@ -339,9 +356,9 @@ def _device_for(config: RunConfig, shard: Shard) -> str | None:
     return None
 
 
-def _streaming(active: dict[str, tuple[Analysis, object]]) -> dict[str, tuple[Analysis, object]]:
+def _streaming(active: Planned) -> Planned:
     """The analyses that run on each example as it is made (the others need the whole dataset first)."""
-    return {name: pair for name, pair in active.items() if not pair[0].needs_whole_dataset()}
+    return {name: planned for name, planned in active.items() if not planned.needs_whole_dataset()}
 
 
 def _generate_and_analyse(job: _Job) -> None:
@@ -359,18 +376,18 @@ def _generate_and_analyse(job: _Job) -> None:
             for trajectory, captured in job.source.make(batch):
                 if trajectory.example_id in todo:
                     context = job.context(trajectory, captured)
-                    results = [analysis.analyze_example(context, options) for analysis, options in streaming.values()]
+                    results = [p.analysis.analyze_example(context, p.options) for p in streaming.values()]
                     job.writer.write_example(trajectory, results)
 
 
 def _analyse_with_the_whole_dataset(job: _Job) -> None:
     """Analyses that prepare over every trajectory first (e.g. dataset means); results missing are added."""
-    later = {n: pair for n, pair in job.active.items() if pair[0].needs_whole_dataset()}
+    later = [planned for planned in job.active.values() if planned.needs_whole_dataset()]
     if not later:
         return
     trajectories = job.trajectories()
     size = job.config.generation.batch_size
-    for name, (analysis, options) in later.items():
+    for name, analysis, options in ((p.name, p.analysis, p.options) for p in later):
         state = analysis.prepare_dataset(job.model, job.tokenizer, trajectories, options)
         for position, trajectory in enumerate(tqdm(trajectories, desc=f"{name} on {job.dataset}", unit="example")):
             if not job.shard.owns_batch(position // size) or job.writer.has_result(job.dataset, trajectory.example_id,
@@ -386,12 +403,12 @@ def _summarise(jobs: list[_Job], writer: RunWriter) -> None:
     run = Run.unsealed(writer.root)
     statistics: dict[str, list[DatasetSummary]] = {}
     for job in jobs:
-        inputs = {name: analysis.summary_input() for name, (analysis, _) in job.active.items()}
+        inputs = {name: planned.analysis.summary_input() for name, planned in job.active.items()}
         digests = {name: [run.result(job.dataset, e.id, kind) for e in job.examples] if kind else []
                    for name, kind in inputs.items()}
         others = {inputs[name]: kept for name, kept in digests.items() if inputs[name] is not None}
-        for name, (analysis, options) in job.active.items():
-            summary = analysis.summarize_dataset(job.trajectories(), digests[name], options, others)
+        for name, planned in job.active.items():
+            summary = planned.analysis.summarize_dataset(job.trajectories(), digests[name], planned.options, others)
             if summary is not None:
                 writer.write_summary(job.dataset, summary)
                 statistics.setdefault(job.dataset, []).append(summary)
