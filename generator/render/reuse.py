@@ -9,6 +9,7 @@ each unit wrote are kept in ``RENDER_STATE`` inside the docs folder.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -17,6 +18,7 @@ from generator.render import plot_data
 from generator.render.jinja import template_folders
 from generator.render.pages import PAGE_KINDS
 from generator.render.units import PageUnit, RenderedUnit, RenderOptions
+from generator.results import declarations
 from generator.store.run_directory import Run
 
 RENDER_STATE = ".atlas-render.json"  # per unit: the fingerprint of its inputs and the files it wrote
@@ -32,12 +34,19 @@ def code_fingerprint(options: RenderOptions) -> str:
 
     digest = hashlib.sha256(f"{bokeh.__version__}|{options.example_figures}|{plot_data.INLINE_BYTES}".encode())
     folders = [*template_folders(options.templates), Path(__file__).parent]
-    for folder in folders:
-        for path in sorted(Path(folder).rglob("*")):
-            if path.is_file() and path.suffix in (".j2", ".py", ".js", ".css"):
-                digest.update(path.as_posix().encode())
-                digest.update(path.read_bytes())
+    files = [path for folder in folders for path in sorted(Path(folder).rglob("*"))
+             if path.is_file() and path.suffix in (".j2", ".py", ".js", ".css")]
+    for path in files + _section_modules():
+        digest.update(path.as_posix().encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def _section_modules() -> list[Path]:
+    """The source files of every declared section (a plugin's live outside this folder)."""
+    names = {path.partition(":")[0] for d in declarations() for path in (d.dataset_section, d.example_section) if path}
+    found = [importlib.util.find_spec(name) for name in sorted(names)]
+    return [Path(spec.origin) for spec in found if spec is not None and spec.origin and Path(spec.origin).is_file()]
 
 
 def unit_fingerprint(unit: PageUnit, run: Run, code: str) -> str:

@@ -103,3 +103,17 @@ def test_the_toy_options_are_checked_before_a_model_loads(toy_registered):
                                           "got 'flt'"):
         parse_config({"run_name": "r", "model": {"id": "m"}, "datasets": [{"name": "d", "path": "d.jsonl"}],
                       "analyses": {"toy": {"shape": "flt"}}}, "run.yaml")
+
+
+def test_a_change_to_a_plugin_section_renders_its_pages_again(toy_registered):
+    """The incremental build's code fingerprint covers section modules outside the renderer's folder."""
+    from generator.render.reuse import _section_modules, code_fingerprint
+    from generator.render.units import RenderOptions
+
+    assert Path(__file__).resolve() in [path.resolve() for path in _section_modules()]
+    with_toy = code_fingerprint(RenderOptions())
+    withdraw_analysis("toy")
+    try:
+        assert code_fingerprint(RenderOptions()) != with_toy
+    finally:
+        declare_analysis(TOY)
