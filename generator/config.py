@@ -19,6 +19,7 @@ import yaml
 from generator.agent.loop import AgentSpec
 from generator.agent.tools import TOOLS
 from generator.analyses import get_analysis, list_analyses
+from generator.answers import AnswerCheck
 from generator.capture.segmentation import SegmentationSpec
 from generator.store import plain_data
 from generator.store.names import name_problem
@@ -75,6 +76,7 @@ class RunConfig:
     analyses: dict[str, dict[str, Any]] = field(default_factory=lambda: {"attention": {}})
     generation: GenerationSpec = GenerationSpec()
     segmentation: SegmentationSpec = SegmentationSpec()
+    answers: AnswerCheck = AnswerCheck()  # how a parsed answer is compared with the expected one
     output_dir: str = "data/runs"
     seed: int = 0
 
@@ -90,6 +92,11 @@ class RunConfig:
         for dataset in data["datasets"]:  # added later: runs made before agents existed keep their hash
             if dataset.get("agent") is None:
                 dataset.pop("agent", None)
+        # added later too: a config that leaves them at their defaults keeps the hash it had
+        if self.answers == AnswerCheck():
+            data.pop("answers")
+        if self.segmentation.answer_format == "pattern":
+            data["segmentation"].pop("answer_format")
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 

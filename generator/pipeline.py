@@ -128,7 +128,8 @@ class _Job:
         return ExampleContext(model=self.model, tokenizer=self.tokenizer,
                               input_ids=torch.tensor([trajectory.token_ids], device=self.model.device),
                               trajectory=trajectory, segment_ids=segment_ids(trajectory.segments, len(trajectory.tokens)),
-                              segmentation=self.config.segmentation, captured_attention=captured)
+                              segmentation=self.config.segmentation, answers=self.config.answers,
+                              captured_attention=captured)
 
     def batches(self) -> list[list[Example]]:
         size = self.config.generation.batch_size

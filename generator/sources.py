@@ -14,6 +14,7 @@ from typing import Protocol
 
 from generator.agent.loop import AgentSpec, agent_format, model_reply, run_agent
 from generator.agent.trajectory import agent_trajectory
+from generator.answers import AnswerCheck
 from generator.capture import AttentionCapture, CaptureOptions
 from generator.capture.generation import Generation, generate_batch, token_pieces
 from generator.capture.generation_capture import generate_with_capture
@@ -44,7 +45,7 @@ def build_trajectory(generation: Generation, dataset: str, tokenizer, config: Ru
     prompt_end = offsets[generation.n_prompt_tokens - 1][1] if generation.n_prompt_tokens else 0
     generated_text = text[prompt_end:]
     parsed = parse_answer(generated_text, config.segmentation)
-    correct = None if example.answer is None else (parsed is not None and parsed == example.answer.strip())
+    check = config.answers
     metadata = {k: v for k, v in (("difficulty", example.difficulty), ("category", example.category)) if v}
     metadata.update(example.extra)
     return Trajectory(
@@ -60,8 +61,9 @@ def build_trajectory(generation: Generation, dataset: str, tokenizer, config: Ru
         segments=segment_trajectory(text, offsets, generation.n_prompt_tokens, config.segmentation),
         expected_answer=example.answer,
         parsed_answer=parsed,
-        correct=correct,
+        correct=check.matches(parsed, example.answer),
         metadata=metadata,
+        normalized_answer=None if check.check == "exact" else check.normalized(parsed),
     )
 
 
@@ -108,6 +110,7 @@ class AgentLoop:
     tokenizer: object
     spec: AgentSpec
     dataset: str
+    answers: AnswerCheck = AnswerCheck()
     whole_batches = False
 
     def check(self) -> None:
@@ -117,14 +120,14 @@ class AgentLoop:
         fmt = agent_format(self.spec, self.tokenizer)
         reply = model_reply(self.model, self.tokenizer, self.spec)
         return [(agent_trajectory(run_agent(example.prompt, reply, self.spec, fmt), example, self.dataset,
-                                  self.tokenizer, self.spec), None) for example in batch]
+                                  self.tokenizer, self.spec, answers=self.answers), None) for example in batch]
 
 
 def source_for(model, tokenizer, config: RunConfig, dataset: str, agent: AgentSpec | None,
                capture: CaptureOptions | None) -> TrajectorySource:
     """The source a dataset's config asks for: its agent loop, else generation (capturing when asked)."""
     if agent is not None:
-        return AgentLoop(model, tokenizer, agent, dataset)
+        return AgentLoop(model, tokenizer, agent, dataset, config.answers)
     if capture is not None:
         return CapturingGeneration(model, tokenizer, config, dataset, capture)
     return PlainGeneration(model, tokenizer, config, dataset)

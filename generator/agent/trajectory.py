@@ -7,6 +7,7 @@ import datetime as dt
 
 from generator.agent.formats import spans_in_order
 from generator.agent.loop import AgentSpec, AgentTranscript
+from generator.answers import AnswerCheck
 from generator.capture.generation import token_pieces
 from generator.datasets import Example
 from generator.store.agent_record import AgentRecord, step_names as named
@@ -45,7 +46,7 @@ def _prompt_tokens(segments: list[Segment], decoded: str, offsets: list[tuple[in
 
 
 def agent_trajectory(transcript: AgentTranscript, example: Example, dataset: str, tokenizer, spec: AgentSpec,
-                     timestamp: dt.datetime | None = None) -> Trajectory:
+                     timestamp: dt.datetime | None = None, answers: AnswerCheck = AnswerCheck()) -> Trajectory:
     """Tokenise the final text once (what attention is captured over) and mark every step's tokens."""
     token_ids = tokenizer(transcript.text, add_special_tokens=spec.format != "chat")["input_ids"]
     pieces, offsets, decoded = token_pieces(tokenizer, token_ids)
@@ -64,4 +65,5 @@ def agent_trajectory(transcript: AgentTranscript, example: Example, dataset: str
         example_id=example.id, dataset=dataset, prompt=example.prompt, generated_text=decoded[prompt_end:],
         text=decoded, tokens=tuple(pieces), token_offsets=tuple(offsets), token_ids=tuple(token_ids),
         n_prompt_tokens=n_prompt, segments=tuple(segments), expected_answer=expected, parsed_answer=answer,
-        correct=None if expected is None else answer == expected.strip(), metadata=metadata)
+        correct=answers.matches(answer, expected), metadata=metadata,
+        normalized_answer=None if answers.check == "exact" else answers.normalized(answer))

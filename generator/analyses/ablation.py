@@ -152,7 +152,7 @@ class AblationAnalysis(Analysis):
 
     def analyze_example(self, context: ExampleContext, options: AblationOptions) -> AblationExample:
         model, trajectory = context.model, context.trajectory
-        forced = teacher_forced_answer(trajectory, context.tokenizer, context.segmentation.answer_pattern)
+        forced = teacher_forced_answer(trajectory, context.tokenizer, context.segmentation)
         parts = parts_of(trajectory, options.parts)
         layers = context.dataset_state.layers
         shape = (len(options.methods), len(layers), len(parts))

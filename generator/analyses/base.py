@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
+from generator.answers import AnswerCheck
 from generator.capture import AttentionCapture, CaptureOptions
 from generator.capture.segmentation import SegmentationSpec
 from generator.registry import Registry
@@ -35,6 +36,7 @@ class ExampleContext:
     trajectory: Trajectory
     segment_ids: np.ndarray  # [T] index into trajectory.segments, -1 for none
     segmentation: SegmentationSpec = SegmentationSpec()  # the run's step and answer patterns
+    answers: AnswerCheck = AnswerCheck()  # the run's check of an answer against the expected one
     captured_attention: AttentionCapture | None = None  # recorded during generation, when an analysis asked
     dataset_state: Any = None  # what this analysis's prepare_dataset returned for the dataset
 

@@ -69,7 +69,7 @@ class CompositionalAnalysis(Analysis):
         p = len(steps)
         single, pair = np.full(p, np.nan), np.full((p, p), np.nan)
         triplet = np.full((p, p, p), np.nan) if options.triplets else None
-        forced = teacher_forced_answer(context.trajectory, context.tokenizer, context.segmentation.answer_pattern)
+        forced = teacher_forced_answer(context.trajectory, context.tokenizer, context.segmentation)
         if forced is None or p < 2:
             return self._result(single, pair, triplet)
         combos = [(i,) for i in range(p)] + list(itertools.combinations(range(p), 2))

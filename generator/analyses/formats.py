@@ -43,8 +43,8 @@ class FormatAnalysis(Analysis):
             text = tokenizer.decode(greedy_ids(context.model, ids, options.max_new_tokens, tokenizer.eos_token_id),
                                     skip_special_tokens=True)
             answer = parse_answer(text, context.segmentation)
-            correct.append(float(answer == expected) if expected else np.nan)
-            buggy.append(float(answer == bug) if bug and bug != expected else np.nan)
+            correct.append(float(bool(context.answers.matches(answer, expected))) if expected else np.nan)
+            buggy.append(float(bool(context.answers.matches(answer, bug))) if bug and bug != expected else np.nan)
             available.append(1.0)
         return FormatsExample(correct=np.array(correct, np.float32), bug=np.array(buggy, np.float32),
                               available=np.array(available, np.float32))

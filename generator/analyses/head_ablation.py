@@ -85,17 +85,17 @@ def mean_head_outputs(model, trajectories: Sequence[Trajectory]) -> dict[tuple[i
 
 def scored_sequence(context: ExampleContext, options: HeadAblationOptions) -> tuple[list[int], int] | None:
     """The ids to run with the scored answer teacher forced, and where it starts (None: nothing to score)."""
-    trajectory, tokenizer, pattern = context.trajectory, context.tokenizer, context.segmentation.answer_pattern
+    trajectory, tokenizer, spec = context.trajectory, context.tokenizer, context.segmentation
     answer = target_answer(trajectory, options.behaviour)
     if answer is None:
         return None
     if options.template is None:
-        return teacher_forced_answer(trajectory, tokenizer, pattern, answer)
+        return teacher_forced_answer(trajectory, tokenizer, spec, answer)
     prompt = item_prompt_ids(tokenizer, trajectory, options.template)
     reply = greedy_ids(context.model, prompt, options.max_new_tokens, tokenizer.eos_token_id)
     _, offsets, text = token_pieces(tokenizer, prompt + reply)
     generated_from = offsets[len(prompt) - 1][1] if prompt else 0
-    return forced_answer(prompt + reply, offsets, text, generated_from, len(prompt), answer, tokenizer, pattern)
+    return forced_answer(prompt + reply, offsets, text, generated_from, len(prompt), answer, tokenizer, spec)
 
 
 class HeadAblationAnalysis(Analysis):

@@ -115,7 +115,7 @@ class LogitAttributionAnalysis(Analysis):
     def analyze_example(self, context: ExampleContext, options: LogitAttributionOptions) -> LogitAttributionExample:
         config = context.model.config.get_text_config()
         layers, heads = config.num_hidden_layers, config.num_attention_heads
-        forced = teacher_forced_answer(context.trajectory, context.tokenizer, context.segmentation.answer_pattern)
+        forced = teacher_forced_answer(context.trajectory, context.tokenizer, context.segmentation)
         if forced is None:
             nan = np.full(layers, np.nan, dtype=np.float32)
             return LogitAttributionExample(nan, nan.copy(), np.full((layers, heads), np.nan, dtype=np.float32),

@@ -85,7 +85,7 @@ class ScalingAnalysis(Analysis):
             with edited(model, edits):
                 text = tokenizer.decode(greedy_ids(model, prompt_ids, options.max_new_tokens, tokenizer.eos_token_id),
                                         skip_special_tokens=True)
-            return float(parse_answer(text, context.segmentation) == target)
+            return float(bool(context.answers.matches(parse_answer(text, context.segmentation), target)))
 
         grid = np.array([[shows([(site, scaled(factor))]) for factor in options.factors] for _, site in sites],
                         dtype=np.float32)

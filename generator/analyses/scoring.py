@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
+from generator.capture.segmentation import SegmentationSpec
 from generator.results.behaviour import Behaviour
 from generator.store.records import Trajectory
 
@@ -21,7 +22,7 @@ def target_answer(trajectory: Trajectory, behaviour: str) -> str | None:
     return Behaviour.parse(behaviour).target(trajectory)
 
 
-def teacher_forced_answer(trajectory: Trajectory, tokenizer, pattern: str,
+def teacher_forced_answer(trajectory: Trajectory, tokenizer, spec: SegmentationSpec,
                           answer: str | None = None) -> tuple[list[int], int] | None:
     """The trajectory's tokens up to its answer value, then the expected answer; and where that starts.
 
@@ -33,17 +34,20 @@ def teacher_forced_answer(trajectory: Trajectory, tokenizer, pattern: str,
         return None
     return forced_answer(list(trajectory.token_ids), list(trajectory.token_offsets), trajectory.text,
                          len(trajectory.text) - len(trajectory.generated_text), trajectory.n_prompt_tokens, answer,
-                         tokenizer, pattern)
+                         tokenizer, spec)
 
 
 def forced_answer(token_ids: list[int], offsets: list, text: str, generated_from: int, n_prompt_tokens: int,
-                  answer: str, tokenizer, pattern: str) -> tuple[list[int], int] | None:
+                  answer: str, tokenizer, spec: SegmentationSpec) -> tuple[list[int], int] | None:
     """``token_ids`` up to where the generation's last answer value starts (in ``text`` from character
-    ``generated_from``), then ``answer``'s tokens, and the index of its first token."""
-    matches = list(re.finditer(pattern, text[generated_from:]))
-    if not matches or matches[-1].re.groups < 1:
+    ``generated_from``), then ``answer``'s tokens, and the index of its first token. None when the
+    generation has no answer (or the answer pattern has no group to mark its value)."""
+    if spec.answer_format == "pattern" and re.compile(spec.answer_pattern).groups < 1:
         return None
-    value_start = generated_from + matches[-1].start(1)
+    found = spec.answer(text[generated_from:])
+    if found is None:
+        return None
+    value_start = generated_from + found.value_start
     cut = next(i for i, (a, b) in enumerate(offsets) if i >= n_prompt_tokens and b > value_start and b > a)
     lead = text[offsets[cut][0]:value_start]  # e.g. a space merged into the token
     answer_ids = tokenizer(lead + answer.strip(), add_special_tokens=False)["input_ids"]

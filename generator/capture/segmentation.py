@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from generator.answers import AnswerFormat, AnswerSpan, locate_answer
 from generator.store.records import Segment
 
 
@@ -14,12 +15,19 @@ from generator.store.records import Segment
 class SegmentationSpec:
     """Regular expressions that split a generation into reasoning steps and an answer.
 
-    ``answer_pattern`` is the run's one answer pattern: every analysis that reads an answer
-    (scoring, ablation's teacher forcing, the format table) parses it with this.
+    ``answer_format`` says where the run's one answer is (``answer_pattern``, whose first group is
+    the value, or a preset of ``generator/answers.py``: ``boxed``, ``hash``, ``answer_is``,
+    ``last_number``): every analysis that reads an answer (scoring, ablation's teacher forcing,
+    the format table) finds it through ``answer``.
     """
 
     step_pattern: str = r"T:"
     answer_pattern: str = r"A:\s*(-?[0-9][0-9.,]*)"
+    answer_format: AnswerFormat = "pattern"
+
+    def answer(self, text: str, start: int = 0) -> AnswerSpan | None:
+        """The last answer in ``text[start:]``."""
+        return locate_answer(text, self.answer_format, self.answer_pattern, start)
 
 
 def segment_owners(text: str, offsets, n_prompt_tokens: int,
@@ -31,9 +39,9 @@ def segment_owners(text: str, offsets, n_prompt_tokens: int,
     (empty spans) to the part of the token before them.
     """
     prompt_end = offsets[n_prompt_tokens - 1][1] if n_prompt_tokens else 0
-    step_re, answer_re = re.compile(spec.step_pattern), re.compile(spec.answer_pattern)
-    answers = list(answer_re.finditer(text, prompt_end))
-    answer_start = answers[-1].start() if answers else len(text)
+    step_re = re.compile(spec.step_pattern)
+    answer = spec.answer(text, prompt_end)
+    answer_start = answer.start if answer is not None else len(text)
     boundaries: list[tuple[int, str, str]] = []  # (char start, name, kind)
     steps = [m.start() for m in step_re.finditer(text, prompt_end) if m.start() < answer_start]
     if steps and text[prompt_end:steps[0]].strip():
@@ -41,7 +49,7 @@ def segment_owners(text: str, offsets, n_prompt_tokens: int,
     elif not steps and text[prompt_end:answer_start].strip():
         boundaries.append((prompt_end, "reasoning", "other"))
     boundaries += [(start, f"step {i}", "step") for i, start in enumerate(steps, start=1)]
-    if answers:
+    if answer is not None:
         boundaries.append((answer_start, "answer", "answer"))
 
     spans = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
@@ -71,9 +79,6 @@ def segment_trajectory(text: str, offsets, n_prompt_tokens: int, spec: Segmentat
 
 
 def parse_answer(generated_text: str, spec: SegmentationSpec) -> str | None:
-    """The last answer in the text: the pattern's first group, or its whole match without groups."""
-    matches = list(re.finditer(spec.answer_pattern, generated_text))
-    if not matches:
-        return None
-    last = matches[-1]
-    return (last.group(1) if last.re.groups else last.group(0)).strip()
+    """The last answer in the text (for a pattern: its first group, or its whole match without groups)."""
+    answer = spec.answer(generated_text)
+    return None if answer is None else answer.value

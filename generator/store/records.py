@@ -63,6 +63,9 @@ class Trajectory:
     parsed_answer: str | None
     correct: bool | None
     metadata: dict[str, Any] = field(default_factory=dict)
+    # the parsed answer as the run's check read it (a number's value, math-verify's reading); written
+    # only by runs whose check is `numeric` or `math`
+    normalized_answer: str | None = None
 
     def segment(self, name: str) -> Segment:
         for seg in self.segments:
@@ -76,6 +79,8 @@ class Trajectory:
         data["token_offsets"] = [list(o) for o in self.token_offsets]
         data["token_ids"] = list(self.token_ids)
         data["segments"] = [dataclasses.asdict(s) for s in self.segments]
+        if self.normalized_answer is None:
+            del data["normalized_answer"]  # runs with the exact check read as they always did
         return data
 
     @classmethod

@@ -1,0 +1,134 @@
+"""Answers as real models write them: found by format, checked exactly, numerically or symbolically.
+
+The texts are the shapes of recorded outputs: an R1-style think block ending in a boxed LaTeX
+answer, a GSM8K solution (``#### 72``), a chat reply ("The final answer is ..."), free text.
+"""
+
+import pytest
+
+from generator.answers import AnswerCheck, locate_answer, read_number
+from generator.capture.generation import Generation, token_pieces
+from generator.capture.segmentation import SegmentationSpec, parse_answer, segment_trajectory
+from generator.datasets import Example
+
+R1 = ("<think>\nNatalia sold 48 clips in April. In May she sold half as many: 48 / 2 = 24.\n\n"
+      "Altogether 48 + 24 = 72. Let me double-check: \\boxed{70} would be wrong.\n</think>\n"
+      "Natalia sold $48 + 24 = \\boxed{72}$ clips.")
+NESTED = "So the probability is \\(\\boxed{\\frac{1}{2}}\\). Unclosed: \\boxed{3"
+GSM8K = ("Natalia sold 48/2 = <<48/2=24>>24 clips in May.\n"
+         "Natalia sold 48+24 = <<48+24=72>>72 clips altogether in April and May.\n#### 72")
+CHAT = "Adding the two amounts gives 1000 dollars.\n\nThe final answer is: $1,000.\n"
+FREE = "She has 12 apples and buys 3.5 kg of pears, so -1,234.5 is the balance."
+
+
+@pytest.mark.parametrize("text, answer_format, value", [
+    (R1, "boxed", "72"),  # the last box, not the one inside the reasoning
+    (NESTED, "boxed", "\\frac{1}{2}"),  # nested braces kept; an unclosed box is skipped
+    (GSM8K, "hash", "72"),
+    (CHAT, "answer_is", "$1,000"),
+    (FREE, "last_number", "-1,234.5"),
+    ("A: 7 then A: 9", "pattern", "9"),
+    ("no answer here", "boxed", None),
+    ("no answer here", "hash", None),
+])
+def test_each_format_finds_the_last_answer_and_its_value_span(text, answer_format, value):
+    found = locate_answer(text, answer_format, r"A:\s*(-?\d+)")
+    if value is None:
+        assert found is None
+        return
+    assert found.value == value and text[found.value_start:found.value_end] == value
+    assert found.start <= found.value_start
+
+
+@pytest.mark.parametrize("answer, expected, numeric, math", [
+    ("72", "72.0", True, True),
+    ("$72", "72", True, True),
+    ("72.", "72", True, True),
+    ("\\frac{1}{2}", "0.5", True, True),
+    ("1,000", "1000", True, True),
+    ("50%", "0.5", True, True),
+    ("\\boxed{\\dfrac{3}{4}}", "3/4", True, True),
+    ("12 apples", "12", True, True),  # a number followed by words reads as the number
+    ("72", "73", False, False),
+    ("1,2", "12", False, False),  # a list, not a number with a thousands separator
+    ("x+1", "1+x", False, True),  # only the symbolic check sees these as equal
+    ("2\\sqrt{3}", "\\sqrt{12}", False, True),
+])
+def test_numeric_and_math_checks_on_known_answers(answer, expected, numeric, math):
+    assert AnswerCheck("numeric").matches(answer, expected) is numeric
+    assert AnswerCheck("math").matches(answer, expected) is math
+    assert AnswerCheck().matches(answer, expected) is (answer.strip() == expected.strip())
+
+
+def test_no_answer_is_wrong_and_no_expected_answer_is_unscored():
+    for check in ("exact", "numeric", "math"):
+        assert AnswerCheck(check).matches(None, "3") is False
+        assert AnswerCheck(check).matches("3", None) is None
+
+
+def test_the_tolerance_is_relative_to_the_expected_value():
+    assert AnswerCheck("numeric", tolerance=1e-3).matches("1000.9", "1000")
+    assert not AnswerCheck("numeric", tolerance=1e-3).matches("1.01", "1")
+    assert read_number("not a number") is None and read_number("3/0") is None
+
+
+def test_normalized_answers_are_what_the_check_read():
+    assert AnswerCheck("numeric").normalized("$1,000.") == "1000"
+    assert AnswerCheck("numeric").normalized("\\frac{1}{3}") == "1/3"
+    assert AnswerCheck("numeric").normalized("-3.50") == "-3.5"
+    assert AnswerCheck("math").normalized("\\frac{2}{4}") == "1/2"
+    assert AnswerCheck().normalized(" 72 ") == "72"
+
+
+@pytest.fixture(scope="module")
+def bpe_tokenizer():
+    """A byte-level BPE tokenizer (the GPT-2 / Llama 3 / Qwen family) trained here on math text."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    raw = Tokenizer(models.BPE())
+    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    raw.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=500, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    raw.train_from_iterator([R1, NESTED, GSM8K, CHAT, FREE] * 20, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=raw, eos_token="<|endoftext|>")
+
+
+def test_a_think_trace_with_a_boxed_answer_segments_and_scores(bpe_tokenizer):
+    from generator.analyses.scoring import forced_answer
+    from generator.answers import AnswerCheck
+    from generator.config import DatasetSpec, ModelSpec, RunConfig
+    from generator.sources import build_trajectory
+
+    prompt = "Natalia sold clips to 48 friends in April, and half as many in May. How many in all?\n"
+    ids = bpe_tokenizer(prompt + R1)["input_ids"]
+    n_prompt = len(bpe_tokenizer(prompt)["input_ids"])
+    spec = SegmentationSpec(step_pattern=r"\n\n", answer_format="boxed")
+    config = RunConfig("r", ModelSpec("m"), (DatasetSpec("gsm", "gsm.jsonl"),), segmentation=spec,
+                       answers=AnswerCheck("numeric"))
+    trajectory = build_trajectory(Generation(Example("q-1", prompt, answer="72.0"), tuple(ids), n_prompt),
+                                  "gsm", bpe_tokenizer, config)
+    assert (trajectory.parsed_answer, trajectory.normalized_answer, trajectory.correct) == ("72", "72", True)
+    answer = next(s for s in trajectory.segments if s.kind == "answer")
+    box = trajectory.text.rindex("\\boxed{72}")  # the answer part starts at its box's first whole token
+    assert box <= answer.char_start <= box + len("\\boxed{")
+    assert [s.name for s in trajectory.segments][:3] == ["question", "preamble", "step 1"]
+    assert parse_answer(trajectory.generated_text, spec) == "72"
+
+    _, offsets, text = token_pieces(bpe_tokenizer, ids)
+    forced, cut = forced_answer(ids, offsets, text, len(text) - len(trajectory.generated_text), n_prompt, "73",
+                                bpe_tokenizer, spec)
+    rewritten = bpe_tokenizer.decode(forced)
+    assert rewritten == text[:text.rindex("\\boxed{72}") + len("\\boxed{")] + "73"  # the value replaced, in place
+    assert forced[:cut] == ids[:cut]
+
+
+def test_segment_boundaries_follow_the_answer_format():
+    text = "Q\n" + GSM8K
+    offsets = [(i, i + 1) for i in range(len(text))]
+    names = [s.name for s in segment_trajectory(text, offsets, 1, SegmentationSpec(step_pattern=r"\n(?=N)",
+                                                                                   answer_format="hash"))]
+    assert names == ["question", "step 1", "step 2", "answer"]
+    answer = segment_trajectory(text, offsets, 1, SegmentationSpec(answer_format="hash"))[-1]
+    assert text[answer.char_start:answer.char_end] == "#### 72"
