@@ -95,8 +95,9 @@ class RunConfig:
         # added later too: a config that leaves them at their defaults keeps the hash it had
         if self.answers == AnswerCheck():
             data.pop("answers")
-        if self.segmentation.answer_format == "pattern":
-            data["segmentation"].pop("answer_format")
+        for key in ("answer_format", "steps", "think_tags", "max_steps"):
+            if getattr(self.segmentation, key) == getattr(SegmentationSpec(), key):
+                data["segmentation"].pop(key)
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 

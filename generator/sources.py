@@ -18,7 +18,7 @@ from generator.answers import AnswerCheck
 from generator.capture import AttentionCapture, CaptureOptions
 from generator.capture.generation import Generation, generate_batch, token_pieces
 from generator.capture.generation_capture import generate_with_capture
-from generator.capture.segmentation import parse_answer, segment_trajectory
+from generator.capture.segmentation import original_steps, parse_answer, segment_trajectory
 from generator.config import RunConfig
 from generator.datasets import Example
 from generator.store.records import Trajectory
@@ -48,6 +48,9 @@ def build_trajectory(generation: Generation, dataset: str, tokenizer, config: Ru
     check = config.answers
     metadata = {k: v for k, v in (("difficulty", example.difficulty), ("category", example.category)) if v}
     metadata.update(example.extra)
+    originals, _ = original_steps(text, prompt_end, config.segmentation)
+    if config.segmentation.max_steps is not None and len(originals) > config.segmentation.max_steps:
+        metadata["original_step_starts"] = originals  # the steps were merged: where each original began
     return Trajectory(
         example_id=example.id,
         dataset=dataset,

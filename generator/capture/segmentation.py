@@ -4,52 +4,122 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from generator.answers import AnswerFormat, AnswerSpan, locate_answer
+from generator.store.plain_data import OptionError
 from generator.store.records import Segment
+
+
+StepRule = Literal["pattern", "paragraphs", "sentences", "think"]
+_PARAGRAPH = re.compile(r"\n[ \t]*\n\s*(?=\S)")
+_SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=\S)|\n[ \t]*\n\s*(?=\S)")
 
 
 @dataclass(frozen=True)
 class SegmentationSpec:
-    """Regular expressions that split a generation into reasoning steps and an answer.
+    """How a generation splits into reasoning steps and an answer.
+
+    ``steps`` says where steps begin: at each match of ``step_pattern`` (``pattern``), at each
+    paragraph (``paragraphs``: after a blank line) or sentence (``sentences``), or ``think``: the
+    paragraphs inside the thinking block (``think_tags``; the opening tag may be in the prompt, as
+    chat templates of R1-style models put it there) are the steps and the text after the closing
+    tag is the answer. A trace with more than ``max_steps`` steps has consecutive steps merged
+    into ``max_steps`` of (nearly) equal counts, so grids stay readable; the trajectory keeps
+    where every original step began (``metadata.original_step_starts``).
 
     ``answer_format`` says where the run's one answer is (``answer_pattern``, whose first group is
     the value, or a preset of ``generator/answers.py``: ``boxed``, ``hash``, ``answer_is``,
     ``last_number``): every analysis that reads an answer (scoring, ablation's teacher forcing,
-    the format table) finds it through ``answer``.
+    the format table) finds it through ``answer``; with ``think`` steps, only after the block.
     """
 
     step_pattern: str = r"T:"
     answer_pattern: str = r"A:\s*(-?[0-9][0-9.,]*)"
     answer_format: AnswerFormat = "pattern"
+    steps: StepRule = "pattern"
+    think_tags: tuple[str, str] = ("<think>", "</think>")
+    max_steps: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_steps is not None and self.max_steps < 1:
+            raise OptionError("max_steps", f"expected a positive integer or null, got {self.max_steps}")
+        if len(self.think_tags) != 2 or not all(self.think_tags):
+            raise OptionError("think_tags", f"expected [opening tag, closing tag], got {list(self.think_tags)}")
 
     def answer(self, text: str, start: int = 0) -> AnswerSpan | None:
-        """The last answer in ``text[start:]``."""
+        """The last answer in ``text[start:]`` (after the thinking block, with ``think`` steps)."""
+        if self.steps == "think":
+            remainder = self._after_thinking(text, start)
+            if remainder is None:
+                return None
+            start = remainder
         return locate_answer(text, self.answer_format, self.answer_pattern, start)
+
+    def _after_thinking(self, text: str, start: int) -> int | None:
+        """Where the text after the closing tag begins (None: the block never closed)."""
+        close = text.rfind(self.think_tags[1], start)
+        return None if close < 0 else close + len(self.think_tags[1])
+
+    def step_starts(self, text: str, start: int, end: int) -> list[int]:
+        """Where each reasoning step in ``text[start:end]`` begins, before any merging."""
+        if self.steps == "pattern":
+            return [m.start() for m in re.compile(self.step_pattern).finditer(text, start) if m.start() < end]
+        if self.steps == "think":
+            opening = text.find(self.think_tags[0], start, end)
+            start = start if opening < 0 else opening + len(self.think_tags[0])
+        first = len(text[start:end]) - len(text[start:end].lstrip())
+        rule = _SENTENCE if self.steps == "sentences" else _PARAGRAPH
+        starts = [start + first] if text[start:end].strip() else []
+        starts += [m.end() for m in rule.finditer(text, start, end)]
+        return sorted(set(s for s in starts if s < end))
+
+    def answer_start(self, text: str, start: int) -> int | None:
+        """Where the answer part begins: its located answer, or with ``think`` steps the text after the block."""
+        if self.steps == "think":
+            remainder = self._after_thinking(text, start)
+            if remainder is None or not text[remainder:].strip():
+                return None
+            return remainder + len(text[remainder:]) - len(text[remainder:].lstrip())
+        found = self.answer(text, start)
+        return None if found is None else found.start
+
+
+def original_steps(text: str, prompt_end: int, spec: SegmentationSpec) -> tuple[list[int], int | None]:
+    """Where every step of the generation begins (before merging), and where its answer part begins."""
+    found = spec.answer_start(text, prompt_end)
+    return spec.step_starts(text, prompt_end, len(text) if found is None else found), found
+
+
+def merged_steps(starts: list[int], max_steps: int | None) -> list[int]:
+    """Step starts after merging consecutive steps into at most ``max_steps`` of (nearly) equal counts."""
+    n = len(starts)
+    if max_steps is None or n <= max_steps:
+        return starts
+    return [starts[(i * n) // max_steps] for i in range(max_steps)]
 
 
 def segment_owners(text: str, offsets, n_prompt_tokens: int,
                    spec: SegmentationSpec) -> tuple[np.ndarray, list[tuple[str, str]]]:
     """Index of the part each token belongs to, and the parts' (name, kind).
 
-    Part 0 is the question (the prompt's tokens); then one part per step marker, and the
-    answer. Generated tokens belong to the part in which their text starts; special tokens
-    (empty spans) to the part of the token before them.
+    Part 0 is the question (the prompt's tokens); then one part per step, and the answer.
+    Generated tokens belong to the part in which their text starts; special tokens (empty
+    spans) to the part of the token before them.
     """
     prompt_end = offsets[n_prompt_tokens - 1][1] if n_prompt_tokens else 0
-    step_re = re.compile(spec.step_pattern)
-    answer = spec.answer(text, prompt_end)
-    answer_start = answer.start if answer is not None else len(text)
+    originals, found = original_steps(text, prompt_end, spec)
+    answer_start = found if found is not None else len(text)
     boundaries: list[tuple[int, str, str]] = []  # (char start, name, kind)
-    steps = [m.start() for m in step_re.finditer(text, prompt_end) if m.start() < answer_start]
+    steps = merged_steps(originals, spec.max_steps)
     if steps and text[prompt_end:steps[0]].strip():
         boundaries.append((prompt_end, "preamble", "other"))
     elif not steps and text[prompt_end:answer_start].strip():
         boundaries.append((prompt_end, "reasoning", "other"))
     boundaries += [(start, f"step {i}", "step") for i, start in enumerate(steps, start=1)]
-    if answer is not None:
+    if found is not None:
         boundaries.append((answer_start, "answer", "answer"))
 
     spans = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
