@@ -8,7 +8,7 @@ import numpy as np
 
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import embed, finite_or_nan, format_number
+from generator.render.sections.base import embed, finite_or_nan, format_number, no_steps_note
 from generator.results.ablation import AblationExample, AblationSummary
 from generator.results.attention import AttentionExample
 from generator.results.statistics import MeanWithCI
@@ -99,6 +99,9 @@ def ablation_example(site: SiteContext, run: Run, trajectory: Trajectory, page_d
     result = run.result(dataset, trajectory.example_id, AblationExample)
     if result is None:
         return None
+    if result.part_segments.size == 0:
+        return {"no_steps": no_steps_note(trajectory, "nothing was ablated and the example adds nothing to the "
+                                          "dataset's importance", "part to ablate")}
     summary = run.summary(dataset, AblationSummary)
     methods = list(summary.methods) if summary else [f"method {i}" for i in range(result.delta_logprob.shape[0])]
     parts = [trajectory.segments[int(i)].name for i in result.part_segments]

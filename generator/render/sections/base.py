@@ -45,6 +45,12 @@ embed = plot_item  # a Bokeh json_item ready for a page
 NO_EFFECT = 0.1  # a rate that moves less than this from its baseline under every intervention is "no effect"
 
 
+def no_steps_note(trajectory: Trajectory, consequence: str, what: str = "reasoning step") -> str:
+    """What an analysis did with an example whose output has no reasoning step (the segmentation found none)."""
+    parts = ", ".join(s.name for s in trajectory.segments) or "none"
+    return f"No {what} was found in this example's output (its parts: {parts}), so {consequence}."
+
+
 def format_number(value, digits: int = 3) -> str:
     return "–" if value is None or (isinstance(value, float) and not np.isfinite(value)) else f"{value:.{digits}g}"
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import dataset_heatmap, format_number, small_matrix
+from generator.render.sections.base import dataset_heatmap, format_number, no_steps_note, small_matrix
 from generator.results.compositional import CompositionalExample, CompositionalSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -32,7 +32,11 @@ def compositional_dataset(site: SiteContext, run: Run, dataset: str, trajectorie
 
 def compositional_example(site: SiteContext, run: Run, trajectory: Trajectory, page_dir: str) -> dict[str, Any] | None:
     result = run.result(trajectory.dataset, trajectory.example_id, CompositionalExample)
-    if result is None or result.single.size < 2 or np.isnan(result.single).all():
+    if result is None:
+        return None
+    if result.single.size < 2:
+        return {"no_steps": no_steps_note(trajectory, "no pair of steps could be ablated", "pair of reasoning steps")}
+    if np.isnan(result.single).all():
         return None
     steps = [f"step {i + 1}" for i in range(result.single.size)]
     target = plot_target(run, trajectory.dataset, trajectory.example_id, "compositional")

@@ -8,7 +8,7 @@ import numpy as np
 
 from generator.render import plots
 from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import dataset_heatmap, small_matrix
+from generator.render.sections.base import dataset_heatmap, no_steps_note, small_matrix
 from generator.results.routing import RoutingExample, RoutingSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -32,8 +32,10 @@ def routing_dataset(site: SiteContext, run: Run, dataset: str, trajectories: lis
 
 def routing_example(site: SiteContext, run: Run, trajectory: Trajectory, page_dir: str) -> dict[str, Any] | None:
     result = run.result(trajectory.dataset, trajectory.example_id, RoutingExample)
-    if result is None or not result.routing.shape[2]:
+    if result is None:
         return None
+    if not result.routing.shape[2]:
+        return {"no_steps": no_steps_note(trajectory, "there is no routing from steps to show")}
     question = next(s for s in trajectory.segments if s.kind == "question")
     tokens = [f"{i}: {plots.display_token(trajectory.tokens[i])}" for i in range(question.start, question.end)]
     grid = result.routing.mean(axis=(0, 1))

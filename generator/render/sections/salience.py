@@ -8,6 +8,7 @@ import numpy as np
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
 from generator.render.plot_data import data_item, layer_head_grid_data
+from generator.render.sections.base import no_steps_note
 from generator.results.salience import SalienceExample, SalienceSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -16,8 +17,10 @@ from generator.store.run_directory import Run
 def salience_example(site: SiteContext, run: Run, trajectory: Trajectory, page_dir: str):
     dataset = trajectory.dataset
     result = run.result(dataset, trajectory.example_id, SalienceExample)
-    if result is None or result.salience.shape[-1] == 0:
+    if result is None:
         return None
+    if result.salience.shape[-1] == 0:
+        return {"no_steps": no_steps_note(trajectory, "there is no attention to steps to show")}
     steps = [trajectory.segments[int(i)] for i in result.step_segments]
     hover = [f"{s.name}: {plots.display_token(trajectory.text[s.char_start:s.char_end])}" for s in steps]
     values = np.moveaxis(result.salience, 2, 0)  # [step, layer, head]
