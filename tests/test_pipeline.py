@@ -256,3 +256,23 @@ def test_a_failed_run_empties_but_keeps_an_empty_folder_it_was_given(tmp_path, c
     assert main(["run", str(tmp_path / "run.yaml")]) == 2
     assert "the clean and corrupted prompts have" in capsys.readouterr().err
     assert (tmp_path / "runs" / "r").is_dir() and list((tmp_path / "runs" / "r").iterdir()) == []
+
+
+def test_a_run_prints_no_deprecation_warning_of_ours(tmp_path):
+    """transformers renamed past_key_values to cache; our calls use whichever the installed version takes."""
+    import warnings
+
+    from generator.config import parse_config, resolve_paths
+    from generator.pipeline import execute_run
+
+    save_tiny_checkpoint(tmp_path / "model")
+    write_dataset(tmp_path / "d.jsonl", [{"id": "x-0", "prompt": "Q: 2+3=", "answer": "5"}])
+    written = parse_config({"run_name": "quiet", "model": {"id": "./model"},
+                            "datasets": [{"name": "d", "path": "d.jsonl"}], "generation": {"max_new_tokens": 4},
+                            "analyses": {"attention": {"during_generation": True}}, "output_dir": "runs"})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        execute_run(resolve_paths(written, tmp_path), written.to_dict(), written.config_hash())
+    deprecated = [str(w.message) for w in caught if issubclass(w.category, (FutureWarning, DeprecationWarning))
+                  and "past_key_values" in str(w.message)]
+    assert not deprecated, deprecated

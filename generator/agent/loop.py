@@ -13,6 +13,7 @@ from typing import Callable, Literal
 
 from generator.agent.formats import AgentFormatError, AgentStep, ChatFormat, ReactFormat, ReactLabels
 from generator.agent.tools import TOOLS, ToolLimits, call_tool
+from generator.capture.generation import cache_of, with_cache
 
 Reply = Callable[[str, bool], str]  # (context, whole_turn) -> the model's next line (react) or turn (chat)
 Status = Literal["answered", "step limit", "stopped", "context full"]
@@ -123,8 +124,8 @@ def model_reply(model, tokenizer, spec: AgentSpec) -> Reply:
         new: list[int] = []
         with torch.no_grad():
             for _ in range(spec.max_reply_tokens):
-                out = model(input_ids=ids if past is None else ids[:, -1:], past_key_values=past, use_cache=True)
-                past = out.past_key_values
+                out = model(input_ids=ids if past is None else ids[:, -1:], use_cache=True, **with_cache(model, past))
+                past = cache_of(out)
                 token = int(out.logits[0, -1].argmax())
                 if token in ends:
                     break

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -53,6 +54,20 @@ def generate_batch(model, tokenizer, examples: Sequence[Example], max_new_tokens
                 break
         out.append(Generation(example, tuple(prompt + generated), len(prompt)))
     return out
+
+
+def with_cache(model, cache) -> dict:
+    """The keyword a forward pass takes its KV cache by: ``cache`` in transformers' newer API,
+    ``past_key_values`` before it (passing the old name to the new API prints a deprecation warning)."""
+    parameters = inspect.signature(getattr(model, "forward", model)).parameters
+    return {"cache": cache} if "cache" in parameters else {"past_key_values": cache}
+
+
+def cache_of(output):
+    """The KV cache a forward pass or ``generate`` returned, under either name."""
+    if "cache" in (output.keys() if hasattr(output, "keys") else vars(output)):
+        return output["cache"] if hasattr(output, "keys") else output.cache
+    return getattr(output, "past_key_values", None)
 
 
 class Detokenizer:

@@ -18,7 +18,7 @@ import numpy as np
 
 from generator.capture.attention import (AttentionCapture, CaptureError, CaptureOptions, PassRecorder,
                                          capture_attention, capturing)
-from generator.capture.generation import Detokenizer, Generation
+from generator.capture.generation import Detokenizer, Generation, cache_of, with_cache
 from generator.capture.segmentation import SegmentationSpec, segment_owners
 from generator.capture.softmax_summaries import exp_rows, masked, row_statistics, soft_capped
 from generator.datasets import Example
@@ -305,7 +305,7 @@ def generate_with_capture(model, tokenizer, examples: Sequence[Example], max_new
         full_mask = torch.cat([mask, torch.ones_like(sequences[:, width:])], dim=1)
         position_ids = (full_mask.long().cumsum(-1) - 1).clamp_min(0)[:, -1:]
         model(input_ids=sequences[:, -1:], attention_mask=full_mask,
-              past_key_values=out.past_key_values, position_ids=position_ids, use_cache=True,
+              position_ids=position_ids, use_cache=True, **with_cache(model, cache_of(out)),
               cache_position=torch.tensor([sequences.shape[1] - 1], device=device))
     n_layers = model.config.get_text_config().num_hidden_layers
     results = []
