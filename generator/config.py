@@ -66,6 +66,11 @@ class GenerationSpec:
     # a prompt that leaves no room for max_new_tokens in the model's context: "refuse" (an error
     # naming the example, before any example runs) or "truncate" (keep its last tokens, noted)
     long_prompts: Literal["refuse", "truncate"] = "refuse"
+    # sampling (greedy when temperature is 0): each example draws from its own generator, seeded
+    # from `seed` and its id, so its output does not depend on its batch; recorded in the trajectory
+    temperature: float = 0.0
+    top_p: float = 1.0
+    top_k: int = 0  # 0: no limit
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,9 @@ class RunConfig:
         # added later too: a config that leaves them at their defaults keeps the hash it had
         if self.answers == AnswerCheck():
             data.pop("answers")
+        for key in ("temperature", "top_p", "top_k"):
+            if getattr(self.generation, key) == getattr(GenerationSpec(), key):
+                data["generation"].pop(key)
         for key in ("answer_format", "steps", "think_tags", "max_steps"):
             if getattr(self.segmentation, key) == getattr(SegmentationSpec(), key):
                 data["segmentation"].pop(key)
@@ -167,6 +175,12 @@ def _check_generation(config: RunConfig, source: str) -> None:
     for key in ("max_new_tokens", "batch_size"):
         if getattr(config.generation, key) < 1:
             raise ConfigError(f"{source}: key 'generation.{key}': expected a positive integer")
+    generation = config.generation
+    for key, good, expected in (("temperature", generation.temperature >= 0, "0 (greedy) or more"),
+                                ("top_p", 0 < generation.top_p <= 1, "a probability in (0, 1]"),
+                                ("top_k", generation.top_k >= 0, "0 (no limit) or more")):
+        if not good:
+            raise ConfigError(f"{source}: key 'generation.{key}': expected {expected}, got {getattr(generation, key)}")
     for key in ("step_pattern", "answer_pattern"):
         try:
             re.compile(getattr(config.segmentation, key))

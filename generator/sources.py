@@ -18,6 +18,7 @@ from generator.answers import AnswerCheck
 from generator.capture import AttentionCapture, CaptureOptions
 from generator.capture.generation import Generation, generate_batch, token_pieces
 from generator.capture.generation_capture import generate_with_capture
+from generator.capture.sampling import Sampling
 from generator.capture.segmentation import original_steps, parse_answer, segment_trajectory
 from generator.config import RunConfig
 from generator.datasets import Example
@@ -38,6 +39,12 @@ class TrajectorySource(Protocol):
         """The batch's trajectories, in order."""
 
 
+def sampling_of(config: RunConfig) -> Sampling:
+    """How the run decodes: greedy, or sampled with each example's own seed (from the run's)."""
+    generation = config.generation
+    return Sampling(generation.temperature, generation.top_p, generation.top_k, config.seed)
+
+
 def build_trajectory(generation: Generation, dataset: str, tokenizer, config: RunConfig) -> Trajectory:
     """A generation as a trajectory: its tokens, text, segments and parsed answer."""
     example: Example = generation.example
@@ -48,6 +55,9 @@ def build_trajectory(generation: Generation, dataset: str, tokenizer, config: Ru
     check = config.answers
     metadata = {k: v for k, v in (("difficulty", example.difficulty), ("category", example.category)) if v}
     metadata.update(example.extra)
+    sampling = sampling_of(config)
+    if not sampling.greedy:
+        metadata["sampling"] = sampling.record(example.id)  # temperature, top_p, top_k and this example's seed
     originals, _ = original_steps(text, prompt_end, config.segmentation)
     if config.segmentation.max_steps is not None and len(originals) > config.segmentation.max_steps:
         metadata["original_step_starts"] = originals  # the steps were merged: where each original began
@@ -84,7 +94,8 @@ class PlainGeneration:
         pass
 
     def make(self, batch: list[Example]) -> Made:
-        generations = generate_batch(self.model, self.tokenizer, batch, self.config.generation.max_new_tokens)
+        generations = generate_batch(self.model, self.tokenizer, batch, self.config.generation.max_new_tokens,
+                                     sampling_of(self.config))
         return [(build_trajectory(g, self.dataset, self.tokenizer, self.config), None) for g in generations]
 
 
@@ -97,7 +108,7 @@ class CapturingGeneration(PlainGeneration):
     def make(self, batch: list[Example]) -> Made:
         config = self.config
         captured = generate_with_capture(self.model, self.tokenizer, batch, config.generation.max_new_tokens,
-                                         config.segmentation, self.capture)
+                                         config.segmentation, self.capture, sampling_of(self.config))
         return [(build_trajectory(c.generation, self.dataset, self.tokenizer, config), c.capture) for c in captured]
 
 

@@ -8,6 +8,7 @@ from typing import Sequence
 
 from tqdm import tqdm
 
+from generator.capture.sampling import Sampling
 from generator.datasets import Example
 
 DETOKENIZE_WINDOW = 6
@@ -32,8 +33,10 @@ def generate(model, tokenizer, examples: Sequence[Example], max_new_tokens: int,
     return out
 
 
-def generate_batch(model, tokenizer, examples: Sequence[Example], max_new_tokens: int) -> list[Generation]:
-    """Greedy generation of one left-padded batch; each result stops at its first end-of-sequence token."""
+def generate_batch(model, tokenizer, examples: Sequence[Example], max_new_tokens: int,
+                   sampling: Sampling = Sampling()) -> list[Generation]:
+    """Generation of one left-padded batch (greedy, or sampled with each example's own seed); each
+    result stops at its first end-of-sequence token."""
     import torch
 
     device = next(model.parameters()).device
@@ -42,6 +45,7 @@ def generate_batch(model, tokenizer, examples: Sequence[Example], max_new_tokens
         sequences = model.generate(
             **batch, max_new_tokens=max_new_tokens, do_sample=False,
             pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+            **sampling_kwargs(sampling, examples),
         )
     width = batch["input_ids"].shape[1]
     out = []
@@ -54,6 +58,15 @@ def generate_batch(model, tokenizer, examples: Sequence[Example], max_new_tokens
                 break
         out.append(Generation(example, tuple(prompt + generated), len(prompt)))
     return out
+
+
+def sampling_kwargs(sampling: Sampling, examples: Sequence[Example]) -> dict:
+    """What ``generate`` needs to sample each example with its own seed (nothing when greedy)."""
+    if sampling.greedy:
+        return {}
+    from transformers import LogitsProcessorList
+
+    return {"logits_processor": LogitsProcessorList(sampling.processors([e.id for e in examples]))}
 
 
 def with_cache(model, cache) -> dict:

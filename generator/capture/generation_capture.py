@@ -18,7 +18,8 @@ import numpy as np
 
 from generator.capture.attention import (AttentionCapture, CaptureError, CaptureOptions, PassRecorder,
                                          capture_attention, capturing)
-from generator.capture.generation import Detokenizer, Generation, cache_of, with_cache
+from generator.capture.generation import Detokenizer, Generation, cache_of, sampling_kwargs, with_cache
+from generator.capture.sampling import Sampling
 from generator.capture.segmentation import SegmentationSpec, segment_owners
 from generator.capture.softmax_summaries import exp_rows, masked, row_statistics, soft_capped
 from generator.datasets import Example
@@ -282,8 +283,10 @@ def _move_tail_mass(mass: np.ndarray, tail: np.ndarray, owners_then: np.ndarray,
 
 
 def generate_with_capture(model, tokenizer, examples: Sequence[Example], max_new_tokens: int,
-                          spec: SegmentationSpec, options: CaptureOptions = CaptureOptions()) -> list[CapturedGeneration]:
-    """Greedy generation of one batch, capturing every token's attention row as it is produced."""
+                          spec: SegmentationSpec, options: CaptureOptions = CaptureOptions(),
+                          sampling: Sampling = Sampling()) -> list[CapturedGeneration]:
+    """Generation of one batch (greedy or sampled, as ``generate_batch``), capturing every token's
+    attention row as it is produced."""
     import torch
 
     device = next(model.parameters()).device
@@ -299,7 +302,7 @@ def generate_with_capture(model, tokenizer, examples: Sequence[Example], max_new
     with capturing(model, recorder), torch.no_grad():
         out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, streamer=streamer,
                              pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-                             return_dict_in_generate=True)
+                             return_dict_in_generate=True, **sampling_kwargs(sampling, examples))
         # generate never feeds its last token back: one more step gives that token's row.
         sequences = out.sequences
         full_mask = torch.cat([mask, torch.ones_like(sequences[:, width:])], dim=1)
