@@ -74,6 +74,17 @@ class GenerationSpec:
 
 
 @dataclass(frozen=True)
+class PromptSpec:
+    """How a dataset's prompt reaches the model: as written (``plain``), or as the user's message through
+    the tokenizer's chat template (``chat``), after an optional system message, with the generation prompt
+    and the template's own options (e.g. Qwen 3's ``enable_thinking: false``)."""
+
+    format: Literal["plain", "chat"] = "plain"
+    system: str | None = None
+    template_options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class RunConfig:
     run_name: str
     model: ModelSpec
@@ -82,6 +93,7 @@ class RunConfig:
     generation: GenerationSpec = GenerationSpec()
     segmentation: SegmentationSpec = SegmentationSpec()
     answers: AnswerCheck = AnswerCheck()  # how a parsed answer is compared with the expected one
+    prompts: PromptSpec = PromptSpec()  # plain, or through the model's chat template
     output_dir: str = "data/runs"
     seed: int = 0
 
@@ -100,6 +112,8 @@ class RunConfig:
         # added later too: a config that leaves them at their defaults keeps the hash it had
         if self.answers == AnswerCheck():
             data.pop("answers")
+        if self.prompts == PromptSpec():
+            data.pop("prompts")
         for key in ("temperature", "top_p", "top_k"):
             if getattr(self.generation, key) == getattr(GenerationSpec(), key):
                 data["generation"].pop(key)

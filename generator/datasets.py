@@ -23,6 +23,13 @@ class Example:
     difficulty: str | None = None
     category: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # the text the model reads when it is not ``prompt`` itself: the prompt through the tokenizer's chat
+    # template (``prompts.format: chat``), which writes its own special tokens
+    model_input: str | None = None
+
+    def model_text(self) -> tuple[str, bool]:
+        """What the model reads, and whether the tokenizer should add its special tokens (<bos>) to it."""
+        return (self.prompt, True) if self.model_input is None else (self.model_input, False)
 
 
 KNOWN_FIELDS = {"id", "prompt", "query", "answer", "difficulty", "category"}

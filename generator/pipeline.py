@@ -28,6 +28,7 @@ from tqdm import tqdm
 from generator.analyses import Analysis, AnalysisError, ExampleContext, get_analysis
 from generator.capture import CaptureError, CaptureOptions
 from generator.capture.model_loading import LoadedModel, load_model
+from generator.chat_prompts import render_prompts
 from generator.config import ConfigError, DatasetSpec, RunConfig
 from generator.datasets import DatasetError, Example, load_dataset
 from generator.distributed import Shard, finish, shard_from_environment, start, wait_for_all
@@ -210,7 +211,8 @@ def _check_with_model(plan: RunPlan, loaded: LoadedModel) -> tuple[dict[str, lis
                for spec in config.datasets}
     for source in sources.values():
         source.check()
-    datasets = {spec.name: fit_prompts(plan.datasets[spec.name], loaded, config, Path(spec.path))
+    datasets = {spec.name: fit_prompts(render_prompts(plan.datasets[spec.name], loaded.tokenizer, config.prompts,
+                                                      loaded.info.id), loaded, config, Path(spec.path))
                 for spec in config.datasets}
     return datasets, sources
 
@@ -294,14 +296,18 @@ def fit_prompts(examples: list[Example], loaded: LoadedModel, config: RunConfig,
                           f"context of {context} tokens")
     fitted = []
     for example in examples:
-        ids = loaded.tokenizer(example.prompt)["input_ids"]
+        text, specials = example.model_text()
+        ids = loaded.tokenizer(text, add_special_tokens=specials)["input_ids"]
         example = _note_unencoded(example, loaded.tokenizer, ids)
         if len(ids) <= room:
             fitted.append(example)
-        elif config.generation.long_prompts == "refuse":
+        elif config.generation.long_prompts == "refuse" or example.model_input is not None:
             raise DatasetError(f"{source}: example {example.id!r}: the prompt has {len(ids)} tokens, and with "
                                f"generation.max_new_tokens {new_tokens} the model's context of {context} tokens is "
-                               "exceeded; shorten it, or set generation.long_prompts: truncate")
+                               "exceeded; shorten it" + (", or set generation.long_prompts: truncate"
+                                                         if example.model_input is None else
+                                                         " (chat prompts are refused, never cut: a cut template "
+                                                         "would mislead the model)"))
         else:
             plain = loaded.tokenizer(example.prompt, add_special_tokens=False)["input_ids"]
             keep = room - (len(ids) - len(plain))  # room for the special tokens the tokenizer adds (<bos>)

@@ -55,6 +55,8 @@ def build_trajectory(generation: Generation, dataset: str, tokenizer, config: Ru
     check = config.answers
     metadata = {k: v for k, v in (("difficulty", example.difficulty), ("category", example.category)) if v}
     metadata.update(example.extra)
+    if example.model_input is not None:
+        metadata["rendered_prompt"] = example.model_input  # what the model read: the chat template's rendering
     sampling = sampling_of(config)
     if not sampling.greedy:
         metadata["sampling"] = sampling.record(example.id)  # temperature, top_p, top_k and this example's seed

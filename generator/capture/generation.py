@@ -39,8 +39,7 @@ def generate_batch(model, tokenizer, examples: Sequence[Example], max_new_tokens
     result stops at its first end-of-sequence token."""
     import torch
 
-    device = next(model.parameters()).device
-    batch = tokenizer([e.prompt for e in examples], return_tensors="pt", padding=True).to(device)
+    batch = prompt_batch(tokenizer, examples, next(model.parameters()).device)
     with torch.no_grad():
         sequences = model.generate(
             **batch, max_new_tokens=max_new_tokens, do_sample=False,
@@ -58,6 +57,13 @@ def generate_batch(model, tokenizer, examples: Sequence[Example], max_new_tokens
                 break
         out.append(Generation(example, tuple(prompt + generated), len(prompt)))
     return out
+
+
+def prompt_batch(tokenizer, examples: Sequence[Example], device):
+    """The examples' model inputs as one left-padded batch (a chat rendering gets no second <bos>)."""
+    texts = [e.model_text() for e in examples]
+    return tokenizer([text for text, _ in texts], return_tensors="pt", padding=True,
+                     add_special_tokens=texts[0][1]).to(device)
 
 
 def sampling_kwargs(sampling: Sampling, examples: Sequence[Example]) -> dict:

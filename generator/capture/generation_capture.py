@@ -18,7 +18,8 @@ import numpy as np
 
 from generator.capture.attention import (AttentionCapture, CaptureError, CaptureOptions, PassRecorder,
                                          capture_attention, capturing)
-from generator.capture.generation import Detokenizer, Generation, cache_of, sampling_kwargs, with_cache
+from generator.capture.generation import (Detokenizer, Generation, cache_of, prompt_batch, sampling_kwargs,
+                                         with_cache)
 from generator.capture.sampling import Sampling
 from generator.capture.segmentation import SegmentationSpec, segment_owners
 from generator.capture.softmax_summaries import exp_rows, masked, row_statistics, soft_capped
@@ -290,7 +291,7 @@ def generate_with_capture(model, tokenizer, examples: Sequence[Example], max_new
     import torch
 
     device = next(model.parameters()).device
-    batch = tokenizer([e.prompt for e in examples], return_tensors="pt", padding=True).to(device)
+    batch = prompt_batch(tokenizer, examples, device)
     mask = batch["attention_mask"]
     width = batch["input_ids"].shape[1]
     pads = [int(width - m.sum()) for m in mask]

@@ -24,6 +24,7 @@ from generator.render.sections import dataset_sections, example_sections
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
 
+NOT_COLUMNS = {"rendered_prompt"}  # metadata shown on the example page only (long: a chat template's text)
 Unit = tuple[str | None, str | None]  # (dataset, example id); None where the kind has none
 
 
@@ -117,7 +118,8 @@ def run_page(site: SiteContext, run: Run, dataset: None, example_id: None) -> Pa
 def dataset_page(site: SiteContext, run: Run, name: str, example_id: None) -> Page:
     trajectories = list(run.trajectories(name))
     page_dir = dataset_dir(run, name)
-    metadata_columns = sorted({k for t in trajectories for k in t.metadata if isinstance(t.metadata[k], (str, int, float))})
+    metadata_columns = sorted({k for t in trajectories for k in t.metadata
+                               if isinstance(t.metadata[k], (str, int, float)) and k not in NOT_COLUMNS})
     settings = run.manifest.dataset_settings(name)
     context: dict[str, Any] = {
         "name": name, "run": run.name, "n_examples": len(trajectories), "description": settings.description,
