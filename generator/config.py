@@ -19,11 +19,12 @@ import yaml
 from generator.agent.loop import AgentSpec
 from generator.agent.tools import TOOLS
 from generator.analyses import get_analysis, list_analyses
-from generator.answers import AnswerCheck
+from generator.answers import AnswerCheck, AnswerFormat
 from generator.capture.segmentation import SegmentationSpec
 from generator.store import plain_data
 from generator.store.names import name_problem
 from generator.store.untrusted_json import UntrustedJSONError, check_tree
+from generator.table_datasets import FieldMap, TableSource
 
 
 class ConfigError(ValueError):
@@ -49,7 +50,7 @@ class ModelSpec:
 @dataclass(frozen=True)
 class DatasetSpec:
     name: str
-    path: str
+    path: str | None = None  # a file: JSONL (ours), or .parquet, .csv, .json read through `datasets`
     limit: int | None = None
     analyses: tuple[str, ...] | None = None  # which of the run's analyses apply (default: all)
     description: str | None = None  # shown on the dataset's page
@@ -57,6 +58,27 @@ class DatasetSpec:
     agent: AgentSpec | None = None
     # this dataset's own options for some analyses, each merged key by key over the run's `analyses.<name>`
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # rows as researchers have them (generator/table_datasets.py): a hub id in the local cache instead
+    # of a path, its subset and split, which column is which, an answer extracted from a solution
+    # (GSM8K's `####`: answer_format: hash), a filter, and a shuffle with the run's seed
+    hub: str | None = None
+    subset: str | None = None
+    split: str = "train"
+    fields: FieldMap = field(default_factory=FieldMap)
+    answer_format: AnswerFormat | None = None
+    filter: dict[str, Any] = field(default_factory=dict)
+    shuffle: bool = False
+
+    TABLE_KEYS = ("hub", "subset", "split", "fields", "answer_format", "filter", "shuffle")
+
+    def is_plain_jsonl(self) -> bool:
+        """Our own JSONL with our field names (its strict reader), rather than a table through `datasets`."""
+        return (self.hub is None and self.path is not None and Path(self.path).suffix.lower() == ".jsonl"
+                and all(getattr(self, key) == getattr(DatasetSpec("x"), key) for key in self.TABLE_KEYS))
+
+    def table(self) -> TableSource:
+        return TableSource(self.path, self.hub, self.subset, self.split, self.fields, self.answer_format,
+                           self.filter, self.shuffle)
 
 
 @dataclass(frozen=True)
@@ -109,6 +131,9 @@ class RunConfig:
         for dataset in data["datasets"]:  # added later: runs made before agents existed keep their hash
             if dataset.get("agent") is None:
                 dataset.pop("agent", None)
+            for key in DatasetSpec.TABLE_KEYS:  # added later too
+                if dataset.get(key) == dataclasses.asdict(DatasetSpec("x")).get(key):
+                    dataset.pop(key)
         # added later too: a config that leaves them at their defaults keeps the hash it had
         if self.answers == AnswerCheck():
             data.pop("answers")
@@ -170,6 +195,9 @@ def _check_dataset(config: RunConfig, index: int, spec: DatasetSpec, where: str)
             raise ConfigError(f"{where}.analyses': {name!r} is not configured under 'analyses' (configured: "
                               f"{', '.join(config.analyses) or 'none'})")
     _check_agent_use(spec, where)
+    if (spec.path is None) == (spec.hub is None):
+        raise ConfigError(f"{where}': expected either 'path' (a file) or 'hub' (a hub dataset id), "
+                          f"{'not both' if spec.path else 'got neither'}")
     if spec.limit is not None and spec.limit < 1:
         raise ConfigError(f"{where}.limit': expected a positive integer, got {spec.limit}")
 
@@ -294,7 +322,8 @@ def resolve_paths(config: RunConfig, base: Path, source: str = "<config>") -> Ru
     becomes an absolute path) or a hub id (it stays as written).
     """
     datasets = tuple(
-        dataclasses.replace(d, path=str(_resolve(base, d.path))) for d in config.datasets
+        dataclasses.replace(d, path=str(_resolve(base, d.path)) if d.path is not None else None)
+        for d in config.datasets
     )
     model = dataclasses.replace(config.model, id=resolve_model_id(config.model.id, base, source))
     return dataclasses.replace(config, datasets=datasets, model=model,

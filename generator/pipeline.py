@@ -33,6 +33,7 @@ from generator.config import ConfigError, DatasetSpec, RunConfig
 from generator.datasets import DatasetError, Example, load_dataset
 from generator.distributed import Shard, finish, shard_from_environment, start, wait_for_all
 from generator.sources import TrajectorySource, source_for
+from generator.table_datasets import read_table
 from generator.store.records import SCHEMA_VERSION, AnalysisEntry, DatasetEntry, Manifest, Trajectory, segment_ids
 from generator.store.result_types import DatasetSummary
 from generator.store.run_directory import Run, RunWriter, check_target, open_run, publish_run, run_root_for_rank
@@ -160,11 +161,12 @@ def plan_run(config: RunConfig, raw_config: dict, config_sha256: str, output_dir
     if shard.world > 1 and config.model.device_map is not None:
         raise ConfigError("model.device_map: 'auto' spreads one model over every GPU; it cannot be combined with "
                           f"{shard.world} data-parallel processes (launch one process, or leave device_map unset)")
-    datasets = {spec.name: load_dataset(Path(spec.path), spec.limit) for spec in config.datasets}
+    loaded = {spec.name: load_examples(spec, config.seed) for spec in config.datasets}
+    datasets = {name: examples for name, (examples, _) in loaded.items()}
     analyses = {name: get_analysis(name) for name in config.analyses}
     by_dataset = {spec.name: dataset_analyses(config, spec, analyses) for spec in config.datasets}
     directory = config.run_directory(output_dir)
-    inputs = inputs_sha256(config_sha256, [Path(spec.path) for spec in config.datasets])
+    inputs = inputs_sha256(config_sha256, [path for _, files in loaded.values() for path in files])
     check_target(directory, inputs, overwrite)  # refuse before a model loads
     return RunPlan(config, raw_config, config_sha256, directory, inputs, datasets, analyses, by_dataset)
 
@@ -212,7 +214,7 @@ def _check_with_model(plan: RunPlan, loaded: LoadedModel) -> tuple[dict[str, lis
     for source in sources.values():
         source.check()
     datasets = {spec.name: fit_prompts(render_prompts(plan.datasets[spec.name], loaded.tokenizer, config.prompts,
-                                                      loaded.info.id), loaded, config, Path(spec.path))
+                                                      loaded.info.id), loaded, config, spec.path or spec.hub)
                 for spec in config.datasets}
     return datasets, sources
 
@@ -265,7 +267,8 @@ def _seal(plan: RunPlan, loaded: LoadedModel, jobs: list[_Job], writer: RunWrite
         config=plan.raw_config,
         config_sha256=plan.config_sha256,
         library_versions=library_versions(),
-        datasets=tuple(DatasetEntry(spec.name, Path(spec.path).name, tuple(e.id for e in datasets[spec.name]))
+        datasets=tuple(DatasetEntry(spec.name, Path(spec.path).name if spec.path else f"hub:{spec.hub}",
+                                    tuple(e.id for e in datasets[spec.name]))
                        for spec in config.datasets),
         analyses=tuple(analysis_entry(name, analysis) for name, analysis in plan.analyses.items()),
     ))
@@ -284,7 +287,8 @@ def dataset_analyses(config: RunConfig, spec: DatasetSpec, analyses: dict[str, A
             for name, analysis in chosen.items()}
 
 
-def fit_prompts(examples: list[Example], loaded: LoadedModel, config: RunConfig, source: Path) -> list[Example]:
+def fit_prompts(examples: list[Example], loaded: LoadedModel, config: RunConfig,
+                source: str | Path) -> list[Example]:
     """Prompts that leave room for ``max_new_tokens`` in the model's context, refused or truncated."""
     context = getattr(loaded.model.config.get_text_config(), "max_position_embeddings", None)
     if not context:
@@ -343,6 +347,13 @@ def _remove_unfinished(directory: Path, existed: bool) -> None:
             shutil.rmtree(child, ignore_errors=True)
         else:
             child.unlink(missing_ok=True)
+
+
+def load_examples(spec: DatasetSpec, seed: int) -> tuple[list[Example], list[Path]]:
+    """A dataset's examples and the files they came from: our JSONL reader, or a table through `datasets`."""
+    if spec.is_plain_jsonl():
+        return load_dataset(Path(spec.path), spec.limit), [Path(spec.path)]
+    return read_table(spec.table(), seed, spec.limit)
 
 
 def inputs_sha256(config_sha256: str, dataset_files: list[Path]) -> str:
