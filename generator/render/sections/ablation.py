@@ -27,7 +27,7 @@ def ablation_dataset(site: SiteContext, run: Run, dataset: str, trajectories: li
     context: dict[str, Any] = {"methods": methods,
                                "layers": summary.layers}
     context["bars"] = embed(plots.bars_with_ci(importance, f"{base}-bars", "Importance by position",
-                                               "drop in answer log-prob"))
+                                               "drop in answer log-prob (+: the part matters)"))
     first = importance[methods[0]]
     written = figures.bars_with_ci(parts, [finite_or_nan(first[p].mean) for p in parts],
                                    [finite_or_nan(first[p].ci_low) for p in parts],

@@ -26,7 +26,7 @@ def compositional_dataset(site: SiteContext, run: Run, dataset: str, trajectorie
         steps = [f"step {i + 1}" for i in range(grid.shape[0])]
         context["map"], context["figure"] = dataset_heatmap(
             site, run, dataset, page_dir, "compositional", grid, steps, steps,
-            "Interaction: pair minus sum of singles", "Δ log p")
+            "Interaction: pair minus sum of singles", "Δ log p (−: costlier together)")
     return context
 
 
@@ -42,4 +42,4 @@ def compositional_example(site: SiteContext, run: Run, trajectory: Trajectory, p
     target = plot_target(run, trajectory.dataset, trajectory.example_id, "compositional")
     return {"singles": [format_number(float(v)) for v in result.single],
             "map": small_matrix(result.interaction, steps, steps, target, "Interaction: pair minus sum of singles",
-                                "Δ log p")}
+                                "Δ log p (−: costlier together)")}

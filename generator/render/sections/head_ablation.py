@@ -33,7 +33,8 @@ def head_ablation_dataset(site: SiteContext, run: Run, dataset: str, trajectorie
         layers, heads = _labels(grid)
         context["map"], context["figure"] = dataset_heatmap(
             site, run, dataset, page_dir, "head-ablation", grid, layers, heads,
-            f"Change in the answer's log-probability, each head ablated ({summary.method})", "mean Δ log p")
+            f"Change in the answer's log-probability, each head ablated ({summary.method})",
+            "mean Δ log p (−: the head matters)")
     return context
 
 
@@ -48,4 +49,4 @@ def head_ablation_example(site: SiteContext, run: Run, trajectory: Trajectory, p
             "behaviour": Behaviour.parse(summary.behaviour if summary else "correct"),
             "asked_as": summary.template if summary else None,
             "map": small_matrix(result.delta_logprob, layers, heads, target,
-                                "Change in the answer's log-probability", "Δ log p")}
+                                "Change in the answer's log-probability", "Δ log p (−: the head matters)")}

@@ -144,7 +144,7 @@ def heads_panel(run: Run, dataset: str) -> Panel | None:
                f"{format_number(top.mean_delta_logprob)} nats (still first choice in {rate(top.correct_rate)}).")
     return matrix_panel("heads", reading, grid, [f"layer {i}" for i in range(grid.shape[0])],
                         [f"head {h}" for h in range(grid.shape[1])], f"Head ablation ({summary.method}): Δ log p",
-                        "mean Δ log p")
+                        "mean Δ log p (−: matters)")
 
 
 def lettered(figure, letter: str):
