@@ -22,6 +22,7 @@ from generator.render.publish import DeployError, deploy_site, export_example_fi
 from generator.render.site import build_site, project_templates, render_docs
 from generator.render.mkdocs_build import SiteError
 from generator.render.watch import RunsWatcher, ServeFolderError, sync_tree
+from generator.shipped import shipped
 from generator.store.atomic import OutsideOwnedFolderError
 from generator.store.run_directory import RunExistsError, RunFormatError
 
@@ -83,12 +84,26 @@ def command_build(args: argparse.Namespace) -> None:
 
 
 def command_demo(args: argparse.Namespace) -> None:
-    if not DEMO_MODEL.joinpath("config.json").is_file():
-        raise UsageError(f"{DEMO_MODEL}: shipped model not found; run atlas from the project root "
-                         "(or rebuild it with `atlas train-demo-model`)")
-    for config in DEMO_CONFIGS:  # the demo's own runs: always rebuilt from the shipped configs
-        _run(config, None, overwrite=True)
-    _build(DEFAULT_RUNS, DEFAULT_MKDOCS, None)
+    """In a checkout's root: its own configs, data/runs and site/. Anywhere else (a pip install): the
+    installed configs, model and datasets, into a report project (``atlas-demo/`` unless named)."""
+    if DEMO_CONFIGS[0].is_file() and args.directory is None:
+        if not DEMO_MODEL.joinpath("config.json").is_file():
+            raise UsageError(f"{DEMO_MODEL}: shipped model not found (rebuild it with `atlas train-demo-model`)")
+        configs, runs, mkdocs, output = DEMO_CONFIGS, DEFAULT_RUNS, DEFAULT_MKDOCS, None
+    else:
+        if not shipped(str(DEMO_MODEL)).joinpath("config.json").is_file():
+            raise UsageError(f"{shipped(str(DEMO_MODEL))}: the installed package has no shipped model "
+                             "(reinstall attention-atlas)")
+        project = Path(args.directory or "atlas-demo")
+        if not (project / "mkdocs.yml").is_file():
+            init_project(project)
+            print(f"Created a report project for the demo in {project.resolve()}")
+        configs = [shipped("configs") / config.name for config in DEMO_CONFIGS]
+        runs = output = project / "data" / "runs"
+        mkdocs = project / "mkdocs.yml"
+    for config in configs:  # the demo's own runs: always rebuilt from the shipped configs
+        _run(config, output, overwrite=True)
+    _build(runs, mkdocs, None)
 
 
 def command_serve(args: argparse.Namespace) -> None:
@@ -169,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="run the shipped model on the shipped datasets and build the site")
+    demo.add_argument("directory", nargs="?", help="a report project to make (or reuse) for the demo (default: "
+                      "the checkout's root when run there, else ./atlas-demo)")
     demo.set_defaults(handler=command_demo)
 
     run = sub.add_parser("run", help="run a model and analyses as described by a YAML config")

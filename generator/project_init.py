@@ -8,6 +8,7 @@ workflow that publishes the site. Nothing is written into a folder that has file
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -15,26 +16,31 @@ from generator.shipped import shipped
 from generator.store.atomic import atomic_write_text
 
 SAMPLE_CONFIG = """\
-# A run config: edit the model and the datasets, then `atlas run configs/example.yaml` and
-# `atlas build`. Every key is checked before the model loads; see the project README.
+# A run config that runs as it is: Attention Atlas's small shipped model on the sample prompts in
+# data/prompts.jsonl. Put your model and data here (a hub id in the local cache, or ./path/to/a/
+# checkpoint; JSONL, Parquet, CSV or a cached hub dataset), then `atlas run configs/example.yaml`
+# and `atlas build`. Every key is checked before the model loads; the README lists them all.
 run_name: example
 model:
-  id: Qwen/Qwen2.5-0.5B          # a hub id (in the local cache when offline) or ./path/to/checkpoint
-  dtype: bfloat16
+  id: {model}
+  dtype: float32
   device: auto
 datasets:
-  - name: my-prompts
+  - name: sample
     path: ../data/prompts.jsonl   # one JSON object per line: id, prompt, optional answer
 generation:
-  max_new_tokens: 128
+  max_new_tokens: 48
   batch_size: 8
-segmentation:
-  step_pattern: "Step \\\\d+:"
-  answer_pattern: "Answer:\\\\s*(\\\\S+)"
+segmentation:                     # the shipped model writes "T: ..." steps and "A: <number>"
+  step_pattern: "T:"
+  answer_pattern: "A:\\\\s*(-?[0-9][0-9.,]*)"
 analyses:
-  attention: {}
+  attention: {{}}
+  ablation: {{methods: [zero, knockout]}}
 output_dir: ../data/runs
 """
+SAMPLE_PROMPTS = "data/datasets/two-step.jsonl"  # its first lines become the project's data/prompts.jsonl
+DEMO_MODEL = "data/models/atlas-arith-demo"
 
 TEMPLATES_README = """\
 # Your templates
@@ -96,9 +102,13 @@ def init_project(directory: Path) -> list[Path]:
     written = []
     directory.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(shipped("mkdocs.yml"), directory / "mkdocs.yml")
-    shutil.copytree(shipped("docs"), directory / "docs")
-    written += [directory / "mkdocs.yml", directory / "docs"]
-    for path, text in ((directory / "configs" / "example.yaml", SAMPLE_CONFIG),
+    written.append(directory / "mkdocs.yml")
+    prompts = shipped(SAMPLE_PROMPTS).read_text(encoding="utf-8").splitlines()[:6]
+    config = SAMPLE_CONFIG.format(model=json.dumps(str(shipped(DEMO_MODEL))))
+    # docs/ holds the project's own pages (none yet): the site's navigation is its report alone
+    for path, text in ((directory / "configs" / "example.yaml", config),
+                       (directory / "data" / "prompts.jsonl", "\n".join(prompts) + "\n"),
+                       (directory / "docs" / ".gitkeep", ""),
                        (directory / "templates" / "README.md", TEMPLATES_README),
                        (directory / "data" / "runs" / ".gitkeep", ""),
                        (directory / ".github" / "workflows" / "pages.yml", WORKFLOW),

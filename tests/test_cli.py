@@ -227,7 +227,7 @@ def test_init_makes_a_project_that_builds_with_its_own_templates(tmp_path, tiny_
     project = tmp_path / "report"
     assert main(["init", str(project)]) == 0
     assert "Created a report project" in capsys.readouterr().out
-    for name in ("mkdocs.yml", "docs/run-format.md", "configs/example.yaml", "templates/README.md",
+    for name in ("mkdocs.yml", "configs/example.yaml", "data/prompts.jsonl", "templates/README.md",
                  "data/runs/.gitkeep", ".github/workflows/pages.yml"):
         assert (project / name).is_file(), name
     shutil.copytree(tiny_run, project / "data/runs/tiny")
@@ -238,6 +238,7 @@ def test_init_makes_a_project_that_builds_with_its_own_templates(tmp_path, tiny_
     assert "Our lab&#39;s reports" in (project / "site/index.html").read_text() or \
         "Our lab's reports" in (project / "site/index.html").read_text()
     assert (project / "site/runs/tiny/alpha/examples/a-0.html").is_file()
+    assert not (project / "site/run-format").exists() and not (project / "site/benchmarks").exists()  # its report only
     assert main(["init", str(project)]) == 2  # never over a folder with files
     assert "exists and is not an empty folder; nothing was written" in capsys.readouterr().err
 
@@ -359,3 +360,15 @@ def test_serve_picks_up_a_run_that_finishes_while_it_is_open(tmp_path, tiny_run)
         server.terminate()
         output = server.communicate(timeout=30)[0]
     assert "rendered" in output and "runs that finish in" in output
+
+
+@pytest.mark.slow
+def test_the_sample_config_of_a_new_project_runs_as_it_is(tmp_path, capsys, monkeypatch):
+    project = tmp_path / "report"
+    assert main(["init", str(project)]) == 0
+    monkeypatch.chdir(project)
+    assert main(["run", "configs/example.yaml"]) == 0
+    assert main(["build", "--jobs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "sample: accuracy" in out and (project / "site/runs/example/sample/index.html").is_file()
+    assert "Ablation effect per part" in (project / "site/runs/example/sample/examples/two-step-000.html").read_text()
