@@ -111,18 +111,23 @@ def ablation_example(site: SiteContext, run: Run, trajectory: Trajectory, page_d
             for p_index, part in enumerate(parts)]
     series = {method: {part: MeanWithCI(1, float(result.importance(m_index)[p]), None, None)
                        for p, part in enumerate(parts)} for m_index, method in enumerate(methods)}
-    figure = None
-    if parts and site.example_figures:
-        first = [float(v) for v in result.importance()]
-        written = figures.bars_with_ci(parts, first, first, first,
-                                       site.docs_dir / page_dir / "figures" / f"{trajectory.example_id}-ablation",
-                                       f"{trajectory.example_id}: ablation ({methods[0]})", "drop in answer log-prob")
-        figure = site.figure("ablation-effect", run.name, dataset, trajectory.example_id, written, page_dir)
+    figure = _example_figure(site, run, trajectory, result, parts, methods[0], page_dir) \
+        if parts and site.example_figures else None
     return {"rows": rows, "figure": figure,
             "baseline": format_number(float(result.baseline_logprob[0])),
             "n_layers": None if attention is None else len(attention[0]) if attention else 0,
             "bars": embed(plots.bars_with_ci(series, plot_target(run, dataset, trajectory.example_id, "ablation"),
                                              "Ablation effect per part", "drop in answer log-prob")) if parts else None}
+
+
+def _example_figure(site: SiteContext, run: Run, trajectory: Trajectory, result: AblationExample,
+                    parts: list[str], method: str, page_dir: str):
+    """The static figure of one example's drops (first method), when the build asked for example figures."""
+    first = [float(v) for v in result.importance()]
+    written = figures.bars_with_ci(parts, first, first, first,
+                                   site.docs_dir / page_dir / "figures" / f"{trajectory.example_id}-ablation",
+                                   f"{trajectory.example_id}: ablation ({method})", "drop in answer log-prob")
+    return site.figure("ablation-effect", run.name, trajectory.dataset, trajectory.example_id, written, page_dir)
 
 
 def _answer_attention(run: Run, trajectory: Trajectory, result: AblationExample) -> list[list[str]] | None:
