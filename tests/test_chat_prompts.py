@@ -50,6 +50,9 @@ def test_the_chat_template_renders_the_prompt_with_system_and_options(tmp_path):
     assert trajectory.prompt == "What is 2+3?"  # the dataset's prompt, the user's message
     assert trajectory.text.startswith(rendered) and not trajectory.text.startswith("<bos>")  # no <bos> added
     assert trajectory.n_prompt_tokens == len(rendered)  # one token per character in this tokenizer
+    question = next(s for s in trajectory.segments if s.kind == "question")  # located in the rendering
+    assert trajectory.text[question.char_start:question.char_end] == "What is 2+3?"
+    assert [s.name for s in trajectory.segments][:3] == ["chat template", "question", "generation prompt"]
 
 
 def test_chat_without_a_template_or_too_long_is_refused_before_any_example_runs(tmp_path):

@@ -32,20 +32,25 @@ MAX_PARTS = 64
 class _SequenceTracker:
     """Text and provisional part of each token of one sequence, updated token by token."""
 
-    def __init__(self, tokenizer, prompt_ids: list[int], spec: SegmentationSpec) -> None:
+    def __init__(self, tokenizer, prompt_ids: list[int], spec: SegmentationSpec, question: str | None = None) -> None:
         self.detokenizer = Detokenizer(tokenizer)
         for token in prompt_ids:
             self.detokenizer.push(token)
         self.tokens = list(prompt_ids)
         self.n_prompt = len(prompt_ids)
         self.spec = spec
+        self.question = question  # the user's message, in a prompt a chat template rendered
         self.eos = tokenizer.eos_token_id
-        self.owner = np.zeros(self.n_prompt, dtype=np.int64)
         self.finished = False
         # the detokenizer's offsets as an array grown by doubling: converting the whole list at
         # every token would make a long generation quadratic in Python
         self._spans = np.zeros((max(64, 2 * self.n_prompt), 2), dtype=np.int64)
         self._spans[: self.n_prompt] = np.asarray(self.detokenizer.offsets, dtype=np.int64).reshape(-1, 2)
+        self.owner = self.owners(self.n_prompt)  # the prompt's parts: the question, or a chat rendering's
+
+    def owners(self, n: int) -> np.ndarray:
+        """The part of each of the first ``n`` tokens, as the text so far splits."""
+        return segment_owners(self.detokenizer.text, self._spans[:n], self.n_prompt, self.spec, self.question)[0]
 
     def push(self, token: int) -> None:
         if self.finished:
@@ -56,7 +61,7 @@ class _SequenceTracker:
         if n > len(self._spans):
             self._spans = np.concatenate([self._spans, np.zeros_like(self._spans)])
         self._spans[n - 1] = self.detokenizer.offsets[-1]
-        owner, _ = segment_owners(self.detokenizer.text, self._spans[:n], self.n_prompt, self.spec)
+        owner = self.owners(n)
         frozen = max(self.n_prompt, len(owner) - TAIL)  # parts of older tokens stay as they were used
         self.owner = np.concatenate([self.owner[:frozen], owner[frozen:]])
         self.finished = int(token) == self.eos
@@ -214,7 +219,8 @@ def _finish(sequence: int, tracker: _SequenceTracker, pad: int, recorder: _Strea
             spec: SegmentationSpec, keep_rows: bool) -> AttentionCapture | None:
     """Assemble one sequence's rows and correct recent keys' parts; None if it must be recaptured."""
     n_tokens = len(tracker.tokens)
-    final, _ = segment_owners(tracker.detokenizer.text, tracker.detokenizer.offsets, tracker.n_prompt, spec)
+    final, _ = segment_owners(tracker.detokenizer.text, tracker.detokenizer.offsets, tracker.n_prompt, spec,
+                              tracker.question)
     checked = max(0, n_tokens - TAIL)
     if not np.array_equal(tracker.owner[:checked], final[:checked]):
         return None
@@ -296,7 +302,8 @@ def generate_with_capture(model, tokenizer, examples: Sequence[Example], max_new
     width = batch["input_ids"].shape[1]
     pads = [int(width - m.sum()) for m in mask]
     prompts = [[int(t) for t, keep in zip(ids, m) if keep] for ids, m in zip(batch["input_ids"], mask)]
-    trackers = [_SequenceTracker(tokenizer, p, spec) for p in prompts]
+    trackers = [_SequenceTracker(tokenizer, p, spec, e.prompt if e.model_input is not None else None)
+                for p, e in zip(prompts, examples)]
     keep_rows = width + max_new_tokens <= options.max_map_tokens
     recorder = _StreamRecorder(trackers, pads, options, keep_rows, device)
     streamer = _Streamer(trackers)
@@ -318,7 +325,8 @@ def generate_with_capture(model, tokenizer, examples: Sequence[Example], max_new
         capture = _finish(index, tracker, pad, recorder, n_layers, spec, keep_rows)
         recaptured = capture is None
         if recaptured:
-            final, _ = segment_owners(tracker.detokenizer.text, tracker.detokenizer.offsets, tracker.n_prompt, spec)
+            final, _ = segment_owners(tracker.detokenizer.text, tracker.detokenizer.offsets, tracker.n_prompt, spec,
+                                      tracker.question)
             ids = torch.tensor([generation.token_ids], device=device)
             parts = np.unique(final)
             capture = capture_attention(model, ids, np.searchsorted(parts, final), options=options)

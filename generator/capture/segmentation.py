@@ -101,15 +101,32 @@ def merged_steps(starts: list[int], max_steps: int | None) -> list[int]:
     return [starts[(i * n) // max_steps] for i in range(max_steps)]
 
 
-def segment_owners(text: str, offsets, n_prompt_tokens: int,
-                   spec: SegmentationSpec) -> tuple[np.ndarray, list[tuple[str, str]]]:
-    """Index of the part each token belongs to, and the parts' (name, kind).
+def prompt_parts(text: str, prompt_end: int, question: str | None) -> list[tuple[int, str, str]]:
+    """The prompt's parts as (char start, name, kind): the whole prompt is the question, or, for a prompt
+    rendered by a chat template, the user's message (``question``, found in the rendering) is, and the
+    template's text before and after it are the ``chat template`` and the ``generation prompt``."""
+    where = text.rfind(question, 0, prompt_end) if question else -1
+    if where < 0:
+        return [(0, "question", "question")]
+    parts = [(0, "chat template", "other")] if text[:where].strip() else []
+    parts.append((where if parts else 0, "question", "question"))
+    after = where + len(question)
+    if text[after:prompt_end].strip():
+        parts.append((after, "generation prompt", "other"))
+    return parts
 
-    Part 0 is the question (the prompt's tokens); then one part per step, and the answer.
-    Generated tokens belong to the part in which their text starts; special tokens (empty
-    spans) to the part of the token before them.
+
+def segment_owners(text: str, offsets, n_prompt_tokens: int, spec: SegmentationSpec,
+                   question: str | None = None) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """Index of the part each token belongs to, and the parts' (name, kind), in text order.
+
+    The prompt's tokens are the question (or, with ``question`` given for a chat template's
+    rendering, its parts: ``prompt_parts``); then one part per step, and the answer. Tokens
+    belong to the part in which their text starts; generated special tokens (empty spans) to
+    the part of the token before them.
     """
     prompt_end = offsets[n_prompt_tokens - 1][1] if n_prompt_tokens else 0
+    prompt = prompt_parts(text, prompt_end, question)
     originals, found = original_steps(text, prompt_end, spec)
     answer_start = found if found is not None else len(text)
     boundaries: list[tuple[int, str, str]] = []  # (char start, name, kind)
@@ -124,20 +141,24 @@ def segment_owners(text: str, offsets, n_prompt_tokens: int,
 
     spans = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
     starts = np.array([b[0] for b in boundaries], dtype=np.int64)
-    owner = np.searchsorted(starts, spans[:, 0], side="right")  # boundaries at or before each token
-    owner[:n_prompt_tokens] = 0
+    # generated tokens: the parts starting at or before each (none: the prompt's last part)
+    owner = np.searchsorted(starts, spans[:, 0], side="right") + len(prompt) - 1
+    prompt_starts = np.array([p[0] for p in prompt], dtype=np.int64)
+    owner[:n_prompt_tokens] = np.maximum(np.searchsorted(prompt_starts, spans[:n_prompt_tokens, 0], side="right") - 1,
+                                         0)
     # Special tokens (empty spans) take the part of the token before them: forward-fill.
     special = spans[:, 0] == spans[:, 1]
     special[:n_prompt_tokens] = False
     if special.any():
         keep = np.where(special, 0, np.arange(len(owner)))
         owner = owner[np.maximum.accumulate(keep)]
-    return owner, [("question", "question")] + [(b[1], b[2]) for b in boundaries]
+    return owner, [(p[1], p[2]) for p in prompt] + [(b[1], b[2]) for b in boundaries]
 
 
-def segment_trajectory(text: str, offsets, n_prompt_tokens: int, spec: SegmentationSpec) -> tuple[Segment, ...]:
+def segment_trajectory(text: str, offsets, n_prompt_tokens: int, spec: SegmentationSpec,
+                       question: str | None = None) -> tuple[Segment, ...]:
     """The parts of a finished trajectory as token spans (parts with no tokens are left out)."""
-    owner, names = segment_owners(text, offsets, n_prompt_tokens, spec)
+    owner, names = segment_owners(text, offsets, n_prompt_tokens, spec, question)
     segments = []
     for seg_index, (name, kind) in enumerate(names):
         members = np.flatnonzero(owner == seg_index)

@@ -15,7 +15,7 @@ class RoutingExample(ExampleResult):
     """For each reasoning step, the attention its tokens put on each question token; P steps, Q question tokens."""
 
     routing: np.ndarray = tensor("[L, H, P, Q]", "mass from the step's tokens (averaged over them) to each question "
-                                 "token; the question's tokens are `segments[0]`, in order")
+                                 "token; the question's tokens are the `question` segment's, in order")
 
 
 @dataclass(frozen=True)

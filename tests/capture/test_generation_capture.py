@@ -25,9 +25,9 @@ def load(path):
     return AutoModelForCausalLM.from_pretrained(path).eval(), tokenizer
 
 
-def forward_reference(model, tokenizer, token_ids, n_prompt, spec):
+def forward_reference(model, tokenizer, token_ids, n_prompt, spec, question=None):
     _, offsets, text = token_pieces(tokenizer, token_ids)
-    owner, _ = segment_owners(text, offsets, n_prompt, spec)
+    owner, _ = segment_owners(text, offsets, n_prompt, spec, question)
     ids = np.searchsorted(np.unique(owner), owner)
     return capture_attention(model, torch.tensor([token_ids]), ids, options=CaptureOptions())
 
@@ -165,3 +165,23 @@ def test_sliding_window_layers_during_generation_match_a_forward_capture(name, k
         assert len(g.token_ids) > 2 * 6
         assert_same(result.capture, forward_reference(model, tokenizer, list(g.token_ids), g.n_prompt_tokens, SPEC),
                     maps=keep_maps)
+
+
+def test_a_chat_rendered_prompt_splits_into_its_parts_and_streams_exactly(shipped):
+    """The user's message is the question; the template's text around it is its own parts, during
+    generation as after it."""
+    from generator.capture.segmentation import segment_trajectory
+
+    model, tokenizer = shipped
+    rendered = tokenizer.apply_chat_template([{"role": "user", "content": "Q: 17+4*6="}], tokenize=False,
+                                             add_generation_prompt=True)
+    example = Example("c-0", "Q: 17+4*6=", model_input=rendered)
+    [captured] = generate_with_capture(model, tokenizer, [example], 24, SPEC, CaptureOptions())
+    ids, n_prompt = captured.generation.token_ids, captured.generation.n_prompt_tokens
+    _, offsets, text = token_pieces(tokenizer, ids)
+    segments = segment_trajectory(text, offsets, n_prompt, SPEC, example.prompt)
+    shown = [(s.name, text[s.char_start:s.char_end]) for s in segments[:3]]
+    assert shown[:2] == [("chat template", "User: "), ("question", "Q: 17+4*6=")]
+    assert shown[2][0] == "generation prompt" and shown[2][1].strip() == "Bot:"  # (and the space before step 1)
+    assert not captured.recaptured  # the parts were known from the first token on
+    assert_same(captured.capture, forward_reference(model, tokenizer, ids, n_prompt, SPEC, example.prompt))
