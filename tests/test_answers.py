@@ -80,8 +80,10 @@ def test_normalized_answers_are_what_the_check_read():
     assert AnswerCheck().normalized(" 72 ") == "72"
 
 
-@pytest.fixture(scope="module")
-def bpe_tokenizer():
+TEXTS = [R1, NESTED, GSM8K, CHAT, FREE]
+
+
+def byte_level_bpe():
     """A byte-level BPE tokenizer (the GPT-2 / Llama 3 / Qwen family) trained here on math text."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -91,11 +93,39 @@ def bpe_tokenizer():
     raw.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=500, special_tokens=["<|endoftext|>"],
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    raw.train_from_iterator([R1, NESTED, GSM8K, CHAT, FREE] * 20, trainer)
+    raw.train_from_iterator(TEXTS * 20, trainer)
     return PreTrainedTokenizerFast(tokenizer_object=raw, eos_token="<|endoftext|>")
 
 
-def test_a_think_trace_with_a_boxed_answer_segments_and_scores(bpe_tokenizer):
+def sentencepiece_style():
+    """A SentencePiece-style BPE (the Llama 2 / Mistral family): spaces as '▁', pieces that never cross
+    them, byte fallback for what the vocabulary lacks, trained here."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    raw = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True, fuse_unk=True))
+    raw.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    raw.pre_tokenizer = pre_tokenizers.Split("▁", behavior="merged_with_next")
+    raw.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                     decoders.Strip(" ", 1, 0)])
+    trainer = trainers.BpeTrainer(vocab_size=500, special_tokens=["<unk>", "<s>", "</s>"]
+                                  + [f"<0x{i:02X}>" for i in range(256)])
+    raw.train_from_iterator(TEXTS * 20, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=raw, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+
+
+@pytest.fixture(scope="module")
+def bpe_tokenizer():
+    return byte_level_bpe()
+
+
+@pytest.fixture(scope="module", params=["byte-level BPE", "SentencePiece"])
+def tokenizer_family(request):
+    return byte_level_bpe() if request.param == "byte-level BPE" else sentencepiece_style()
+
+
+def test_a_think_trace_with_a_boxed_answer_segments_and_scores(tokenizer_family):
+    bpe_tokenizer = tokenizer_family
     from generator.analyses.scoring import forced_answer
     from generator.answers import AnswerCheck
     from generator.config import DatasetSpec, ModelSpec, RunConfig

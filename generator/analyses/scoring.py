@@ -50,8 +50,22 @@ def forced_answer(token_ids: list[int], offsets: list, text: str, generated_from
     value_start = generated_from + found.value_start
     cut = next(i for i, (a, b) in enumerate(offsets) if i >= n_prompt_tokens and b > value_start and b > a)
     lead = text[offsets[cut][0]:value_start]  # e.g. a space merged into the token
-    answer_ids = tokenizer(lead + answer.strip(), add_special_tokens=False)["input_ids"]
-    return list(token_ids[:cut]) + list(answer_ids), cut
+    return list(token_ids[:cut]) + continuation_ids(tokenizer, lead + answer.strip()), cut
+
+
+def continuation_ids(tokenizer, text: str) -> list[int]:
+    """Tokens of ``text`` as it continues a sequence, not as the start of one.
+
+    SentencePiece-style tokenizers (Llama 2, Mistral) give the start of a text a dummy space
+    ("73" becomes "▁73", read as " 73"), and their decoder hides it again. Encoding a newline
+    before the text and dropping the newline's tokens gives the continuation's own; checked by
+    decoding, else the text's plain encoding (byte-level BPE needs no such care).
+    """
+    head = tokenizer("\n", add_special_tokens=False)["input_ids"]
+    both = tokenizer("\n" + text, add_special_tokens=False)["input_ids"]
+    if head and both[:len(head)] == head and tokenizer.decode(both) == "\n" + text:
+        return list(both[len(head):])
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
 def answer_scores(logits, ids, start: int):
