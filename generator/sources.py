@@ -128,6 +128,7 @@ class AgentLoop:
     spec: AgentSpec
     dataset: str
     answers: AnswerCheck = AnswerCheck()
+    sampling: Sampling = Sampling()
     whole_batches = False
 
     def check(self) -> None:
@@ -135,16 +136,22 @@ class AgentLoop:
 
     def make(self, batch: list[Example]) -> Made:
         fmt = agent_format(self.spec, self.tokenizer)
-        reply = model_reply(self.model, self.tokenizer, self.spec)
-        return [(agent_trajectory(run_agent(example.prompt, reply, self.spec, fmt), example, self.dataset,
-                                  self.tokenizer, self.spec, answers=self.answers), None) for example in batch]
+        made = []
+        for example in batch:  # each query its own draw: the same alone, in any batch, after a resume
+            reply = model_reply(self.model, self.tokenizer, self.spec, self.sampling.picker(example.id))
+            trajectory = agent_trajectory(run_agent(example.prompt, reply, self.spec, fmt), example, self.dataset,
+                                          self.tokenizer, self.spec, answers=self.answers)
+            if not self.sampling.greedy:
+                trajectory.metadata["sampling"] = self.sampling.record(example.id)
+            made.append((trajectory, None))
+        return made
 
 
 def source_for(model, tokenizer, config: RunConfig, dataset: str, agent: AgentSpec | None,
                capture: CaptureOptions | None) -> TrajectorySource:
     """The source a dataset's config asks for: its agent loop, else generation (capturing when asked)."""
     if agent is not None:
-        return AgentLoop(model, tokenizer, agent, dataset, config.answers)
+        return AgentLoop(model, tokenizer, agent, dataset, config.answers, sampling_of(config))
     if capture is not None:
         return CapturingGeneration(model, tokenizer, config, dataset, capture)
     return PlainGeneration(model, tokenizer, config, dataset)

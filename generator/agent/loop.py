@@ -104,8 +104,9 @@ def _observe(call: AgentStep, spec: AgentSpec, fmt) -> AgentStep:
     return fmt.observation(call.tool, outcome.observation, outcome.error)
 
 
-def model_reply(model, tokenizer, spec: AgentSpec) -> Reply:
-    """Greedy decoding with the model: one line for react (stops at a newline), a whole turn for chat."""
+def model_reply(model, tokenizer, spec: AgentSpec, pick: Callable | None = None) -> Reply:
+    """Decoding with the model: one line for react (stops at a newline), a whole turn for chat; greedy,
+    or each token chosen by ``pick`` (a sampled run's per-example draw, ``Sampling.picker``)."""
     import torch
 
     # a chat model ends its turn with its own token (<|im_end|>, <|eot_id|>): the generation config lists them
@@ -126,7 +127,7 @@ def model_reply(model, tokenizer, spec: AgentSpec) -> Reply:
             for _ in range(spec.max_reply_tokens):
                 out = model(input_ids=ids if past is None else ids[:, -1:], use_cache=True, **with_cache(model, past))
                 past = cache_of(out)
-                token = int(out.logits[0, -1].argmax())
+                token = int(out.logits[0, -1].argmax()) if pick is None else pick(out.logits[0, -1])
                 if token in ends:
                     break
                 new.append(token)

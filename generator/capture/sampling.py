@@ -38,6 +38,14 @@ class Sampling:
         """The logits processors ``generate`` takes (none when greedy)."""
         return [] if self.greedy else [_PerExampleSampler(self, example_ids)]
 
+    def picker(self, example_id: str):
+        """A function from one position's logits (``[vocab]``) to the next token: greedy, or drawn with this
+        example's own generator (for decoding loops of our own, such as the agent's)."""
+        if self.greedy:
+            return lambda logits: int(logits.argmax())
+        sampler = _PerExampleSampler(self, [example_id])
+        return lambda logits: int(sampler(None, logits[None, :]).argmax())
+
 
 class _PerExampleSampler:
     """Draws each row's next token with that row's generator; every other token gets -inf."""

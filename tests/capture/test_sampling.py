@@ -104,3 +104,34 @@ def test_a_sampled_run_records_how_each_example_was_sampled(tmp_path):
         assert a.metadata["sampling"] == {"temperature": 1.3, "top_p": 1.0, "top_k": 20,
                                           "seed": Sampling(seed=7).example_seed(f"x-{index}")}
         assert a.generated_text == b.generated_text  # the same sample alone or in a batch of three
+
+
+def test_the_picker_draws_like_the_batched_sampler_and_greedy_is_the_argmax():
+    logits = torch.tensor([4.0, 3.0, 2.0, 1.0])
+    assert Sampling().picker("x")(logits) == 0
+    sampled = [Sampling(temperature=1.0, top_k=2, seed=0).picker(f"x{i}")(logits) for i in range(100)]
+    assert set(sampled) == {0, 1}
+    batched = Sampling(temperature=1.0, top_k=2, seed=0).processors([f"x{i}" for i in range(100)])[0]
+    assert sampled == batched(None, logits.expand(100, -1)).argmax(-1).tolist()  # the same draw, one by one
+
+
+def test_an_agent_query_is_sampled_with_its_own_seed():
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from generator.agent.formats import ReactLabels
+    from generator.agent.loop import AgentSpec
+    from generator.answers import AnswerCheck
+    from generator.datasets import load_dataset
+    from generator.sources import AgentLoop
+    from tests.conftest import REPO_ROOT
+
+    path = REPO_ROOT / "data/models/atlas-arith-demo"
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
+    spec = AgentSpec(labels=ReactLabels(question="Q:", thought="T:", call="C:", observation="O:", answer="A:"),
+                     max_reply_tokens=24)
+    queries = load_dataset(REPO_ROOT / "data/datasets/agent.jsonl")[:2]
+    loop = AgentLoop(model, tokenizer, spec, "agent", AnswerCheck(), Sampling(temperature=1.2, seed=9))
+    together = [t.text for t, _ in loop.make(queries)]
+    alone = [loop.make([query])[0][0] for query in queries[::-1]][::-1]
+    assert [t.text for t in alone] == together
+    assert alone[0].metadata["sampling"]["seed"] == Sampling(seed=9).example_seed(queries[0].id)
