@@ -195,9 +195,10 @@ def _check_dataset(config: RunConfig, index: int, spec: DatasetSpec, where: str)
             raise ConfigError(f"{where}.analyses': {name!r} is not configured under 'analyses' (configured: "
                               f"{', '.join(config.analyses) or 'none'})")
     _check_agent_use(spec, where)
-    if (spec.path is None) == (spec.hub is None):
-        raise ConfigError(f"{where}': expected either 'path' (a file) or 'hub' (a hub dataset id), "
-                          f"{'not both' if spec.path else 'got neither'}")
+    if spec.path is None and spec.hub is None:
+        raise ConfigError(f"{where}.path': required (a dataset file; or 'hub': a hub dataset id in the local cache)")
+    if spec.path is not None and spec.hub is not None:
+        raise ConfigError(f"{where}.hub': give 'path' (a file) or 'hub' (a hub dataset id), not both")
     if spec.limit is not None and spec.limit < 1:
         raise ConfigError(f"{where}.limit': expected a positive integer, got {spec.limit}")
 

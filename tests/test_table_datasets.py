@@ -89,7 +89,7 @@ def test_a_hub_dataset_not_in_the_cache_is_one_line_and_no_download(monkeypatch,
 
 def test_a_dataset_needs_a_path_or_a_hub_id_and_new_keys_keep_old_hashes():
     base = {"run_name": "r", "model": {"id": "m"}}
-    with pytest.raises(ConfigError, match=r"key 'datasets\[0\]': expected either 'path' \(a file\) or 'hub'"):
+    with pytest.raises(ConfigError, match=r"key 'datasets\[0\].path': required \(a dataset file; or 'hub'"):
         parse_config({**base, "datasets": [{"name": "d"}]}, "run.yaml")
     with pytest.raises(ConfigError, match="not both"):
         parse_config({**base, "datasets": [{"name": "d", "path": "a.jsonl", "hub": "x/y"}]}, "run.yaml")
