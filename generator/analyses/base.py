@@ -127,7 +127,9 @@ def load_analyses() -> None:
     for declaration in declarations():
         if declaration.analysis is not None and declaration.name not in ANALYSES:
             cls = load_object(declaration.analysis, declaration.name)
-            if not (isinstance(cls, type) and issubclass(cls, Analysis)) or vars(cls).get("declaration") is not declaration:
+            points_back = isinstance(cls, type) and issubclass(cls, Analysis) and \
+                vars(cls).get("declaration") is declaration
+            if not points_back:
                 raise DeclarationError(f"analysis {declaration.name!r}: {declaration.analysis} is not an Analysis "
                                        f"whose `declaration` is this one")
             register_analysis(cls)

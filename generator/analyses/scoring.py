@@ -106,7 +106,8 @@ def answer_measure(model, ids: list[int], start: int) -> Callable[[int], tuple]:
 
 def last_logits_measure(model, ids: list[int], donor: list[int] | None = None) -> Callable[[int], tuple]:
     """A measure for ``intervene``: ``rows`` copies of ``ids`` run, the logits at the last position of each
-    (``[rows, vocab]``, in the model's dtype). A ``donor`` runs as row 0 before them (some edits read it) and is dropped."""
+    (``[rows, vocab]``, in the model's dtype). A ``donor`` runs as row 0 before them (some edits read it)
+    and is dropped."""
     import torch
 
     lead = [list(donor)] if donor is not None else []
