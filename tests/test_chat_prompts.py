@@ -69,3 +69,41 @@ def test_the_default_is_plain_and_keeps_the_config_hash():
     base = {"run_name": "r", "model": {"id": "m"}, "datasets": [{"name": "d", "path": "d.jsonl"}]}
     assert parse_config(base).config_hash() == parse_config({**base, "prompts": {"format": "plain"}}).config_hash()
     assert parse_config(base).config_hash() != parse_config({**base, "prompts": {"format": "chat"}}).config_hash()
+
+
+LLAMA3_LIKE = ("{{ bos_token }}{% for m in messages %}<|start_header_id|>{{ m.role }}<|end_header_id|>\n\n"
+               "{{ m.content }}<|eot_id|>{% endfor %}"
+               "{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}")
+
+
+def test_a_llama3_style_template_on_a_byte_level_tokenizer_has_one_bos_and_its_question_located():
+    """Llama 3's template writes <|begin_of_text|> itself: the rendering is read without another one, and
+    the user's message is found between the header tokens."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from generator.capture.generation import token_pieces
+    from generator.capture.segmentation import SegmentationSpec, segment_trajectory
+    from generator.chat_prompts import render_prompts
+    from generator.config import PromptSpec
+    from generator.datasets import Example
+
+    specials = ["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]
+    raw = Tokenizer(models.BPE())
+    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    raw.decoder = decoders.ByteLevel()
+    raw.train_from_iterator(["What is 2+3? Think step by step. The answer is 5."] * 20, trainers.BpeTrainer(
+        vocab_size=300, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, bos_token="<|begin_of_text|>", eos_token="<|eot_id|>",
+                                        additional_special_tokens=specials[1:])
+    tokenizer.chat_template = LLAMA3_LIKE
+    [example] = render_prompts([Example("x-0", "What is 2+3?")], tokenizer, PromptSpec("chat", "Be brief."), "llama")
+    text, add_specials = example.model_text()
+    ids = tokenizer(text, add_special_tokens=add_specials)["input_ids"]
+    assert ids.count(tokenizer.bos_token_id) == 1 and ids[0] == tokenizer.bos_token_id
+    pieces, offsets, decoded = token_pieces(tokenizer, ids)
+    segments = segment_trajectory(decoded, offsets, len(ids), SegmentationSpec(), example.prompt)
+    assert [s.name for s in segments] == ["chat template", "question", "generation prompt"]
+    question = segments[1]
+    assert decoded[question.char_start:question.char_end].strip() == "What is 2+3?"
+    assert pieces[segments[2].start:segments[2].end][0] == "<|eot_id|>"  # the turn's end and the next header
