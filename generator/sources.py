@@ -60,9 +60,10 @@ def build_trajectory(generation: Generation, dataset: str, tokenizer, config: Ru
     sampling = sampling_of(config)
     if not sampling.greedy:
         metadata["sampling"] = sampling.record(example.id)  # temperature, top_p, top_k and this example's seed
-    originals, _ = original_steps(text, prompt_end, config.segmentation)
-    if config.segmentation.max_steps is not None and len(originals) > config.segmentation.max_steps:
-        metadata["original_step_starts"] = originals  # the steps were merged: where each original began
+    if config.segmentation.max_steps is not None:
+        originals, _ = original_steps(text, prompt_end, config.segmentation)
+        if len(originals) > config.segmentation.max_steps:
+            metadata["original_step_starts"] = originals  # the steps were merged: where each original began
     return Trajectory(
         example_id=example.id,
         dataset=dataset,
