@@ -80,7 +80,8 @@ def test_normalized_answers_are_what_the_check_read():
     assert AnswerCheck().normalized(" 72 ") == "72"
 
 
-TEXTS = [R1, NESTED, GSM8K, CHAT, FREE]
+PROMPT = "Natalia sold clips to 48 friends in April, and half as many in May. How many in all?\n"
+TEXTS = [PROMPT, R1, NESTED, GSM8K, CHAT, FREE]
 
 
 def byte_level_bpe():
@@ -114,14 +115,32 @@ def sentencepiece_style():
     return PreTrainedTokenizerFast(tokenizer_object=raw, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
 
 
+def unigram_style():
+    """A Unigram model (the SentencePiece unigram of Gemma, T5): '▁' for spaces, newlines kept, trained here."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    raw = Tokenizer(models.Unigram())
+    raw.normalizer = normalizers.Replace(" ", "▁")
+    raw.pre_tokenizer = pre_tokenizers.Split("▁", behavior="merged_with_next")
+    raw.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse()])
+    raw.train_from_iterator(TEXTS * 20, trainers.UnigramTrainer(vocab_size=400, special_tokens=["<pad>", "<eos>",
+                                                                                                "<unk>"],
+                                                                unk_token="<unk>"))
+    return PreTrainedTokenizerFast(tokenizer_object=raw, eos_token="<eos>", unk_token="<unk>", pad_token="<pad>")
+
+
+FAMILIES = {"byte-level BPE": byte_level_bpe, "SentencePiece BPE": sentencepiece_style, "Unigram": unigram_style}
+
+
 @pytest.fixture(scope="module")
 def bpe_tokenizer():
     return byte_level_bpe()
 
 
-@pytest.fixture(scope="module", params=["byte-level BPE", "SentencePiece"])
+@pytest.fixture(scope="module", params=list(FAMILIES))
 def tokenizer_family(request):
-    return byte_level_bpe() if request.param == "byte-level BPE" else sentencepiece_style()
+    return FAMILIES[request.param]()
 
 
 def test_a_think_trace_with_a_boxed_answer_segments_and_scores(tokenizer_family):
@@ -131,7 +150,7 @@ def test_a_think_trace_with_a_boxed_answer_segments_and_scores(tokenizer_family)
     from generator.config import DatasetSpec, ModelSpec, RunConfig
     from generator.sources import build_trajectory
 
-    prompt = "Natalia sold clips to 48 friends in April, and half as many in May. How many in all?\n"
+    prompt = PROMPT
     ids = bpe_tokenizer(prompt + R1)["input_ids"]
     n_prompt = len(bpe_tokenizer(prompt)["input_ids"])
     spec = SegmentationSpec(step_pattern=r"\n\n", answer_format="boxed")
@@ -141,8 +160,10 @@ def test_a_think_trace_with_a_boxed_answer_segments_and_scores(tokenizer_family)
                                   "gsm", bpe_tokenizer, config)
     assert (trajectory.parsed_answer, trajectory.normalized_answer, trajectory.correct) == ("72", "72", True)
     answer = next(s for s in trajectory.segments if s.kind == "answer")
-    box = trajectory.text.rindex("\\boxed{72}")  # the answer part starts at its box's first whole token
-    assert box <= answer.char_start <= box + len("\\boxed{")
+    # the answer part starts with the first token that starts at its box or after (a token that starts
+    # before it, like Unigram's " \\boxed{7", stays with the text before: tokens belong where they start)
+    box = trajectory.text.rindex("\\boxed{72}")
+    assert answer.char_start == min(a for a, b in trajectory.token_offsets if a >= box and b > a)
     assert [s.name for s in trajectory.segments][:3] == ["question", "preamble", "step 1"]
     assert parse_answer(trajectory.generated_text, spec) == "72"
 
