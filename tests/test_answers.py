@@ -183,3 +183,27 @@ def test_segment_boundaries_follow_the_answer_format():
     assert names == ["question", "step 1", "step 2", "answer"]
     answer = segment_trajectory(text, offsets, 1, SegmentationSpec(answer_format="hash"))[-1]
     assert text[answer.char_start:answer.char_end] == "#### 72"
+
+
+def test_teacher_forcing_writes_a_right_answer_the_way_the_model_wrote_it(bpe_tokenizer):
+    """Under a numeric check "72" is right for an expected "72.0": the model's own "72" is what is forced
+    (a wrong answer, or an exact run, forces the dataset's text)."""
+    import dataclasses
+
+    from generator.analyses.scoring import teacher_forced_answer
+    from generator.answers import AnswerCheck
+    from generator.config import DatasetSpec, ModelSpec, RunConfig
+    from generator.sources import build_trajectory
+
+    spec = SegmentationSpec(step_pattern=r"\n\n", answer_format="boxed")
+    ids = bpe_tokenizer(PROMPT + R1)["input_ids"]
+    n_prompt = len(bpe_tokenizer(PROMPT)["input_ids"])
+    config = RunConfig("r", ModelSpec("m"), (DatasetSpec("d", "d.jsonl"),), segmentation=spec,
+                       answers=AnswerCheck("numeric"))
+    right = build_trajectory(Generation(Example("q", PROMPT, answer="72.0"), tuple(ids), n_prompt), "d",
+                             bpe_tokenizer, config)
+    forced, cut = teacher_forced_answer(right, bpe_tokenizer, spec)
+    assert right.correct and bpe_tokenizer.decode(forced).endswith("\\boxed{72")
+    wrong = dataclasses.replace(right, expected_answer="73.0", correct=False)
+    forced, cut = teacher_forced_answer(wrong, bpe_tokenizer, spec)
+    assert bpe_tokenizer.decode(forced).endswith("\\boxed{73.0")

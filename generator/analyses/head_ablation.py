@@ -20,7 +20,7 @@ import numpy as np
 from generator.analyses.interventions import intervene, unedited
 from generator.analyses.base import Analysis, ExampleContext
 from generator.analyses.prompting import item_prompt_ids
-from generator.results.behaviour import check_behaviour_field
+from generator.results.behaviour import Behaviour, check_behaviour_field
 from generator.analyses.scoring import answer_measure, forced_answer, greedy_ids, target_answer, teacher_forced_answer
 from generator.capture.generation import token_pieces
 from generator.capture.interventions import Site, heads_replaced, recording
@@ -90,7 +90,9 @@ def scored_sequence(context: ExampleContext, options: HeadAblationOptions) -> tu
     if answer is None:
         return None
     if options.template is None:
-        return teacher_forced_answer(trajectory, tokenizer, spec, answer)
+        # the expected answer as the model wrote it when it was right (see teacher_forced_answer); a field as given
+        own = Behaviour.parse(options.behaviour).field is None
+        return teacher_forced_answer(trajectory, tokenizer, spec, None if own else answer)
     prompt = item_prompt_ids(tokenizer, trajectory, options.template)
     reply = greedy_ids(context.model, prompt, options.max_new_tokens, tokenizer.eos_token_id)
     _, offsets, text = token_pieces(tokenizer, prompt + reply)

@@ -26,10 +26,15 @@ def teacher_forced_answer(trajectory: Trajectory, tokenizer, spec: SegmentationS
                           answer: str | None = None) -> tuple[list[int], int] | None:
     """The trajectory's tokens up to its answer value, then the expected answer; and where that starts.
 
-    ``answer`` scores another answer in the same place (e.g. a known wrong one). None when there
-    is nothing to score (no answer, or no answer in the generation).
+    The expected answer is written the way the model wrote it when the run's check found the
+    model right (``72`` for a dataset's ``72.0`` under ``answers.check: numeric``), so "still
+    correct" under an edit means the model still gives its own right answer; otherwise it is
+    the dataset's text. ``answer`` scores another answer in the same place (e.g. a known wrong
+    one). None when there is nothing to score (no answer, or no answer in the generation).
     """
-    answer = trajectory.expected_answer if answer is None else answer
+    if answer is None:
+        own = trajectory.correct and trajectory.parsed_answer
+        answer = trajectory.parsed_answer if own else trajectory.expected_answer
     if answer is None:
         return None
     return forced_answer(list(trajectory.token_ids), list(trajectory.token_offsets), trajectory.text,
