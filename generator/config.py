@@ -32,6 +32,29 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class LatentCheckpointSpec:
+    """Where a latent-reasoning model's own parts are, and what the file does not say (LoRA's alpha)."""
+
+    path: str  # CODI: the folder with model.safetensors or pytorch_model.bin; Coconut: the checkpoint file
+    format: Literal["codi", "coconut"] = "codi"
+    lora_alpha: float = 32.0  # CODI's scripts train with 32; the rank is read from the adapter's shapes
+
+
+@dataclass(frozen=True)
+class LatentSpec:
+    """Continuous thoughts (CODI, Coconut): after the prompt and ``begin``, the last layer's hidden state at the
+    last position (through the projection, for CODI) becomes the next input embedding, ``thoughts`` times;
+    then ``end`` and the answer, decoded greedily. ``begin``, ``end`` and ``placeholder`` (the token id stored
+    where a thought sits) are token texts; null takes the checkpoint's own (CODI's bot, eot and pad)."""
+
+    thoughts: int = 6
+    projection: Literal["none", "codi"] = "none"
+    begin: str | None = None
+    end: str | None = None
+    placeholder: str | None = None
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     id: str
     revision: str | None = None
@@ -40,6 +63,9 @@ class ModelSpec:
     # "auto": spread a model too large for one GPU over every visible GPU (and the CPU), through accelerate
     device_map: Literal["auto"] | None = None
     trust_remote_code: bool = False
+    # a latent-reasoning checkpoint over the base model `id` (CODI: LoRA adapters and the projection;
+    # Coconut: the fine-tuned weights with its three added tokens); generator/capture/latent_checkpoints.py
+    latent_checkpoint: LatentCheckpointSpec | None = None
 
     @property
     def source(self) -> Literal["local", "hub"]:
@@ -93,6 +119,8 @@ class GenerationSpec:
     temperature: float = 0.0
     top_p: float = 1.0
     top_k: int = 0  # 0: no limit
+    # continuous thoughts instead of text reasoning (CODI, Coconut); see LatentSpec
+    latent: LatentSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -139,7 +167,9 @@ class RunConfig:
             data.pop("answers")
         if self.prompts == PromptSpec():
             data.pop("prompts")
-        for key in ("temperature", "top_p", "top_k"):
+        if self.model.latent_checkpoint is None:
+            data["model"].pop("latent_checkpoint")
+        for key in ("temperature", "top_p", "top_k", "latent"):
             if getattr(self.generation, key) == getattr(GenerationSpec(), key):
                 data["generation"].pop(key)
         for key in ("answer_format", "steps", "think_tags", "max_steps"):
@@ -224,11 +254,34 @@ def _check_generation(config: RunConfig, source: str) -> None:
                                 ("top_k", generation.top_k >= 0, "0 (no limit) or more")):
         if not good:
             raise ConfigError(f"{source}: key 'generation.{key}': expected {expected}, got {getattr(generation, key)}")
+    _check_latent(config, source)
     for key in ("step_pattern", "answer_pattern"):
         try:
             re.compile(getattr(config.segmentation, key))
         except re.error as exc:
             raise ConfigError(f"{source}: key 'segmentation.{key}': not a valid regular expression ({exc})") from exc
+
+
+def _check_latent(config: RunConfig, source: str) -> None:
+    """Thoughts that can run: a positive count, greedy decoding, a projection only from a CODI checkpoint."""
+    latent, checkpoint = config.generation.latent, config.model.latent_checkpoint
+    if latent is None:
+        if checkpoint is not None:
+            raise ConfigError(f"{source}: key 'generation.latent': required with model.latent_checkpoint (how many "
+                              "thoughts, which projection)")
+        return
+    if latent.thoughts < 1:
+        raise ConfigError(f"{source}: key 'generation.latent.thoughts': expected a positive integer, "
+                          f"got {latent.thoughts}")
+    if config.generation.temperature != 0:
+        raise ConfigError(f"{source}: key 'generation.temperature': latent runs decode greedily (0), "
+                          f"got {config.generation.temperature}")
+    if latent.projection == "codi" and (checkpoint is None or checkpoint.format != "codi"):
+        raise ConfigError(f"{source}: key 'generation.latent.projection': 'codi' needs model.latent_checkpoint with "
+                          "format 'codi' (the projection's weights are in it)")
+    if any(d.agent is not None for d in config.datasets):
+        raise ConfigError(f"{source}: key 'generation.latent': latent runs have no agent loop; remove the "
+                          "datasets' 'agent' sections")
 
 
 def _check_dataset_options(config: RunConfig, index: int, spec: DatasetSpec, source: str) -> None:
@@ -327,6 +380,10 @@ def resolve_paths(config: RunConfig, base: Path, source: str = "<config>") -> Ru
         for d in config.datasets
     )
     model = dataclasses.replace(config.model, id=resolve_model_id(config.model.id, base, source))
+    if model.latent_checkpoint is not None:
+        checkpoint = model.latent_checkpoint
+        model = dataclasses.replace(model, latent_checkpoint=dataclasses.replace(
+            checkpoint, path=str(_resolve(base, str(Path(checkpoint.path).expanduser())).resolve())))
     return dataclasses.replace(config, datasets=datasets, model=model,
                                output_dir=str(_resolve(base, config.output_dir)))
 

@@ -31,6 +31,14 @@ class Example:
         """What the model reads, and whether the tokenizer should add its special tokens (<bos>) to it."""
         return (self.prompt, True) if self.model_input is None else (self.model_input, False)
 
+    def trajectory_metadata(self) -> dict[str, Any]:
+        """What a trajectory of this example keeps of it: difficulty, category, extra fields, the rendered prompt."""
+        metadata = {k: v for k, v in (("difficulty", self.difficulty), ("category", self.category)) if v}
+        metadata.update(self.extra)
+        if self.model_input is not None:
+            metadata["rendered_prompt"] = self.model_input  # what the model read: the chat template's rendering
+        return metadata
+
 
 KNOWN_FIELDS = {"id", "prompt", "query", "answer", "difficulty", "category"}
 

@@ -11,6 +11,7 @@ unfinished batch, and several processes share the batches (``distributed.py``).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -28,6 +29,7 @@ from tqdm import tqdm
 from generator.analyses import Analysis, AnalysisError, ExampleContext, get_analysis
 from generator.capture import CaptureError, CaptureOptions
 from generator.capture.model_loading import LoadedModel, load_model
+from generator.capture.thought_inputs import thoughts_in_place
 from generator.chat_prompts import render_prompts
 from generator.config import ConfigError, DatasetSpec, RunConfig
 from generator.datasets import DatasetError, Example, load_dataset
@@ -66,11 +68,21 @@ class RunSummary:
 
 
 class StoredTrajectories(Sequence[Trajectory]):
-    """A dataset's trajectories read from the run as they are reached, never all held at once."""
+    """A dataset's trajectories read from the run as they are reached, never all held at once.
 
-    def __init__(self, root: Path, dataset: str, example_ids: list[str]) -> None:
+    With ``model``, iterating puts each latent trajectory's thoughts in place while the loop body runs
+    (so ``prepare_dataset`` runs the model on the inputs it generated from).
+    """
+
+    def __init__(self, root: Path, dataset: str, example_ids: list[str], model=None) -> None:
         self.run = Run.unsealed(root)
-        self.dataset, self.example_ids = dataset, example_ids
+        self.dataset, self.example_ids, self.model = dataset, example_ids, model
+
+    def __iter__(self):
+        for index in range(len(self)):
+            trajectory = self[index]
+            with thoughts_in_place(self.model, trajectory) if self.model is not None else contextlib.nullcontext():
+                yield trajectory
 
     def __len__(self) -> int:
         return len(self.example_ids)
@@ -133,12 +145,18 @@ class _Job:
                               segmentation=self.config.segmentation, answers=self.config.answers,
                               captured_attention=captured)
 
+    def analyse(self, analysis: Analysis, context: ExampleContext, options):
+        """One analysis of one example; a latent trajectory's thoughts are in place for every forward it runs."""
+        with thoughts_in_place(self.model, context.trajectory):
+            return analysis.analyze_example(context, options)
+
     def batches(self) -> list[list[Example]]:
         size = self.config.generation.batch_size
         return [self.examples[i:i + size] for i in range(0, len(self.examples), size)]
 
-    def trajectories(self) -> StoredTrajectories:
-        return StoredTrajectories(self.writer.root, self.dataset, [e.id for e in self.examples])
+    def trajectories(self, in_place: bool = False) -> StoredTrajectories:
+        return StoredTrajectories(self.writer.root, self.dataset, [e.id for e in self.examples],
+                                  self.model if in_place else None)
 
 
 @dataclass
@@ -208,7 +226,7 @@ def _check_with_model(plan: RunPlan, loaded: LoadedModel) -> tuple[dict[str, lis
     config = plan.config
     for planned in (p for analyses in plan.by_dataset.values() for p in analyses.values()):
         planned.analysis.check_model(loaded.model, planned.options)
-    sources = {spec.name: source_for(loaded.model, loaded.tokenizer, config, spec.name, spec.agent,
+    sources = {spec.name: source_for(loaded, config, spec.name, spec.agent,
                                      generation_capture(_streaming(plan.by_dataset[spec.name])))
                for spec in config.datasets}
     for source in sources.values():
@@ -394,7 +412,7 @@ def _generate_and_analyse(job: _Job) -> None:
             for trajectory, captured in job.source.make(batch):
                 if trajectory.example_id in todo:
                     context = job.context(trajectory, captured)
-                    results = [p.analysis.analyze_example(context, p.options) for p in streaming.values()]
+                    results = [job.analyse(p.analysis, context, p.options) for p in streaming.values()]
                     job.writer.write_example(trajectory, results)
 
 
@@ -406,14 +424,14 @@ def _analyse_with_the_whole_dataset(job: _Job) -> None:
     trajectories = job.trajectories()
     size = job.config.generation.batch_size
     for name, analysis, options in ((p.name, p.analysis, p.options) for p in later):
-        state = analysis.prepare_dataset(job.model, job.tokenizer, trajectories, options)
+        state = analysis.prepare_dataset(job.model, job.tokenizer, job.trajectories(in_place=True), options)
         for position, trajectory in enumerate(tqdm(trajectories, desc=f"{name} on {job.dataset}", unit="example")):
             if not job.shard.owns_batch(position // size) or job.writer.has_result(job.dataset, trajectory.example_id,
                                                                                       name):
                 continue
             context = job.context(trajectory)
             context.dataset_state = state
-            job.writer.write_result(job.dataset, trajectory.example_id, analysis.analyze_example(context, options))
+            job.writer.write_result(job.dataset, trajectory.example_id, job.analyse(analysis, context, options))
 
 
 def _summarise(jobs: list[_Job], writer: RunWriter) -> None:

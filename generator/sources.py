@@ -1,10 +1,10 @@
 """Ways to make trajectories: each turns a batch of dataset examples into stored-to-be trajectories.
 
 The pipeline asks a ``TrajectorySource`` for each batch and never asks which kind it is. Today
-there are three: plain generation, generation that captures attention as it goes (when an
+there are four: plain generation, generation that captures attention as it goes (when an
 analysis asks for it), and the agent loop (tools run for real; one trajectory per
-conversation). Another way to make trajectories (latent thoughts, say) is one more class here
-and one more case in ``source_for``.
+conversation); continuous thoughts (``generator/latent_trajectories.py``). Another way to make
+trajectories is one more class and one more case in ``source_for``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from generator.capture.sampling import Sampling
 from generator.capture.segmentation import original_steps, parse_answer, segment_trajectory
 from generator.config import RunConfig
 from generator.datasets import Example
+from generator.latent_trajectories import LatentGeneration, latent_model
 from generator.store.records import Trajectory
 
 Made = list[tuple[Trajectory, AttentionCapture | None]]  # each trajectory, with its attention when captured
@@ -53,10 +54,7 @@ def build_trajectory(generation: Generation, dataset: str, tokenizer, config: Ru
     generated_text = text[prompt_end:]
     parsed = parse_answer(generated_text, config.segmentation)
     check = config.answers
-    metadata = {k: v for k, v in (("difficulty", example.difficulty), ("category", example.category)) if v}
-    metadata.update(example.extra)
-    if example.model_input is not None:
-        metadata["rendered_prompt"] = example.model_input  # what the model read: the chat template's rendering
+    metadata = example.trajectory_metadata()
     sampling = sampling_of(config)
     if not sampling.greedy:
         metadata["sampling"] = sampling.record(example.id)  # temperature, top_p, top_k and this example's seed
@@ -148,9 +146,13 @@ class AgentLoop:
         return made
 
 
-def source_for(model, tokenizer, config: RunConfig, dataset: str, agent: AgentSpec | None,
+def source_for(loaded, config: RunConfig, dataset: str, agent: AgentSpec | None,
                capture: CaptureOptions | None) -> TrajectorySource:
-    """The source a dataset's config asks for: its agent loop, else generation (capturing when asked)."""
+    """The source a dataset's config asks for: its agent loop, continuous thoughts, else generation (capturing
+    when asked)."""
+    model, tokenizer = loaded.model, loaded.tokenizer
+    if config.generation.latent is not None:
+        return LatentGeneration(latent_model(loaded, config), tokenizer, config, dataset)
     if agent is not None:
         return AgentLoop(model, tokenizer, agent, dataset, config.answers, sampling_of(config))
     if capture is not None:

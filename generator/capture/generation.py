@@ -106,6 +106,12 @@ class Detokenizer:
         self._plain: list[int] = []
         self._prefix_start = self._read_start = 0  # plain[prefix_start:read_start] was emitted
 
+    def mark(self, name: str) -> None:
+        """A position with no text of its own (a continuous thought, a token outside the tokenizer's vocabulary),
+        shown as ``name`` with an empty span, like a special token."""
+        self.pieces.append(name)
+        self.offsets.append((len(self.text), len(self.text)))
+
     def push(self, token: int) -> None:
         token = int(token)
         if token in self.special:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from generator.capture.latent_checkpoints import LatentParts, load_latent_checkpoint
 from generator.store.records import ModelInfo
 
 
@@ -21,6 +22,7 @@ class LoadedModel:
     model: Any
     tokenizer: Any
     info: ModelInfo
+    latent_parts: LatentParts | None = None  # a latent checkpoint's projection and framing ids
 
 
 def resolve_device(requested: str) -> str:
@@ -64,9 +66,12 @@ def load_model(spec, device: str | None = None) -> LoadedModel:
                              "hub cannot be reached (no network); download it where there is one, or give a local "
                              "checkpoint as ./path")
     common = dict(revision=spec.revision, trust_remote_code=spec.trust_remote_code, local_files_only=local_only)
+    parts = None
     try:
         tokenizer = AutoTokenizer.from_pretrained(spec.id, **common)
         model = _load_weights(AutoModelForCausalLM, spec, common)
+        if spec.latent_checkpoint is not None:
+            model, parts = load_latent_checkpoint(model, tokenizer, spec.latent_checkpoint)
     except ModelLoadError:
         raise
     except Exception as exc:  # noqa: BLE001 - transformers and safetensors raise many kinds for a bad checkpoint
@@ -74,12 +79,14 @@ def load_model(spec, device: str | None = None) -> LoadedModel:
         raise ModelLoadError(f"{where}could not load the model ({type(exc).__name__}: {_first_line(exc)})") from exc
     if spec.device_map is None:
         model.to(device)
+        if parts is not None and parts.projection is not None:
+            parts.projection.to(device)
     model.eval()
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
     info = _model_info(spec, model, local, device)
-    return LoadedModel(model, tokenizer, info)
+    return LoadedModel(model, tokenizer, info, parts)
 
 
 def _model_info(spec, model, local: Path | None, device: str) -> ModelInfo:
@@ -88,7 +95,7 @@ def _model_info(spec, model, local: Path | None, device: str) -> ModelInfo:
     return ModelInfo(
         id=local.name if local is not None else spec.id,
         revision=spec.revision,
-        weights_sha256=weights_sha256(local) if local is not None else None,
+        weights_sha256=_weights_hash(spec, local),
         architecture=type(model).__name__,
         num_layers=text_config.num_hidden_layers,
         num_heads=text_config.num_attention_heads,
@@ -96,6 +103,17 @@ def _model_info(spec, model, local: Path | None, device: str) -> ModelInfo:
         device="auto (device_map)" if spec.device_map else device,
         source=spec.source,
     )
+
+
+def _weights_hash(spec, local: Path | None) -> str | None:
+    """The local weights' hash; with a latent checkpoint, the checkpoint's files hashed after the base's."""
+    base = weights_sha256(local) if local is not None else None
+    checkpoint = spec.latent_checkpoint
+    if checkpoint is None:
+        return base
+    path = Path(checkpoint.path)
+    own = weights_sha256(path) if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashlib.sha256(f"{base or spec.id}:{own}".encode()).hexdigest()
 
 
 def _load_weights(auto_class, spec, common: dict):

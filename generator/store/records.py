@@ -45,6 +45,21 @@ def segment_ids(segments: tuple[Segment, ...], n_tokens: int) -> np.ndarray:
     return ids
 
 
+THOUGHTS_FILE = "thoughts.safetensors"  # a latent trajectory's thought inputs, beside its trajectory.json
+
+
+@dataclass(frozen=True, eq=False)
+class LatentThoughts:
+    """The input vector of each continuous thought, in order (``inputs`` [thoughts, d] float32).
+
+    Stored as ``thoughts.safetensors`` (key ``inputs``) beside ``trajectory.json``: each ``latent``
+    segment, in order, is one row, and its token id is only a placeholder for it.
+    """
+
+    inputs: np.ndarray
+    placeholder_id: int
+
+
 @dataclass(frozen=True)
 class Trajectory:
     """One example as the model saw and produced it."""
@@ -66,6 +81,12 @@ class Trajectory:
     # the parsed answer as the run's check read it (a number's value, math-verify's reading); written
     # only by runs whose check is `numeric` or `math`
     normalized_answer: str | None = None
+    # a latent trajectory's thought vectors: never in trajectory.json (read from thoughts.safetensors)
+    thoughts: LatentThoughts | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def latent_segments(self) -> tuple[Segment, ...]:
+        return tuple(s for s in self.segments if s.kind == "latent")
 
     def segment(self, name: str) -> Segment:
         for seg in self.segments:
@@ -81,6 +102,7 @@ class Trajectory:
         data["segments"] = [dataclasses.asdict(s) for s in self.segments]
         if self.normalized_answer is None:
             del data["normalized_answer"]  # runs with the exact check read as they always did
+        del data["thoughts"]
         return data
 
     @classmethod
@@ -88,6 +110,9 @@ class Trajectory:
         """A trajectory from plain JSON, every field type-checked and every span inside the sequence."""
         if not isinstance(data, dict):
             raise RecordFormatError(f"{source}: expected a JSON object, got {type(data).__name__}")
+        if "thoughts" in data:
+            raise RecordFormatError(f"{source}: key 'thoughts': unknown key (thought vectors are stored in "
+                                    f"{THOUGHTS_FILE})")
         trajectory = build_dataclass(cls, data, "", source, RecordFormatError, nonempty_strings=False)
         trajectory.check(source)
         return trajectory

@@ -39,7 +39,8 @@ from generator.store.atomic import DIR_MODE, atomic_write_bytes, atomic_write_te
 from generator.store.layout import RUN_STATE, RunFormatError, RunLayout, check_name
 from generator.store.names import SAFE_NAME, name_problem
 from generator.store.plain_data import shown
-from generator.store.records import READABLE_SCHEMA_VERSIONS, Manifest, RecordFormatError, Trajectory
+from generator.store.records import (READABLE_SCHEMA_VERSIONS, THOUGHTS_FILE, LatentThoughts, Manifest,
+                                     RecordFormatError, Trajectory)
 from generator.store.result_types import RESULT_TYPE_KEY, DatasetSummary, ExampleResult, ResultFormatError
 from generator.store.untrusted_json import UntrustedJSONError, read_json_file
 
@@ -171,7 +172,34 @@ class RunWriter:
 
 
 def _write_trajectory_file(example_dir: Path, trajectory: Trajectory) -> None:
+    if trajectory.thoughts is not None:  # first: a trajectory.json is never there without its thoughts
+        from safetensors.numpy import save
+
+        atomic_write_bytes(example_dir / THOUGHTS_FILE, save(
+            {"inputs": np.ascontiguousarray(trajectory.thoughts.inputs, dtype=np.float32)},
+            metadata={"placeholder_id": str(trajectory.thoughts.placeholder_id)}))
     atomic_write_text(example_dir / "trajectory.json", dumps(trajectory.to_json()))
+
+
+def read_thoughts(path: Path, trajectory: Trajectory) -> LatentThoughts:
+    """A latent trajectory's thought inputs: one row per ``latent`` segment, at placeholder ids (checked)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as handle:
+            inputs, metadata = handle.get_tensor("inputs"), handle.metadata() or {}
+        placeholder = int(metadata["placeholder_id"])
+    except Exception as exc:  # noqa: BLE001 - a damaged or foreign file fails in several ways
+        raise RunFormatError(f"{path}: not a readable thoughts file (key 'inputs' and metadata 'placeholder_id' "
+                             f"expected; {type(exc).__name__})") from exc
+    latent = trajectory.latent_segments
+    if inputs.ndim != 2 or len(inputs) != len(latent):
+        raise RunFormatError(f"{path}: key 'inputs': expected [{len(latent)}, d] (one row per latent segment), "
+                             f"got {list(inputs.shape)}")
+    if any(trajectory.token_ids[s.start] != placeholder or s.end != s.start + 1 for s in latent):
+        raise RunFormatError(f"{path}: metadata 'placeholder_id' {placeholder}: the latent segments are not one "
+                             "placeholder token each")
+    return LatentThoughts(inputs.astype(np.float32), placeholder)
 
 
 def _write_result_file(example_dir: Path, result: ExampleResult) -> None:
@@ -317,6 +345,12 @@ class Run:
             if getattr(trajectory, key) != expected:
                 raise RunFormatError(f"{path}: key '{key}': expected {expected!r} (the folder it is in), "
                                      f"got {getattr(trajectory, key)!r}")
+        if trajectory.latent_segments:
+            thoughts_path = path.with_name(THOUGHTS_FILE)
+            if not thoughts_path.is_file():
+                raise RunFormatError(f"{thoughts_path}: missing; the trajectory has latent segments")
+            trajectory = dataclasses.replace(trajectory, thoughts=read_thoughts(self.layout.confined(thoughts_path),
+                                                                               trajectory))
         return trajectory
 
     def trajectories(self, dataset: str) -> Iterator[Trajectory]:
