@@ -9,6 +9,7 @@ begin and end tokens belong to no segment.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from generator.capture.generation import Detokenizer
@@ -76,7 +77,9 @@ def _segments(text: str, offsets, n_question: int, k: int, config: RunConfig, ex
     """The prompt's parts, one segment per thought, then the decoded text's steps and answer."""
     question = example.prompt if example.model_input is not None else None
     spec = config.segmentation
-    prompt = [s for s in segment_trajectory(text, offsets, n_question, spec, question) if s.end <= n_question]
+    # the prompt's parts, cut at its end (the framing tokens, with no text, would otherwise join the last part)
+    prompt = [dataclasses.replace(s, end=min(s.end, n_question))
+              for s in segment_trajectory(text, offsets, n_question, spec, question) if s.start < n_question]
     first = n_question + 1  # after the begin token
     thoughts = [Segment(thought_name(i), "latent", first + i, first + i + 1, offsets[first + i][0],
                         offsets[first + i][1]) for i in range(k)]

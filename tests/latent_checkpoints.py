@@ -65,10 +65,11 @@ def codi_checkpoint(directory: Path, family: str, lora_alpha: float = 32.0, seed
     base = directory / f"{family}-base"
     model.save_pretrained(base)
     tokenizer.save_pretrained(base)
-    model.resize_token_embeddings(len(tokenizer) + 3)
+    model.resize_token_embeddings(len(tokenizer) + 3, mean_resizing=False)
     torch.manual_seed(seed + 1)
     wrapped = get_peft_model(model, LoraConfig(r=4, lora_alpha=lora_alpha, target_modules=LORA_TARGETS[family],
-                                               lora_dropout=0.0, init_lora_weights=False)).eval()
+                                               lora_dropout=0.0, init_lora_weights=False,
+                                               fan_in_fan_out=family == "gpt2")).eval()
     hidden = model.config.get_text_config().hidden_size
     projection = nn.Sequential(nn.Dropout(0.0), nn.Linear(hidden, 48), nn.GELU(), nn.Linear(48, hidden))
     projection.add_module("ln", nn.LayerNorm(hidden))

@@ -23,6 +23,7 @@ from generator.analyses.scoring import answer_measure, teacher_forced_answer
 from generator.analyses.statistics import attention_importance_statistics, mean_with_ci
 from generator.capture.interventions import Site, edited, recording
 from generator.capture.knockout import knocked_out
+from generator.capture.thought_inputs import thoughts_in_place
 from generator.results.ablation import ABLATION, AblationExample, AblationSummary
 from generator.results.attention import AttentionDigest
 from generator.store.plain_data import OptionError
@@ -247,7 +248,7 @@ class AblationState:
             return self._recent[index]
         trajectory = trajectory or self.trajectories[index]
         sites = [Site(layer, "resid_pre") for layer in self.layers]
-        with recording(self.model, sites) as store, torch.no_grad():
+        with recording(self.model, sites) as store, torch.no_grad(), thoughts_in_place(self.model, trajectory):
             self.model(input_ids=torch.tensor([trajectory.token_ids], device=self.model.device), use_cache=False)
         found = {s.layer: store[s][0].float().cpu().numpy() for s in sites}
         self._recent[index] = found

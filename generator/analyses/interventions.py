@@ -52,7 +52,7 @@ def parts_of(trajectory: Trajectory, parts: str) -> list[tuple[str, np.ndarray]]
     """(label, token positions) of each part to intervene on: the reasoning steps (``steps``), or each
     token of one segment (``tokens:<segment name>``)."""
     if parts == "steps":
-        return [(s.name, np.arange(s.start, s.end)) for s in trajectory.segments if s.kind == "step"]
+        return [(s.name, np.arange(s.start, s.end)) for s in trajectory.segments if s.is_reasoning]
     if parts.startswith("tokens:"):
         try:
             segment = trajectory.segment(parts.split(":", 1)[1])

@@ -34,7 +34,7 @@ class SalienceAnalysis(Analysis):
     def analyze_example(self, context: ExampleContext, options: SalienceOptions) -> SalienceExample:
         trajectory = context.trajectory
         span = [i for i, s in enumerate(trajectory.segments) if s.name == options.span or s.kind == options.span]
-        steps = [i for i, s in enumerate(trajectory.segments) if s.kind == "step"]
+        steps = [i for i, s in enumerate(trajectory.segments) if s.is_reasoning]
         n_layers = context.model.config.get_text_config().num_hidden_layers
         layers = list(options.layers) or list(range(n_layers))
         if not span or not steps:

@@ -83,7 +83,7 @@ def _load_codi(model, folder: Path, lora_alpha: float) -> tuple[Any, LatentParts
         raise _error(f"{file}: no 'codi.' keys: not a CODI checkpoint (expected the saved CODI module)")
     vocabulary = model.config.get_text_config().vocab_size
     rows = _embedding_rows(model, base, file)
-    model.resize_token_embeddings(rows)
+    model.resize_token_embeddings(rows, mean_resizing=False)  # every row is then read from the checkpoint
     merged = _merge_lora(model, base, file, lora_alpha)
     projection = _codi_projection(projection_state, merged, file) if projection_state else None
     return merged, LatentParts(projection, begin_id=vocabulary + 1, end_id=vocabulary + 2, placeholder_id=vocabulary)
@@ -199,7 +199,7 @@ def _load_coconut(model, tokenizer, file: Path) -> tuple[Any, LatentParts]:
     if not base:
         raise _error(f"{file}: no 'base_causallm.' keys: not a Coconut checkpoint")
     tokenizer.add_tokens(list(COCONUT_TOKENS))
-    model.resize_token_embeddings(_embedding_rows(model, base, file))
+    model.resize_token_embeddings(_embedding_rows(model, base, file), mean_resizing=False)
     _load_plain(model, base, file, "base_causallm.")
     begin, end, placeholder = tokenizer.convert_tokens_to_ids(list(COCONUT_TOKENS))
     return model, LatentParts(None, begin, end, placeholder)

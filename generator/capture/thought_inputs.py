@@ -18,45 +18,61 @@ from typing import Iterator
 import numpy as np
 
 
+_STACKS: dict[int, list] = {}  # id(model) -> trajectories whose thoughts are in place, innermost last
+
+
 @contextlib.contextmanager
 def thoughts_in_place(model, trajectory) -> Iterator[None]:
     """Within the block, the placeholder positions of every row take the trajectory's thought inputs (a
-    trajectory without thoughts: nothing changes)."""
+    trajectory without thoughts: nothing changes). Blocks nest: the innermost trajectory's thoughts are
+    in place (a resample donor read while an example is analysed)."""
     thoughts = getattr(trajectory, "thoughts", None)
     if thoughts is None or len(thoughts.inputs) == 0:
         yield
         return
-    import torch
-
-    placeholder_id = thoughts.placeholder_id
-    vectors = torch.as_tensor(np.asarray(thoughts.inputs, dtype=np.float32))
-    first = trajectory.token_ids.index(placeholder_id)
-    before = torch.tensor(trajectory.token_ids[:first])
-
-    def hook(module, args, output):
-        ids = args[0] if args else None
-        if ids is None or not torch.is_tensor(ids) or ids.dtype not in (torch.long, torch.int):
-            return output
-        found = ids == placeholder_id
-        counts = found.sum(-1)
-        if not bool(counts.any()):
-            return output
-        if bool(((counts != 0) & (counts != len(vectors))).any()):
-            raise ValueError(f"a row holds {int(counts.max())} thought placeholders (id {placeholder_id}); the "
-                             f"trajectory has {len(vectors)} thoughts: edit thoughts through their vectors, not ids")
-        for row in counts.nonzero()[:, 0].tolist():
-            start = int(found[row].nonzero()[0, 0]) - first
-            if start < 0 or not torch.equal(ids[row, start:start + first].cpu(), before.to(ids.dtype)):
-                raise ValueError(f"a forward over another latent trajectory while the thoughts of "
-                                 f"{trajectory.example_id!r} are in place")
-        output = output.clone()
-        rows, columns = found.nonzero(as_tuple=True)
-        order = torch.arange(len(vectors), device=output.device).repeat(int((counts > 0).sum()))
-        output[rows, columns] = vectors.to(output.device, output.dtype)[order]
-        return output
-
-    handle = model.get_input_embeddings().register_forward_hook(hook)
+    stack = _STACKS.setdefault(id(model), [])
+    handle = model.get_input_embeddings().register_forward_hook(_hook(stack)) if not stack else None
+    stack.append(trajectory)
     try:
         yield
     finally:
-        handle.remove()
+        stack.pop()
+        if handle is not None:
+            handle.remove()
+            del _STACKS[id(model)]
+
+
+def _hook(stack: list):
+    def hook(module, args, output):
+        ids = args[0] if args else None
+        return output if ids is None else _put_in_place(ids, output, stack[-1])
+    return hook
+
+
+def _put_in_place(ids, output, trajectory):
+    """``output`` with the placeholder positions of each row that holds them replaced by the thoughts."""
+    import torch
+
+    thoughts = trajectory.thoughts
+    if not torch.is_tensor(ids) or ids.dtype not in (torch.long, torch.int):
+        return output
+    found = ids == thoughts.placeholder_id
+    counts = found.sum(-1)
+    if not bool(counts.any()):
+        return output
+    vectors = torch.as_tensor(np.asarray(thoughts.inputs, dtype=np.float32))
+    if bool(((counts != 0) & (counts != len(vectors))).any()):
+        raise ValueError(f"a row holds {int(counts.max())} thought placeholders (id {thoughts.placeholder_id}); "
+                         f"the trajectory has {len(vectors)} thoughts: edit thoughts through their vectors, not ids")
+    first = trajectory.token_ids.index(thoughts.placeholder_id)
+    before = torch.tensor(trajectory.token_ids[:first], dtype=ids.dtype)
+    for row in counts.nonzero()[:, 0].tolist():
+        start = int(found[row].nonzero()[0, 0]) - first
+        if start < 0 or not torch.equal(ids[row, start:start + first].cpu(), before):
+            raise ValueError(f"a forward over another latent trajectory while the thoughts of "
+                             f"{trajectory.example_id!r} are in place")
+    output = output.clone()
+    rows, columns = found.nonzero(as_tuple=True)
+    order = torch.arange(len(vectors), device=output.device).repeat(int((counts > 0).sum()))
+    output[rows, columns] = vectors.to(output.device, output.dtype)[order]
+    return output

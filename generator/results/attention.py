@@ -73,7 +73,7 @@ class AttentionDigest(ExampleResult):
 
 def answer_steps_mass(answer_segment_mass: np.ndarray, trajectory: Trajectory) -> np.ndarray:
     """``[L, H, S]`` answer mass per segment -> ``[L, H]`` on the reasoning steps together."""
-    steps = [i for i, seg in enumerate(trajectory.segments) if seg.kind == "step"]
+    steps = [i for i, seg in enumerate(trajectory.segments) if seg.is_reasoning]
     if not steps:
         return np.zeros(answer_segment_mass.shape[:2], dtype=np.float32)
     return answer_segment_mass[:, :, steps].sum(axis=2)

@@ -29,12 +29,17 @@ READABLE_SCHEMA_VERSIONS = (1, 2)  # version 1: analyses as bare names, no model
 class Segment:
     """A named part of the token sequence: ``tokens[start:end]``, ``text[char_start:char_end]``."""
 
-    name: str  # "question", "step 1", ..., "answer"
-    kind: str  # "question" | "step" | "answer" | "other"
+    name: str  # "question", "step 1", ..., "thought 1", ..., "answer"
+    kind: str  # "question" | "step" | "latent" (a continuous thought) | "answer" | "other"
     start: int
     end: int
     char_start: int
     char_end: int
+
+    @property
+    def is_reasoning(self) -> bool:
+        """A unit of reasoning that analyses of steps work on: a text step, or a continuous thought."""
+        return self.kind in ("step", "latent")
 
 
 def segment_ids(segments: tuple[Segment, ...], n_tokens: int) -> np.ndarray:

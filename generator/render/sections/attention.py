@@ -54,7 +54,7 @@ def attention_example(site: SiteContext, run: Run, trajectory: Trajectory, page_
     answer_plot = data_item("layer-head-grid", f"{target}-answer", layer_head_grid_data(
         np.moveaxis(result.answer_segment_mass, 2, 0), seg_names, "Answer attention to", "mass", seg_text))
     answer_figure = None
-    if site.example_figures and any(seg.kind == "step" for seg in trajectory.segments):
+    if site.example_figures and any(seg.is_reasoning for seg in trajectory.segments):
         written = figures.layer_head_grid(
             result.steps_mass(trajectory), site.docs_dir / page_dir / "figures" / f"{trajectory.example_id}-answer-to-steps",
             f"{trajectory.example_id}: answer-to-steps attention", "attention mass")
@@ -78,7 +78,7 @@ def attention_dataset(site: SiteContext, run: Run, dataset: str, trajectories: l
     entropy_figure = site.figure("entropy-by-layer", run.name, dataset, None, written, page_dir)
     grids, titles = [], []
     for t in trajectories:
-        if any(seg.kind == "step" for seg in t.segments):
+        if any(seg.is_reasoning for seg in t.segments):
             digest = run.result(dataset, t.example_id, AttentionDigest)  # two small tensors, not the maps
             if digest is not None:
                 grids.append(digest.steps_mass(t))

@@ -39,7 +39,7 @@ def routing_example(site: SiteContext, run: Run, trajectory: Trajectory, page_di
     question = next(s for s in trajectory.segments if s.kind == "question")
     tokens = [f"{i}: {plots.display_token(trajectory.tokens[i])}" for i in range(question.start, question.end)]
     grid = result.routing.mean(axis=(0, 1))
-    steps = [s.name for s in trajectory.segments if s.kind == "step"]
+    steps = [s.name for s in trajectory.segments if s.is_reasoning]
     if len(steps) != grid.shape[0]:  # the run chose another step kind (routing.step_kind)
         steps = [f"step {i + 1}" for i in range(grid.shape[0])]
     return {"map": small_matrix(grid, steps, tokens,
