@@ -28,7 +28,7 @@ def latent_model(loaded, config: RunConfig) -> LatentModel:
     parts = loaded.latent_parts
     projection = parts.projection if parts is not None and spec.projection == "codi" else None
     return LatentModel(loaded.model, projection, ids["begin"], ids["end"], ids["placeholder"],
-                       loaded.tokenizer.eos_token_id, spec.thoughts)
+                       loaded.tokenizer.eos_token_id, spec.thoughts, config.generation.max_new_tokens)
 
 
 def thought_name(index: int) -> str:

@@ -143,7 +143,7 @@ class _Job:
                               input_ids=torch.tensor([trajectory.token_ids], device=self.model.device),
                               trajectory=trajectory, segment_ids=segment_ids(trajectory.segments, len(trajectory.tokens)),
                               segmentation=self.config.segmentation, answers=self.config.answers,
-                              captured_attention=captured)
+                              captured_attention=captured, latent=getattr(self.source, "latent", None))
 
     def analyse(self, analysis: Analysis, context: ExampleContext, options):
         """One analysis of one example; a latent trajectory's thoughts are in place for every forward it runs."""

@@ -39,6 +39,7 @@ class ExampleContext:
     answers: AnswerCheck = AnswerCheck()  # the run's check of an answer against the expected one
     captured_attention: AttentionCapture | None = None  # recorded during generation, when an analysis asked
     dataset_state: Any = None  # what this analysis's prepare_dataset returned for the dataset
+    latent: Any = None  # a latent run's LatentModel (projection, framing ids): to make thoughts again
 
 
 class AnalysisError(ValueError):

@@ -8,6 +8,7 @@ import numpy as np
 
 from generator.results.ablation import AblationExample, AttentionImportance, CorrelationPoints, LayerCorrelation
 from generator.results.attention import AttentionDigest
+from generator.results.latent_ablation import LatentAblationExample, LatentAblationSummary, LatentCondition, ThoughtEffect
 from generator.results.statistics import Correlation, MeanWithCI, RateWithCI
 
 
@@ -82,3 +83,84 @@ def attention_importance_statistics(ablation_results: list[AblationExample], att
     return AttentionImportance(x="attention mass from the answer onto the part (mean over heads)",
                                y="importance: drop in log-probability of the expected answer when the part is ablated",
                                by_layer=tuple(by_layer))
+
+
+def layer_correlations(attention: np.ndarray, importance: np.ndarray, labels: list[str]) -> tuple[LayerCorrelation, ...]:
+    """Per layer, x = ``attention[example, layer, position]`` against y = ``importance[example, position]``:
+    pooled over positions, and within each position (pooling mixes positions that differ on both axes)."""
+    by_layer = []
+    for layer in range(attention.shape[1]):
+        xs, ys, where = [], [], []
+        for example in range(attention.shape[0]):
+            for position, label in enumerate(labels):
+                if np.isfinite(importance[example, position]):
+                    xs.append(float(attention[example, layer, position]))
+                    ys.append(float(importance[example, position]))
+                    where.append(label)
+        by_position = {label: correlation([x for x, w in zip(xs, where) if w == label],
+                                          [y for y, w in zip(ys, where) if w == label]) for label in labels}
+        by_layer.append(LayerCorrelation(**vars(correlation(xs, ys)), layer=layer,
+                                         points=CorrelationPoints(tuple(xs), tuple(ys), tuple(where)),
+                                         by_position=by_position))
+    return tuple(by_layer)
+
+
+def _thought_label(thoughts) -> str:
+    return " + ".join(f"thought {int(t) + 1}" for t in thoughts if t >= 0)
+
+
+def _effect(digests: list[LatentAblationExample], picks: list[np.ndarray], label: str) -> ThoughtEffect:
+    """One thought's (or pair's) effect under one condition: ``picks[i]`` indexes example i's edits."""
+    breaks = trials = changed = 0
+    deltas = []
+    for digest, pick in zip(digests, picks):
+        if len(pick) == 0:
+            continue
+        row = int(pick[0])
+        changed += int(digest.answer_changed[row] == 1)
+        deltas.append(float(digest.delta_logprob[row]))
+        if digest.baseline_correct[0] == 1 and np.isfinite(digest.correct_after[row]):
+            trials += 1
+            breaks += int(digest.correct_after[row] == 0)
+    return ThoughtEffect(label, rate_with_ci(breaks, trials), rate_with_ci(changed, len(deltas)), mean_with_ci(deltas))
+
+
+def _condition_rows(digest: LatentAblationExample, condition: tuple[int, int, int], thoughts) -> np.ndarray:
+    method, site, recompute = condition
+    return np.flatnonzero((digest.method == method) & (digest.site == site) & (digest.recompute == recompute)
+                          & (digest.thoughts == np.asarray(thoughts)).all(axis=1))
+
+
+def summarize_latent_ablation(trajectories, digests: list[LatentAblationExample], options) -> LatentAblationSummary:
+    """Per condition and thought: correct -> wrong (Wilson), answer changed (Wilson), mean log-prob change (t);
+    the examples x thoughts importance under the first condition, and attention against it per layer."""
+    k = max((len(t.latent_segments) for t in trajectories), default=0)
+    singles = [[i, -1] for i in range(k)]
+    pairs = [[i, j] for i in range(k) for j in range(i + 1, k)] if options.pairs else []
+    conditions = [(m, site, int(later == "recompute")) for m in range(len(options.methods)) for site in options.sites
+                  for later in options.later]
+    records = []
+    for condition in conditions:
+        effects = [[_effect(digests, [_condition_rows(d, condition, t) for d in digests], _thought_label(t))
+                    for t in group] for group in (singles, pairs)]
+        method, site, recompute = condition
+        records.append(LatentCondition(options.methods[method], "input" if site < 0 else f"layer {site}",
+                                       "recompute" if recompute else "keep", tuple(effects[0]), tuple(effects[1])))
+    importance = np.full((len(digests), k), np.nan)
+    for row, digest in enumerate(digests):
+        for thought in range(k):
+            found = _condition_rows(digest, conditions[0], [thought, -1]) if conditions else []
+            if len(found):
+                importance[row, thought] = -float(digest.delta_logprob[found[0]])
+    labels = [f"thought {i + 1}" for i in range(k)]
+    attention = np.stack([d.attention for d in digests]) if digests else np.zeros((0, 0, k))
+    correlations = AttentionImportance(
+        x="attention mass on the thought from the positions that decode the answer (mean over heads)",
+        y=f"importance: drop in the unedited answer's log-probability ({records[0].method} at "
+          f"{records[0].site}, later thoughts {records[0].later})",
+        by_layer=layer_correlations(attention, importance, labels)) if digests and records else None
+    return LatentAblationSummary(
+        thoughts=k, n_examples=len(digests),
+        n_correct=sum(int(d.baseline_correct[0] == 1) for d in digests), conditions=tuple(records),
+        example_ids=tuple(t.example_id for t in trajectories),
+        importance=tuple(tuple(float(v) if np.isfinite(v) else None for v in row) for row in importance), attention_vs_importance=correlations)

@@ -22,6 +22,7 @@ class Layout:
     attention_output: str
     mlp: str
     mlp_output: str
+    final_norm: str
 
 
 @lru_cache(maxsize=None)
@@ -54,3 +55,8 @@ def layer_module(model, layer: int, component: str):
     """``component`` is 'block', 'attention', 'attention_output', 'mlp' or 'mlp_output' of layer ``layer``."""
     block = decoder_layers(model)[layer]
     return block if component == "block" else resolve(block, getattr(layout_of(model), component))
+
+
+def final_norm(model):
+    """The norm applied to the last residual stream before the unembedding (a logit lens applies it at every layer)."""
+    return resolve(model, layout_of(model).final_norm)

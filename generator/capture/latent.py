@@ -43,6 +43,7 @@ class LatentModel:
     placeholder_id: int  # the id stored at a thought's position (its input is the stored vector)
     eos_id: int | None
     thoughts: int
+    max_new_tokens: int = 64  # the run's answer budget (an ablated run decodes within the same)
 
     @property
     def framing_ids(self) -> tuple[int, ...]:

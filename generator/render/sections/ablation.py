@@ -8,7 +8,7 @@ import numpy as np
 
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import embed, finite_or_nan, format_number, no_steps_note
+from generator.render.sections.base import attention_importance, embed, finite_or_nan, format_number, no_steps_note
 from generator.results.ablation import AblationExample, AblationSummary
 from generator.results.attention import AttentionExample
 from generator.results.statistics import MeanWithCI
@@ -44,7 +44,7 @@ def ablation_dataset(site: SiteContext, run: Run, dataset: str, trajectories: li
                                      f"{dataset}: importance ({methods[0]})", "drop in answer log-prob")
     context["heatmap_figure"] = site.figure("importance-heatmap", run.name, dataset, None, written, page_dir)
     stats = summary.attention_vs_importance
-    context["correlation"] = _correlation(site, run, dataset, page_dir, stats, parts) if stats else None
+    context["correlation"] = attention_importance(site, run, dataset, page_dir, stats, parts) if stats else None
     return context
 
 
@@ -60,38 +60,6 @@ def _importance_matrix(run: Run, dataset: str, trajectories: list[Trajectory], p
             if name in parts:
                 matrix[row, parts.index(name)] = result.importance()[p_index]
     return matrix
-
-
-def _correlation(site: SiteContext, run: Run, dataset: str, page_dir: str, stats, parts: list[str]) -> dict:
-    """Attention versus importance: a scatter per layer, its table, and Pearson r by position."""
-    base = plot_target(run, dataset, "ablation")
-    figure_dir = site.docs_dir / page_dir / "figures"
-    panels = [{"layer": e.layer, "x": list(e.points.attention), "y": list(e.points.importance),
-               "label": list(e.points.part), "slope": e.slope, "intercept": e.intercept,
-               "r": e.pearson_r, "p": e.pearson_p, "n": e.n} for e in stats.by_layer]
-    written = figures.scatter_grid(panels, figure_dir / "attention-vs-importance", "attention from answer",
-                                   "importance")
-    correlation = {
-        "x": stats.x, "y": stats.y,
-        "scatter": embed(plots.scatter_by_layer(panels, f"{base}-scatter", "attention from answer", "importance")),
-        "figure": site.figure("attention-vs-importance", run.name, dataset, None, written, page_dir),
-        "rows": [{"layer": e.layer, "n": e.n, "pearson_r": format_number(e.pearson_r),
-                  "pearson_p": format_number(e.pearson_p), "spearman_rho": format_number(e.spearman_rho),
-                  "spearman_p": format_number(e.spearman_p),
-                  "by_position": [(label, format_number(c.pearson_r), c.n) for label, c in e.by_position.items()]}
-                 for e in stats.by_layer],
-    }
-    # correlation by position: Pearson r per layer (rows) and step (columns)
-    r = np.array([[finite_or_nan(e.by_position[p].pearson_r) for p in parts] for e in stats.by_layer],
-                 dtype=np.float32)
-    layers = [f"layer {e.layer}" for e in stats.by_layer]
-    written = figures.matrix_heatmap(r, layers, parts, figure_dir / "correlation-by-position",
-                                     f"{dataset}: attention-importance r by position", "Pearson r")
-    correlation["by_position"] = {
-        "plot": embed(plots.matrix_heatmap(r, layers, parts, f"{base}-by-position",
-                                           "Pearson r by position (grey: undefined)", "r", -1.0, 1.0)),
-        "figure": site.figure("correlation-by-position", run.name, dataset, None, written, page_dir)}
-    return correlation
 
 
 def ablation_example(site: SiteContext, run: Run, trajectory: Trajectory, page_dir: str):

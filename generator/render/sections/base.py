@@ -19,6 +19,7 @@ from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
 from generator.render.embed import plot_item
 from generator.render.plot_data import data_item, matrix_data
+from generator.results.statistics import MeanWithCI, RateWithCI
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
 
@@ -76,3 +77,53 @@ def dataset_heatmap(site: SiteContext, run: Run, dataset: str, page_dir: str, na
     written = figures.matrix_heatmap(grid, rows, columns, site.docs_dir / page_dir / "figures" / name,
                                      f"{dataset}: {title}", value_label)
     return plot, site.figure(name, run.name, dataset, None, written, page_dir)
+
+
+def attention_importance(site: SiteContext, run: Run, dataset: str, page_dir: str, stats, parts: list[str],
+                         analysis: str = "ablation", prefix: str = "") -> dict:
+    """Attention versus importance: a scatter per layer, its table, and Pearson r by position (figures named
+    ``<prefix>attention-vs-importance`` and ``<prefix>correlation-by-position``)."""
+    base = plot_target(run, dataset, analysis)
+    figure_dir = site.docs_dir / page_dir / "figures"
+    panels = [{"layer": e.layer, "x": list(e.points.attention), "y": list(e.points.importance),
+               "label": list(e.points.part), "slope": e.slope, "intercept": e.intercept,
+               "r": e.pearson_r, "p": e.pearson_p, "n": e.n} for e in stats.by_layer]
+    written = figures.scatter_grid(panels, figure_dir / f"{prefix}attention-vs-importance", "attention from answer",
+                                   "importance")
+    correlation = {
+        "x": stats.x, "y": stats.y,
+        "scatter": embed(plots.scatter_by_layer(panels, f"{base}-scatter", "attention from answer", "importance")),
+        "figure": site.figure(f"{prefix}attention-vs-importance", run.name, dataset, None, written, page_dir),
+        "rows": [{"layer": e.layer, "n": e.n, "pearson_r": format_number(e.pearson_r),
+                  "pearson_p": format_number(e.pearson_p), "spearman_rho": format_number(e.spearman_rho),
+                  "spearman_p": format_number(e.spearman_p),
+                  "by_position": [(label, format_number(c.pearson_r), c.n) for label, c in e.by_position.items()]}
+                 for e in stats.by_layer],
+    }
+    # correlation by position: Pearson r per layer (rows) and step (columns)
+    r = np.array([[finite_or_nan(e.by_position[p].pearson_r) for p in parts] for e in stats.by_layer],
+                 dtype=np.float32)
+    layers = [f"layer {e.layer}" for e in stats.by_layer]
+    written = figures.matrix_heatmap(r, layers, parts, figure_dir / f"{prefix}correlation-by-position",
+                                     f"{dataset}: attention-importance r by position", "Pearson r")
+    correlation["by_position"] = {
+        "plot": embed(plots.matrix_heatmap(r, layers, parts, f"{base}-by-position",
+                                           "Pearson r by position (grey: undefined)", "r", -1.0, 1.0)),
+        "figure": site.figure(f"{prefix}correlation-by-position", run.name, dataset, None, written, page_dir)}
+    return correlation
+
+
+def rate_text(rate: RateWithCI) -> str:
+    """k/n = rate [Wilson interval], for a sentence or a table cell."""
+    if rate.n == 0 or rate.rate is None:
+        return "– (n = 0)"
+    return f"{rate.k}/{rate.n} = {rate.rate:.0%} [{rate.ci_low:.0%}, {rate.ci_high:.0%}]"
+
+
+def mean_text(mean: MeanWithCI) -> str:
+    """mean [interval] (n), signed, for a sentence or a table cell."""
+    if mean.mean is None:
+        return "– (n = 0)"
+    if mean.ci_low is None:
+        return f"{mean.mean:+.3f} (n = {mean.n}, no interval)"
+    return f"{mean.mean:+.3f} [{mean.ci_low:+.3f}, {mean.ci_high:+.3f}] (n = {mean.n})"
