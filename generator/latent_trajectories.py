@@ -47,10 +47,10 @@ def build_latent_trajectory(run: LatentRun, example: Example, dataset: str, toke
     detokenizer = Detokenizer(tokenizer)
     for token in question:
         detokenizer.push(token)
-    detokenizer.mark(_framing_name(tokenizer, latent.begin_id, "<begin thoughts>"))
+    detokenizer.mark(_framing_name(tokenizer, latent.begin_id, "⟨bot⟩"))
     for index in range(len(run.thought_inputs)):
-        detokenizer.mark(f"⟨{thought_name(index)}⟩")
-    detokenizer.mark(_framing_name(tokenizer, latent.end_id, "<end thoughts>"))
+        detokenizer.mark(f"⟨θ{index + 1}⟩")  # its segment (and title) is "thought i"
+    detokenizer.mark(_framing_name(tokenizer, latent.end_id, "⟨eot⟩"))
     for token in run.answer_ids:
         detokenizer.push(token)
     pieces, offsets, text = detokenizer.pieces, detokenizer.offsets, detokenizer.text
