@@ -12,8 +12,8 @@ PAGE = (REPO_ROOT / "docs" / "your-model.md").read_text(encoding="utf-8")
 CONFIGS = re.findall(r"```yaml\n(.*?)```", PAGE, flags=re.DOTALL)
 
 
-def test_the_page_has_its_three_configs():
-    assert len(CONFIGS) == 3
+def test_the_page_has_its_four_configs():
+    assert len(CONFIGS) == 4
 
 
 @pytest.mark.parametrize("text", CONFIGS, ids=[re.search(r"run_name: (\S+)", c).group(1) for c in CONFIGS])

@@ -13,6 +13,7 @@ example, for the attention-versus-importance correlation.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping, Sequence
@@ -20,6 +21,7 @@ from typing import Any, Literal, Mapping, Sequence
 import numpy as np
 
 from generator.analyses.base import Analysis, AnalysisError, ExampleContext, check_layers
+from generator.analyses.interventions import intervene
 from generator.analyses.statistics import summarize_latent_ablation
 from generator.capture import capture_attention
 from generator.capture.interventions import Site, recording
@@ -127,17 +129,22 @@ class LatentAblationAnalysis(Analysis):
         rows = self._rows(options, trajectory, context.dataset_state)
         stored = torch.from_numpy(trajectory.thoughts.inputs)
         base = run_latent(latent, [prompt], 0, edits=[None], stored=stored[None], forced=[own])[0].answer_logprob
-        changed, correct, delta = [], [], []
-        for start in range(0, len(rows), options.batch_size):
-            chunk = rows[start:start + options.batch_size]
-            edits, repeated = [r.edit for r in chunk], stored[None].repeat(len(chunk), 1, 1)
-            decoded = run_latent(latent, [prompt] * len(chunk), latent.max_new_tokens, edits=edits, stored=repeated)
-            scored = run_latent(latent, [prompt] * len(chunk), 0, edits=edits, stored=repeated,
-                                forced=[own] * len(chunk))
-            for run, score in zip(decoded, scored):
-                changed.append(float(run.answer_ids != own))
-                correct.append(self._correct(context, run.answer_ids))
-                delta.append(score.answer_logprob - base)
+        holder: dict[str, Sequence[_Row]] = {}
+
+        @contextlib.contextmanager
+        def chunk_edits(chunk: Sequence[_Row]):  # the edits act inside run_latent, row by row
+            holder["rows"] = chunk
+            yield
+
+        def measure(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            edits, repeated = [r.edit for r in holder["rows"]], stored[None].repeat(n, 1, 1)
+            decoded = run_latent(latent, [prompt] * n, latent.max_new_tokens, edits=edits, stored=repeated)
+            scored = run_latent(latent, [prompt] * n, 0, edits=edits, stored=repeated, forced=[own] * n)
+            return (np.array([float(run.answer_ids != own) for run in decoded], dtype=np.float32),
+                    np.array([self._correct(context, run.answer_ids) for run in decoded], dtype=np.float32),
+                    np.array([score.answer_logprob - base for score in scored], dtype=np.float32))
+
+        changed, correct, delta = intervene(rows, chunk_edits, measure, options.batch_size) or ([], [], [])
         return LatentAblationExample(
             method=np.array([r.condition[0] for r in rows], dtype=np.int64),
             site=np.array([r.condition[1] for r in rows], dtype=np.int64),

@@ -92,7 +92,36 @@ def records_added_after_schema_1(source):
             (dataset, example_id, CompositionalExample(np.array([-1.0, -2.0], dtype=np.float32),
                                                        np.array([[np.nan, -4.0], [np.nan, np.nan]], dtype=np.float32),
                                                        np.array([[np.nan, -1.0], [np.nan, np.nan]], dtype=np.float32))),
-            (dataset, None, CompositionalSummary(0, 2, (-1.0, None), ((None, -1.0), (None, None))))]
+            (dataset, None, CompositionalSummary(0, 2, (-1.0, None), ((None, -1.0), (None, None))))] + latent_records(
+                dataset, example_id)
+
+
+def latent_records(dataset, example_id):
+    import numpy as np
+
+    from generator.analyses.statistics import layer_correlations, mean_with_ci, rate_with_ci
+    from generator.results.ablation import AttentionImportance
+    from generator.results.latent_ablation import (LatentAblationExample, LatentAblationSummary, LatentCondition,
+                                                   ThoughtEffect)
+    from generator.results.thought_lens import LensCell, ThoughtLensExample, ThoughtLensSummary
+
+    ints = lambda *v: np.array(v, dtype=np.int64)  # noqa: E731
+    floats = lambda *v: np.array(v, dtype=np.float32)  # noqa: E731
+    ablated = LatentAblationExample(ints(0, 1), ints(-1, 8), ints(1, 0), np.array([[0, -1], [0, 1]], dtype=np.int64),
+                                    floats(1, 0), floats(0, np.nan), floats(-2.5, 0.25), floats(1),
+                                    np.full((2, 2), 0.25, dtype=np.float32))
+    effect = ThoughtEffect("thought 1", rate_with_ci(3, 4), rate_with_ci(1, 5), mean_with_ci([-1.0, -2.0, -0.5]))
+    correlations = layer_correlations(np.arange(12, dtype=float).reshape(3, 2, 2) ** 1.5, np.array(
+        [[1.0, np.nan], [2.0, 0.5], [0.0, 0.25]]), ["thought 1", "thought 2"])
+    summary = LatentAblationSummary(2, 3, 1, (LatentCondition("zero", "input", "recompute", (effect,), (effect,)),),
+                                    ("a", "b", "c"), ((0.5, None), (1.0, 2.0), (None, None)),
+                                    AttentionImportance("x", "y", correlations))
+    lens = ThoughtLensExample(np.zeros((2, 2, 3), dtype=np.int64), np.full((2, 2, 3), 0.25, dtype=np.float32),
+                              np.array([[1, 0], [np.nan, np.nan]], dtype=np.float32))
+    lens_summary = ThoughtLensSummary(2, 2, 3, "intermediate", (LensCell("thought 1", 0, "<7>", 2, rate_with_ci(2, 3)),
+                                                                LensCell("thought 2", 1, "&", 1, None)))
+    return [(dataset, example_id, ablated), (dataset, None, summary), (dataset, example_id, lens),
+            (dataset, None, lens_summary)]
 
 
 def test_every_record_of_a_run_round_trips_exactly(tmp_path):
