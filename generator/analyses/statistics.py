@@ -135,32 +135,45 @@ def summarize_latent_ablation(trajectories, digests: list[LatentAblationExample]
     """Per condition and thought: correct -> wrong (Wilson), answer changed (Wilson), mean log-prob change (t);
     the examples x thoughts importance under the first condition, and attention against it per layer."""
     k = max((len(t.latent_segments) for t in trajectories), default=0)
-    singles = [[i, -1] for i in range(k)]
-    pairs = [[i, j] for i in range(k) for j in range(i + 1, k)] if options.pairs else []
     conditions = [(m, site, int(later == "recompute")) for m in range(len(options.methods)) for site in options.sites
                   for later in options.later]
-    records = []
-    for condition in conditions:
-        effects = [[_effect(digests, [_condition_rows(d, condition, t) for d in digests], _thought_label(t))
-                    for t in group] for group in (singles, pairs)]
-        method, site, recompute = condition
-        records.append(LatentCondition(options.methods[method], "input" if site < 0 else f"layer {site}",
-                                       "recompute" if recompute else "keep", tuple(effects[0]), tuple(effects[1])))
+    records = [_latent_condition(digests, condition, k, options) for condition in conditions]
+    importance = _importance(digests, conditions[0], k) if conditions else np.full((len(digests), k), np.nan)
+    correlations = _thought_correlations(digests, records[0], importance) if digests and records else None
+    return LatentAblationSummary(
+        thoughts=k, n_examples=len(digests), n_correct=sum(int(d.baseline_correct[0] == 1) for d in digests),
+        conditions=tuple(records), example_ids=tuple(t.example_id for t in trajectories),
+        importance=tuple(tuple(float(v) if np.isfinite(v) else None for v in row) for row in importance),
+        attention_vs_importance=correlations)
+
+
+def _thought_correlations(digests: list[LatentAblationExample], first: LatentCondition,
+                          importance: np.ndarray) -> AttentionImportance:
+    labels = [f"thought {i + 1}" for i in range(importance.shape[1])]
+    return AttentionImportance(
+        x="attention mass on the thought from the positions that decode the answer (mean over heads)",
+        y=f"importance: drop in the unedited answer's log-probability ({first.method} at {first.site}, "
+          f"later thoughts {first.later})",
+        by_layer=layer_correlations(np.stack([d.attention for d in digests]), importance, labels))
+
+
+def _latent_condition(digests: list[LatentAblationExample], condition: tuple[int, int, int], k: int,
+                      options) -> LatentCondition:
+    singles = [[i, -1] for i in range(k)]
+    pairs = [[i, j] for i in range(k) for j in range(i + 1, k)] if options.pairs else []
+    effects = [tuple(_effect(digests, [_condition_rows(d, condition, t) for d in digests], _thought_label(t))
+                     for t in group) for group in (singles, pairs)]
+    method, site, recompute = condition
+    return LatentCondition(options.methods[method], "input" if site < 0 else f"layer {site}",
+                           "recompute" if recompute else "keep", effects[0], effects[1])
+
+
+def _importance(digests: list[LatentAblationExample], condition: tuple[int, int, int], k: int) -> np.ndarray:
+    """[example, thought] drop in the unedited answer's log-probability under ``condition`` (NaN: not measured)."""
     importance = np.full((len(digests), k), np.nan)
     for row, digest in enumerate(digests):
         for thought in range(k):
-            found = _condition_rows(digest, conditions[0], [thought, -1]) if conditions else []
+            found = _condition_rows(digest, condition, [thought, -1])
             if len(found):
                 importance[row, thought] = -float(digest.delta_logprob[found[0]])
-    labels = [f"thought {i + 1}" for i in range(k)]
-    attention = np.stack([d.attention for d in digests]) if digests else np.zeros((0, 0, k))
-    correlations = AttentionImportance(
-        x="attention mass on the thought from the positions that decode the answer (mean over heads)",
-        y=f"importance: drop in the unedited answer's log-probability ({records[0].method} at "
-          f"{records[0].site}, later thoughts {records[0].later})",
-        by_layer=layer_correlations(attention, importance, labels)) if digests and records else None
-    return LatentAblationSummary(
-        thoughts=k, n_examples=len(digests),
-        n_correct=sum(int(d.baseline_correct[0] == 1) for d in digests), conditions=tuple(records),
-        example_ids=tuple(t.example_id for t in trajectories),
-        importance=tuple(tuple(float(v) if np.isfinite(v) else None for v in row) for row in importance), attention_vs_importance=correlations)
+    return importance

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from generator.capture.load_errors import ModelLoadError
+
 COCONUT_TOKENS = ("<|start-latent|>", "<|end-latent|>", "<|latent|>")
 CODI_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
@@ -36,9 +38,7 @@ class LatentParts:
     placeholder_id: int | None
 
 
-def _error(message: str):
-    from generator.capture.model_loading import ModelLoadError
-
+def _error(message: str) -> ModelLoadError:
     return ModelLoadError(message)
 
 

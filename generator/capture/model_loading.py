@@ -10,11 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from generator.capture.latent_checkpoints import LatentParts, load_latent_checkpoint
+from generator.capture.load_errors import ModelLoadError
 from generator.store.records import ModelInfo
-
-
-class ModelLoadError(RuntimeError):
-    """The model named in the config could not be loaded; nothing was run."""
 
 
 @dataclass
@@ -66,12 +63,9 @@ def load_model(spec, device: str | None = None) -> LoadedModel:
                              "hub cannot be reached (no network); download it where there is one, or give a local "
                              "checkpoint as ./path")
     common = dict(revision=spec.revision, trust_remote_code=spec.trust_remote_code, local_files_only=local_only)
-    parts = None
     try:
         tokenizer = AutoTokenizer.from_pretrained(spec.id, **common)
-        model = _load_weights(AutoModelForCausalLM, spec, common)
-        if spec.latent_checkpoint is not None:
-            model, parts = load_latent_checkpoint(model, tokenizer, spec.latent_checkpoint)
+        model, parts = _with_latent_checkpoint(_load_weights(AutoModelForCausalLM, spec, common), tokenizer, spec)
     except ModelLoadError:
         raise
     except Exception as exc:  # noqa: BLE001 - transformers and safetensors raise many kinds for a bad checkpoint
@@ -103,6 +97,13 @@ def _model_info(spec, model, local: Path | None, device: str) -> ModelInfo:
         device="auto (device_map)" if spec.device_map else device,
         source=spec.source,
     )
+
+
+def _with_latent_checkpoint(model, tokenizer, spec) -> tuple[Any, LatentParts | None]:
+    """The base model with a latent checkpoint's weights in it (CODI, Coconut), and its parts; else as it is."""
+    if spec.latent_checkpoint is None:
+        return model, None
+    return load_latent_checkpoint(model, tokenizer, spec.latent_checkpoint)
 
 
 def _weights_hash(spec, local: Path | None) -> str | None:

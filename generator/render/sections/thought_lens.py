@@ -49,12 +49,20 @@ def thought_lens_dataset(site: SiteContext, run: Run, dataset: str, trajectories
             for thought, cells in by_thought.items()]
     context: dict[str, Any] = {"summary": summary, "layers": list(range(summary.layers)), "rows": rows}
     if summary.target_field is not None:
-        grid = np.array([[np.nan if c.target is None or c.target.rate is None else c.target.rate for c in cells]
-                         for cells in by_thought.values()], dtype=np.float32)
-        context["map"], context["figure"] = dataset_heatmap(
-            site, run, dataset, page_dir, "thought-lens-target", grid, list(by_thought),
-            [f"layer {l}" for l in range(summary.layers)], f"First choice = {summary.target_field}", "rate", 0.0, 1.0)
-        best = max(summary.cells, key=lambda c: (c.target.rate or 0.0) if c.target else 0.0)
-        context["best"] = (f"{best.thought} at layer {best.layer} decodes to the example's {summary.target_field} most "
-                           f"often: {rate_text(best.target)}" if best.target and best.target.n else None)
+        context.update(_target_agreement(site, run, dataset, page_dir, summary, by_thought))
     return context
+
+
+def _target_agreement(site: SiteContext, run: Run, dataset: str, page_dir: str, summary: ThoughtLensSummary,
+                      by_thought: dict[str, list]) -> dict[str, Any]:
+    """How often each thought's first choice is the target field's value: a heatmap and the sentence naming the best."""
+    grid = np.array([[np.nan if c.target is None or c.target.rate is None else c.target.rate for c in cells]
+                     for cells in by_thought.values()], dtype=np.float32)
+    plot, figure = dataset_heatmap(site, run, dataset, page_dir, "thought-lens-target", grid, list(by_thought),
+                                   [f"layer {l}" for l in range(summary.layers)],
+                                   f"First choice = {summary.target_field}", "rate", 0.0, 1.0)
+    scored = [c for c in summary.cells if c.target is not None and c.target.n]
+    best = max(scored, key=lambda c: c.target.rate or 0.0) if scored else None
+    sentence = (f"{best.thought} at layer {best.layer} decodes to the example's {summary.target_field} most often: "
+                f"{rate_text(best.target)}") if best else None
+    return {"map": plot, "figure": figure, "best": sentence}
