@@ -95,3 +95,30 @@ def codi_config(stand_in: CodiStandIn, dataset: Path, thoughts: int = 6, analyse
                            "batch_size": 2},
             "segmentation": {"answer_format": "last_number"}, "answers": {"check": "numeric"},
             "analyses": analyses if analyses is not None else {"attention": {}}, "output_dir": "runs"}
+
+
+COCONUT_TOKENS = ["<|start-latent|>", "<|end-latent|>", "<|latent|>"]
+
+
+def coconut_checkpoint(directory: Path, seed: int = 0) -> tuple[Path, Path, object]:
+    """GPT-2 and a Coconut checkpoint over it: the fine-tuned model's state dict under ``base_causallm.``, its
+    embeddings resized for the three latent tokens, saved with ``torch.save`` as Coconut's run.py does (with the
+    causal-mask buffers older transformers kept in GPT-2's state). Returns (base folder, checkpoint, model)."""
+    import torch
+
+    tokenizer = byte_level_tokenizer()
+    model = base_model("gpt2", len(tokenizer), tokenizer.eos_token_id, seed)
+    base = directory / "gpt2-base"
+    model.save_pretrained(base)
+    tokenizer.save_pretrained(base)
+    tokenizer.add_tokens(COCONUT_TOKENS)
+    model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    torch.manual_seed(seed + 2)
+    with torch.no_grad():
+        for parameter in model.parameters():  # "fine-tuned": every weight differs from the base
+            parameter.add_(torch.randn_like(parameter) * 0.05)
+    state = {f"base_causallm.{k}": v.clone() for k, v in model.state_dict().items()}
+    state.update({f"base_causallm.transformer.h.{i}.attn.bias": torch.ones(1, 1, 8, 8).tril() for i in range(3)})
+    checkpoint = directory / "checkpoint_6"
+    torch.save(state, checkpoint)
+    return base, checkpoint, model

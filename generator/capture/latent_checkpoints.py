@@ -25,6 +25,8 @@ from typing import Any
 from generator.capture.load_errors import ModelLoadError
 
 COCONUT_TOKENS = ("<|start-latent|>", "<|end-latent|>", "<|latent|>")
+# buffers older transformers saved with GPT-2 (the causal mask): not weights, absent from today's models
+LEGACY_BUFFERS = (".attn.bias", ".attn.masked_bias")
 CODI_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
@@ -152,7 +154,7 @@ def _tied_names(model) -> set[str]:
 def _check_keys(expected: dict, found: dict, file: Path, prefix: str, tied: set[str]) -> None:
     """Every weight present, none left over, every shape the model's: else one line naming the first of each."""
     missing = [k for k in expected if k not in found and not any(k.endswith(t) for t in tied)]
-    unexpected = [k for k in found if k not in expected]
+    unexpected = [k for k in found if k not in expected and not k.endswith(LEGACY_BUFFERS)]
     wrong = [f"{prefix}{k} {tuple(v.shape)} (the model has {tuple(expected[k].shape)})"
              for k, v in found.items() if k in expected and tuple(v.shape) != tuple(expected[k].shape)]
     problems = []
@@ -168,7 +170,7 @@ def _check_keys(expected: dict, found: dict, file: Path, prefix: str, tied: set[
 
 def _load_plain(model, state: dict, file: Path, prefix: str):
     _check_keys(model.state_dict(), state, file, prefix, tied=_tied_names(model))
-    model.load_state_dict(state, strict=False)
+    model.load_state_dict({k: v for k, v in state.items() if not k.endswith(LEGACY_BUFFERS)}, strict=False)
     model.tie_weights()
     return model
 

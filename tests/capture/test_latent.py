@@ -17,8 +17,8 @@ from generator.capture.latent_checkpoints import framing_ids
 from generator.capture.model_loading import ModelLoadError, load_model
 from generator.capture.thought_inputs import thoughts_in_place
 from generator.config import LatentCheckpointSpec, LatentSpec, ModelSpec
-from generator.store.records import LatentThoughts, segment_ids
-from tests.latent_checkpoints import codi_checkpoint
+from generator.store.records import LatentThoughts
+from tests.latent_checkpoints import COCONUT_TOKENS, coconut_checkpoint, codi_checkpoint
 
 FAMILIES = ["llama", "gpt2"]
 
@@ -171,3 +171,20 @@ def test_a_checkpoint_that_does_not_fit_is_one_line_naming_the_file(tmp_path):
     with pytest.raises(ModelLoadError, match="no model.safetensors or pytorch_model.bin"):
         load_model(ModelSpec(id=str(stand_in.base), device="cpu",
                              latent_checkpoint=LatentCheckpointSpec(str(tmp_path))))
+
+
+def test_a_coconut_checkpoint_loads_with_its_latent_tokens_and_feeds_hidden_states_back(tmp_path):
+    base, checkpoint, trained = coconut_checkpoint(tmp_path)
+    loaded = load_model(ModelSpec(id=str(base), device="cpu",
+                                  latent_checkpoint=LatentCheckpointSpec(str(checkpoint), format="coconut")))
+    begin, end, latent_token = loaded.tokenizer.convert_tokens_to_ids(COCONUT_TOKENS)
+    parts = loaded.latent_parts
+    assert (parts.begin_id, parts.end_id, parts.placeholder_id, parts.projection) == (begin, end, latent_token, None)
+    ids = torch.tensor([loaded.tokenizer("Tom had 12 marbles.")["input_ids"] + [begin]])
+    with torch.no_grad():
+        assert torch.equal(loaded.model(ids).logits, trained(ids).logits)
+    latent = LatentModel(loaded.model, None, begin, end, latent_token, loaded.tokenizer.eos_token_id, 2)
+    (run,) = run_latent(latent, [ids[0].tolist()], max_new_tokens=2)
+    with torch.no_grad():  # no projection: thought 1's input is the last layer's hidden state at the begin token
+        hidden = trained(ids, output_hidden_states=True).hidden_states[-1][0, -1]
+    assert np.abs(run.thought_inputs[0] - hidden.numpy()).max() < 1e-5
