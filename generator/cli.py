@@ -14,6 +14,7 @@ from generator.config import ConfigError, read_config, resolve_paths
 from generator.datasets import DatasetError
 from generator.demo_model.datasets import (shipped_decimal_questions, shipped_prompts, write_agent_dataset,
                                            write_decimal_dataset, write_demo_datasets)
+from generator.demo_model.latent import LatentSettings, split_problems, train_latent_model, write_latent_dataset
 from generator.demo_model.train import TrainSettings, train_demo_model
 from generator.importers import IMPORTERS, ImportValidationError, import_run
 from generator.pipeline import execute_run
@@ -26,8 +27,11 @@ from generator.shipped import shipped
 from generator.store.atomic import OutsideOwnedFolderError
 from generator.store.run_directory import RunExistsError, RunFormatError
 
-DEMO_CONFIGS = (Path("configs/demo.yaml"), Path("configs/demo-calc-only.yaml"))  # the second: agent comparison
+# the second: the agent comparison; the third: the latent-reasoning model (continuous thoughts)
+DEMO_CONFIGS = (Path("configs/demo.yaml"), Path("configs/demo-calc-only.yaml"), Path("configs/demo-latent.yaml"))
 DEMO_MODEL = Path("data/models/atlas-arith-demo")
+LATENT_DEMO_MODEL = Path("data/models/atlas-latent-demo")
+LATENT_DATASET = Path("data/datasets/latent-sums.jsonl")
 DEFAULT_RUNS = Path("data/runs")
 DEFAULT_MKDOCS = Path("mkdocs.yml")
 
@@ -106,6 +110,14 @@ def command_demo(args: argparse.Namespace) -> None:
     _build(runs, mkdocs, None)
 
 
+def _train_latent_demo_model() -> None:
+    settings = LatentSettings()
+    report = train_latent_model(LATENT_DEMO_MODEL, settings)
+    _, held_out = split_problems(settings)
+    path = write_latent_dataset(LATENT_DATASET, held_out)
+    print(f"Wrote {LATENT_DEMO_MODEL} (held-out accuracy {100 * report['held_out_accuracy']:.1f}%) and {path}")
+
+
 def command_serve(args: argparse.Namespace) -> None:
     from mkdocs.commands.serve import serve
 
@@ -161,6 +173,9 @@ def command_init(args: argparse.Namespace) -> None:
 
 
 def command_train_demo_model(args: argparse.Namespace) -> None:
+    if args.latent:
+        _train_latent_demo_model()
+        return
 
     if args.write_datasets:
         for path in write_demo_datasets(Path("data/datasets")) + [write_decimal_dataset(Path("data/datasets")),
@@ -246,6 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=1234)
     train.add_argument("--output", default=str(DEMO_MODEL))
     train.add_argument("--write-datasets", action="store_true", help="also rewrite the shipped datasets (deterministic)")
+    train.add_argument("--latent", action="store_true", help="train the latent-reasoning demo model instead (about 90 "
+                       "seconds) and rewrite its dataset")
     train.set_defaults(handler=command_train_demo_model)
     return parser
 

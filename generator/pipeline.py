@@ -143,7 +143,7 @@ class _Job:
                               input_ids=torch.tensor([trajectory.token_ids], device=self.model.device),
                               trajectory=trajectory, segment_ids=segment_ids(trajectory.segments, len(trajectory.tokens)),
                               segmentation=self.config.segmentation, answers=self.config.answers,
-                              captured_attention=captured, latent=getattr(self.source, "latent", None))
+                              captured_attention=captured, latent=self.source.latent)
 
     def analyse(self, analysis: Analysis, context: ExampleContext, options):
         """One analysis of one example; a latent trajectory's thoughts are in place for every forward it runs."""
@@ -312,7 +312,8 @@ def fit_prompts(examples: list[Example], loaded: LoadedModel, config: RunConfig,
     if not context:
         return examples
     new_tokens = config.generation.max_new_tokens
-    room = context - new_tokens
+    latent = config.generation.latent  # its begin, thoughts and end take room too
+    room = context - new_tokens - (latent.thoughts + 2 if latent is not None else 0)
     if room < 1:
         raise ConfigError(f"generation.max_new_tokens: {new_tokens} leaves no room for a prompt in the model's "
                           f"context of {context} tokens")

@@ -18,6 +18,7 @@ from generator.answers import AnswerCheck
 from generator.capture import AttentionCapture, CaptureOptions
 from generator.capture.generation import Generation, generate_batch, token_pieces
 from generator.capture.generation_capture import generate_with_capture
+from generator.capture.latent import LatentModel
 from generator.capture.sampling import Sampling
 from generator.capture.segmentation import original_steps, parse_answer, segment_trajectory
 from generator.config import RunConfig
@@ -32,6 +33,8 @@ class TrajectorySource(Protocol):
     # True: a resumed batch is made again whole, so padding (and every number) equals an uninterrupted
     # run; False: examples are independent, and only the unfinished ones are made
     whole_batches: bool
+    # a latent run's model as a thought loop (analyses that make thoughts again use it); None otherwise
+    latent: LatentModel | None
 
     def check(self) -> None:
         """Refuse, before any example runs, what cannot work with this model (e.g. a chat template)."""
@@ -91,6 +94,7 @@ class PlainGeneration:
     config: RunConfig
     dataset: str
     whole_batches = True
+    latent = None
 
     def check(self) -> None:
         pass
@@ -129,6 +133,7 @@ class AgentLoop:
     answers: AnswerCheck = AnswerCheck()
     sampling: Sampling = Sampling()
     whole_batches = False
+    latent = None
 
     def check(self) -> None:
         agent_format(self.spec, self.tokenizer)  # a chat template that drops tool turns is refused here

@@ -96,8 +96,8 @@ def test_the_last_layers_lens_is_the_models_own_prediction(codi_run):
     embeds = model.get_input_embeddings()(torch.tensor([trajectory.token_ids]))
     positions = [s.start for s in trajectory.latent_segments]
     embeds[0, positions] = torch.from_numpy(trajectory.thoughts.inputs)
-    with torch.no_grad():
-        logits = model(inputs_embeds=embeds).logits[0, positions]
+    with torch.no_grad():  # each thought is made at the position before it
+        logits = model(inputs_embeds=embeds).logits[0, [p - 1 for p in positions]]
     assert np.array_equal(lens.top_ids[-1, :, 0], logits.argmax(-1).numpy())
 
 
@@ -142,3 +142,18 @@ def test_pooled_correlation_is_reported_beside_the_correlation_within_each_posit
         within = layer.by_position[label]
         assert within.n == n and abs(within.pearson_r) < 0.4 and within.pearson_p > 0.01
     assert json.dumps(layer.points.part[:2]) == '["thought 1", "thought 2"]'
+
+
+def test_a_resumed_run_makes_the_missing_example_again_exactly(codi_run):
+    import shutil
+
+    base, run, _ = codi_run
+    before = run.trajectory("gsm", "q2")
+    shutil.rmtree(run.layout.example_dir("gsm", "q2"))
+    state = json.loads((run.root / "atlas-run.json").read_text())
+    state["state"] = "running"  # as a killed run leaves it
+    (run.root / "atlas-run.json").write_text(json.dumps(state))
+    (run.root / "manifest.json").unlink()
+    assert main(["run", str(base / "run.yaml")]) == 0
+    after = load_run(run.root).trajectory("gsm", "q2")
+    assert after == before and np.array_equal(after.thoughts.inputs, before.thoughts.inputs)

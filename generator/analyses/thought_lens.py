@@ -1,9 +1,12 @@
 """Thought lens: each continuous thought decoded at every layer, as CODI's paper decodes its thoughts.
 
-The hidden state at a thought's position after layer l, through the model's final norm and its
-unembedding, gives a distribution over tokens: a logit lens. transformers returns the last
-layer's hidden state already normed, so the norm is applied to the earlier layers only (a test
-checks that the last layer's lens is the model's own prediction at that position). With
+A thought is made at the position before it (the begin token for thought 1): the last layer's
+hidden state there is the thought (before CODI's projection). So thought i is decoded from the
+hidden state at that position after each layer l, through the model's final norm and its
+unembedding: a logit lens whose last layer is what the thought holds, and whose earlier layers
+show it forming. transformers returns the last layer's hidden state already normed, so the norm
+is applied to the earlier layers only (a test checks that the last layer's lens is the model's
+own prediction at that position). With
 ``target_field`` (a dataset field, e.g. the intermediate result a thought should carry), the
 summary counts how often each thought's first choice is that value, with a Wilson interval.
 """
@@ -55,7 +58,7 @@ class ThoughtLensAnalysis(Analysis):
 
     def analyze_example(self, context: ExampleContext, options: ThoughtLensOptions) -> ThoughtLensExample:
         trajectory = context.trajectory
-        positions = [s.start for s in trajectory.latent_segments]
+        positions = [s.start - 1 for s in trajectory.latent_segments]  # where each thought is made
         if not positions:
             raise AnalysisError(f"{trajectory.dataset}/{trajectory.example_id}: thought_lens runs on latent runs "
                                 "(generation.latent); this trajectory has no thoughts")

@@ -13,7 +13,8 @@ from generator.store.result_types import DatasetSummary, ExampleResult, tensor, 
 
 @dataclass(frozen=True, eq=False)
 class ThoughtLensExample(ExampleResult):
-    """The nearest tokens of each thought's hidden state through the final norm and unembedding; L layers, K thoughts."""
+    """What each thought holds: the hidden state at the position that makes it (the one before it), after each
+    layer, through the final norm and the unembedding; L layers, K thoughts."""
 
     top_ids: np.ndarray = tensor("[L, K, N]", "the N most probable token ids, most probable first", dtype="int64")
     top_probs: np.ndarray = tensor("[L, K, N]", "their probabilities")
@@ -46,7 +47,7 @@ class ThoughtLensSummary(DatasetSummary):
 
 THOUGHT_LENS = declare_analysis(AnalysisDeclaration(
     name="thought_lens", page_order=46, example=ThoughtLensExample, summary=ThoughtLensSummary,
-    description="Decode each continuous thought's hidden state at every layer through the unembedding (a logit lens).",
+    description="Decode each continuous thought, as it forms at every layer, through the unembedding (a logit lens).",
     analysis="generator.analyses.thought_lens:ThoughtLensAnalysis",
     dataset_section="generator.render.sections.thought_lens:thought_lens_dataset",
     example_section="generator.render.sections.thought_lens:thought_lens_example"))
