@@ -157,3 +157,14 @@ def test_a_resumed_run_makes_the_missing_example_again_exactly(codi_run):
     assert main(["run", str(base / "run.yaml")]) == 0
     after = load_run(run.root).trajectory("gsm", "q2")
     assert after == before and np.array_equal(after.thoughts.inputs, before.thoughts.inputs)
+
+
+def test_the_reading_does_not_call_a_rise_a_drop():
+    text = reading(_summary([_effect("thought 1", [0.1, 0.2, 0.3], 0, 0), _effect("thought 2", [0.5, 0.4, 0.6], 0, 0)],
+                            n_correct=0))
+    assert "no replacement lowered" in text and "thought 1: +0.200" in text
+
+
+def test_the_reading_says_when_no_answer_broke():
+    text = reading(_summary([_effect("thought 1", [-1.0, -1.2, -0.9], 0, 20)], n_correct=20))
+    assert "No replacement of one thought turned a right answer wrong (0 of 20 for each; Wilson upper bound 16%)" in text

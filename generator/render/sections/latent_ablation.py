@@ -33,13 +33,19 @@ def reading(summary: LatentAblationSummary) -> str:
     if not drops:
         return "No thought could be scored, so nothing is measured: the result is inconclusive."
     effect, change = min(drops, key=lambda item: item[1].mean)  # the largest drop: the most negative change
+    if change.mean >= 0:
+        return (f"With {condition_name(condition)}, no replacement lowered the log-probability of the model's own "
+                f"answer on average (the lowest mean change, for {effect.thought}: {mean_text(change)}).")
     sure = change.ci_high is not None and change.ci_high < 0
     parts = [f"With {condition_name(condition)}, replacing {effect.thought} lowers the log-probability of the "
              f"model's own answer the most: {mean_text(change)}"]
     parts.append("; its interval excludes zero." if sure else
                  "; its interval includes zero (or n < 2), so this is inconclusive.")
-    if summary.n_correct:
-        broken = max(condition.singles, key=lambda e: (e.breaks.rate or 0.0))
+    broken = max(condition.singles, key=lambda e: (e.breaks.rate or 0.0))
+    if summary.n_correct and broken.breaks.k == 0:
+        parts.append(f" No replacement of one thought turned a right answer wrong (0 of {broken.breaks.n} for each; "
+                     f"Wilson upper bound {broken.breaks.ci_high:.0%}).")
+    elif summary.n_correct:
         parts.append(f" Answers that went from correct to wrong: most often after replacing {broken.thought}, "
                      f"{rate_text(broken.breaks)} of the {summary.n_correct} answered correctly.")
     else:
