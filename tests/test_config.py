@@ -1,5 +1,5 @@
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from generator.config import ConfigError, parse_config, read_config
@@ -199,6 +199,7 @@ def test_any_damaged_key_is_one_short_line_or_valid(data):
 
 @FUZZ
 @given(text=st.text(alphabet=st.sampled_from(list("ab:{}[]-&*!|>'\"#\n ,1.?%@`\t\\")), max_size=80))
+@example(text="?\n1:")  # found by this test: a null key beside a number key (unsortable together)
 def test_any_yaml_text_is_one_short_line_or_valid(tmp_path_factory, text):
     path = tmp_path_factory.mktemp("yaml") / "run.yaml"
     path.write_text("run_name: demo\n" + text, encoding="utf-8")

@@ -182,7 +182,7 @@ def build_dataclass(cls: type, data: dict, prefix: str, source: str, error: type
     """
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    unknown = sorted(set(data) - set(fields))
+    unknown = sorted(set(data) - set(fields), key=str)  # YAML keys may be null or numbers: compared as text
     if unknown:
         where = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
         raise error(f"{source}: key '{where}': unknown key; expected one of {', '.join(fields)}")
