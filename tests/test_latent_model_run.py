@@ -31,7 +31,8 @@ def codi_run(request, tmp_path_factory):
     stand_in = codi_checkpoint(base, request.param)
     write_dataset(base / "gsm.jsonl", [{"id": f"q{i}", "prompt": q, "answer": a, "intermediate": a}
                                        for i, (q, a) in enumerate(QUESTIONS)])
-    config = codi_config(stand_in, base / "gsm.jsonl", analyses=ANALYSES, run_name=f"codi-{request.param}")
+    analyses = dict(ANALYSES, thought_lens={}) if request.param == "gpt2" else ANALYSES  # with and without a target
+    config = codi_config(stand_in, base / "gsm.jsonl", analyses=analyses, run_name=f"codi-{request.param}")
     config["output_dir"] = str(base / "runs")
     (base / "run.yaml").write_text(yaml.safe_dump(config))
     assert main(["run", str(base / "run.yaml")]) == 0
@@ -76,6 +77,7 @@ def test_the_pages_show_thoughts_and_the_seed_figures(codi_run, tmp_path, monkey
     page_dir = tmp_path / "site" / "runs" / run.name / "gsm"
     dataset_page = html.unescape((page_dir / "index.html").read_text())
     assert "Latent ablation" in dataset_page and "within each position" in dataset_page
+    assert "What the thoughts decode to" in dataset_page
     for name in ("thought-importance-by-position", "thought-importance-heatmap", "thought-attention-vs-importance",
                  "thought-correlation-by-position"):
         assert (page_dir / "figures" / f"{name}.pdf").is_file()

@@ -276,3 +276,30 @@ def test_a_run_prints_no_deprecation_warning_of_ours(tmp_path):
     deprecated = [str(w.message) for w in caught if issubclass(w.category, (FutureWarning, DeprecationWarning))
                   and "past_key_values" in str(w.message)]
     assert not deprecated, deprecated
+
+
+@pytest.mark.slow
+def test_two_ranks_write_the_same_latent_run_as_one_process(tmp_path):
+    """The shipped latent model under torchrun: thoughts, latent ablation (its dataset means and resample
+    donors span both ranks' examples) and the thought lens equal a single process's, file for file."""
+    import os
+
+    import yaml
+
+    config = yaml.safe_load((REPO_ROOT / "configs" / "demo-latent.yaml").read_text())
+    config["model"]["id"] = str(REPO_ROOT / "data" / "models" / "atlas-latent-demo")
+    config["datasets"][0].update(path=str(REPO_ROOT / "data" / "datasets" / "latent-sums.jsonl"), limit=8)
+    config["generation"]["batch_size"] = 2
+    config["run_name"] = "r"
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    single = subprocess.run([sys.executable, "-m", "generator", "run", str(tmp_path / "run.yaml"), "--output-dir",
+                             str(tmp_path / "one")], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    assert single.returncode == 0, single.stderr[-3000:]
+    launched = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                               "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
+                               "-m", "generator", "run", str(tmp_path / "run.yaml"), "--output-dir", str(tmp_path / "two")],
+                              cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert launched.returncode == 0, launched.stderr[-3000:]
+    assert_same_run(tmp_path / "two" / "r", tmp_path / "one" / "r")
+    assert len(list((tmp_path / "one" / "r" / "examples" / "sums").glob("*/thoughts.safetensors"))) == 8

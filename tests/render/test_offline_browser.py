@@ -256,3 +256,33 @@ def test_pooled_maps_draw_and_follow_head_and_statistic(browser, tmp_path):
     assert titles == ["layer 1, head 3 (block max)"]
     assert canvas_image(page) != before
     assert external == [] and errors == []
+
+
+@pytest.fixture(scope="module")
+def latent_site(tmp_path_factory):
+    """A CODI stand-in run (random Llama base, CODI's key layout) with the latent analyses, built."""
+    from generator.config import parse_config, resolve_paths
+    from generator.pipeline import execute_run
+    from generator.render.site import build_site
+    from tests.conftest import REPO_ROOT, write_dataset
+    from tests.latent_checkpoints import codi_checkpoint, codi_config
+
+    base = tmp_path_factory.mktemp("latent-site")
+    stand_in = codi_checkpoint(base, "llama")
+    write_dataset(base / "gsm.jsonl", [{"id": f"q{i}", "prompt": p, "answer": "7"}
+                                       for i, p in enumerate(["Tom had 12 marbles and lost 5.", "Janet has 3 apples."])])
+    config = parse_config(codi_config(stand_in, base / "gsm.jsonl", thoughts=3, analyses={
+        "attention": {}, "latent_ablation": {"layers": [1]}, "thought_lens": {}}), "run.yaml")
+    execute_run(resolve_paths(config, base), config.to_dict(), config.config_hash())
+    return build_site(base / "runs", REPO_ROOT / "mkdocs.yml", site_dir=base / "site", docs_dir=base / "docs").site_dir
+
+
+@pytest.mark.parametrize("page_path", ["runs/codi/gsm/index.html", "runs/codi/gsm/examples/q0.html"])
+def test_latent_pages_open_offline_and_draw_their_plots(browser, latent_site, page_path):
+    page, external, errors = open_offline(browser, (latent_site / page_path).as_uri())
+    page.wait_for_timeout(1500)  # plots embed after load
+    assert external == [] and errors == []
+    assert page.locator(".atlas-plot canvas").count() >= 2
+    if "examples" in page_path:
+        thought = page.locator(".atlas-seg-latent").first
+        assert thought.text_content() == "⟨θ1⟩" and thought.evaluate("e => getComputedStyle(e).borderStyle") == "dashed"

@@ -61,7 +61,7 @@ def latent_ablation_dataset(site: SiteContext, run: Run, dataset: str, trajector
     labels = [f"thought {i + 1}" for i in range(summary.thoughts)]
     first = summary.conditions[0]
     context: dict[str, Any] = {"summary": summary, "reading": reading(summary), "first": condition_name(first),
-                               "rows": _table(summary)}
+                               "rows": _table(summary), "correlation": None, "pooled": []}
     drops = {e.thought: MeanWithCI(e.delta_logprob.n, *(None if v is None else -v for v in (
         e.delta_logprob.mean, e.delta_logprob.ci_high, e.delta_logprob.ci_low))) for e in first.singles}
     base = plot_target(run, dataset, "latent_ablation")

@@ -47,7 +47,7 @@ def thought_lens_dataset(site: SiteContext, run: Run, dataset: str, trajectories
         by_thought.setdefault(cell.thought, []).append(cell)
     rows = [{"thought": thought, "cells": [f"{c.top_token} ({c.top_count}/{summary.n_examples})" for c in cells]}
             for thought, cells in by_thought.items()]
-    context: dict[str, Any] = {"summary": summary, "layers": list(range(summary.layers)), "rows": rows}
+    context: dict[str, Any] = {"summary": summary, "layers": list(range(summary.layers)), "rows": rows, "map": None}
     if summary.target_field is not None:
         context.update(_target_agreement(site, run, dataset, page_dir, summary, by_thought))
     return context
