@@ -99,7 +99,8 @@ def _pooled_caveat(stats) -> list[str]:
     """Per layer: the pooled r beside the r within each position, so a pooled r made by position alone shows."""
     lines = []
     for layer in stats.by_layer:
-        within = ", ".join(f"{label} {format_number(c.pearson_r)} (n = {c.n})" for label, c in layer.by_position.items())
+        within = ", ".join(f"{label} r = {format_number(c.pearson_r)} (p = {format_number(c.pearson_p)}, n = {c.n})"
+                           for label, c in layer.by_position.items())
         lines.append(f"layer {layer.layer}: pooled r = {format_number(layer.pearson_r)} (p = "
                      f"{format_number(layer.pearson_p)}, n = {layer.n}); within each position: {within}")
     return lines
