@@ -12,7 +12,9 @@ import yaml
 
 from generator.analyses.statistics import layer_correlations, mean_with_ci, rate_with_ci
 from generator.cli import main
+from generator.render.sections.base import format_number, pooled_caveat
 from generator.render.sections.latent_ablation import reading
+from generator.results.ablation import AttentionImportance
 from generator.results.latent_ablation import LatentAblationSummary, LatentCondition, ThoughtEffect
 from generator.store.run_directory import load_run
 from tests.conftest import REPO_ROOT, write_dataset
@@ -144,6 +146,11 @@ def test_pooled_correlation_is_reported_beside_the_correlation_within_each_posit
         within = layer.by_position[label]
         assert within.n == n and abs(within.pearson_r) < 0.4 and within.pearson_p > 0.01
     assert json.dumps(layer.points.part[:2]) == '["thought 1", "thought 2"]'
+    (line,) = pooled_caveat(AttentionImportance("x", "y", (layer,)))  # what the page prints beside the pooled r
+    assert line.startswith(f"layer 0: pooled r = {format_number(layer.pearson_r)} (p = ")
+    within = layer.by_position["thought 2"]
+    assert (f"thought 2 r = {format_number(within.pearson_r)} (p = {format_number(within.pearson_p)}, n = 40)"
+            in line)
 
 
 def test_a_resumed_run_makes_the_missing_example_again_exactly(codi_run):

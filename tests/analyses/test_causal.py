@@ -134,7 +134,8 @@ def test_empty_and_out_of_range_ablations_are_refused(tmp_path):
 @pytest.mark.parametrize("fixture,page,expected", [
     ("decimal_run", "runs/causal/decimals/index.html", ["Activation patching", "Generalisation across items",
                                                           "Prompt formats", "95% CI"]),
-    ("arithmetic_run", "runs/causal/three-step/index.html", ["Ablation importance", "Attention versus importance"]),
+    ("arithmetic_run", "runs/causal/three-step/index.html", ["Ablation importance", "Attention versus importance",
+                                                                  "Pooled over positions, read with care"]),
     ("arithmetic_run", "runs/causal/three-step/examples/three-step-000.html", ["Ablation effect per part"]),
 ])
 def test_causal_sections_render(request, site_of, fixture, page, expected):

@@ -8,7 +8,8 @@ import numpy as np
 
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
-from generator.render.sections.base import attention_importance, embed, finite_or_nan, format_number, no_steps_note
+from generator.render.sections.base import (attention_importance, embed, finite_or_nan, format_number, no_steps_note,
+                                            pooled_caveat)
 from generator.results.ablation import AblationExample, AblationSummary
 from generator.results.attention import AttentionExample
 from generator.results.statistics import MeanWithCI
@@ -45,6 +46,7 @@ def ablation_dataset(site: SiteContext, run: Run, dataset: str, trajectories: li
     context["heatmap_figure"] = site.figure("importance-heatmap", run.name, dataset, None, written, page_dir)
     stats = summary.attention_vs_importance
     context["correlation"] = attention_importance(site, run, dataset, page_dir, stats, parts) if stats else None
+    context["pooled"] = pooled_caveat(stats) if stats else []
     return context
 
 

@@ -127,3 +127,14 @@ def mean_text(mean: MeanWithCI) -> str:
     if mean.ci_low is None:
         return f"{mean.mean:+.3f} (n = {mean.n}, no interval)"
     return f"{mean.mean:+.3f} [{mean.ci_low:+.3f}, {mean.ci_high:+.3f}] (n = {mean.n})"
+
+
+def pooled_caveat(stats) -> list[str]:
+    """Per layer: the pooled r beside the r within each position, so a pooled r made by position alone shows."""
+    lines = []
+    for layer in stats.by_layer:
+        within = ", ".join(f"{label} r = {format_number(c.pearson_r)} (p = {format_number(c.pearson_p)}, n = {c.n})"
+                           for label, c in layer.by_position.items())
+        lines.append(f"layer {layer.layer}: pooled r = {format_number(layer.pearson_r)} (p = "
+                     f"{format_number(layer.pearson_p)}, n = {layer.n}); within each position: {within}")
+    return lines

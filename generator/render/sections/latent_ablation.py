@@ -15,7 +15,8 @@ import numpy as np
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
 from generator.render.sections.base import (attention_importance, dataset_heatmap, embed, finite_or_nan,
-                                            format_number, mean_text, rate_text, small_matrix)
+                                            mean_text, pooled_caveat, rate_text,
+                                            small_matrix)
 from generator.results.latent_ablation import LatentAblationExample, LatentAblationSummary, LatentCondition
 from generator.results.statistics import MeanWithCI
 from generator.store.records import Trajectory
@@ -81,7 +82,7 @@ def latent_ablation_dataset(site: SiteContext, run: Run, dataset: str, trajector
     if stats is not None:
         context["correlation"] = attention_importance(site, run, dataset, page_dir, stats, labels,
                                                       analysis="latent_ablation", prefix="thought-")
-        context["pooled"] = _pooled_caveat(stats)
+        context["pooled"] = pooled_caveat(stats)
     return context
 
 
@@ -93,17 +94,6 @@ def _table(summary: LatentAblationSummary) -> list[dict[str, str]]:
                          "breaks": rate_text(effect.breaks), "changes": rate_text(effect.changes),
                          "delta": mean_text(effect.delta_logprob)})
     return rows
-
-
-def _pooled_caveat(stats) -> list[str]:
-    """Per layer: the pooled r beside the r within each position, so a pooled r made by position alone shows."""
-    lines = []
-    for layer in stats.by_layer:
-        within = ", ".join(f"{label} r = {format_number(c.pearson_r)} (p = {format_number(c.pearson_p)}, n = {c.n})"
-                           for label, c in layer.by_position.items())
-        lines.append(f"layer {layer.layer}: pooled r = {format_number(layer.pearson_r)} (p = "
-                     f"{format_number(layer.pearson_p)}, n = {layer.n}); within each position: {within}")
-    return lines
 
 
 def latent_ablation_example(site: SiteContext, run: Run, trajectory: Trajectory, page_dir: str
