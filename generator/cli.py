@@ -261,8 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=1234)
     train.add_argument("--output", default=str(DEMO_MODEL))
     train.add_argument("--write-datasets", action="store_true", help="also rewrite the shipped datasets (deterministic)")
-    train.add_argument("--latent", action="store_true", help="train the latent-reasoning demo model instead (about 90 "
-                       "seconds) and rewrite its dataset")
+    train.add_argument("--latent", action="store_true", help="train the latent-reasoning demo model instead (about 2 "
+                       "minutes) and rewrite its dataset")
     train.set_defaults(handler=command_train_demo_model)
     return parser
 

@@ -17,8 +17,8 @@ carry are learned in a few hundred.) So the known structure is:
   from the edited state (``recompute``), and far less when thought 2 is kept as it was
   (``keep``), because the answer is read from thought 2 (``latent_ablation``).
 
-It is shipped (``data/models/atlas-latent-demo``, under 1 MB; training takes about a minute and a
-half on two CPU cores); ``atlas train-demo-model --latent`` trains it again, the same way every
+It is shipped (``data/models/atlas-latent-demo``, under 1 MB; training takes about two minutes
+on two CPU cores); ``atlas train-demo-model --latent`` trains it again, the same way every
 time (seeded). ``tests/demo_model/test_latent_model.py`` checks the known structure on it.
 """
 
