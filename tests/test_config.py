@@ -207,3 +207,12 @@ def test_any_yaml_text_is_one_short_line_or_valid(tmp_path_factory, text):
         read_config(path)
     except ConfigError as exc:
         assert_one_short_line(exc)
+
+
+def test_an_unconfigured_dataset_analysis_of_any_length_is_one_short_line():
+    """Found by the fuzz test on a fresh clone: a 5,000-character name was echoed whole."""
+    config = {"run_name": "r", "model": {"id": "m"}, "analyses": {"attention": {}},
+              "datasets": [{"name": "d", "path": "d.jsonl", "analyses": ["x" * 5000]}]}
+    with pytest.raises(ConfigError, match=r"datasets\[0\].analyses': 'x{60}\.\.\.' is not configured") as caught:
+        parse_config(config, "fuzz.yaml")
+    assert_one_short_line(caught.value)
