@@ -222,8 +222,8 @@ def _check_dataset(config: RunConfig, index: int, spec: DatasetSpec, where: str)
         raise ConfigError(f"{where}.name': dataset name {spec.name!r} is used twice")
     for name in spec.analyses or ():
         if name not in config.analyses:
-            raise ConfigError(f"{where}.analyses': {plain_data.shown(name)} is not configured under 'analyses' (configured: "
-                              f"{', '.join(config.analyses) or 'none'})")
+            raise ConfigError(f"{where}.analyses': {plain_data.shown(name)} is not configured under 'analyses' "
+                              f"(configured: {', '.join(config.analyses) or 'none'})")
     _check_agent_use(spec, where)
     if spec.path is None and spec.hub is None:
         raise ConfigError(f"{where}.path': required (a dataset file; or 'hub': a hub dataset id in the local cache)")
