@@ -85,10 +85,6 @@ class LatentAblationState:
         return torch.from_numpy(stack[donor, thought])
 
 
-def thought_positions(trajectory: Trajectory) -> list[int]:
-    return [s.start for s in trajectory.latent_segments]
-
-
 class LatentAblationAnalysis(Analysis):
     declaration = LATENT_ABLATION
     options_type = LatentAblationOptions
@@ -114,7 +110,7 @@ class LatentAblationAnalysis(Analysis):
                 with recording(model, sites) as store, torch.no_grad():
                     model(input_ids=torch.tensor([trajectory.token_ids], device=model.device), use_cache=False)
                 for site in sites:
-                    vectors[site.layer].append(store[site][0, thought_positions(trajectory)].float().cpu().numpy())
+                    vectors[site.layer].append(store[site][0, trajectory.thought_positions].float().cpu().numpy())
         return LatentAblationState(order, {site: np.stack(v) for site, v in vectors.items()})
 
     def analyze_example(self, context: ExampleContext, options: LatentAblationOptions) -> LatentAblationExample:
@@ -124,7 +120,7 @@ class LatentAblationAnalysis(Analysis):
         if latent is None or trajectory.thoughts is None:
             raise AnalysisError(f"{trajectory.dataset}/{trajectory.example_id}: latent_ablation runs on latent runs "
                                 "(generation.latent)")
-        positions = thought_positions(trajectory)
+        positions = trajectory.thought_positions
         prompt, own = list(trajectory.token_ids[:positions[0]]), list(trajectory.token_ids[positions[-1] + 2:])
         rows = self._rows(options, trajectory, context.dataset_state)
         stored = torch.from_numpy(trajectory.thoughts.inputs)

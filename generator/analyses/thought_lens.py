@@ -58,7 +58,7 @@ class ThoughtLensAnalysis(Analysis):
 
     def analyze_example(self, context: ExampleContext, options: ThoughtLensOptions) -> ThoughtLensExample:
         trajectory = context.trajectory
-        positions = [s.start - 1 for s in trajectory.latent_segments]  # where each thought is made
+        positions = [p - 1 for p in trajectory.thought_positions]  # where each thought is made
         if not positions:
             raise AnalysisError(f"{trajectory.dataset}/{trajectory.example_id}: thought_lens runs on latent runs "
                                 "(generation.latent); this trajectory has no thoughts")

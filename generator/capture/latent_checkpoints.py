@@ -40,10 +40,6 @@ class LatentParts:
     placeholder_id: int | None
 
 
-def _error(message: str) -> ModelLoadError:
-    return ModelLoadError(message)
-
-
 def read_state_dict(path: Path) -> dict:
     """Tensors of a safetensors file or a torch pickle (read with ``weights_only``: no code runs)."""
     import torch
@@ -55,7 +51,7 @@ def read_state_dict(path: Path) -> dict:
             return load_file(str(path))
         return torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - both readers raise several kinds for a damaged file
-        raise _error(f"{path}: not a readable checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+        raise ModelLoadError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
                      ) from exc
 
 
@@ -69,11 +65,11 @@ def load_latent_checkpoint(model, tokenizer, spec) -> tuple[Any, LatentParts]:
 
 def _codi_file(folder: Path) -> Path:
     if not folder.is_dir():
-        raise _error(f"{folder}: model.latent_checkpoint.path: no such CODI checkpoint folder")
+        raise ModelLoadError(f"{folder}: model.latent_checkpoint.path: no such CODI checkpoint folder")
     for name in CODI_WEIGHT_FILES:
         if (folder / name).is_file():
             return folder / name
-    raise _error(f"{folder}: model.latent_checkpoint.path: no {' or '.join(CODI_WEIGHT_FILES)} in the folder")
+    raise ModelLoadError(f"{folder}: model.latent_checkpoint.path: no {' or '.join(CODI_WEIGHT_FILES)} in the folder")
 
 
 def _load_codi(model, folder: Path, lora_alpha: float) -> tuple[Any, LatentParts]:
@@ -82,7 +78,7 @@ def _load_codi(model, folder: Path, lora_alpha: float) -> tuple[Any, LatentParts
     base = {k[len("codi."):]: v for k, v in state.items() if k.startswith("codi.")}
     projection_state = {k[len("prj."):]: v for k, v in state.items() if k.startswith("prj.")}
     if not base:
-        raise _error(f"{file}: no 'codi.' keys: not a CODI checkpoint (expected the saved CODI module)")
+        raise ModelLoadError(f"{file}: no 'codi.' keys: not a CODI checkpoint (expected the saved CODI module)")
     vocabulary = model.config.get_text_config().vocab_size
     rows = _embedding_rows(model, base, file)
     model.resize_token_embeddings(rows, mean_resizing=False)  # every row is then read from the checkpoint
@@ -98,10 +94,10 @@ def _embedding_rows(model, base: dict, file: Path) -> int:
         if key.endswith(name + ".weight") and "lora_" not in key:
             hidden = model.get_input_embeddings().weight.shape[1]
             if value.shape[1] != hidden:
-                raise _error(f"{file}: key 'codi.{key}': width {value.shape[1]}, but the base model's hidden size "
+                raise ModelLoadError(f"{file}: key 'codi.{key}': width {value.shape[1]}, but the base model's hidden size "
                              f"is {hidden}: a checkpoint of another base model")
             return int(value.shape[0])
-    raise _error(f"{file}: no input embedding ('{name}.weight') under 'codi.'")
+    raise ModelLoadError(f"{file}: no input embedding ('{name}.weight') under 'codi.'")
 
 
 def _input_embedding_name(model) -> str:
@@ -109,7 +105,7 @@ def _input_embedding_name(model) -> str:
     for name, module in model.named_modules():
         if module is embedding:
             return name
-    raise _error("the base model has no input embedding module")
+    raise ModelLoadError("the base model has no input embedding module")
 
 
 def _merge_lora(model, base: dict, file: Path, lora_alpha: float):
@@ -165,7 +161,7 @@ def _check_keys(expected: dict, found: dict, file: Path, prefix: str, tied: set[
     if wrong:
         problems.append(f"{len(wrong)} of the wrong shape, e.g. {wrong[0]}")
     if problems:
-        raise _error(f"{file}: does not fit the base model: {'; '.join(problems)}")
+        raise ModelLoadError(f"{file}: does not fit the base model: {'; '.join(problems)}")
 
 
 def _load_plain(model, state: dict, file: Path, prefix: str):
@@ -181,7 +177,7 @@ def _codi_projection(state: dict, model, file: Path):
 
     hidden = model.get_input_embeddings().weight.shape[1]
     if "1.weight" not in state or "3.weight" not in state:
-        raise _error(f"{file}: keys 'prj.1.weight' and 'prj.3.weight' expected (CODI's projection), found "
+        raise ModelLoadError(f"{file}: keys 'prj.1.weight' and 'prj.3.weight' expected (CODI's projection), found "
                      f"{', '.join('prj.' + k for k in sorted(state))}")
     width = state["1.weight"].shape[0]
     projection = nn.Sequential(nn.Dropout(0.0), nn.Linear(hidden, width), nn.GELU(), nn.Linear(width, hidden))
@@ -195,11 +191,11 @@ def _codi_projection(state: dict, model, file: Path):
 
 def _load_coconut(model, tokenizer, file: Path) -> tuple[Any, LatentParts]:
     if not file.is_file():
-        raise _error(f"{file}: model.latent_checkpoint.path: no such Coconut checkpoint file")
+        raise ModelLoadError(f"{file}: model.latent_checkpoint.path: no such Coconut checkpoint file")
     state = read_state_dict(file)
     base = {k[len("base_causallm."):]: v for k, v in state.items() if k.startswith("base_causallm.")}
     if not base:
-        raise _error(f"{file}: no 'base_causallm.' keys: not a Coconut checkpoint")
+        raise ModelLoadError(f"{file}: no 'base_causallm.' keys: not a Coconut checkpoint")
     tokenizer.add_tokens(list(COCONUT_TOKENS))
     model.resize_token_embeddings(_embedding_rows(model, base, file), mean_resizing=False)
     _load_plain(model, base, file, "base_causallm.")
@@ -215,14 +211,14 @@ def framing_ids(tokenizer, latent_spec, parts: LatentParts | None, source: str =
         if text is None:
             own = getattr(parts, f"{key}_id", None) if parts is not None else None
             if own is None:
-                raise _error(f"{source}.{key}: required (a token of the tokenizer; this model has no latent "
+                raise ModelLoadError(f"{source}.{key}: required (a token of the tokenizer; this model has no latent "
                              "checkpoint that names one)")
             ids[key] = int(own)
             continue
         token = tokenizer.convert_tokens_to_ids(text)
         if token is None or token == tokenizer.unk_token_id or tokenizer.convert_ids_to_tokens(token) != text:
-            raise _error(f"{source}.{key}: {text!r} is not one token of the tokenizer")
+            raise ModelLoadError(f"{source}.{key}: {text!r} is not one token of the tokenizer")
         ids[key] = int(token)
     if len(set(ids.values())) < 3:
-        raise _error(f"{source}: begin, end and placeholder must be three different tokens, got ids {ids}")
+        raise ModelLoadError(f"{source}: begin, end and placeholder must be three different tokens, got ids {ids}")
     return ids

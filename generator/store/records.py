@@ -93,6 +93,11 @@ class Trajectory:
     def latent_segments(self) -> tuple[Segment, ...]:
         return tuple(s for s in self.segments if s.kind == "latent")
 
+    @property
+    def thought_positions(self) -> list[int]:
+        """The token position of each continuous thought, in order (each is one position)."""
+        return [s.start for s in self.latent_segments]
+
     def segment(self, name: str) -> Segment:
         for seg in self.segments:
             if seg.name == name:
