@@ -267,7 +267,8 @@ def test_export_writes_one_examples_figures_at_their_site_paths(tmp_path, capsys
     assert main(["export", "v1", "two-step", "two-step-000", "--runs", str(tmp_path / "runs"), "--out", str(out)]) == 0
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert written == sorted(f"runs/v1/two-step/examples/figures/two-step-000-{name}" for name in (
-        "ablation.pdf", "ablation.png", "ablation.svg", "answer-to-steps.png", "answer-to-steps.svg"))
+        "ablation.pdf", "ablation.png", "ablation.svg", "answer-to-steps.pdf", "answer-to-steps.png",
+        "answer-to-steps.svg"))
     assert main(["export", "v1", "two-step", "nope", "--runs", str(tmp_path / "runs"), "--out", str(out)]) == 2
     assert "dataset 'two-step' has no example 'nope'" in capsys.readouterr().err
 

@@ -6,6 +6,7 @@ A leaf of render/: page kinds (pages.py) and sections (sections/) both import it
 from __future__ import annotations
 
 import posixpath
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ class IndexEntry:
     dataset: str | None
     example_id: str | None
     path: str  # relative to the site root
+    page: str | None = None  # a figure's page, relative to the site root
+    anchor: str | None = None  # the figure's id on that page (``page#anchor`` is its permalink)
 
 
 @dataclass(frozen=True)
@@ -72,16 +75,29 @@ class SiteContext:
         The snippets name the files by their stable path from the site root (as atlas-index.json does).
         """
         files, paths = [], {}
+        anchor = "fig-" + "-".join(part for part in (kind, example_id) if part)
+        page = f"{page_dir}/{example_id or 'index'}.html"
         for path in written:
             relative = path.relative_to(self.docs_dir).as_posix()
-            self.figures.append(IndexEntry(kind, run, dataset, example_id, relative))
+            self.figures.append(IndexEntry(kind, run, dataset, example_id, relative, page, anchor))
             files.append({"format": path.suffix[1:].upper(), "href": relative_link(relative, page_dir)})
             paths[path.suffix[1:]] = relative
         image = paths.get("png") or next(iter(paths.values()))
+        png = next((path for path in written if path.suffix == ".png"), None)
         caption = " / ".join(part for part in (run, dataset, example_id, kind) if part)
-        return {"files": files, "id": "fig-" + "-".join(part for part in (kind, example_id) if part),
+        return {"files": files, "id": anchor,
+                "size": None if png is None else png_size(png),
                 "markdown": f"![{caption}]({image})",
                 "latex": f"\\includegraphics[width=\\linewidth]{{{paths.get('pdf') or image}}}"}
+
+
+def png_size(path: Path) -> tuple[int, int] | None:
+    """A PNG's width and height in pixels, from its header (so a page reserves an image's space before it loads)."""
+    with open(path, "rb") as handle:
+        header = handle.read(24)
+    if header[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    return struct.unpack(">II", header[16:24])
 
 
 def relative_link(target: str, page_dir: str) -> str:

@@ -44,6 +44,31 @@ def script_json(data: Any) -> Markup:
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
-def plot_item(item: dict[str, Any]) -> dict[str, str]:
-    """A Bokeh json_item as text that is safe inside a <script> element, with stable ids."""
-    return {"kind": "document", "target": item["target_id"], "json": script_json(stable_ids(item))}
+SELECT_HEIGHT = 56  # a Bokeh Select with its title, as drawn by the default theme
+
+
+def layout_height(model: dict[str, Any]) -> int:
+    """The height in pixels a Bokeh layout asks for, from its JSON (columns add, rows take the tallest)."""
+    name, attributes = model.get("name"), model.get("attributes", {})
+    if name == "Figure":
+        return int(attributes.get("height") or 600)
+    if name == "Select":
+        return SELECT_HEIGHT
+    if name == "Column":
+        return sum(layout_height(child) for child in attributes.get("children", []))
+    if name == "Row":
+        return max((layout_height(child) for child in attributes.get("children", [])), default=0)
+    if name == "GridPlot":  # children are [model, row, column]
+        rows: dict[int, int] = {}
+        for child, row, _column in attributes.get("children", []):
+            rows[row] = max(rows.get(row, 0), layout_height(child))
+        return sum(rows.values())
+    return 0
+
+
+def plot_item(item: dict[str, Any]) -> dict[str, Any]:
+    """A Bokeh json_item as text that is safe inside a <script> element, with stable ids, and the height the
+    page reserves for it (so that the page does not move under a permalink while plots are drawn)."""
+    root = next((r for r in item["doc"]["roots"] if r.get("id") == item["root_id"]), item["doc"]["roots"][0])
+    return {"kind": "document", "target": item["target_id"], "json": script_json(stable_ids(item)),
+            "height": layout_height(root)}

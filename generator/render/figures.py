@@ -10,21 +10,29 @@ import numpy as np
 
 from generator.store.atomic import atomic_write_bytes
 
-FORMATS = ("png", "svg")
-PAPER_FORMATS = ("png", "svg", "pdf")  # figures meant for citing: 300 dpi PNG, SVG and PDF
-DPI = 150  # on-page figures
-PAPER_DPI = 300  # figures meant for citing
+FORMATS = ("png", "svg", "pdf")  # every static figure can be cited: 300 dpi PNG, SVG and PDF
+PAPER_DPI = 300
+MAX_PIXELS = 40e6  # a 1,000-tile mosaic at 300 dpi would be 300 megapixels; its PNG drops dpi to fit
 STYLE = {
     "text.parse_math": False,  # model text may contain '$'; never interpret it as mathtext
     "svg.hashsalt": "attention-atlas",  # fixed ids inside SVG files
+    "svg.fonttype": "none",  # SVG text stays text (searchable, editable), not paths
+    "pdf.fonttype": 42,  # TrueType in PDFs: IEEE and ACM checks reject Type 3 fonts
+    "ps.fonttype": 42,
     "font.size": 8,
 }
 
 
+def png_dpi(fig) -> int:
+    """300 dpi, or less for a figure so large that 300 dpi would pass ``MAX_PIXELS``."""
+    width, height = fig.get_size_inches()
+    return int(min(PAPER_DPI, (MAX_PIXELS / (width * height)) ** 0.5))
+
+
 def _save(fig, stem: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
-    dpi = PAPER_DPI if tuple(formats) == PAPER_FORMATS else DPI
     import matplotlib.pyplot as plt
 
+    dpi = png_dpi(fig)
     written = []
     for fmt in formats:
         buffer = io.BytesIO()
@@ -128,7 +136,7 @@ def draw_note(fig, ax, title: str, text: str) -> None:
 
 
 def panel_grid(panels: Sequence, stem: Path, title: str, columns: int = 2) -> list[Path]:
-    """Several panels as one figure for a paper (300 dpi PNG, SVG, PDF), lettered A, B, C, ...
+    """Several panels as one figure for a paper, lettered A, B, C, ...
 
     Each panel is a function ``draw(fig, ax)`` (``draw_lines``, ``draw_matrix``, ``draw_note``
     with their arguments bound), so the panels are the same drawings as the single figures.
@@ -145,7 +153,7 @@ def panel_grid(panels: Sequence, stem: Path, title: str, columns: int = 2) -> li
             ax.text(-0.12, 1.06, "ABCDEFGHIJKLMNOP"[index], transform=ax.transAxes, fontsize=11, fontweight="bold")
         fig.suptitle(title)
         fig.tight_layout()
-        return _save(fig, stem, PAPER_FORMATS)
+        return _save(fig, stem)
 
 
 def _pyplot():
@@ -162,7 +170,7 @@ def bars_with_ci(categories: Sequence[str], means, lows, highs, stem: Path, titl
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(1.0 + 0.7 * len(categories), 2.8))
         draw_bars(fig, ax, categories, means, lows, highs, title, y_label)
-        return _save(fig, stem, PAPER_FORMATS)
+        return _save(fig, stem)
 
 
 def draw_bars(fig, ax, categories: Sequence[str], means, lows, highs, title: str, y_label: str) -> None:
@@ -182,7 +190,7 @@ def matrix_heatmap(values: np.ndarray, row_labels: Sequence[str], column_labels:
         n_rows, n_columns = values.shape
         fig, ax = plt.subplots(figsize=(1.6 + 0.5 * n_columns, 1.0 + 0.22 * n_rows))
         draw_matrix(fig, ax, values, row_labels, column_labels, title, value_label)
-        return _save(fig, stem, PAPER_FORMATS)
+        return _save(fig, stem)
 
 
 def draw_matrix(fig, ax, values: np.ndarray, row_labels: Sequence[str], column_labels: Sequence[str], title: str,
@@ -208,4 +216,4 @@ def scatter_grid(panels: list[dict], stem: Path, x_label: str, y_label: str) -> 
             ax.set_title(f"layer {panel['layer']}: r = {r} (n = {panel['n']})")
             ax.set_xlabel(x_label)
         axes[0][0].set_ylabel(y_label)
-        return _save(fig, stem, PAPER_FORMATS)
+        return _save(fig, stem)

@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from generator.render.embed import script_json, stable_ids
+from generator.render.embed import SELECT_HEIGHT, script_json, stable_ids
 from generator.render.plots import PALETTE, display_token
 from generator.store.atomic import atomic_write_text
 
@@ -256,5 +256,8 @@ def _shorten(text: str, limit: int = 90) -> str:
 
 
 def data_item(kind: str, target: str, data: dict[str, Any]) -> dict[str, Any]:
-    """What a page template embeds for a plot given as data for the shared specification ``kind``."""
-    return {"kind": kind, "target": target, "json": script_json(data)}
+    """What a page template embeds for a plot given as data for the shared specification ``kind``, with the
+    height the page reserves for it (the figure's size, plus its selectors)."""
+    selects = {"token-map": 1, "pooled-map": 1, "layer-head-grid": 1}.get(kind, 0)
+    height = int(data.get("height") or data.get("size") or 0) + SELECT_HEIGHT * selects
+    return {"kind": kind, "target": target, "json": script_json(data), "height": height}

@@ -58,6 +58,12 @@ def test_four_panels_each_with_a_reading_and_one_cited_figure(mechanism_site):
     assert json.dumps(plot, separators=(",", ":")).count('"name":"Figure"') == 4
 
 
+def test_every_dataset_figure_is_print_ready(mechanism_site):
+    from tests.render.test_site import assert_figures_print_ready
+
+    assert assert_figures_print_ready(mechanism_site) >= 8
+
+
 def test_panels_of_analyses_that_did_not_run_are_named_and_one_panel_makes_no_summary(tmp_path):
     site = decimals_site(tmp_path / "two", {name: ANALYSES[name] for name in ("formats", "transplant")})
     page = (site / "runs/mechanism/decimals/index.html").read_text()
@@ -137,3 +143,36 @@ def test_a_project_whose_mkdocs_yml_predates_a_plot_kind_still_draws_it(mechanis
                                                                                               timeout=15000)
         browser.close()
     assert not external and not errors
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists() and not shutil.which("chromium"),
+                    reason="Debian chromium not installed")
+@pytest.mark.parametrize("width", [700, 1400])
+def test_every_figure_permalink_lands_on_its_figure(mechanism_site, width):
+    """Opened at ``page#fig-...``, the figure is in view once every plot above it has drawn (they grow as they draw)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.render.test_offline_browser import ARGS, CHROMIUM
+
+    page_file = mechanism_site / "runs/mechanism/decimals/index.html"
+    anchors = re.findall(r'<div class="atlas-figure" id="(fig-[^"]+)"', page_file.read_text())
+    assert len(anchors) >= 6
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        for anchor in anchors:
+            page = context.new_page()
+            page.goto(f"{page_file.as_uri()}#{anchor}")
+            page.wait_for_function("document.querySelectorAll('.atlas-plot[style*=\"min-height\"]').length === 0"
+                                   " && document.querySelector('.atlas-plot').childElementCount > 0", timeout=20000)
+            page.wait_for_timeout(300)
+            box = page.evaluate(f"""() => {{
+                const figure = document.getElementById({anchor!r});
+                const drawn = figure.querySelector('.atlas-plot, img').getBoundingClientRect();  // canvases are in shadow roots
+                return {{top: figure.getBoundingClientRect().top, drawnTop: drawn.top, drawnHeight: drawn.height}};
+            }}""")
+            assert 0 <= box["top"] and box["drawnHeight"] > 50, (anchor, box)  # at the top, or the page ends
+            assert box["drawnTop"] + min(box["drawnHeight"], 400) <= 900, (anchor, box)
+            page.close()
+        browser.close()

@@ -24,9 +24,32 @@ def test_index_lists_every_page_and_figure(tiny_site):
     assert sorted(e["example_id"] for e in kinds["example"]) == ["a-0", "a-1", "b-0"]
     assert sorted(e["dataset"] for e in kinds["dataset"]) == ["alpha", "beta"]
     assert len(kinds["run"]) == 1 and len(kinds["index"]) == 1
-    assert {e["path"].rsplit(".", 1)[1] for e in kinds["entropy-by-layer"]} == {"png", "svg"}
+    assert {e["path"].rsplit(".", 1)[1] for e in kinds["entropy-by-layer"]} == {"png", "svg", "pdf"}
+    for figure in kinds["entropy-by-layer"]:  # each figure names its page and its anchor there
+        assert figure["page"] == "runs/tiny/alpha/index.html" or figure["page"] == "runs/tiny/beta/index.html"
+        assert f'id="{figure["anchor"]}"' in (tiny_site / figure["page"]).read_text()
     generated = {p.relative_to(tiny_site).as_posix() for p in (tiny_site / "runs").rglob("*.html")}
     assert generated <= {e["path"] for e in entries}
+
+
+def assert_figures_print_ready(site) -> int:
+    """What IEEE and ACM checks ask of a figure: 300 dpi, no Type 3 fonts in the PDF; SVG text stays text."""
+    from PIL import Image
+
+    figures = [e for e in json.loads((site / "atlas-index.json").read_text())["entries"] if e.get("anchor")]
+    stems = {e["path"].rsplit(".", 1)[0] for e in figures}
+    for stem in stems:
+        with Image.open(site / f"{stem}.png") as image:
+            assert [round(d) for d in image.info["dpi"]] == [300, 300], stem
+        pdf = (site / f"{stem}.pdf").read_bytes()
+        assert b"/FontFile2" in pdf and b"/Type3" not in pdf, stem  # TrueType (Type 42) embedded
+        svg = (site / f"{stem}.svg").read_text()
+        assert "<text" in svg, stem
+    return len(stems)
+
+
+def test_every_figure_is_300_dpi_png_type_42_pdf_and_svg_with_text(tiny_site):
+    assert assert_figures_print_ready(tiny_site) == 2
 
 
 def test_no_page_references_the_network(tiny_site):

@@ -195,17 +195,36 @@
 
   function embedData(el) {
     var kind = el.getAttribute("data-atlas-spec");
-    withSpec(kind, function () { embedDataNow(el); });
+    return new Promise(function (resolve) { withSpec(kind, function () { resolve(embedDataNow(el)); }); });
   }
 
   function embedDataNow(el) {
     var target = el.getAttribute("data-atlas-data"), kind = el.getAttribute("data-atlas-spec");
-    if (document.getElementById(target).childElementCount > 0) return;
+    if (document.getElementById(target).childElementCount > 0) return null;
     var data = JSON.parse(el.textContent);
     var spec = JSON.parse(JSON.stringify(window.atlasSpecs[kind]));
-    Bokeh.embed.embed_item(spec, target).then(function (views) {
+    return Bokeh.embed.embed_item(spec, target).then(function (views) {
       FILLERS[kind](Array.from(views.roots)[0].model.document, target, data);
+      return drawn(target);
     });
+  }
+
+  // A drawn plot gives back the height the page reserved for it (its own layout now holds the space).
+  function drawn(target) {
+    var el = document.getElementById(target);
+    return new Promise(function (resolve) {
+      requestAnimationFrame(function () { el.style.minHeight = ""; resolve(); });
+    });
+  }
+
+  // Once every plot is drawn, a permalink's figure is brought back into view, unless the reader moved.
+  var readerMoved = false;
+  ["wheel", "keydown", "touchstart", "mousedown"].forEach(function (type) {
+    window.addEventListener(type, function () { readerMoved = true; }, {passive: true, once: true});
+  });
+  function landOnPermalink() {
+    var id = decodeURIComponent(location.hash.slice(1)), el = id && document.getElementById(id);
+    if (el && !readerMoved) el.scrollIntoView();
   }
 
   // The example table: a filter over every cell's text, and sorting by any column (numbers as numbers).
@@ -252,12 +271,16 @@
 
   function embedAll() {
     document.querySelectorAll("table.atlas-examples").forEach(tableTools);
+    var drawing = [];
     document.querySelectorAll("script[data-atlas-plot]").forEach(function (el) {
       var target = el.getAttribute("data-atlas-plot");
       if (document.getElementById(target).childElementCount > 0) return;
-      Bokeh.embed.embed_item(JSON.parse(el.textContent), target);
+      drawing.push(Bokeh.embed.embed_item(JSON.parse(el.textContent), target).then(function () {
+        return drawn(target);
+      }));
     });
-    document.querySelectorAll("script[data-atlas-data]").forEach(embedData);
+    document.querySelectorAll("script[data-atlas-data]").forEach(function (el) { drawing.push(embedData(el)); });
+    Promise.all(drawing).then(landOnPermalink, landOnPermalink);
   }
 
   if (document.readyState === "loading") {
