@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from generator.render.embed import SELECT_HEIGHT, script_json, stable_ids
-from generator.render.plots import PALETTE, display_token
+from generator.render.plots import PALETTE, display_token, page_select
 from generator.store.atomic import atomic_write_text
 
 QUANTUM = 65535  # weights are stored as round(w * QUANTUM) in uint16
@@ -41,7 +41,7 @@ def token_map_spec() -> dict[str, Any]:
     """The token map's document with empty data; models that a page fills in are named ``atlas-*``."""
     from bokeh.embed import json_item
     from bokeh.layouts import column, row
-    from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper, Range1d, Select
+    from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper, Range1d
     from bokeh.plotting import figure
 
     drawn = ColumnDataSource({"key": [], "query": [], "weight": [], "key_token": [], "query_token": []},
@@ -60,8 +60,8 @@ def token_map_spec() -> dict[str, Any]:
     fig.xaxis.major_label_orientation = 1.2
     fig.grid.visible = False
     fig.add_layout(ColorBar(color_mapper=mapper, width=10), "right")
-    layer = Select(title="Layer", value="0", options=["0"], name="atlas-layer")
-    head = Select(title="Head", value="0", options=["0"], name="atlas-head")
+    layer = page_select(title="Layer", value="0", options=["0"], name="atlas-layer")
+    head = page_select(title="Head", value="0", options=["0"], name="atlas-head")
     return stable_ids(json_item(column(row(layer, head), fig, sizing_mode="stretch_width"), "atlas-token-map"))
 
 
@@ -69,7 +69,7 @@ def layer_head_grid_spec() -> dict[str, Any]:
     """A layers x heads grid with a selector over parts (segments, steps); filled in by the page's data."""
     from bokeh.embed import json_item
     from bokeh.layouts import column
-    from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper, Range1d, Select
+    from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper, Range1d
     from bokeh.plotting import figure
 
     drawn = ColumnDataSource({"layer": [], "head": [], "value": []}, name="atlas-grid-drawn")
@@ -84,7 +84,7 @@ def layer_head_grid_spec() -> dict[str, Any]:
     axes_filled_by_page(fig, "atlas-grid")
     fig.grid.visible = False
     fig.add_layout(ColorBar(color_mapper=mapper, width=10), "right")
-    part = Select(title="Part", value="", options=[], name="atlas-grid-part")
+    part = page_select(title="Part", value="", options=[], name="atlas-grid-part")
     return stable_ids(json_item(column(part, fig), "atlas-layer-head-grid"))
 
 
@@ -92,7 +92,7 @@ def pooled_map_spec() -> dict[str, Any]:
     """Long sequences' maps pooled into blocks: a head selector and a block statistic (mean or max)."""
     from bokeh.embed import json_item
     from bokeh.layouts import column, row
-    from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper, Range1d, Select
+    from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper, Range1d
     from bokeh.plotting import figure
 
     drawn = ColumnDataSource({"key": [], "query": [], "weight": [], "key_tokens": [], "query_tokens": []},
@@ -107,8 +107,8 @@ def pooled_map_spec() -> dict[str, Any]:
     fig.add_tools(HoverTool(tooltips=[("query", "@query_tokens"), ("key", "@key_tokens"), ("weight", "@weight{0.0000}")]))
     fig.grid.visible = False
     fig.add_layout(ColorBar(color_mapper=mapper, width=10), "right")
-    head = Select(title="Layer and head", value="", options=[], name="atlas-pooled-head")
-    statistic = Select(title="Block statistic", value="mean", options=["mean", "max"], name="atlas-pooled-stat")
+    head = page_select(title="Layer and head", value="", options=[], name="atlas-pooled-head")
+    statistic = page_select(title="Block statistic", value="mean", options=["mean", "max"], name="atlas-pooled-stat")
     return stable_ids(json_item(column(row(head, statistic), fig, sizing_mode="stretch_width"), "atlas-pooled-map"))
 
 

@@ -16,6 +16,20 @@ from generator.results.statistics import MeanWithCI
 PALETTE = "Viridis256"
 
 
+# Bokeh's widgets draw in their own shadow root with a white background of their own; these variables make a
+# selector take the page's colours instead, so it follows the light and dark scheme (white on white otherwise).
+SELECT_CSS = (":host { --background-color: var(--md-default-bg-color, #fff); --color: var(--md-default-fg-color, #18191d);"
+              " --border-color: var(--md-default-fg-color--lighter, #bbbbbd); color: var(--md-default-fg-color, inherit); }"
+              " .bk-input { color: var(--md-default-fg-color, #18191d); background-color: var(--md-default-bg-color, #fff); }")
+
+
+def page_select(**properties):
+    """A Bokeh ``Select`` drawn in the page's colour scheme."""
+    from bokeh.models import InlineStyleSheet, Select
+
+    return Select(stylesheets=[InlineStyleSheet(css=SELECT_CSS)], **properties)
+
+
 def display_token(token: str) -> str:
     """Make whitespace visible so a token strip or axis label never shows an empty cell."""
     return token.replace(" ", "\u2423").replace("\n", "\u21b5").replace("\t", "\u21e5") or "\u2205"
@@ -70,7 +84,7 @@ def bars_with_ci(series: dict[str, dict[str, MeanWithCI]], target: str, title: s
     """
     from bokeh.embed import json_item
     from bokeh.layouts import column
-    from bokeh.models import ColumnDataSource, CustomJS, Select
+    from bokeh.models import ColumnDataSource, CustomJS
 
     names = list(series)
     categories = list(next(iter(series.values())))
@@ -87,7 +101,7 @@ def bars_with_ci(series: dict[str, dict[str, MeanWithCI]], target: str, title: s
     fig = bars_figure(drawn, categories, f"{title}: {names[0]}", y_label)
     if len(names) == 1:
         return json_item(fig, target)
-    select = Select(title="Method", value=names[0], options=names, name="atlas-series")
+    select = page_select(title="Method", value=names[0], options=names, name="atlas-series")
     select.js_on_change("value", CustomJS(args=dict(drawn=drawn, store=store, select=select, fig=fig, title=title), code="""
         drawn.data = Object.assign({}, store[select.value]);
         fig.title.text = title + ': ' + select.value;
@@ -154,7 +168,7 @@ def scatter_by_layer(points: list[dict], target: str, x_label: str, y_label: str
     """
     from bokeh.embed import json_item
     from bokeh.layouts import column
-    from bokeh.models import ColumnDataSource, CustomJS, HoverTool, Select
+    from bokeh.models import ColumnDataSource, CustomJS, HoverTool
     from bokeh.plotting import figure
 
     def titled(p):
@@ -178,7 +192,7 @@ def scatter_by_layer(points: list[dict], target: str, x_label: str, y_label: str
     fig.scatter("x", "y", source=dots, size=7, alpha=0.7)
     fig.line("x", "y", source=fit, color="#d62728", line_width=2)
     fig.add_tools(HoverTool(tooltips=[("part", "@label"), ("x", "@x{0.000}"), ("y", "@y{0.000}")]))
-    select = Select(title="Layer", value=first, options=list(store), name="atlas-scatter-layer")
+    select = page_select(title="Layer", value=first, options=list(store), name="atlas-scatter-layer")
     select.js_on_change("value", CustomJS(args=dict(dots=dots, fit=fit, store=store, lines=lines, titles=titles,
                                                     select=select, fig=fig), code="""
         dots.data = Object.assign({}, store[select.value]);

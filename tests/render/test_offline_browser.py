@@ -192,12 +192,61 @@ def test_the_example_table_filters_and_sorts(browser, tiny_site):
     assert external == [] and errors == []
 
 
+SCHEME_COLOURS = """() => {
+  const rgb = (value) => {  // any CSS colour as [r, g, b], 0-255
+    const probe = document.createElement("span");
+    probe.style.color = value;
+    document.body.appendChild(probe);
+    const parts = getComputedStyle(probe).color.match(/[\\d.]+/g).map(Number);
+    probe.remove();
+    return parts.slice(0, 3);
+  };
+  const select = [...document.querySelectorAll(".atlas-plot")].map(p => p.shadowRoot || p)
+    .flatMap(function find(root) {
+      const hits = [...root.querySelectorAll("select")];
+      return hits.concat([...root.querySelectorAll("*")].filter(e => e.shadowRoot).flatMap(e => find(e.shadowRoot)));
+    })[0];
+  const style = getComputedStyle(select);
+  const figures = Bokeh.documents.flatMap(d => [...d.all_models].filter(m => m.properties.background_fill_color
+                                                                          && m.properties.title && m.title && m.title.text_color));
+  return {select: [rgb(style.color), rgb(style.backgroundColor)],
+          plots: figures.map(f => [rgb(f.title.text_color), rgb([...f.below, ...f.left].find(a => a.properties.major_label_text_color).major_label_text_color),
+                                   rgb(f.background_fill_color), rgb(f.border_fill_color)])};
+}"""
+
+
+def contrast(first, second) -> float:
+    """WCAG contrast ratio of two sRGB colours."""
+    def luminance(colour):
+        linear = [c / 255 / 12.92 if c / 255 <= 0.03928 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in colour]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    high, low = sorted((luminance(first), luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def assert_readable(colours, dark: bool):
+    text, background = colours["select"]
+    assert contrast(text, background) >= 4.5, colours["select"]
+    assert (sum(background) < 3 * 128) == dark, colours["select"]
+    assert colours["plots"]
+    for title, label, plot_background, border in colours["plots"]:
+        assert contrast(title, plot_background) >= 4.5 and contrast(label, border) >= 4.5, (title, label, plot_background)
+        assert (sum(plot_background) < 3 * 128) == dark
+
+
 def test_the_dark_scheme_renders(browser, tiny_site):
+    """Selects and plots are readable in both schemes, and follow the toggle live (computed colours)."""
     page, external, errors = open_offline(browser, (tiny_site / "runs/tiny/alpha/examples/a-0.html").as_uri())
+    assert canvas_image(page)
+    page.wait_for_timeout(300)
+    assert_readable(page.evaluate(SCHEME_COLOURS), dark=False)
     page.locator("label[for='__palette_1']").first.click()
     page.wait_for_timeout(300)
     assert page.evaluate("document.body.getAttribute('data-md-color-scheme')") == "slate"
-    assert canvas_image(page)
+    assert_readable(page.evaluate(SCHEME_COLOURS), dark=True)
+    page.locator("label[for='__palette_0']").first.click()  # and back
+    page.wait_for_timeout(300)
+    assert_readable(page.evaluate(SCHEME_COLOURS), dark=False)
     assert external == [] and errors == []
 
 

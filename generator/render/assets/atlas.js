@@ -209,13 +209,53 @@
     });
   }
 
-  // A drawn plot gives back the height the page reserved for it (its own layout now holds the space).
+  // A drawn plot gives back the height the page reserved for it (its own layout now holds the space),
+  // and takes the page's colour scheme.
   function drawn(target) {
     var el = document.getElementById(target);
+    applyScheme();
     return new Promise(function (resolve) {
       requestAnimationFrame(function () { el.style.minHeight = ""; resolve(); });
     });
   }
+
+  // Plots follow the page's light or dark scheme live: canvases cannot read CSS, so every plot's colours
+  // are set from the theme's own variables, and restored from the values Bokeh drew them with.
+  var SCHEMED = {  // a property and the page colour it takes in the dark scheme
+    background_fill_color: "bg", border_fill_color: "bg", outline_line_color: "lightest", text_color: "fg",
+    axis_label_text_color: "fg", major_label_text_color: "fg", axis_line_color: "light",
+    major_tick_line_color: "light", minor_tick_line_color: "light", grid_line_color: "lightest",
+    label_text_color: "fg", title_text_color: "fg", border_line_color: "lightest", line_color: "fg"
+  };
+  var LINES = {Whisker: true, TeeHead: true, Span: true};  // marks drawn in the text colour
+  function pageColour(variable) {  // a theme variable as rgb(), which Bokeh reads
+    var probe = document.createElement("span");
+    probe.style.color = "var(--md-default-" + variable + ")";
+    document.body.appendChild(probe);
+    var colour = getComputedStyle(probe).color;
+    probe.remove();
+    return colour;
+  }
+  function applyScheme() {
+    if (!window.Bokeh || !Bokeh.documents) return;
+    var dark = document.body.getAttribute("data-md-color-scheme") === "slate";
+    var colours = dark ? {bg: pageColour("bg-color"), fg: pageColour("fg-color"), light: pageColour("fg-color--light"),
+                          lightest: pageColour("fg-color--lighter")} : null;
+    Bokeh.documents.forEach(function (doc) {
+      doc.all_models.forEach(function (model) {
+        var light = (model.atlasLight = model.atlasLight || {}), changes = {};
+        Object.keys(SCHEMED).forEach(function (name) {
+          if (!model.properties[name]) return;
+          if (name === "line_color" && !LINES[model.constructor.__name__]) return;  // a glyph's colour is data
+          if (!(name in light)) light[name] = model[name];
+          if (light[name] === null) return;  // not drawn (e.g. a hidden outline): stays so
+          changes[name] = dark ? colours[SCHEMED[name]] : light[name];
+        });
+        if (Object.keys(changes).length) model.setv(changes);
+      });
+    });
+  }
+  new MutationObserver(applyScheme).observe(document.body, {attributes: true, attributeFilter: ["data-md-color-scheme"]});
 
   // Once every plot is drawn, a permalink's figure is brought back into view, unless the reader moved.
   var readerMoved = false;
