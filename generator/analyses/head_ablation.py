@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Callable, Literal, Mapping, Sequence
 
 import numpy as np
 
@@ -24,9 +24,14 @@ from generator.results.behaviour import Behaviour, check_behaviour_field
 from generator.analyses.scoring import answer_measure, forced_answer, greedy_ids, target_answer, teacher_forced_answer
 from generator.capture.generation import token_pieces
 from generator.capture.interventions import Site, heads_replaced, recording
-from generator.results.head_ablation import HEAD_ABLATION, HeadAblationExample, HeadAblationSummary, TopHead
+from generator.intervals import holm, t_interval, t_test_p
+from generator.results.head_ablation import (HEAD_ABLATION, HeadAblationExample, HeadAblationSummary, SpecificHead,
+                                             TopHead)
 from generator.store.plain_data import OptionError
 from generator.store.records import Trajectory
+
+
+Forced = tuple[list[int], int]  # token ids with an answer forced in, and where the answer starts
 
 
 @dataclass(frozen=True)
@@ -83,21 +88,25 @@ def mean_head_outputs(model, trajectories: Sequence[Trajectory]) -> dict[tuple[i
     return {key: value / max(count, 1) for key, value in sums.items()}
 
 
-def scored_sequence(context: ExampleContext, options: HeadAblationOptions) -> tuple[list[int], int] | None:
-    """The ids to run with the scored answer teacher forced, and where it starts (None: nothing to score)."""
+def answer_placer(context: ExampleContext, options: HeadAblationOptions) -> Callable[[str | None], Forced | None]:
+    """Forces a given answer where the item's answer goes: in its own run, or after the model's greedy reply in
+    ``template``; returns the ids and where the answer starts (None: nowhere to put it)."""
     trajectory, tokenizer, spec = context.trajectory, context.tokenizer, context.segmentation
-    answer = target_answer(trajectory, options.behaviour)
-    if answer is None:
-        return None
     if options.template is None:
-        # the expected answer as the model wrote it when it was right (see teacher_forced_answer); a field as given
-        own = Behaviour.parse(options.behaviour).field is None
-        return teacher_forced_answer(trajectory, tokenizer, spec, None if own else answer)
+        # None: the expected answer as the model wrote it when it was right (see teacher_forced_answer)
+        return lambda answer: teacher_forced_answer(trajectory, tokenizer, spec, answer)
     prompt = item_prompt_ids(tokenizer, trajectory, options.template)
     reply = greedy_ids(context.model, prompt, options.max_new_tokens, tokenizer.eos_token_id)
     _, offsets, text = token_pieces(tokenizer, prompt + reply)
     generated_from = offsets[len(prompt) - 1][1] if prompt else 0
-    return forced_answer(prompt + reply, offsets, text, generated_from, len(prompt), answer, tokenizer, spec)
+    return lambda answer: forced_answer(prompt + reply, offsets, text, generated_from, len(prompt),
+                                        trajectory.expected_answer if answer is None else answer, tokenizer, spec)
+
+
+def expected_differs(context: ExampleContext, behaviour_answer: str) -> bool:
+    """Whether the item's expected answer is another answer than the behaviour's (only then is specificity measured)."""
+    expected = context.trajectory.expected_answer
+    return expected is not None and not context.answers.matches(expected, behaviour_answer)
 
 
 class HeadAblationAnalysis(Analysis):
@@ -109,15 +118,29 @@ class HeadAblationAnalysis(Analysis):
 
     def analyze_example(self, context: ExampleContext, options: HeadAblationOptions) -> HeadAblationExample:
         layers, heads = shape_of(context.model)
-        forced = scored_sequence(context, options)
+        answer = target_answer(context.trajectory, options.behaviour)
+        field = Behaviour.parse(options.behaviour).field
+        place = answer_placer(context, options) if answer is not None else None
+        forced = place(None if field is None else answer) if place is not None else None
         if forced is None:
             return HeadAblationExample(np.full((layers, heads), np.nan, dtype=np.float32),
                                        np.zeros((layers, heads), dtype=np.uint8), np.array([np.nan, 0.0]))
+        delta, correct, baseline = self.ablated(context, options, forced)
+        expected_delta = None
+        if field is not None:  # specificity: the same heads' effect on the expected answer, in the same place
+            other = place(None) if expected_differs(context, answer) else None
+            expected_delta = (np.full((layers, heads), np.nan, dtype=np.float32) if other is None
+                              else self.ablated(context, options, other)[0])
+        return HeadAblationExample(delta, correct, baseline, expected_delta)
+
+    @staticmethod
+    def ablated(context: ExampleContext, options: HeadAblationOptions,
+                forced: Forced) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each head ablated alone on one forced answer: the change of its log-probability, still first, baseline."""
         ids, start = forced
         logprob, correct, (base, base_correct) = ablate_each_head(context.model, ids, start, options.batch_size,
                                                                   context.dataset_state)
-        return HeadAblationExample((logprob - base).astype(np.float32), correct.astype(np.uint8),
-                                   np.array([base, float(base_correct)]))
+        return (logprob - base).astype(np.float32), correct.astype(np.uint8), np.array([base, float(base_correct)])
 
     def summarize_dataset(self, trajectories: Sequence[Trajectory], digests: list[HeadAblationExample],
                           options: HeadAblationOptions, others: Mapping[type, list[Any]]) -> HeadAblationSummary:
@@ -126,11 +149,53 @@ class HeadAblationAnalysis(Analysis):
             return HeadAblationSummary(options.method, 0, None, None, None, (), options.behaviour, options.template)
         delta = np.mean([d.delta_logprob for d in scored], axis=0)
         rate = np.mean([d.still_correct for d in scored], axis=0)
-        order = np.argsort(delta, axis=None)[:10]
-        top = tuple(TopHead(int(i // delta.shape[1]), int(i % delta.shape[1]), float(delta.flat[i]),
-                            float(rate.flat[i])) for i in order)
+        informative = [d for d in scored if d.delta_logprob_expected is not None
+                       and not np.isnan(d.delta_logprob_expected).all()]
+        specific, expected_mean = specific_heads(informative) if informative else ((), None)
         return HeadAblationSummary(options.method, len(scored), float(np.mean([d.baseline[1] for d in scored])),
-                                   _grid(delta), _grid(rate), top, options.behaviour, options.template)
+                                   _grid(delta), _grid(rate), top_heads(scored, delta, rate), options.behaviour,
+                                   options.template,
+                                   expected_mean, len(informative), specific)
+
+
+def top_heads(scored: list[HeadAblationExample], delta: np.ndarray, rate: np.ndarray) -> tuple[TopHead, ...]:
+    """The heads whose ablation lowers the answer most (up to 10), each tested (t-test, Holm over every head)."""
+    adjusted = np.array(holm([t_test_p(values) for values in per_head([d.delta_logprob for d in scored])]),
+                        dtype=np.float64)
+    return tuple(TopHead(int(i // delta.shape[1]), int(i % delta.shape[1]), float(delta.flat[i]),
+                         float(rate.flat[i]), *interval_of([d.delta_logprob.flat[i] for d in scored]),
+                         none_if_nan(adjusted[i])) for i in np.argsort(delta, axis=None)[:10])
+
+
+def per_head(grids: list[np.ndarray]) -> list[np.ndarray]:
+    """Each head's values over the examples, heads in row order."""
+    stacked = np.stack(grids).reshape(len(grids), -1).astype(np.float64)
+    return [stacked[:, i] for i in range(stacked.shape[1])]
+
+
+def interval_of(values) -> tuple[float | None, float | None]:
+    return t_interval(values) or (None, None)
+
+
+def none_if_nan(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)
+
+
+def specific_heads(informative: list[HeadAblationExample]) -> tuple[tuple[SpecificHead, ...], Any]:
+    """The heads whose ablation lowers the behaviour's answer most relative to the expected one (up to 10), with
+    the mean change of the expected answer per head; tested per head (t-test), Holm-adjusted over all heads."""
+    behaviour = np.stack([d.delta_logprob for d in informative]).astype(np.float64)  # [item, L, H]
+    expected = np.stack([d.delta_logprob_expected for d in informative]).astype(np.float64)
+    difference = behaviour - expected
+    mean = difference.mean(axis=0)
+    adjusted = np.array(holm([t_test_p(values) for values in per_head(list(difference))]), dtype=np.float64)
+    heads = []
+    for i in np.argsort(mean, axis=None)[:10]:
+        layer, head = divmod(int(i), mean.shape[1])
+        heads.append(SpecificHead(layer, head, float(behaviour[:, layer, head].mean()),
+                                  float(expected[:, layer, head].mean()), float(mean.flat[i]),
+                                  *interval_of(difference[:, layer, head]), none_if_nan(adjusted[i])))
+    return tuple(heads), _grid(expected.mean(axis=0))
 
 
 def _grid(values: np.ndarray) -> tuple[tuple[float, ...], ...]:

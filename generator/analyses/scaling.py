@@ -16,11 +16,13 @@ import numpy as np
 
 from generator.analyses.base import Analysis, AnalysisError, ExampleContext, check_layers
 from generator.analyses.prompting import item_prompt_ids
-from generator.results.behaviour import check_behaviour_field
+from generator.results.behaviour import Behaviour, check_behaviour_field
 from generator.analyses.scoring import greedy_ids, target_answer
 from generator.capture.interventions import Site, edited
 from generator.capture.segmentation import parse_answer
-from generator.results.scaling import SCALING, ScalingExample, ScalingSummary
+from generator.answers import AnswerCheck
+from generator.intervals import holm, mcnemar_p
+from generator.results.scaling import OUTCOMES, SCALING, ScalingExample, ScalingSummary
 from generator.store.plain_data import OptionError
 from generator.store.records import Trajectory
 
@@ -53,10 +55,47 @@ class ScalingOptions:
         return named + [(f"L{layer} head {head}", Site(layer, "head", head)) for layer, head in self.heads]
 
 
+def answer_outcome(answers: AnswerCheck, answer: str | None, target: str, expected: str | None) -> int:
+    """0: the behaviour's answer; 1: the expected one (when the behaviour is another); 2: another valid answer;
+    3: no valid answer (none, or one the run's answer check cannot read, e.g. ``A:`` for a number)."""
+    if answers.matches(answer, target):
+        return 0
+    if answer is None or answers.normalized(answer) is None:
+        return 3
+    if expected is not None and not answers.matches(expected, target) and answers.matches(answer, expected):
+        return 1
+    return 2
+
+
 def scaled(factor: float):
     def edit(activation):
         return activation * factor
     return edit
+
+
+def outcome_counts(scored: list[ScalingExample]) -> tuple[Any, Any, int | None]:
+    """``[C][F][4]`` and baseline ``[4]`` outcome counts over the informative items, and how many there are
+    (all None for results made before outcomes were kept)."""
+    if not all(d.outcome is not None and d.informative is not None for d in scored):
+        return None, None, None
+    kept = [d for d in scored if d.informative[0]]
+    if not kept:
+        return None, None, 0
+    outcomes = np.stack([d.outcome for d in kept]).astype(np.int64)  # [item, C, F]
+    counts = tuple(tuple(tuple(int(n) for n in np.bincount(outcomes[:, c, f], minlength=len(OUTCOMES)))
+                         for f in range(outcomes.shape[2])) for c in range(outcomes.shape[1]))
+    baseline = tuple(int(n) for n in np.bincount([int(d.baseline_outcome[0]) for d in kept], minlength=len(OUTCOMES)))
+    return counts, baseline, len(kept)
+
+
+def paired_tests(scored: list[ScalingExample]) -> tuple[tuple[float, ...], ...]:
+    """Per cell, did scaling change the behaviour item by item (exact McNemar), Holm-adjusted over all cells."""
+    shown = np.stack([d.behaviour for d in scored]).astype(bool)  # [item, C, F]
+    before = np.array([bool(d.baseline[0]) for d in scored])[:, None, None]
+    stopped, started = (before & ~shown).sum(axis=0), (~before & shown).sum(axis=0)
+    raw = [mcnemar_p(int(a), int(b)) for a, b in zip(stopped.ravel(), started.ravel())]
+    adjusted = np.array(holm(raw), dtype=np.float64).reshape(shown.shape[1:])
+    return tuple(tuple(float(v) for v in row) for row in adjusted)
 
 
 class ScalingAnalysis(Analysis):
@@ -75,21 +114,28 @@ class ScalingAnalysis(Analysis):
     def analyze_example(self, context: ExampleContext, options: ScalingOptions) -> ScalingExample:
         sites = options.sites()
         target = target_answer(context.trajectory, options.behaviour)
+        shape = (len(sites), len(options.factors))
         if target is None:
-            return ScalingExample(np.full((len(sites), len(options.factors)), np.nan, np.float32),
-                                  np.array([np.nan], np.float32))
+            return ScalingExample(np.full(shape, np.nan, np.float32), np.array([np.nan], np.float32),
+                                  np.full(shape, -1, np.int8), np.array([-1], np.int8), np.array([0], np.int8))
         tokenizer, model, trajectory = context.tokenizer, context.model, context.trajectory
         prompt_ids = item_prompt_ids(tokenizer, trajectory, options.template)
 
-        def shows(edits) -> float:
+        def outcome(edits) -> int:
             with edited(model, edits):
                 text = tokenizer.decode(greedy_ids(model, prompt_ids, options.max_new_tokens, tokenizer.eos_token_id),
                                         skip_special_tokens=True)
-            return float(bool(context.answers.matches(parse_answer(text, context.segmentation), target)))
+            return answer_outcome(context.answers, parse_answer(text, context.segmentation), target,
+                                  trajectory.expected_answer)
 
-        grid = np.array([[shows([(site, scaled(factor))]) for factor in options.factors] for _, site in sites],
-                        dtype=np.float32)
-        return ScalingExample(grid, np.array([shows([])], np.float32))
+        grid = np.array([[outcome([(site, scaled(factor))]) for factor in options.factors] for _, site in sites],
+                        dtype=np.int8)
+        baseline = np.array([outcome([])], np.int8)
+        expected = trajectory.expected_answer
+        own = Behaviour.parse(options.behaviour).field is None
+        informative = own or (expected is not None and not context.answers.matches(expected, target))
+        return ScalingExample((grid == 0).astype(np.float32), (baseline == 0).astype(np.float32), grid, baseline,
+                              np.array([int(informative)], np.int8))
 
     def summarize_dataset(self, trajectories: Sequence[Trajectory], digests: list[ScalingExample],
                           options: ScalingOptions, others: Mapping[type, list[Any]]) -> ScalingSummary:
@@ -99,6 +145,8 @@ class ScalingAnalysis(Analysis):
             return ScalingSummary(options.behaviour, names, options.factors, 0, None, None, None)
         rate = np.mean([d.behaviour for d in scored], axis=0)
         baseline = float(np.mean([d.baseline[0] for d in scored]))
+        counts, baseline_counts, informative = outcome_counts(scored)
         return ScalingSummary(options.behaviour, names, tuple(options.factors), len(scored), baseline,
                               tuple(tuple(float(v) for v in row) for row in rate),
-                              float(np.abs(rate - baseline).max()))
+                              float(np.abs(rate - baseline).max()), counts, informative, baseline_counts,
+                              paired_tests(scored))

@@ -9,32 +9,25 @@ import numpy as np
 from generator.results.ablation import AblationExample, AttentionImportance, CorrelationPoints, LayerCorrelation
 from generator.results.attention import AttentionDigest
 from generator.results.latent_ablation import LatentAblationExample, LatentAblationSummary, LatentCondition, ThoughtEffect
+from generator.intervals import t_interval, wilson
 from generator.results.statistics import Correlation, MeanWithCI, RateWithCI
 
 
 def mean_with_ci(values: Sequence[float], confidence: float = 0.95) -> MeanWithCI:
     """Mean and a t-distribution confidence interval (None where n < 2)."""
-    from scipy import stats  # heavy: imported where used
-
     data = np.asarray([float(v) for v in values], dtype=np.float64)
-    n = len(data)
-    if n == 0:
+    if len(data) == 0:
         return MeanWithCI(0, None, None, None)
-    mean = float(data.mean())
-    if n < 2 or float(data.std(ddof=1)) == 0.0:
-        return MeanWithCI(n, mean, mean if n >= 2 else None, mean if n >= 2 else None)
-    low, high = stats.t.interval(confidence, n - 1, loc=mean, scale=stats.sem(data))
-    return MeanWithCI(n, mean, float(low), float(high))
+    interval = t_interval(data, confidence)
+    return MeanWithCI(len(data), float(data.mean()), *(interval or (None, None)))
 
 
 def rate_with_ci(successes: int, trials: int, confidence: float = 0.95) -> RateWithCI:
     """A proportion with its Wilson score interval."""
-    from scipy import stats  # heavy: imported where used
-
-    if trials == 0:
+    interval = wilson(successes, trials, confidence)
+    if interval is None:
         return RateWithCI(0, 0, None, None, None)
-    interval = stats.binomtest(successes, trials).proportion_ci(confidence_level=confidence, method="wilson")
-    return RateWithCI(successes, trials, successes / trials, float(interval.low), float(interval.high))
+    return RateWithCI(successes, trials, successes / trials, *interval)
 
 
 def correlation(x: Sequence[float], y: Sequence[float]) -> Correlation:

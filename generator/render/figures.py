@@ -8,6 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
+from generator.render.colour_scale import DIVERGING, SEQUENTIAL, colour_scale
 from generator.store.atomic import atomic_write_bytes
 
 FORMATS = ("png", "svg", "pdf")  # every static figure can be cited: 300 dpi PNG, SVG and PDF
@@ -55,7 +56,9 @@ def layer_head_grid(values: np.ndarray, stem: Path, title: str, value_label: str
     with plt.rc_context(STYLE):
         n_layers, n_heads = values.shape
         fig, ax = plt.subplots(figsize=(1.2 + 0.45 * n_heads, 1.0 + 0.4 * n_layers))
-        image = ax.imshow(values, cmap="viridis", vmin=0, aspect="auto")
+        scale = colour_scale(values, 0.0 if np.nanmin(values) >= 0 else None)
+        image = ax.imshow(values, cmap=DIVERGING if scale.diverging else SEQUENTIAL, vmin=scale.low, vmax=scale.high,
+                          aspect="auto")
         ax.set_xlabel("head")
         ax.set_ylabel("layer")
         ax.set_xticks(range(n_heads))
@@ -184,18 +187,21 @@ def draw_bars(fig, ax, categories: Sequence[str], means, lows, highs, title: str
 
 
 def matrix_heatmap(values: np.ndarray, row_labels: Sequence[str], column_labels: Sequence[str], stem: Path,
-                   title: str, value_label: str) -> list[Path]:
+                   title: str, value_label: str, low: float | None = None, high: float | None = None) -> list[Path]:
     plt = _pyplot()
     with plt.rc_context(STYLE):
         n_rows, n_columns = values.shape
         fig, ax = plt.subplots(figsize=(1.6 + 0.5 * n_columns, 1.0 + 0.22 * n_rows))
-        draw_matrix(fig, ax, values, row_labels, column_labels, title, value_label)
+        draw_matrix(fig, ax, values, row_labels, column_labels, title, value_label, low, high)
         return _save(fig, stem)
 
 
 def draw_matrix(fig, ax, values: np.ndarray, row_labels: Sequence[str], column_labels: Sequence[str], title: str,
                 value_label: str, low: float | None = None, high: float | None = None) -> None:
-    image = ax.imshow(np.ma.masked_invalid(values), cmap="viridis", aspect="auto", vmin=low, vmax=high)
+    """A labelled matrix; signed values (a range spanning zero) on a diverging map with zero white."""
+    scale = colour_scale(values, low, high)
+    image = ax.imshow(np.ma.masked_invalid(values), cmap=DIVERGING if scale.diverging else SEQUENTIAL, aspect="auto",
+                      vmin=scale.low, vmax=scale.high)
     ax.set_xticks(range(len(column_labels)), column_labels, rotation=30, ha="right")
     ax.set_yticks(range(len(row_labels)), row_labels, fontsize=5 if len(row_labels) > 20 else 8)
     ax.set_title(title)

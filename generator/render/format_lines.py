@@ -14,9 +14,14 @@ from generator.results.token_classes import TokenClassesSummary
 DASHES = ["solid", "dashed", "dotted", "dashdot"]  # one per format (Bokeh and matplotlib share these names)
 
 
-def format_lines(summary: TokenClassesSummary) -> dict[str, Any] | None:
-    """Series for "class (format)" lines (colour: class, dash: format) and entropy per format; None without formats."""
-    measured = [f for f in summary.formats if f.n_examples]
+def format_lines(summary: TokenClassesSummary, at_decision: bool = False) -> dict[str, Any] | None:
+    """Series for "class (format)" lines (colour: class, dash: format) and entropy per format; None without formats.
+
+    ``at_decision``: the mass at the decision token (where the formats' answers part) instead of the prompt's last
+    token; None when no item's formats part."""
+    measured = [f for f in summary.formats if f.n_examples and (f.decision_mass_by_layer or not at_decision)]
+    if at_decision and len(measured) < 2:
+        return None
     if not measured:
         return None
     mass, dashes, colors, entropy = {}, {}, {}, {}
@@ -24,7 +29,8 @@ def format_lines(summary: TokenClassesSummary) -> dict[str, Any] | None:
         dash = DASHES[position % len(DASHES)]
         for index, name in enumerate(summary.classes):
             label = f"{name} ({measured_format.format})"
-            mass[label], dashes[label], colors[label] = np.array(measured_format.mass_by_layer[index]), dash, index
+            by_layer = measured_format.decision_mass_by_layer if at_decision else measured_format.mass_by_layer
+            mass[label], dashes[label], colors[label] = np.array(by_layer[index]), dash, index
         entropy[measured_format.format] = np.array(measured_format.entropy_by_layer)
         dashes[measured_format.format], colors[measured_format.format] = dash, position
     return {"mass": mass, "entropy": entropy, "dashes": dashes, "colors": colors,

@@ -152,6 +152,13 @@ def token_views(trajectory: Trajectory) -> list[dict[str, Any]]:
     return views
 
 
+def neighbours(example_ids: list[str], example_id: str) -> dict[str, str | None]:
+    """The previous and next example of the dataset (their pages sit beside this one), None at either end."""
+    index = example_ids.index(example_id)
+    return {"previous": example_ids[index - 1] if index > 0 else None,
+            "next": example_ids[index + 1] if index + 1 < len(example_ids) else None}
+
+
 @register_page_kind("example", units=lambda run: [(name, example_id) for name in run.dataset_names()
                                                    for example_id in run.example_ids(name)],
                     inputs=example_inputs)
@@ -167,6 +174,7 @@ def example_page(site: SiteContext, run: Run, name: str, example_id: str) -> Pag
         "correct": trajectory.correct,
         "metadata": [(k, v) for k, v in sorted(trajectory.metadata.items()) if isinstance(v, (str, int, float))],
         "tokens": token_views(trajectory),
+        "neighbours": neighbours(run.example_ids(name), trajectory.example_id),
         "segments": [{"name": s.name, "kind": s.kind, "start": s.start, "end": s.end,
                       "text": trajectory.text[s.char_start:s.char_end]} for s in trajectory.segments],
         "sections": [section for analysis, render in example_sections()

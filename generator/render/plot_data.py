@@ -19,8 +19,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from generator.render.colour_scale import bokeh_palette, colour_scale
 from generator.render.embed import SELECT_HEIGHT, script_json, stable_ids
-from generator.render.plots import PALETTE, display_token, page_select
+from generator.render.plots import PALETTE, display_token, fit_title, page_select
 from generator.store.atomic import atomic_write_text
 
 QUANTUM = 65535  # weights are stored as round(w * QUANTUM) in uint16
@@ -136,7 +137,7 @@ def matrix_spec() -> dict[str, Any]:
     axes_filled_by_page(fig, "atlas-matrix")
     fig.xaxis.major_label_orientation = 0.8
     fig.grid.visible = False
-    fig.add_layout(ColorBar(color_mapper=mapper, width=10), "right")
+    fig.add_layout(ColorBar(color_mapper=mapper, width=10, title=" ", name="atlas-matrix-bar"), "right")
     return stable_ids(json_item(fig, "atlas-matrix"))
 
 
@@ -240,14 +241,14 @@ def matrix_data(values: np.ndarray, row_labels: Sequence[str], column_labels: Se
                 value_label: str, low: float | None = None, high: float | None = None) -> dict[str, Any]:
     """A page's data for the ``matrix`` spec: ``values`` [row, column] (float32, exact; NaN drawn grey)."""
     n_rows, n_columns = values.shape
-    finite = values[np.isfinite(values)]
-    low = float(finite.min()) if low is None and finite.size else (0.0 if low is None else low)
-    high = float(finite.max()) if high is None and finite.size else (1.0 if high is None else high)
+    scale = colour_scale(values, low, high)
     cell = max(14, min(48, 900 // max(1, n_columns)))
+    width = max(320, cell * n_columns + 220)
+    diverging = {"palette": list(bokeh_palette(scale))} if scale.diverging else {}  # signed: zero is white
     return {"rows": [str(r) for r in row_labels], "columns": [str(c) for c in column_labels],
             "values": base64.b64encode(np.ascontiguousarray(values, dtype="<f4").tobytes()).decode("ascii"),
-            "low": low, "high": high if high > low else low + 1e-9, "title": _shorten(title),
-            "value_label": value_label, "width": max(320, cell * n_columns + 220),
+            "low": scale.low, "high": scale.high, **diverging, "title": fit_title(title, width),
+            "value_label": value_label, "width": width,
             "height": max(220, 22 * n_rows + 130)}
 
 

@@ -11,6 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from generator.render.colour_scale import bokeh_palette, colour_scale
 from generator.results.statistics import MeanWithCI
 
 PALETTE = "Viridis256"
@@ -28,6 +29,22 @@ def page_select(**properties):
     from bokeh.models import InlineStyleSheet, Select
 
     return Select(stylesheets=[InlineStyleSheet(css=SELECT_CSS)], **properties)
+
+
+TITLE_CHARACTER_PX = 7.5  # a Bokeh title's characters are about this wide (13 px bold)
+TITLE_LINES = 3
+
+
+def fit_title(title: str, width: int, margin: int = 100) -> str:
+    """A title wrapped to what a ``width``-px figure shows (Bokeh draws each line; it clips a long one), at most
+    three lines, the last shortened with an ellipsis; the section's text says it whole."""
+    import textwrap
+
+    limit = max(20, int((width - margin) / TITLE_CHARACTER_PX))
+    lines = textwrap.wrap(title, limit) or [title]
+    if len(lines) > TITLE_LINES:
+        lines = lines[:TITLE_LINES - 1] + [textwrap.shorten(" ".join(lines[TITLE_LINES - 1:]), limit, placeholder="\u2026")]
+    return "\n".join(lines)
 
 
 def display_token(token: str) -> str:
@@ -50,7 +67,7 @@ def lines_figure(series: dict[str, np.ndarray], title: str, y_label: str, dashes
     from bokeh.palettes import Category10_10
     from bokeh.plotting import figure
 
-    fig = figure(width=width, height=320, title=title, x_axis_label="layer", y_axis_label=y_label,
+    fig = figure(width=width, height=320, title=fit_title(title, width, 80), x_axis_label="layer", y_axis_label=y_label,
                  tools="save,reset")
     for index, (name, values) in enumerate(series.items()):
         layers = np.arange(len(values))
@@ -114,7 +131,8 @@ def bars_figure(source, categories: Sequence[str], title: str, y_label: str):
     from bokeh.models import HoverTool, Whisker
     from bokeh.plotting import figure
 
-    fig = figure(x_range=list(categories), width=max(360, 70 * len(categories) + 160), height=320, title=title,
+    width = max(360, 70 * len(categories) + 160)
+    fig = figure(x_range=list(categories), width=width, height=320, title=fit_title(title, width, 80),
                  y_axis_label=y_label, tools="save,reset")
     fig.vbar(x="category", top="mean", width=0.7, source=source, color="#3b75af")
     fig.add_layout(Whisker(source=source, base="category", upper="high", lower="low"))
@@ -141,23 +159,22 @@ def matrix_figure(values: np.ndarray, row_labels: Sequence[str], column_labels: 
 
     n_rows, n_columns = values.shape
     r, c = np.meshgrid(np.arange(n_rows), np.arange(n_columns), indexing="ij")
-    finite = values[np.isfinite(values)]
-    mapper = LinearColorMapper(palette=PALETTE, low=float(finite.min()) if low is None and finite.size else (low or 0.0),
-                               high=float(finite.max()) if high is None and finite.size else (high or 1.0),
-                               nan_color="#dddddd")
+    scale = colour_scale(values, low, high)
+    mapper = LinearColorMapper(palette=bokeh_palette(scale), low=scale.low, high=scale.high, nan_color="#dddddd")
     source = ColumnDataSource({"row": [row_labels[i] for i in r.ravel()], "column": [column_labels[j] for j in c.ravel()],
                                "value": values.ravel().astype(np.float32)})
     cell = max(14, min(max_cell, 1000 // max(1, n_columns)))  # long token axes get narrower cells
     width = max(320, cell * n_columns + 200)
     sizing = {"sizing_mode": "scale_width", "max_width": width} if scale_width else {}
-    fig = figure(x_range=list(column_labels), y_range=list(reversed(row_labels)), title=title, tools="save,reset",
+    fig = figure(x_range=list(column_labels), y_range=list(reversed(row_labels)), title=fit_title(title, width),
+                 tools="save,reset",
                  width=width, height=max(240, 22 * n_rows + 120), **sizing)
     fig.rect(x="column", y="row", width=1, height=1, source=source, line_color=None,
              fill_color={"field": "value", "transform": mapper})
     fig.add_tools(HoverTool(tooltips=[("row", "@row"), ("column", "@column"), (value_label, "@value{0.000}")]))
     fig.xaxis.major_label_orientation = 0.8
     fig.grid.visible = False
-    fig.add_layout(ColorBar(color_mapper=mapper, width=10), "right")
+    fig.add_layout(ColorBar(color_mapper=mapper, width=10, title=value_label), "right")
     return fig
 
 

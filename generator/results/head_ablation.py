@@ -22,6 +22,10 @@ class HeadAblationExample(ExampleResult):
                                        dtype="uint8")
     baseline: np.ndarray = tensor("[2]", "the answer's log-probability without ablation, and 1 if it is then "
                                   "the model's first choice", dtype="float64")
+    delta_logprob_expected: np.ndarray | None = tensor(
+        "[L, H]", "with `behaviour: field:<name>`: the change in the log-probability of the expected answer, forced "
+        "in the same place, when that head alone is ablated (specificity); NaN when the expected answer is the "
+        "field's", optional=True)
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,24 @@ class TopHead:
     head: int = value("head")
     mean_delta_logprob: float = value("mean change in the answer's log-probability when it is ablated")
     correct_rate: float = value("share of scored examples still answered correctly with it ablated")
+    ci_low: float | None = value("lower end of the 95% t interval of the mean change", default=None)
+    ci_high: float | None = value("upper end of the 95% t interval of the mean change", default=None)
+    p_adjusted: float | None = value("t-test of mean change zero, Holm-adjusted over every head", default=None)
+
+
+@dataclass(frozen=True)
+class SpecificHead:
+    """A head whose ablation costs the behaviour's answer more than the expected one."""
+
+    layer: int = value("layer")
+    head: int = value("head")
+    behaviour_delta: float = value("mean change of the behaviour's answer's log-probability (informative items)")
+    expected_delta: float = value("mean change of the expected answer's log-probability, forced in the same place")
+    specificity: float = value("mean of the two changes' difference (behaviour minus expected; negative: the head "
+                               "serves the behaviour, not the answer in general)")
+    ci_low: float | None = value("lower end of its 95% t interval")
+    ci_high: float | None = value("upper end of its 95% t interval")
+    p_adjusted: float | None = value("t-test of difference zero, Holm-adjusted over every head")
 
 
 @dataclass(frozen=True)
@@ -50,6 +72,12 @@ class HeadAblationSummary(DatasetSummary):
     behaviour: str = value("the answer scored: `correct` (the expected one) or `field:<name>` (an item field)",
                            default="correct")
     template: str | None = value("the format the items were asked in (null: their own run)", default=None)
+    mean_delta_logprob_expected: tuple[tuple[float, ...], ...] | None = value(
+        "`[L][H]` with `behaviour: field:<name>`: mean change of the expected answer's log-probability over the "
+        "informative items", default=None)
+    n_informative: int | None = value("scored items whose expected answer differs from the field's", default=None)
+    specific_heads: tuple[SpecificHead, ...] = value("the heads most specific to the behaviour (most negative "
+                                                     "specificity; up to 10)", factory=tuple)
 
     def __post_init__(self) -> None:
         check_behaviour_field(self.behaviour)

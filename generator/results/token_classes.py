@@ -22,6 +22,12 @@ class TokenClassesExample(ExampleResult):
                                            "unavailable)", optional=True)
     format_entropy: np.ndarray = tensor("[F, L, H]", "entropy (nats) of that token's attention in each format",
                                         optional=True)
+    decision_class_mass: np.ndarray = tensor(
+        "[F, L, H, K]", "in each format, mass to each class from the decision token: the last token before the "
+        "formats' greedy answers first differ (the one that predicts where they part); NaN when they never do",
+        optional=True)
+    decision_offset: np.ndarray = tensor("[1]", "how many answer tokens the formats share before they part "
+                                         "(-1: they never do)", dtype="int64", optional=True)
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,24 @@ class FormatClasses:
     mass_by_layer: tuple[tuple[float, ...], ...] = value("`[class][layer]` mean over heads and items")
     entropy_by_layer: tuple[float, ...] = value("`[layer]` entropy (nats), mean over heads and items")
     mass: tuple[tuple[tuple[float, ...], ...], ...] = value("`[layer][head][class]` mean over items")
+    decision_mass_by_layer: tuple[tuple[float, ...], ...] = value(
+        "`[class][layer]` at the decision token, mean over heads and the items whose formats part", default=())
+
+
+@dataclass(frozen=True)
+class FormatDifference:
+    """Where two formats' attention to one class differs most at the decision token, item by item."""
+
+    classname: str = value("the class")
+    layer: int = value("the layer (mean over its heads)")
+    first: str = value("one format")
+    second: str = value("the other")
+    first_mass: float = value("mean mass in the first format")
+    second_mass: float = value("mean mass in the second")
+    ci_low: float | None = value("lower end of the 95% bootstrap interval of the paired difference (second - first)")
+    ci_high: float | None = value("upper end")
+    n: int = value("items whose formats part (paired)")
+    compared: int = value("how many (class, layer, pair) cells it is the largest of")
 
 
 @dataclass(frozen=True)
@@ -48,6 +72,8 @@ class TokenClassesSummary(DatasetSummary):
     entropy_by_layer: tuple[float, ...] = value("`[layer]` entropy (nats) of the query tokens' attention, mean over "
                                                 "heads and examples", default=())
     formats: tuple[FormatClasses, ...] = value("the same items asked in each configured format", default=())
+    decision_difference: FormatDifference | None = value("the largest difference between formats at the decision "
+                                                         "token (null: no item's formats part)", default=None)
 
 
 TOKEN_CLASSES = declare_analysis(AnalysisDeclaration(

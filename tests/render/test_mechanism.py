@@ -16,8 +16,8 @@ ANALYSES = {
     "formats": {"templates": {"plain": "P: {question}", "qa": "Q: {question}"}},
     "token_classes": {"classes": {"digits": "^[0-9]$", "point": "^[.]$"}, "queries": "answer",
                       "templates": {"plain": "P: {question}", "qa": "Q: {question}"}},
-    "scaling": {"template": "Q: {question}", "behaviour": "field:bug_answer", "layers": [2],
-                "components": ["attn_out"], "factors": [0.0, 2.0]},
+    "scaling": {"template": "Q: {question}", "behaviour": "field:bug_answer", "layers": [0, 1],
+                "components": ["attn_out"], "factors": [0.0, 0.5]},
     "transplant": {"clean_template": "P: {question}", "corrupted_template": "Q: {question}", "heads": True},
     "head_ablation": {"template": "Q: {question}", "behaviour": "field:bug_answer"},
 }
@@ -44,10 +44,20 @@ def mechanism_site(tmp_path_factory):
 def test_four_panels_each_with_a_reading_and_one_cited_figure(mechanism_site):
     page = (mechanism_site / "runs/mechanism/decimals/index.html").read_text()
     section = html.unescape(re.sub(r"<[^>]+>", "", page[page.index('id="mechanism"'):].split("Static figure")[0]))
-    assert "A. Known-wrong answers ('bug_answer'): plain 0%, qa 100%. Largest difference between formats" in section
-    assert "of 16 informative items" in section  # transplantation: the items whose two answers differ
+    # each reading against the planted bug's known answers (the readings' own arithmetic: tests/render/test_readings.py)
+    assert ("A. Known-wrong answers ('bug_answer'): plain 0% (0 of 16, 95% CI 0%–19%), qa 100% (16 of 16, 95% CI "
+            "81%–100%). At the decision token") in section
+    assert "n = 16 items), attention to" in section and "largest of 8 class, layer and format comparisons" in section
+    # B: halving layer 0's or layer 1's attention fixes 6 of the 16 items; removing layer 0's leaves no answer at all
+    assert ("B. Most fixed: L0 attn_out × 0.5 and L1 attn_out × 0.5 each give the expected answer on 6 of 16 (38%, "
+            "95% CI 18%–61%) informative items") in section
+    assert ("Lower behaviour rates elsewhere are broken output, not fixes: L0 attn_out × 0 gives no valid answer on "
+            "16 of 16") in section
     assert "C. Layer 2 alone flips 100% (clean → corrupted) and 100% (corrupted → clean)" in section  # planted
-    assert "D. Ablating layer" in section and "costs the answer in field 'bug_answer' most" in section
+    # D: L0H2 costs the bug's answer most but the right answer nearly as much; L1H1 is the head specific to the bug
+    assert "D. Ablating L0H2 costs the answer in field 'bug_answer' most" in section
+    assert "L0H2 is not specific: on the informative items it changes the expected answer by -11.9 nats too" in section
+    assert "Most specific to it: L1H1 changes that answer by -12.9 nats and the expected answer by +9.18" in section
     assert "Not in this summary" not in section
     entries = json.loads((mechanism_site / "atlas-index.json").read_text())["entries"]
     cited = {e["path"] for e in entries if e["kind"] == "mechanism"}
@@ -62,6 +72,33 @@ def test_every_dataset_figure_is_print_ready(mechanism_site):
     from tests.render.test_site import assert_figures_print_ready
 
     assert assert_figures_print_ready(mechanism_site) >= 8
+
+
+def test_the_decision_token_is_where_the_formats_answers_part(mechanism_site):
+    """On the planted bug the formats part at the digit after the point: the decision token is the decimal point."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from generator.results.token_classes import TokenClassesExample
+    from generator.store.run_directory import load_run
+
+    run = load_run(mechanism_site.parent / "runs/mechanism")
+    model_dir = REPO_ROOT / "data/models/atlas-arith-demo"
+    tokenizer, model = AutoTokenizer.from_pretrained(model_dir), AutoModelForCausalLM.from_pretrained(model_dir)
+    items = {json.loads(line)["id"]: json.loads(line) for line in
+             (REPO_ROOT / "data/datasets/decimals.jsonl").read_text().splitlines()}
+    parted = 0
+    for example_id in run.example_ids("decimals"):
+        offset = int(run.result("decimals", example_id, TokenClassesExample).decision_offset[0])
+        item = items[example_id]
+        assert (offset >= 0) == (item["answer"] != item["bug_answer"]), example_id  # part exactly where answers differ
+        if offset >= 0:
+            parted += 1
+            ids = tokenizer("Q: " + item["question"], return_tensors="pt").input_ids
+            with torch.no_grad():
+                reply = model.generate(ids, max_new_tokens=12, do_sample=False)[0, ids.shape[1]:]
+            assert tokenizer.decode(reply[:offset]).endswith("."), example_id
+    assert parted == 16
 
 
 def test_panels_of_analyses_that_did_not_run_are_named_and_one_panel_makes_no_summary(tmp_path):

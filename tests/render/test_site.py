@@ -281,3 +281,16 @@ def test_no_value_is_escaped_twice(tiny_site):
     """A value printed inside a Markdown code span would show its character references as text."""
     for page in tiny_site.rglob("*.html"):
         assert "&amp;#" not in page.read_text(encoding="utf-8"), page
+
+
+def test_example_pages_link_previous_next_up_and_the_run(tiny_site):
+    import html as html_lib
+
+    examples = tiny_site / "runs/tiny/alpha/examples"
+    first, second = (html_lib.unescape((examples / f"a-{i}.html").read_text()) for i in (0, 1))
+    assert 'href="a-1.html" rel="next"' in first and "← first example" in first
+    assert 'href="a-0.html" rel="prev"' in second and "last example →" in second
+    for page in (first, second):
+        assert 'href="../index.html" rel="up"' in page and 'href="../../index.html">run tiny' in page
+    for target in re.findall(r'<nav class="atlas-example-nav">(.*?)</nav>', first)[0].split('href="')[1:]:
+        assert (examples / target.split('"')[0]).resolve().is_file(), target

@@ -143,7 +143,10 @@
       doc.get_model_by_name("atlas-matrix-" + axis[0] + "-ticks").ticks = ticks;
       doc.get_model_by_name("atlas-matrix-" + axis[0] + "-axis").major_label_overrides = labels;
     });
-    doc.get_model_by_name("atlas-matrix-mapper").setv({low: data.low, high: data.high});
+    var mapper = doc.get_model_by_name("atlas-matrix-mapper");
+    mapper.setv(data.palette ? {low: data.low, high: data.high, palette: data.palette} : {low: data.low, high: data.high});
+    var bar = doc.get_model_by_name("atlas-matrix-bar");
+    if (bar) bar.title = data.value_label;
     doc.get_model_by_name("atlas-matrix-hover").tooltips =
       [["row", "@row_label"], ["column", "@column_label"], [data.value_label, "@value{0.000}"]];
     var fig = doc.get_model_by_name("atlas-matrix-figure");

@@ -75,7 +75,7 @@ def dataset_heatmap(site: SiteContext, run: Run, dataset: str, page_dir: str, na
     plot = embed(plots.matrix_heatmap(grid, rows, columns, plot_target(run, dataset, name), title, value_label,
                                       low, high))
     written = figures.matrix_heatmap(grid, rows, columns, site.docs_dir / page_dir / "figures" / name,
-                                     f"{dataset}: {title}", value_label)
+                                     f"{dataset}: {title}", value_label, low, high)
     return plot, site.figure(name, run.name, dataset, None, written, page_dir)
 
 
@@ -105,7 +105,7 @@ def attention_importance(site: SiteContext, run: Run, dataset: str, page_dir: st
                  dtype=np.float32)
     layers = [f"layer {e.layer}" for e in stats.by_layer]
     written = figures.matrix_heatmap(r, layers, parts, figure_dir / f"{prefix}correlation-by-position",
-                                     f"{dataset}: attention-importance r by position", "Pearson r")
+                                     f"{dataset}: attention-importance r by position", "Pearson r", -1.0, 1.0)
     correlation["by_position"] = {
         "plot": embed(plots.matrix_heatmap(r, layers, parts, f"{base}-by-position",
                                            "Pearson r by position (grey: undefined)", "r", -1.0, 1.0)),

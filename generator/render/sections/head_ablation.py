@@ -7,11 +7,16 @@ from typing import Any
 import numpy as np
 
 from generator.render.context import SiteContext, plot_target
+from generator.render.readings import heads_reading, percent
 from generator.render.sections.base import dataset_heatmap, format_number, small_matrix
 from generator.results.behaviour import Behaviour
 from generator.results.head_ablation import HeadAblationExample, HeadAblationSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
+
+
+def interval_text(low: float | None, high: float | None) -> str:
+    return "–" if low is None or high is None else f"{low:.3g} to {high:.3g}"
 
 
 def _labels(grid: np.ndarray) -> tuple[list[str], list[str]]:
@@ -26,12 +31,20 @@ def head_ablation_dataset(site: SiteContext, run: Run, dataset: str, trajectorie
     context: dict[str, Any] = {"summary": summary, "map": None,
                                "behaviour": Behaviour.parse(summary.behaviour),
                                "baseline": format_number(summary.baseline_correct_rate),
+                               "reading": heads_reading(summary),
                                "top": [{"layer": t.layer, "head": t.head, "delta": format_number(t.mean_delta_logprob),
-                                        "rate": format_number(t.correct_rate)} for t in summary.top_heads]}
+                                        "ci": interval_text(t.ci_low, t.ci_high), "p": format_number(t.p_adjusted, 2),
+                                        "rate": percent(t.correct_rate)} for t in summary.top_heads],
+                               "specific": [{"layer": t.layer, "head": t.head,
+                                             "behaviour": format_number(t.behaviour_delta),
+                                             "expected": format_number(t.expected_delta),
+                                             "difference": format_number(t.specificity),
+                                             "ci": interval_text(t.ci_low, t.ci_high),
+                                             "p": format_number(t.p_adjusted, 2)} for t in summary.specific_heads]}
     if summary.mean_delta_logprob is not None:
         grid = np.array(summary.mean_delta_logprob, dtype=np.float32)
         layers, heads = _labels(grid)
-        context["map"], context["figure"] = dataset_heatmap(
+        context["map"], context["figure"] = dataset_heatmap(  # signed: a diverging map, white at zero
             site, run, dataset, page_dir, "head-ablation", grid, layers, heads,
             f"Change in the answer's log-probability, each head ablated ({summary.method})",
             "mean Δ log p (−: the head matters)")

@@ -17,9 +17,9 @@ import numpy as np
 
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
+from generator.render.readings import decision_reading, heads_reading, scaling_reading
 from generator.render.format_lines import format_lines, format_mass_drawing, format_mass_figure
-from generator.render.sections.base import NO_EFFECT, embed, finite_or_nan, format_number
-from generator.results.behaviour import Behaviour
+from generator.render.sections.base import embed, finite_or_nan
 from generator.results.formats import FormatsSummary
 from generator.results.head_ablation import HeadAblationSummary
 from generator.results.token_classes import TokenClassesSummary
@@ -61,14 +61,10 @@ def formats_panel(run: Run, dataset: str) -> Panel | None:
     """Token-class attention by format when measured, else the behaviour rates by format."""
     rates = run.summary(dataset, FormatsSummary)
     measured = [r for r in rates.formats if r.bug is not None and r.bug.rate is not None] if rates else []
-    rates_text = (f"Known-wrong answers ('{rates.bug_field}'): "
-                  + ", ".join(f"{r.format} {rate(r.bug.rate)}" for r in measured) + ".") if measured else ""
+    rates_text = rates_sentence(rates.bug_field, measured) if measured else ""
     classes = run.summary(dataset, TokenClassesSummary)
-    lines = format_lines(classes) if classes else None
-    if lines is not None:
-        title = "Formats: last prompt token's attention to each class"
-        return Panel("formats", " ".join(filter(None, [rates_text, largest_difference(classes)])),
-                     format_mass_drawing(lines, title), partial(format_mass_figure, lines, title, PANEL_WIDTH))
+    if classes is not None and (panel := class_lines_panel(classes, rates_text)) is not None:
+        return panel
     if not measured:
         return None
     from bokeh.models import ColumnDataSource
@@ -83,6 +79,25 @@ def formats_panel(run: Run, dataset: str) -> Panel | None:
                  lambda: plots.bars_figure(ColumnDataSource(columns), columns["category"], title, "rate"))
 
 
+def class_lines_panel(classes: TokenClassesSummary, rates_text: str) -> Panel | None:
+    """Token-class attention by format, at the decision token when measured (else the prompt's last token)."""
+    decision = decision_reading(classes)
+    lines = format_lines(classes, at_decision=decision is not None)
+    if lines is None:
+        return None
+    title = f"Formats: {'decision token' if decision else 'last prompt token'}'s attention to each class"
+    reading = decision or largest_difference(classes)
+    return Panel("formats", " ".join(filter(None, [rates_text, reading])),
+                 format_mass_drawing(lines, title), partial(format_mass_figure, lines, title, PANEL_WIDTH))
+
+
+def rates_sentence(field: str, measured: list) -> str:
+    """Each format's rate of the known-wrong answer, with its count and Wilson interval."""
+    return (f"Known-wrong answers ('{field}'): "
+            + ", ".join(f"{r.format} {rate(r.bug.rate)} ({r.bug.k} of {r.bug.n}, 95% CI "
+                        f"{rate(r.bug.ci_low)}–{rate(r.bug.ci_high)})" for r in measured) + ".")
+
+
 def largest_difference(summary: TokenClassesSummary) -> str:
     """Where two formats' attention to one class differs most (layer, class, both values)."""
     measured = [f for f in summary.formats if f.n_examples]
@@ -93,7 +108,8 @@ def largest_difference(summary: TokenClassesSummary) -> str:
                 for k in range(len(summary.classes)) for layer in range(len(a.mass_by_layer[k]))),
                key=lambda entry: entry[0])
     _, k, layer, a, b = best
-    return (f"Largest difference between formats: attention to '{summary.classes[k]}' at layer {layer} "
+    return (f"Largest difference between formats at the last prompt token: attention to '{summary.classes[k]}' at "
+            f"layer {layer} "
             f"({a.format} {a.mass_by_layer[k][layer]:.2f}, {b.format} {b.mass_by_layer[k][layer]:.2f}).")
 
 
@@ -102,16 +118,7 @@ def scaling_panel(run: Run, dataset: str) -> Panel | None:
     if summary is None or summary.rate is None:
         return None
     grid = np.array(summary.rate, dtype=np.float32)
-    if summary.never_shown():
-        reading = "The behaviour never occurred, scaled or not (rate 0 everywhere): inconclusive."
-    elif summary.largest_change < NO_EFFECT:
-        reading = (f"No scaling moved the behaviour rate by {NO_EFFECT:g} or more (largest change "
-                   f"{format_number(summary.largest_change)}; baseline {rate(summary.baseline_rate)}): "
-                   "a negative result.")
-    else:
-        row, column = np.unravel_index(np.argmax(np.abs(grid - summary.baseline_rate)), grid.shape)
-        reading = (f"Largest change: {summary.components[row]} × {summary.factors[column]:g} gives "
-                   f"{rate(float(grid[row, column]))} (baseline {rate(summary.baseline_rate)}).")
+    reading = scaling_reading(summary)
     return matrix_panel("scaling", reading, grid, list(summary.components), [f"× {f:g}" for f in summary.factors],
                         "Component scaling: behaviour rate", "behaviour rate", 0.0, 1.0)
 
@@ -137,11 +144,7 @@ def heads_panel(run: Run, dataset: str) -> Panel | None:
     if summary is None or summary.mean_delta_logprob is None:
         return None
     grid = np.array(summary.mean_delta_logprob, dtype=np.float32)
-    top = summary.top_heads[0]
-    field = Behaviour.parse(summary.behaviour).field
-    scored = "the expected answer" if field is None else f"the answer in field '{field}'"
-    reading = (f"Ablating layer {top.layer} head {top.head} costs {scored} most: "
-               f"{format_number(top.mean_delta_logprob)} nats (still first choice in {rate(top.correct_rate)}).")
+    reading = heads_reading(summary)
     return matrix_panel("heads", reading, grid, [f"layer {i}" for i in range(grid.shape[0])],
                         [f"head {h}" for h in range(grid.shape[1])], f"Head ablation ({summary.method}): Δ log p",
                         "mean Δ log p (−: matters)")

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from generator.render.context import SiteContext, plot_target
+from generator.render.readings import scaling_cells, scaling_reading
 from generator.render.sections.base import NO_EFFECT, dataset_heatmap, format_number, small_matrix
 from generator.results.scaling import ScalingExample, ScalingSummary
 from generator.store.records import Trajectory
@@ -22,6 +23,11 @@ def scaling_dataset(site: SiteContext, run: Run, dataset: str, trajectories: lis
                                "largest": format_number(summary.largest_change),
                                "negative": summary.largest_change is not None and summary.largest_change < NO_EFFECT}
     context["never"] = summary.never_shown()
+    context["reading"] = scaling_reading(summary)
+    context["cells"] = [{"setting": c.setting, "behaviour": c.behaviour, "expected": c.expected, "other": c.other,
+                         "no_answer": c.no_answer, "p": "–" if c.p_adjusted is None else f"{c.p_adjusted:.2g}"}
+                        for c in scaling_cells(summary)]
+    context["n_informative"] = summary.n_informative
     if summary.rate is not None:
         grid = np.array(summary.rate, dtype=np.float32)
         factors = [f"× {f:g}" for f in summary.factors]

@@ -10,6 +10,7 @@ import numpy as np
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
 from generator.render.format_lines import format_lines, format_mass_drawing, format_mass_figure
+from generator.render.readings import decision_reading
 from generator.render.sections.base import embed, small_matrix
 from generator.results.token_classes import TokenClassesExample, TokenClassesSummary
 from generator.store.records import Trajectory
@@ -28,7 +29,7 @@ def token_classes_dataset(site: SiteContext, run: Run, dataset: str, trajectorie
                "plot": embed(plots.line_by_layer(series, plot_target(run, dataset, "token-classes"),
                                                  f"Attention from the {summary.queries} tokens to each class", "mass")),
                "figure": site.figure("token-classes", run.name, dataset, None, written, page_dir),
-               "formats": None}
+               "formats": None, "decision": None}
     lines = format_lines(summary)
     if lines is not None:
         mass_title, entropy_title = "Last prompt token: mass on each class", "Last prompt token: attention entropy"
@@ -45,7 +46,25 @@ def token_classes_dataset(site: SiteContext, run: Run, dataset: str, trajectorie
                                             plots.lines_figure(*entropy_args, lines["dashes"], lines["colors"], 480)],
                                            plot_target(run, dataset, "token-classes-by-format"))),
             "figure": site.figure("token-classes-by-format", run.name, dataset, None, written, page_dir)}
+    context["decision"] = decision_section(site, run, dataset, summary, page_dir)
     return context
+
+
+def decision_section(site: SiteContext, run: Run, dataset: str, summary: TokenClassesSummary,
+                     page_dir: str) -> dict[str, Any] | None:
+    """The formats compared at the decision token: the reading and the mass lines (None: no item's formats part)."""
+    reading = decision_reading(summary)
+    lines = format_lines(summary, at_decision=True)
+    if reading is None or lines is None:
+        return None
+    title = "Decision token: mass on each class"
+    written = figures.panel_grid([format_mass_drawing(lines, title)], site.docs_dir / page_dir / "figures" /
+                                 "token-classes-at-decision", f"{dataset}: token classes at the decision token",
+                                 columns=1)
+    return {"reading": reading,
+            "plot": embed(plots.panel_grid([format_mass_figure(lines, title, 480)],
+                                           plot_target(run, dataset, "token-classes-at-decision"))),
+            "figure": site.figure("token-classes-at-decision", run.name, dataset, None, written, page_dir)}
 
 
 def token_classes_example(site: SiteContext, run: Run, trajectory: Trajectory, page_dir: str) -> dict[str, Any] | None:

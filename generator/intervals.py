@@ -1,0 +1,86 @@
+"""How sure a number is: intervals and tests that analyses store and pages print.
+
+A leaf module (numpy and scipy only), so analyses computing a summary and sections reading one
+use the same formulas: Wilson intervals for rates, t intervals and bootstrap intervals for
+means, exact McNemar tests for paired yes/no outcomes, and Holm's adjustment when many things
+are tested at once.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+CONFIDENCE = 0.95
+BOOTSTRAP_SAMPLES = 2000
+
+
+def wilson(successes: int, trials: int, confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+    """The Wilson score interval of ``successes / trials`` (None when there are no trials)."""
+    from scipy import stats  # heavy: imported where used
+
+    if trials == 0:
+        return None
+    interval = stats.binomtest(successes, trials).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(interval.low), float(interval.high)
+
+
+def t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+    """The t-distribution interval of a mean (None below two values; a point for constant values)."""
+    from scipy import stats
+
+    data = np.asarray(values, dtype=np.float64)
+    if len(data) < 2:
+        return None
+    mean = float(data.mean())
+    if float(data.std(ddof=1)) == 0.0:
+        return mean, mean
+    low, high = stats.t.interval(confidence, len(data) - 1, loc=mean, scale=stats.sem(data))
+    return float(low), float(high)
+
+
+def t_test_p(values: Sequence[float]) -> float | None:
+    """Two-sided one-sample t-test of mean zero (None below two values or for constant values)."""
+    from scipy import stats
+
+    data = np.asarray(values, dtype=np.float64)
+    if len(data) < 2 or float(data.std(ddof=1)) == 0.0:
+        return None if len(data) < 2 or float(data.mean()) == 0.0 else 0.0
+    return float(stats.ttest_1samp(data, 0.0).pvalue)
+
+
+def bootstrap_interval(values: Sequence[float], confidence: float = CONFIDENCE,
+                       samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of a mean, resampling the values (fixed seed: pages are reproducible)."""
+    data = np.asarray(values, dtype=np.float64)
+    if len(data) < 2:
+        return None
+    means = np.random.default_rng(seed).choice(data, size=(samples, len(data)), replace=True).mean(axis=1)
+    tail = (1 - confidence) / 2
+    return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
+
+
+def mcnemar_p(stopped: int, started: int) -> float:
+    """Exact two-sided McNemar test: of the items whose yes/no outcome changed, did more change one way?"""
+    from scipy import stats
+
+    if stopped + started == 0:
+        return 1.0
+    return float(stats.binomtest(min(stopped, started), stopped + started, 0.5).pvalue)
+
+
+def holm(p_values: Sequence[float | None]) -> list[float | None]:
+    """Holm's step-down adjustment over every p-value given (None stays None and is not counted)."""
+    present = [(p, i) for i, p in enumerate(p_values) if p is not None]
+    adjusted: list[float | None] = [None] * len(p_values)
+    running = 0.0
+    for rank, (p, index) in enumerate(sorted(present)):
+        running = max(running, min(1.0, (len(present) - rank) * p))
+        adjusted[index] = running
+    return adjusted
+
+
+def contains_zero(interval: tuple[float, float] | None) -> bool:
+    """Whether an interval cannot tell the sign of what it bounds (no interval: cannot either)."""
+    return interval is None or interval[0] <= 0.0 <= interval[1]
