@@ -14,6 +14,7 @@ from generator.results.behaviour import Behaviour
 from generator.results.head_ablation import HeadAblationSummary
 from generator.results.scaling import ScalingSummary
 from generator.results.token_classes import TokenClassesSummary
+from generator.results.transplant import DIRECTIONS, TransplantSummary
 
 SIGNIFICANCE = 0.05
 
@@ -181,3 +182,19 @@ def decision_reading(summary: TokenClassesSummary) -> str | None:
             f"{found.first_mass:.2f}, {found.second} {found.second_mass:.2f} (difference {difference:+.2f}, "
             f"bootstrap {ci_words(interval)}; the largest of {found.compared} class, layer and format comparisons, "
             "so chosen after looking).")
+
+
+def transplant_reading(summary: TransplantSummary) -> str:
+    """The layer whose attention alone flips the most informative items, both ways, with Wilson intervals."""
+    n = summary.informative_items
+    if summary.flip_rate is None or not n:
+        return "No item's two answers differ, so nothing could flip: inconclusive."
+    single = summary.flip_rate[:-1]  # the last row transplants every layer at once
+    if max(max(row) for row in summary.flip_rate) == 0:
+        upper = wilson(0, n)
+        return (f"No transplant flipped any of the {n} informative items (a negative result; with n = {n} a flip "
+                f"rate up to {percent(upper[1])} cannot be ruled out).")
+    best = max(range(len(single)), key=lambda row: sum(single[row]))
+    counts = [round(rate * n) for rate in single[best]]
+    return (f"{summary.rows[best].capitalize()} alone flips {share(counts[0], n)} ({DIRECTIONS[0]}) and "
+            f"{share(counts[1], n)} ({DIRECTIONS[1]}) of the informative items.")

@@ -53,7 +53,8 @@ def test_four_panels_each_with_a_reading_and_one_cited_figure(mechanism_site):
             "95% CI 18%–61%) informative items") in section
     assert ("Lower behaviour rates elsewhere are broken output, not fixes: L0 attn_out × 0 gives no valid answer on "
             "16 of 16") in section
-    assert "C. Layer 2 alone flips 100% (clean → corrupted) and 100% (corrupted → clean)" in section  # planted
+    assert ("C. Layer 2 alone flips 16 of 16 (100%, 95% CI 81%–100%) (clean → corrupted) and 16 of 16 (100%, 95% CI "
+            "81%–100%) (corrupted → clean) of the informative items.") in section  # planted
     # D: L0H2 costs the bug's answer most but the right answer nearly as much; L1H1 is the head specific to the bug
     assert "D. Ablating L0H2 costs the answer in field 'bug_answer' most" in section
     assert "L0H2 is not specific: on the informative items it changes the expected answer by -11.9 nats too" in section

@@ -1,9 +1,11 @@
 """Each sentence a page prints, on summaries whose answer is known."""
 
-from generator.render.readings import ci_words, decision_reading, heads_reading, scaling_reading, share
+from generator.render.readings import (ci_words, decision_reading, heads_reading, scaling_reading, share,
+                                      transplant_reading)
 from generator.results.head_ablation import HeadAblationSummary, SpecificHead, TopHead
 from generator.results.scaling import ScalingSummary
 from generator.results.token_classes import FormatDifference, TokenClassesSummary
+from generator.results.transplant import TransplantSummary
 
 
 def scaling(counts, baseline=(16, 0, 0, 0), p=((0.04, 1.0),), behaviour="field:bug_answer") -> ScalingSummary:
@@ -68,3 +70,12 @@ def test_decision_reading_reports_the_paired_difference_and_that_it_was_chosen()
     assert "n = 16 items), attention to 'point' at layer 1 differs most: plain 0.41, qa 0.12 (difference -0.29" in reading
     assert "largest of 36" in reading
     assert decision_reading(TokenClassesSummary(("d",), "answer", 1, (), ())) is None
+
+
+def test_transplant_reads_counts_with_intervals_and_a_null_says_what_it_cannot_rule_out():
+    rows = ("layer 0", "layer 1", "all layers")
+    found = TransplantSummary("P: {question}", "Q: {question}", rows, 24, 16, ((0.0, 0.0), (0.3125, 0.25), (1.0, 1.0)))
+    assert transplant_reading(found) == ("Layer 1 alone flips 5 of 16 (31%, 95% CI 14%–56%) (clean → corrupted) and "
+                                         "4 of 16 (25%, 95% CI 10%–49%) (corrupted → clean) of the informative items.")
+    none = TransplantSummary("P: {question}", "Q: {question}", rows, 24, 16, ((0.0, 0.0), (0.0, 0.0), (0.0, 0.0)))
+    assert transplant_reading(none).endswith("a flip rate up to 19% cannot be ruled out).")

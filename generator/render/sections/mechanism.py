@@ -17,7 +17,7 @@ import numpy as np
 
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
-from generator.render.readings import decision_reading, heads_reading, scaling_reading
+from generator.render.readings import decision_reading, heads_reading, scaling_reading, transplant_reading
 from generator.render.format_lines import format_lines, format_mass_drawing, format_mass_figure
 from generator.render.sections.base import embed, finite_or_nan
 from generator.results.formats import FormatsSummary
@@ -47,10 +47,6 @@ def matrix_panel(name: str, reading: str, grid: np.ndarray, rows: list[str], col
     return Panel(name, reading, partial(figures.draw_matrix, values=grid, row_labels=rows, column_labels=columns,
                                         title=title, value_label=label, low=low, high=high),
                  partial(plots.matrix_figure, grid, rows, columns, title, label, low, high, CELL, False))
-
-
-def items(n: int) -> str:
-    return f"{n} informative item{'' if n == 1 else 's'}"
 
 
 def rate(value: float | None) -> str:
@@ -128,13 +124,7 @@ def transplant_panel(run: Run, dataset: str) -> Panel | None:
     if summary is None or summary.flip_rate is None:
         return None
     grid = np.array(summary.flip_rate, dtype=np.float32)
-    single = grid[:-1]  # the last row transplants every layer at once
-    best = int(np.argmax(single.mean(axis=1)))
-    if grid.max() == 0:
-        reading = f"No transplant flipped any of {items(summary.informative_items)}: a negative result."
-    else:
-        reading = (f"{summary.rows[best].capitalize()} alone flips {rate(float(single[best, 0]))} ({DIRECTIONS[0]}) "
-                   f"and {rate(float(single[best, 1]))} ({DIRECTIONS[1]}) of {items(summary.informative_items)}.")
+    reading = transplant_reading(summary)
     return matrix_panel("transplant", reading, grid, list(summary.rows), list(DIRECTIONS),
                         "Attention transplantation: flip rate", "flip rate", 0.0, 1.0)
 
