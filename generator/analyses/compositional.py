@@ -19,7 +19,9 @@ from generator.analyses.interventions import intervene, parts_of, unedited
 from generator.analyses.scoring import answer_measure, teacher_forced_answer
 from generator.analyses.base import Analysis, ExampleContext, check_layers
 from generator.capture.interventions import Site, edited
-from generator.results.compositional import COMPOSITIONAL, CompositionalExample, CompositionalSummary
+from generator.intervals import bootstrap_interval, holm, t_test_p
+from generator.results.compositional import (COMPOSITIONAL, CompositionalExample, CompositionalSummary,
+                                             PairInteraction)
 from generator.store.plain_data import OptionError
 from generator.store.records import Trajectory
 
@@ -100,7 +102,16 @@ class CompositionalAnalysis(Analysis):
         singles = [[float(d.single[i]) for d in scored if d.single.size > i] for i in range(p)]
         mean_interaction = tuple(tuple(_mean_or_none(_pair_values(scored, i, j)) for j in range(p)) for i in range(p))
         return CompositionalSummary(options.layer, len(scored), tuple(_mean_or_none(v) for v in singles),
-                                    mean_interaction)
+                                    mean_interaction, pair_interactions(scored, p))
+
+
+def pair_interactions(scored: list[CompositionalExample], p: int) -> tuple[PairInteraction, ...]:
+    """Every measured pair (i < j) with a bootstrap interval and a t-test, Holm-adjusted over the pairs."""
+    measured = [(i, j, values) for i in range(p) for j in range(i + 1, p) if (values := _pair_values(scored, i, j))]
+    adjusted = holm([t_test_p(values) for _, _, values in measured])
+    return tuple(PairInteraction(i + 1, j + 1, len(values), float(np.mean(values)),
+                                 *(bootstrap_interval(values) or (None, None)), p_value)
+                 for (i, j, values), p_value in zip(measured, adjusted))
 
 
 def _pair_values(scored: list[CompositionalExample], i: int, j: int) -> list[float]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from generator.intervals import contains_zero, wilson
 from generator.results.behaviour import Behaviour
+from generator.results.compositional import CompositionalSummary
 from generator.results.head_ablation import HeadAblationSummary
 from generator.results.scaling import ScalingSummary
 from generator.results.token_classes import TokenClassesSummary
@@ -198,3 +199,21 @@ def transplant_reading(summary: TransplantSummary) -> str:
     counts = [round(rate * n) for rate in single[best]]
     return (f"{summary.rows[best].capitalize()} alone flips {share(counts[0], n)} ({DIRECTIONS[0]}) and "
             f"{share(counts[1], n)} ({DIRECTIONS[1]}) of the informative items.")
+
+
+def interactions_reading(summary: CompositionalSummary) -> str | None:
+    """Which pairs of steps interact, or that none can be told from zero (None: no pair was measured)."""
+    if not summary.pairs:
+        return None
+    clear = [pair for pair in summary.pairs if not contains_zero(interval(pair.ci_low, pair.ci_high))
+             and pair.p_adjusted is not None and pair.p_adjusted < SIGNIFICANCE]
+    tests = len(summary.pairs)
+    if not clear:
+        largest = max(summary.pairs, key=lambda pair: abs(pair.mean))
+        return (f"Inconclusive: no pair's interaction can be told from zero. The largest, steps {largest.first} and "
+                f"{largest.second}, is {largest.mean:+.3g} (bootstrap {ci_words(interval(largest.ci_low, largest.ci_high))}; "
+                f"{p_text(largest.p_adjusted, tests)}; n = {largest.n}).")
+    shown = "; ".join(f"steps {pair.first} and {pair.second}: {pair.mean:+.3g} (bootstrap "
+                      f"{ci_words(interval(pair.ci_low, pair.ci_high))}; {p_text(pair.p_adjusted, tests)}; n = {pair.n})"
+                      for pair in clear)
+    return f"Interactions distinguishable from zero: {shown}. The other pairs are inconclusive."

@@ -23,6 +23,19 @@ class CompositionalExample(ExampleResult):
 
 
 @dataclass(frozen=True)
+class PairInteraction:
+    """One pair of steps' interaction over the examples that have both, with how sure it is."""
+
+    first: int = value("the first step (1-based)")
+    second: int = value("the second step (1-based)")
+    n: int = value("examples with both steps measured")
+    mean: float = value("mean interaction (joint change minus the two single changes)")
+    ci_low: float | None = value("lower end of the 95% bootstrap interval of the mean (null below 2 examples)")
+    ci_high: float | None = value("upper end")
+    p_adjusted: float | None = value("t-test of mean zero, Holm-adjusted over every pair")
+
+
+@dataclass(frozen=True)
 class CompositionalSummary(DatasetSummary):
     """Interactions averaged by step number."""
 
@@ -31,6 +44,7 @@ class CompositionalSummary(DatasetSummary):
     mean_single: tuple[float | None, ...] = value("`[step]` mean single effect")
     mean_interaction: tuple[tuple[float | None, ...], ...] = value("`[step][step]` mean interaction (null where no "
                                                                    "example has both steps)")
+    pairs: tuple[PairInteraction, ...] = value("each pair of steps with its interval and adjusted test", factory=tuple)
 
 
 COMPOSITIONAL = declare_analysis(AnalysisDeclaration(

@@ -1,7 +1,8 @@
 """Each sentence a page prints, on summaries whose answer is known."""
 
-from generator.render.readings import (ci_words, decision_reading, heads_reading, scaling_reading, share,
-                                      transplant_reading)
+from generator.render.readings import (ci_words, decision_reading, heads_reading, interactions_reading, scaling_reading,
+                                      share, transplant_reading)
+from generator.results.compositional import CompositionalSummary, PairInteraction
 from generator.results.head_ablation import HeadAblationSummary, SpecificHead, TopHead
 from generator.results.scaling import ScalingSummary
 from generator.results.token_classes import FormatDifference, TokenClassesSummary
@@ -79,3 +80,17 @@ def test_transplant_reads_counts_with_intervals_and_a_null_says_what_it_cannot_r
                                          "4 of 16 (25%, 95% CI 10%–49%) (corrupted → clean) of the informative items.")
     none = TransplantSummary("P: {question}", "Q: {question}", rows, 24, 16, ((0.0, 0.0), (0.0, 0.0), (0.0, 0.0)))
     assert transplant_reading(none).endswith("a flip rate up to 19% cannot be ruled out).")
+
+
+def test_interactions_that_look_strong_but_include_zero_read_inconclusive():
+    """The reviewer's case: +1.09 and -2.21 look strong in colour, but their intervals contain zero (p about 0.07)."""
+    def summary(pairs):
+        return CompositionalSummary(0, 24, (-1.0, -2.0, -3.0), ((None,) * 3,) * 3, pairs)
+
+    weak = summary((PairInteraction(1, 2, 24, 1.09, -0.1, 2.3, 0.2), PairInteraction(1, 3, 24, -2.21, -4.6, 0.2, 0.21)))
+    assert interactions_reading(weak) == (
+        "Inconclusive: no pair's interaction can be told from zero. The largest, steps 1 and 3, is -2.21 (bootstrap "
+        "95% CI -4.6 to +0.2, inconclusive; p = 0.21, Holm-adjusted over 2 tests; n = 24).")
+    strong = summary((PairInteraction(1, 2, 24, -3.0, -4.0, -2.0, 0.001), PairInteraction(1, 3, 24, 0.1, -0.5, 0.7, 1.0)))
+    assert interactions_reading(strong).startswith("Interactions distinguishable from zero: steps 1 and 2: -3 (")
+    assert interactions_reading(summary(())) is None

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from generator.render.context import SiteContext, plot_target
+from generator.render.readings import interactions_reading
 from generator.render.sections.base import dataset_heatmap, format_number, no_steps_note, small_matrix
 from generator.results.compositional import CompositionalExample, CompositionalSummary
 from generator.store.records import Trajectory
@@ -19,7 +20,14 @@ def compositional_dataset(site: SiteContext, run: Run, dataset: str, trajectorie
     if summary is None:
         return None
     context: dict[str, Any] = {"summary": summary, "map": None,
-                               "singles": [format_number(v) for v in summary.mean_single]}
+                               "singles": [format_number(v) for v in summary.mean_single],
+                               "reading": interactions_reading(summary),
+                               "pairs": [{"pair": f"{pair.first} and {pair.second}", "n": pair.n,
+                                          "mean": format_number(pair.mean),
+                                          "ci": "–" if pair.ci_low is None else f"{pair.ci_low:.3g} to {pair.ci_high:.3g}",
+                                          "p": format_number(pair.p_adjusted, 2),
+                                          "inconclusive": pair.ci_low is None or pair.ci_low <= 0 <= pair.ci_high}
+                                         for pair in summary.pairs]}
     if summary.n_scored:
         grid = np.array([[np.nan if v is None else v for v in row] for row in summary.mean_interaction],
                         dtype=np.float32)
