@@ -19,7 +19,8 @@ from generator.demo_model.train import TrainSettings, train_demo_model
 from generator.importers import IMPORTERS, ImportValidationError, import_run
 from generator.pipeline import execute_run
 from generator.project_init import InitError, init_project
-from generator.render.publish import DeployError, deploy_site, export_example_figures
+from generator.render.citation import normalised_site_url
+from generator.render.publish import DeployError, deploy_site, export_example_figures, export_token_map
 from generator.render.site import build_site, project_templates, render_docs
 from generator.render.mkdocs_build import SiteError
 from generator.render.watch import RunsWatcher, ServeFolderError, sync_tree
@@ -60,12 +61,17 @@ def _run(config_path: Path, output_dir: Path | None, overwrite: bool = False) ->
 
 
 def _build(runs_dir: Path, mkdocs_config: Path, site_dir: Path | None, jobs: int | None = None,
-           example_figures: bool = False, full: bool = False) -> Path:
+           example_figures: bool = False, full: bool = False, site_url: str | None = None) -> Path:
     if not mkdocs_config.is_file():
         raise UsageError(f"{mkdocs_config}: MkDocs config not found (run atlas from the project root or pass --mkdocs-config)")
     if not runs_dir.is_dir():
         raise UsageError(f"{runs_dir}: no runs directory; create a run first with `atlas run CONFIG.yaml` or `atlas demo`")
-    built = build_site(runs_dir, mkdocs_config, site_dir, jobs=jobs, example_figures=example_figures, full=full)
+    try:
+        normalised_site_url(site_url)
+    except ValueError as exc:
+        raise UsageError(f"--site-url: {exc.args[0].split(': ', 1)[1]}") from None
+    built = build_site(runs_dir, mkdocs_config, site_dir, jobs=jobs, example_figures=example_figures, full=full,
+                       site_url=site_url)
     index = built.site_dir / "index.html"
     how = "only changed pages rebuilt" if built.incremental else "whole site built"
     print(f"Built {built.pages} pages ({built.rendered} rendered now; {how}) and {built.figures} figure files "
@@ -84,7 +90,7 @@ def command_run(args: argparse.Namespace) -> None:
 
 def command_build(args: argparse.Namespace) -> None:
     _build(Path(args.runs), Path(args.mkdocs_config), Path(args.site_dir) if args.site_dir else None, args.jobs,
-           args.example_figures, args.full)
+           args.example_figures, args.full, args.site_url)
 
 
 def command_demo(args: argparse.Namespace) -> None:
@@ -157,9 +163,16 @@ def command_deploy(args: argparse.Namespace) -> None:
 
 
 def command_export(args: argparse.Namespace) -> None:
-    written = export_example_figures(Path(args.runs), args.run, args.dataset, args.example, Path(args.out))
+    if args.head is not None:
+        try:
+            written = export_token_map(Path(args.runs), args.run, args.dataset, args.example, args.head, Path(args.out))
+        except ValueError as exc:  # the head is not LAYER.HEAD of this model
+            raise UsageError(str(exc)) from None
+    else:
+        written = export_example_figures(Path(args.runs), args.run, args.dataset, args.example, Path(args.out))
     if not written:
-        print(f"{args.run}/{args.dataset}/{args.example}: no static figures (its analyses draw none per example)")
+        print(f"{args.run}/{args.dataset}/{args.example}: no static figures (its analyses draw none per example); "
+              "`--head LAYER.HEAD` exports its token-by-token attention map")
     for path in written:
         print(f"Wrote {path.resolve()}")
 
@@ -219,6 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also write each example's static PNG/SVG figures (dataset figures are always written)")
     build.add_argument("--full", action="store_true",
                        help="render every page and rebuild the whole site (default: only what changed)")
+    build.add_argument("--site-url", help="where the site will be published, e.g. https://you.github.io/report/ "
+                       "(default: site_url of the MkDocs config): citation snippets and sitemap.xml use absolute URLs")
     build.set_defaults(handler=command_build)
 
     serve = sub.add_parser("serve", help="render pages and preview them with `mkdocs serve`")
@@ -244,12 +259,14 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--message", help="commit message on the gh-pages branch")
     deploy.set_defaults(handler=command_deploy)
 
-    export = sub.add_parser("export", help="write one example's static PNG/SVG figures (paths as in the site)")
+    export = sub.add_parser("export", help="write one example's static figures (PNG, PDF, SVG and CSV; paths as in "
+                                           "the site), or with --head its token map for one head")
     export.add_argument("run")
     export.add_argument("dataset")
     export.add_argument("example")
     export.add_argument("--runs", default=str(DEFAULT_RUNS), help="directory of runs (default: data/runs)")
     export.add_argument("--out", default="exports", help="where to write them (default: exports/)")
+    export.add_argument("--head", help="LAYER.HEAD, e.g. 1.2: export that head's token-by-token attention map")
     export.set_defaults(handler=command_export)
 
     init = sub.add_parser("init", help="create a report project (mkdocs.yml, docs, a sample config, templates/)")

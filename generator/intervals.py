@@ -40,6 +40,20 @@ def t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple
     return float(low), float(high)
 
 
+def t_interval_from_moments(mean: float, std: float, n: int, ddof: int = 0,
+                             confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+    """The t interval of a mean known only by its mean, standard deviation (computed with ``ddof``) and n."""
+    from scipy import stats
+
+    if n < 2:
+        return None
+    sample_std = std * np.sqrt((n - ddof) / (n - 1))  # the ddof=1 standard deviation
+    if sample_std == 0.0:
+        return mean, mean
+    low, high = stats.t.interval(confidence, n - 1, loc=mean, scale=sample_std / np.sqrt(n))
+    return float(low), float(high)
+
+
 def t_test_p(values: Sequence[float]) -> float | None:
     """Two-sided one-sample t-test of mean zero (None below two values or for constant values)."""
     from scipy import stats

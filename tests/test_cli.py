@@ -267,10 +267,34 @@ def test_export_writes_one_examples_figures_at_their_site_paths(tmp_path, capsys
     assert main(["export", "v1", "two-step", "two-step-000", "--runs", str(tmp_path / "runs"), "--out", str(out)]) == 0
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert written == sorted(f"runs/v1/two-step/examples/figures/two-step-000-{name}" for name in (
-        "ablation.pdf", "ablation.png", "ablation.svg", "answer-to-steps.pdf", "answer-to-steps.png",
-        "answer-to-steps.svg"))
+        "ablation.csv", "ablation.pdf", "ablation.png", "ablation.svg", "answer-to-steps.csv", "answer-to-steps.pdf",
+        "answer-to-steps.png", "answer-to-steps.svg"))
     assert main(["export", "v1", "two-step", "nope", "--runs", str(tmp_path / "runs"), "--out", str(out)]) == 2
     assert "dataset 'two-step' has no example 'nope'" in capsys.readouterr().err
+
+
+def test_export_of_one_heads_token_map_and_a_head_the_model_lacks(tmp_path, capsys):
+    import csv
+    import shutil
+
+    import numpy as np
+
+    from generator.results.attention import AttentionExample
+    from generator.store.run_directory import load_run
+
+    shutil.copytree(REPO_ROOT / "tests/data/run-v1", tmp_path / "runs" / "v1")
+    out, runs = tmp_path / "exports", str(tmp_path / "runs")
+    assert main(["export", "v1", "two-step", "two-step-000", "--head", "1.0", "--runs", runs, "--out", str(out)]) == 0
+    stem = out / "runs/v1/two-step/examples/figures/two-step-000-token-map-L1H0"
+    assert all(stem.with_suffix(suffix).is_file() for suffix in (".png", ".pdf", ".svg", ".csv"))
+    maps = load_run(tmp_path / "runs" / "v1").result("two-step", "two-step-000", AttentionExample).maps
+    with open(stem.with_suffix(".csv"), newline="") as handle:
+        rows = list(csv.reader(handle))
+    np.testing.assert_allclose(np.array(rows[1:], dtype=object)[:, 1:].astype(float), maps[1, 0], atol=1e-6)
+    assert "Wrote" in capsys.readouterr().out
+    for head, message in (("9.0", "--head 9.0: the model has layers 0-"), ("one", "expected LAYER.HEAD such as 1.2")):
+        assert main(["export", "v1", "two-step", "two-step-000", "--head", head, "--runs", runs, "--out", str(out)]) == 2
+        assert message in capsys.readouterr().err
 
 
 def test_deploy_pushes_the_built_site_to_a_gh_pages_branch(tmp_path, tiny_run, capsys, monkeypatch):

@@ -30,6 +30,7 @@ from generator.capture.architectures import layer_module
 from generator.capture.attention_rows import attention_row_recorded
 from generator.capture.interventions import Site, recording
 from generator.results.logit_attribution import LOGIT_ATTRIBUTION, LogitAttributionExample, LogitAttributionSummary, SegmentContribution
+from generator.results.statistics import MeanWithCI
 from generator.store.records import Trajectory
 
 APPROXIMATION = ("final RMS norm's scale frozen at its value on the whole residual; contributions are linear "
@@ -141,10 +142,21 @@ class LogitAttributionAnalysis(Analysis):
         def mean(key: str) -> np.ndarray:
             return np.mean([getattr(d, key) for d in scored], axis=0)
 
+        def intervals(key: str) -> np.ndarray:
+            """Per component (the array's shape), the mean over the scored examples with its t interval."""
+            values = np.stack([getattr(d, key) for d in scored]).astype(np.float64)
+            flat = values.reshape(len(scored), -1)
+            return np.array([MeanWithCI.of(flat[:, i]) for i in range(flat.shape[1])],
+                            dtype=object).reshape(values.shape[1:])
+
+        heads_ci = intervals("heads")
         return LogitAttributionSummary(len(scored), APPROXIMATION, tuple(map(float, mean("attention"))),
                                        tuple(map(float, mean("mlp"))),
                                        tuple(tuple(map(float, row)) for row in mean("heads")),
-                                       float(mean("embedding")[0]), by_segment_name(trajectories, digests))
+                                       float(mean("embedding")[0]), by_segment_name(trajectories, digests),
+                                       attention_ci=tuple(intervals("attention")), mlp_ci=tuple(intervals("mlp")),
+                                       heads_ci=tuple(tuple(row) for row in heads_ci),
+                                       embedding_ci=intervals("embedding")[0])
 
 
 def by_segment_name(trajectories: Sequence[Trajectory], digests: list) -> tuple[SegmentContribution, ...]:

@@ -14,6 +14,7 @@ import numpy as np
 from generator.analyses.base import Analysis, ExampleContext
 from generator.capture import CaptureOptions, capture_attention
 from generator.results.routing import ROUTING, RoutingExample, RoutingSummary
+from generator.results.statistics import MeanWithCI
 from generator.store.records import Trajectory
 
 
@@ -56,9 +57,7 @@ class RoutingAnalysis(Analysis):
         if not used:
             return RoutingSummary(0, ())
         steps, positions = max(u.shape[0] for u in used), max(u.shape[1] for u in used)
-        total, count = np.zeros((steps, positions)), np.zeros((steps, positions))
-        for grid in used:
-            total[:grid.shape[0], :grid.shape[1]] += grid
-            count[:grid.shape[0], :grid.shape[1]] += 1
-        return RoutingSummary(len(used), tuple(tuple(float(t / c) if c else None for t, c in zip(tr, cr))
-                                               for tr, cr in zip(total, count)))
+        cells = [[MeanWithCI.of([grid[s, q] for grid in used if s < grid.shape[0] and q < grid.shape[1]])
+                  for q in range(positions)] for s in range(steps)]
+        return RoutingSummary(len(used), tuple(tuple(cell.mean for cell in row) for row in cells),
+                              tuple(tuple(row) for row in cells))

@@ -9,17 +9,13 @@ import numpy as np
 from generator.results.ablation import AblationExample, AttentionImportance, CorrelationPoints, LayerCorrelation
 from generator.results.attention import AttentionDigest
 from generator.results.latent_ablation import LatentAblationExample, LatentAblationSummary, LatentCondition, ThoughtEffect
-from generator.intervals import t_interval, wilson
+from generator.intervals import wilson
 from generator.results.statistics import Correlation, MeanWithCI, RateWithCI
 
 
-def mean_with_ci(values: Sequence[float], confidence: float = 0.95) -> MeanWithCI:
-    """Mean and a t-distribution confidence interval (None where n < 2)."""
-    data = np.asarray([float(v) for v in values], dtype=np.float64)
-    if len(data) == 0:
-        return MeanWithCI(0, None, None, None)
-    interval = t_interval(data, confidence)
-    return MeanWithCI(len(data), float(data.mean()), *(interval or (None, None)))
+def mean_with_ci(values: Sequence[float]) -> MeanWithCI:
+    """Mean and its 95% t-distribution confidence interval (None where n < 2)."""
+    return MeanWithCI.of(values)
 
 
 def rate_with_ci(successes: int, trials: int, confidence: float = 0.95) -> RateWithCI:

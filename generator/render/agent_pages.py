@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from generator.render.citation import SiteSettings
 from generator.render.context import IndexEntry, Page, example_path, html_path, relative_link
 from generator.render.pages import register_site_pages
 from generator.render.sections.agent import agent_record, steps_grid, timeline
@@ -55,7 +56,7 @@ def comparison_path(dataset: str, example_id: str) -> str:
 
 
 @register_site_pages("agents", entry_kinds=("agents", "comparison"), what="agent-runs.md and compare/", order=10)
-def agent_pages(runs: list[Run], earlier: list[IndexEntry]) -> list[Page]:
+def agent_pages(runs: list[Run], earlier: list[IndexEntry], settings: SiteSettings) -> list[Page]:
     """The index of agent runs and one comparison page per query answered by two runs or more."""
     agent_runs = collect(runs)
     if not agent_runs:

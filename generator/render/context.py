@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generator.render.citation import FigureCitation, SiteSettings, label_of
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
 
@@ -26,6 +27,7 @@ class IndexEntry:
     path: str  # relative to the site root
     page: str | None = None  # a figure's page, relative to the site root
     anchor: str | None = None  # the figure's id on that page (``page#anchor`` is its permalink)
+    url: str | None = None  # a figure's permalink, absolute when the site's URL is known (``site_url``)
 
 
 @dataclass(frozen=True)
@@ -67,28 +69,41 @@ class SiteContext:
     # per-example static PNG/SVG figures (dataset-level ones are always written): slow at scale,
     # so only on request (`atlas build --example-figures`)
     example_figures: bool = False
+    settings: SiteSettings = field(default_factory=SiteSettings)  # where the site is published (snippets)
+    config_sha256: str | None = None  # the hash of the config of the run being rendered (snippets)
 
     def figure(self, kind: str, run: str, dataset: str | None, example_id: str | None,
-               written: list[Path], page_dir: str) -> dict[str, Any]:
+               written: list[Path], page_dir: str, caption: str | None = None) -> dict[str, Any]:
         """Record written figure files; return links relative to the page, an anchor, and citation snippets.
 
-        The snippets name the files by their stable path from the site root (as atlas-index.json does).
+        The snippets name the files by their stable path from the site root (as atlas-index.json does),
+        the caption (the figure's title, else its kind), the run and its config hash, and the permalink.
         """
         files, paths = [], {}
         anchor = "fig-" + "-".join(part for part in (kind, example_id) if part)
         page = f"{page_dir}/{example_id or 'index'}.html"
+        permalink = f"{page}#{anchor}"
         for path in written:
             relative = path.relative_to(self.docs_dir).as_posix()
-            self.figures.append(IndexEntry(kind, run, dataset, example_id, relative, page, anchor))
+            self.figures.append(IndexEntry(kind, run, dataset, example_id, relative, page, anchor,
+                                           self.settings.url(permalink)))
             files.append({"format": path.suffix[1:].upper(), "href": relative_link(relative, page_dir)})
             paths[path.suffix[1:]] = relative
         image = paths.get("png") or next(iter(paths.values()))
         png = next((path for path in written if path.suffix == ".png"), None)
-        caption = " / ".join(part for part in (run, dataset, example_id, kind) if part)
+        citation = FigureCitation(figure_caption(caption or kind.replace("-", " ").capitalize(), dataset, example_id),
+                                  run,
+                                  self.config_sha256, image, paths.get("pdf") or image, permalink,
+                                  label_of(run, dataset, example_id, kind))
         return {"files": files, "id": anchor,
                 "size": None if png is None else png_size(png),
-                "markdown": f"![{caption}]({image})",
-                "latex": f"\\includegraphics[width=\\linewidth]{{{paths.get('pdf') or image}}}"}
+                "markdown": citation.markdown(self.settings), "latex": citation.latex(self.settings)}
+
+
+def figure_caption(title: str, dataset: str | None, example_id: str | None) -> str:
+    """A figure's caption: its title and what it shows (``Flip rate (dataset decimals, example d-3)``)."""
+    where = ", ".join(f"{what} {name}" for what, name in (("dataset", dataset), ("example", example_id)) if name)
+    return f"{title} ({where})" if where else title
 
 
 def png_size(path: Path) -> tuple[int, int] | None:

@@ -1,7 +1,9 @@
-"""Static matplotlib figures for papers: PNG and SVG at stable paths, byte-reproducible."""
+"""Static matplotlib figures for papers: PNG, PDF and SVG at stable paths, byte-reproducible, each with the
+numbers it draws beside it as CSV (so a reader can replot or check it without the run)."""
 
 from __future__ import annotations
 
+import csv
 import io
 from pathlib import Path
 from typing import Sequence
@@ -30,7 +32,39 @@ def png_dpi(fig) -> int:
     return int(min(PAPER_DPI, (MAX_PIXELS / (width * height)) ** 0.5))
 
 
-def _save(fig, stem: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
+Table = tuple[Sequence[str], Sequence[Sequence]]  # a CSV's header and rows
+
+
+def spreadsheet_safe(cell) -> str:
+    """A CSV cell: numbers as numbers (missing or non-finite: empty), text that spreadsheet programs show as
+    text (a leading ``= + - @`` would make it a formula to them, so it gets an apostrophe)."""
+    if cell is None:
+        return ""
+    if isinstance(cell, (bool, np.bool_, int, np.integer)):
+        return str(int(cell))
+    if isinstance(cell, (float, np.floating)):
+        return repr(float(cell)) if np.isfinite(cell) else ""
+    text = str(cell)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def write_table(stem: Path, table: Table) -> Path:
+    """The figure's numbers as ``<stem>.csv`` (empty cells where a value is missing)."""
+    header, rows = table
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([spreadsheet_safe(h) for h in header])
+    writer.writerows([spreadsheet_safe(cell) for cell in row] for row in rows)
+    path = stem.with_suffix(".csv")
+    atomic_write_bytes(path, buffer.getvalue().encode("utf-8"))
+    return path
+
+
+def matrix_table(values: np.ndarray, row_labels: Sequence, column_labels: Sequence, corner: str = "") -> Table:
+    return [corner, *column_labels], [[label, *row] for label, row in zip(row_labels, np.asarray(values).tolist())]
+
+
+def _save(fig, stem: Path, formats: Sequence[str] = FORMATS, table: Table | None = None) -> list[Path]:
     import matplotlib.pyplot as plt
 
     dpi = png_dpi(fig)
@@ -43,6 +77,8 @@ def _save(fig, stem: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
         atomic_write_bytes(path, buffer.getvalue())
         written.append(path)
     plt.close(fig)
+    if table is not None:
+        written.append(write_table(stem, table))
     return written
 
 
@@ -65,7 +101,8 @@ def layer_head_grid(values: np.ndarray, stem: Path, title: str, value_label: str
         ax.set_yticks(range(n_layers))
         ax.set_title(title)
         fig.colorbar(image, ax=ax, label=value_label)
-        return _save(fig, stem)
+        return _save(fig, stem, table=matrix_table(values, range(n_layers), [f"head {h}" for h in range(n_heads)],
+                                                   f"layer \\ {value_label}"))
 
 
 def small_multiples(grids: Sequence[np.ndarray], titles: Sequence[str], stem: Path, suptitle: str,
@@ -107,7 +144,9 @@ def small_multiples(grids: Sequence[np.ndarray], titles: Sequence[str], stem: Pa
                         title, ha="center", va="bottom", fontsize=5)
         fig.suptitle(suptitle)
         fig.colorbar(image, ax=ax, label=value_label, shrink=min(0.6, 8.0 / height) if height > 8 else 0.6)
-        return _save(fig, stem)
+        rows = [[title, layer, head, value] for title, grid in zip(titles, grids)
+                for (layer, head), value in np.ndenumerate(grid)]
+        return _save(fig, stem, table=(["example", "layer", "head", value_label], rows))
 
 
 def lines_by_layer(series: dict[str, np.ndarray], stem: Path, title: str, y_label: str) -> list[Path]:
@@ -115,7 +154,10 @@ def lines_by_layer(series: dict[str, np.ndarray], stem: Path, title: str, y_labe
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(4.5, 2.8))
         draw_lines(fig, ax, series, title, y_label)
-        return _save(fig, stem)
+        layers = max(len(v) for v in series.values())
+        rows = [[layer, *(values[layer] if layer < len(values) else None for values in series.values())]
+                for layer in range(layers)]
+        return _save(fig, stem, table=(["layer", *series], rows))
 
 
 def draw_lines(fig, ax, series: dict[str, np.ndarray], title: str, y_label: str,
@@ -128,7 +170,7 @@ def draw_lines(fig, ax, series: dict[str, np.ndarray], title: str, y_label: str,
     ax.set_ylabel(y_label)
     ax.set_title(title)
     ax.set_xticks(range(max(len(v) for v in series.values())))
-    ax.legend(fontsize=6)
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False)  # outside
 
 
 def draw_note(fig, ax, title: str, text: str) -> None:
@@ -173,7 +215,8 @@ def bars_with_ci(categories: Sequence[str], means, lows, highs, stem: Path, titl
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(1.0 + 0.7 * len(categories), 2.8))
         draw_bars(fig, ax, categories, means, lows, highs, title, y_label)
-        return _save(fig, stem)
+        rows = [list(row) for row in zip(categories, means, lows, highs)]
+        return _save(fig, stem, table=(["", f"mean {y_label}", "95% CI low", "95% CI high"], rows))
 
 
 def draw_bars(fig, ax, categories: Sequence[str], means, lows, highs, title: str, y_label: str) -> None:
@@ -193,7 +236,7 @@ def matrix_heatmap(values: np.ndarray, row_labels: Sequence[str], column_labels:
         n_rows, n_columns = values.shape
         fig, ax = plt.subplots(figsize=(1.6 + 0.5 * n_columns, 1.0 + 0.22 * n_rows))
         draw_matrix(fig, ax, values, row_labels, column_labels, title, value_label, low, high)
-        return _save(fig, stem)
+        return _save(fig, stem, table=matrix_table(values, row_labels, column_labels, value_label))
 
 
 def draw_matrix(fig, ax, values: np.ndarray, row_labels: Sequence[str], column_labels: Sequence[str], title: str,
@@ -222,4 +265,45 @@ def scatter_grid(panels: list[dict], stem: Path, x_label: str, y_label: str) -> 
             ax.set_title(f"layer {panel['layer']}: r = {r} (n = {panel['n']})")
             ax.set_xlabel(x_label)
         axes[0][0].set_ylabel(y_label)
-        return _save(fig, stem)
+        rows = [[panel["layer"], x, y] for panel in panels for x, y in zip(panel["x"], panel["y"])]
+        return _save(fig, stem, table=(["layer", x_label, y_label], rows))
+
+
+def token_map(weights: np.ndarray, tokens: Sequence[str], segments: Sequence[tuple[str, int]], stem: Path,
+              title: str) -> list[Path]:
+    """One head's token-by-token attention ([query, key], causal) for print: labels thinned where they would
+    overlap, a line where each segment starts and its name above, on the page's 0..1 colour scale."""
+    plt = _pyplot()
+    n = len(tokens)
+    with plt.rc_context(STYLE):
+        side = float(min(11.0, max(3.5, 0.11 * n + 1.5)))
+        fig, ax = plt.subplots(figsize=(side + 1.0, side))
+        masked = np.ma.masked_where(np.triu(np.ones((n, n), dtype=bool), k=1), weights)
+        image = ax.imshow(masked, cmap=SEQUENTIAL, vmin=0.0, vmax=1.0, interpolation="nearest")
+        step = thinned_step(n, side)
+        starts = {start for _, start in segments}
+        shown = [i for i in range(n) if i % step == 0 or i in starts]
+        labels = [tokens[i] for i in shown]
+        ax.set_xticks(shown, labels, rotation=90, fontsize=5)
+        ax.set_yticks(shown, labels, fontsize=5)
+        for name, start in segments:
+            if 0 < start < n:
+                ax.plot([start - 0.5, start - 0.5], [start - 0.5, n - 0.5], color="white", linewidth=0.8, alpha=0.8)
+                ax.plot([-0.5, start - 0.5], [start - 0.5, start - 0.5], color="white", linewidth=0.8, alpha=0.8)
+        if segments:  # each segment's name above the map, over its middle
+            ends = [start for _, start in segments[1:]] + [n]
+            top = ax.secondary_xaxis("top")
+            top.set_xticks([(start + end - 1) / 2 for (_, start), end in zip(segments, ends)],
+                           [name for name, _ in segments], fontsize=6, rotation=45, ha="left")
+        ax.set_xlabel("key token (attended to)")
+        ax.set_ylabel("query token (attending)")
+        ax.set_title(title)
+        fig.colorbar(image, ax=ax, label="attention weight", shrink=0.6)
+        labels_all = [f"{i}: {token}" for i, token in enumerate(tokens)]
+        return _save(fig, stem, table=matrix_table(np.where(np.isfinite(weights), weights, np.nan), labels_all,
+                                                   labels_all, "query \\ key"))
+
+
+def thinned_step(n: int, side_inches: float, label_points: float = 7.0) -> int:
+    """Label every ``step``-th token so that labels of ``label_points`` fit along ``side_inches``."""
+    return max(1, int(np.ceil(n * label_points / (72.0 * side_inches * 0.8))))

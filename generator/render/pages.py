@@ -18,6 +18,7 @@ import yaml
 
 from generator.registry import Registry
 from generator.render import plots
+from generator.render.citation import SiteSettings, cited_runs, package_version, site_bibtex
 from generator.render.context import (IndexEntry, Page, Section, SiteContext, accuracy_text, dataset_dir,
                                       example_path, html_path, run_dir)
 from generator.render.sections import dataset_sections, example_sections
@@ -53,7 +54,7 @@ class SitePageKind:
     runs' own pages and every build (they are few). Kinds run in ``order``; each sees the index entries of
     the site pages made before it (the index links to agent runs only when that page was made)."""
 
-    pages: Callable[[list[Run], list[IndexEntry]], list[Page]]
+    pages: Callable[[list[Run], list[IndexEntry], SiteSettings], list[Page]]
     entry_kinds: tuple[str, ...]  # the index entries its pages have
     what: str  # its pages, as a skipped-build message names them
     order: int
@@ -63,7 +64,7 @@ SITE_PAGE_KINDS: Registry[SitePageKind] = Registry("site page kind")
 
 
 def register_site_pages(name: str, entry_kinds: tuple[str, ...], what: str, order: int):
-    def decorate(pages: Callable[[list[Run], list[IndexEntry]], list[Page]]):
+    def decorate(pages: Callable[[list[Run], list[IndexEntry], SiteSettings], list[Page]]):
         SITE_PAGE_KINDS.register(name, SitePageKind(pages, entry_kinds, what, order))
         return pages
     return decorate
@@ -185,8 +186,9 @@ def example_page(site: SiteContext, run: Run, name: str, example_id: str) -> Pag
 
 
 @register_site_pages("index", entry_kinds=("index",), what="index.md", order=100)
-def index_page(runs: list[Run], earlier: list[IndexEntry]) -> list[Page]:
-    """The site's front page: every run with its datasets (and a link to the agent runs, when made)."""
+def index_page(runs: list[Run], earlier: list[IndexEntry], settings: SiteSettings) -> list[Page]:
+    """The site's front page: every run with its datasets (and a link to the agent runs, when made), and how
+    to cite the site (the BibTeX entry of ``cite.bib``)."""
     listed = []
     for run in runs:
         datasets = [{"name": name, "href": f"{dataset_dir(run, name)}/index.html",
@@ -194,5 +196,6 @@ def index_page(runs: list[Run], earlier: list[IndexEntry]) -> list[Page]:
         listed.append({"name": run.name, "href": f"{run_dir(run)}/index.html", "model": run.manifest.model.id,
                        "created": run.manifest.created, "datasets": datasets})
     agents = any(entry.kind == "agents" for entry in earlier)
-    return [Page("index.md", "index.md.j2", {"runs": listed, "agents": agents},
+    bibtex = site_bibtex(settings, cited_runs(runs), package_version())
+    return [Page("index.md", "index.md.j2", {"runs": listed, "agents": agents, "bibtex": bibtex},
                  IndexEntry("index", None, None, None, "index.html"))]

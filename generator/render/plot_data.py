@@ -53,10 +53,13 @@ def token_map_spec() -> dict[str, Any]:
                  toolbar_location="above", x_axis_label="key token (attended to)",
                  y_axis_label="query token (attending)", title="Layer 0, head 0", name="atlas-figure",
                  sizing_mode="scale_width")  # fits the page column; never wider than its own size (max_width)
-    fig.rect(x="key", y="query", width=1, height=1, source=drawn, line_color=None,
-             fill_color={"field": "weight", "transform": mapper})
-    fig.add_tools(HoverTool(tooltips=[("query", "@query: @query_token"), ("key", "@key: @key_token"),
-                                      ("weight", "@weight{0.0000}")]))
+    cells = fig.rect(x="key", y="query", width=1, height=1, source=drawn, line_color=None,
+                     fill_color={"field": "weight", "transform": mapper})
+    boundaries = ColumnDataSource({"x0": [], "y0": [], "x1": [], "y1": []}, name="atlas-boundaries")
+    fig.segment(x0="x0", y0="y0", x1="x1", y1="y1", source=boundaries, line_color="white", line_width=1,
+                line_alpha=0.8)  # where each segment starts (filled by the page)
+    fig.add_tools(HoverTool(renderers=[cells], tooltips=[("query", "@query: @query_token"),
+                                                         ("key", "@key: @key_token"), ("weight", "@weight{0.0000}")]))
     axes_filled_by_page(fig, "atlas")
     fig.xaxis.major_label_orientation = 1.2
     fig.grid.visible = False
@@ -174,10 +177,12 @@ def decode_head(text: str, n_tokens: int) -> np.ndarray:
 
 
 def token_map_data(maps: np.ndarray, tokens: Sequence[str], chunk_dir: Path, chunk_href: str, target: str,
-                   inline_bytes: int | None = None) -> dict[str, Any]:
+                   inline_bytes: int | None = None,
+                   segments: Sequence[tuple[str, int]] = ()) -> dict[str, Any]:
     """A page's data for the token map; heads past the inline budget are written as scripts in ``chunk_dir``.
 
-    ``maps`` is [layer, head, query, key]; ``chunk_href`` is ``chunk_dir`` relative to the page.
+    ``maps`` is [layer, head, query, key]; ``chunk_href`` is ``chunk_dir`` relative to the page;
+    ``segments`` are (name, first token) pairs, drawn as boundaries.
     """
     n_layers, n_heads, n_tokens, _ = maps.shape
     encoded = ((f"{layer}_{head}", encode_head(maps[layer, head])) for layer in range(n_layers)
@@ -185,7 +190,8 @@ def token_map_data(maps: np.ndarray, tokens: Sequence[str], chunk_dir: Path, chu
     inline, chunked = _split(encoded, chunk_dir, target, inline_bytes)
     return {"tokens": [display_token(t) for t in tokens], "layers": n_layers, "heads": n_heads, "n": n_tokens,
             "quantum": QUANTUM, "inline": inline, "chunks": chunk_href if chunked else None,
-            "size": int(min(900, max(360, 14 * n_tokens + 120)))}
+            "size": int(min(900, max(360, 14 * n_tokens + 120))),
+            "segments": [[name, int(start)] for name, start in segments if 0 <= start < n_tokens]}
 
 
 def _split(encoded, chunk_dir: Path, target: str, inline_bytes: int | None) -> tuple[dict[str, str], bool]:

@@ -77,8 +77,9 @@ def lines_figure(series: dict[str, np.ndarray], title: str, y_label: str, dashes
         fig.scatter(layers, values, size=7, color=color, legend_label=name)
     fig.add_tools(HoverTool(tooltips=[("layer", "@x"), (y_label, "@y{0.000}")]))
     fig.xaxis.ticker = list(range(max(len(v) for v in series.values())))
-    fig.legend.location = "top_right"
     fig.legend.label_text_font_size = "8pt"
+    fig.legend.click_policy = "hide"  # a click on a series' name hides it
+    fig.add_layout(fig.legend[0], "right")  # beside the plot, never over the data
     return fig
 
 

@@ -32,7 +32,8 @@ def code_fingerprint(options: RenderOptions) -> str:
     """Everything besides run files that shapes a page: templates, the renderer's code and assets, options."""
     import bokeh
 
-    digest = hashlib.sha256(f"{bokeh.__version__}|{options.example_figures}|{plot_data.INLINE_BYTES}".encode())
+    digest = hashlib.sha256(f"{bokeh.__version__}|{options.example_figures}|{plot_data.INLINE_BYTES}|"
+                            f"{options.site}".encode())
     folders = [*template_folders(options.templates), Path(__file__).parent]
     files = [path for folder in folders for path in sorted(Path(folder).rglob("*"))
              if path.is_file() and path.suffix in (".j2", ".py", ".js", ".css")]

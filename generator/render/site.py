@@ -23,6 +23,7 @@ from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 from generator.render import agent_pages  # noqa: F401 - registers the agent runs' site pages
+from generator.render.citation import SiteSettings, cited_runs, normalised_site_url, package_version, site_bibtex
 from generator.render.context import IndexEntry, SiteContext, run_dir
 from generator.render import jinja
 from generator.render.jinja import template_environment
@@ -38,6 +39,7 @@ from generator.store.run_directory import Run, RunFormatError, list_runs_reporti
 
 PACKAGE_ASSETS = Path(__file__).parent / "assets"
 INDEX_FILE = "atlas-index.json"
+CITATION_FILE = "cite.bib"
 
 
 def copy_static_assets(docs_dir: Path) -> None:
@@ -77,13 +79,15 @@ def project_templates(config_file: Path) -> tuple[str, ...]:
 
 
 def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, jobs: int = 1,
-                example_figures: bool = False, reuse: bool = True, templates: tuple[str, ...] = ()) -> RenderedDocs:
+                example_figures: bool = False, reuse: bool = True, templates: tuple[str, ...] = (),
+                settings: SiteSettings = SiteSettings()) -> RenderedDocs:
     """Write every page, figure, asset and the index into a fresh ``docs_dir``.
 
     Pages are independent units, rendered by ``jobs`` processes. A unit whose inputs (its run
     files, the templates, the renderer's code and options) are unchanged since the last build
     into ``docs_dir`` is copied from it instead of rendered again (unless ``reuse`` is off).
-    ``templates`` are a report project's own template folders, searched before ours. A
+    ``templates`` are a report project's own template folders, searched before ours; ``settings``
+    (the published site's URL, name and author) shape the citation snippets and ``cite.bib``. A
     damaged run (an unreadable manifest, trajectory or result file) is left out and reported by
     file; every other run is rendered.
     """
@@ -100,9 +104,9 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, j
         units = [PageUnit(kind, str(run.root), dataset, example_id) for run in runs
                  for kind, page_kind in PAGE_KINDS.items() for dataset, example_id in page_kind.units(run)]
         rendered, state, rendered_now = _render_or_reuse(units, docs_dir if reuse else None, tmp,
-                                                         RenderOptions(example_figures, templates), jobs)
+                                                         RenderOptions(example_figures, templates, settings), jobs)
         good, entries = _whole_runs(runs, units, rendered, tmp, skipped)
-        entries += _write_site_pages(good, tmp, skipped, templates)
+        entries += _write_site_pages(good, tmp, skipped, RenderOptions(example_figures, templates, settings))
         entries = sorted((dataclasses.asdict(e) for e in entries), key=lambda e: e["path"])
         atomic_write_text(tmp / INDEX_FILE, json.dumps({"schema_version": 1, "entries": entries}, indent=1) + "\n")
         page_kinds = page_entry_kinds()
@@ -150,12 +154,15 @@ def _whole_runs(runs: list[Run], units: list[PageUnit], rendered: dict[PageUnit,
     return good, entries
 
 
-def _write_site_pages(good: list[Run], tmp: Path, skipped: list[str], templates: tuple[str, ...]) -> list[IndexEntry]:
-    """The pages that span runs (``SITE_PAGE_KINDS``: agent runs, comparisons, the index), in their order."""
+def _write_site_pages(good: list[Run], tmp: Path, skipped: list[str], options: RenderOptions) -> list[IndexEntry]:
+    """The pages that span runs (``SITE_PAGE_KINDS``: agent runs, comparisons, the index), in their order,
+    and the site's BibTeX entry (``cite.bib``, which the index shows)."""
+    templates = options.templates
     entries: list[IndexEntry] = []
+    atomic_write_text(tmp / CITATION_FILE, site_bibtex(options.site, cited_runs(good), package_version()) + "\n")
     for _, kind in sorted(SITE_PAGE_KINDS.items(), key=lambda item: item[1].order):
         try:
-            pages = kind.pages(good, list(entries))
+            pages = kind.pages(good, list(entries), options.site)
         except Exception as exc:  # noqa: BLE001 - one damaged record must not stop the site
             skipped.append(f"{kind.what}: left out, a record could not be read "
                            f"({type(exc).__name__}: {shown(str(exc), 200)})")
@@ -214,9 +221,11 @@ def _open_run(root: str) -> Run:
 
 def _render_unit(docs_dir: str, options: RenderOptions, unit: PageUnit) -> RenderedUnit:
     """Render and write one page (in whichever process runs it); a damaged run becomes an error."""
-    site = SiteContext(Path(docs_dir), example_figures=options.example_figures)
+    site = SiteContext(Path(docs_dir), example_figures=options.example_figures, settings=options.site)
     try:
-        page = PAGE_KINDS.get(unit.kind).render(site, _open_run(unit.run_root), unit.dataset, unit.example_id)
+        run = _open_run(unit.run_root)
+        site.config_sha256 = run.manifest.config_sha256
+        page = PAGE_KINDS.get(unit.kind).render(site, run, unit.dataset, unit.example_id)
         text = _environment(options.templates).get_template(page.template).render(**page.context)
         atomic_write_text(owned_path(Path(docs_dir), page.path), text)
     except RunFormatError as exc:
@@ -243,18 +252,24 @@ def render_example_alone(scratch: Path, run: Run, dataset: str, example_id: str)
 
 def build_site(runs_dir: Path, config_file: Path, site_dir: Path | None = None,
                docs_dir: Path | None = None, jobs: int | None = None, example_figures: bool = False,
-               full: bool = False) -> BuiltSite:
+               full: bool = False, site_url: str | None = None) -> BuiltSite:
     """Render pages for every run under ``runs_dir`` and build the MkDocs site.
 
     Only pages whose inputs changed are rendered and, where MkDocs allows it exactly, built
-    again (``full`` forces a whole MkDocs build).
+    again (``full`` forces a whole MkDocs build). ``site_url`` (else mkdocs.yml's) is where the
+    site will be published: citation snippets and the sitemap then use absolute URLs.
     """
     config_file = Path(config_file).resolve()
     root = config_file.parent
     docs_dir = Path(docs_dir or root / "build" / "docs").resolve()
     docs_dir.mkdir(parents=True, exist_ok=True)  # MkDocs refuses a config whose docs_dir does not exist
-    site_overrides = {"docs_dir": str(docs_dir)} | ({"site_dir": str(Path(site_dir).resolve())} if site_dir else {})
-    check_site_dir(Path(load_mkdocs_config(config_file, site_overrides).site_dir))  # before any page is rendered
+    overrides = {"docs_dir": str(docs_dir)} | ({"site_dir": str(Path(site_dir).resolve())} if site_dir else {})
+    if site_url is not None:
+        overrides["site_url"] = normalised_site_url(site_url)
+    mkdocs_config = load_mkdocs_config(config_file, overrides)
+    check_site_dir(Path(mkdocs_config.site_dir))  # before any page is rendered
+    settings = SiteSettings(normalised_site_url(mkdocs_config.site_url), mkdocs_config.site_name,
+                            mkdocs_config.site_author)
     docs_dir.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(docs_dir.parent / f".{docs_dir.name}.build.lock"))
     try:
@@ -266,10 +281,7 @@ def build_site(runs_dir: Path, config_file: Path, site_dir: Path | None = None,
         remove_stale(docs_dir.parent, left)
     try:
         rendered = render_docs(Path(runs_dir), docs_dir, root / "docs", jobs or os.cpu_count() or 1, example_figures,
-                               reuse=not full, templates=project_templates(config_file))
-        overrides = {"docs_dir": str(docs_dir)}
-        if site_dir is not None:
-            overrides["site_dir"] = str(Path(site_dir).resolve())
+                               reuse=not full, templates=project_templates(config_file), settings=settings)
         built_dir, incremental = run_mkdocs(config_file, overrides, Path(runs_dir), full=full)
     finally:
         lock.release()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from generator.render.citation import SiteSettings
 from generator.render.context import IndexEntry
 
 
@@ -17,6 +18,7 @@ class RenderOptions:
 
     example_figures: bool = False  # static figures on example pages too
     templates: tuple[str, ...] = ()  # a report project's template folders, searched before ours
+    site: SiteSettings = SiteSettings()  # the published site's URL, name and author (citation snippets)
 
 
 @dataclass(frozen=True)

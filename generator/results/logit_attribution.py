@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from generator.results.statistics import MeanWithCI
 from generator.results.declaration import AnalysisDeclaration, declare_analysis
 from generator.store.result_types import DatasetSummary, ExampleResult, tensor, value
 
@@ -48,6 +49,12 @@ class LogitAttributionSummary(DatasetSummary):
     embedding: float | None = value("mean embedding contribution")
     by_segment: tuple[SegmentContribution, ...] = value("the attention contributions by source segment, averaged "
                                                         "over the examples that have the segment", default=())
+    attention_ci: tuple[MeanWithCI, ...] | None = value("`[L]` the attention contributions with 95% t intervals",
+                                                        default=None)
+    mlp_ci: tuple[MeanWithCI, ...] | None = value("`[L]` the MLP contributions with 95% t intervals", default=None)
+    heads_ci: tuple[tuple[MeanWithCI, ...], ...] | None = value("`[L][H]` the head contributions with 95% t "
+                                                                "intervals", default=None)
+    embedding_ci: MeanWithCI | None = value("the embedding contribution with its 95% t interval", default=None)
 
 
 LOGIT_ATTRIBUTION = declare_analysis(AnalysisDeclaration(

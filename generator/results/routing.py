@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from generator.results.statistics import MeanWithCI
 from generator.results.declaration import AnalysisDeclaration, declare_analysis
 from generator.store.result_types import DatasetSummary, ExampleResult, tensor, value
 
@@ -25,6 +26,9 @@ class RoutingSummary(DatasetSummary):
     n_examples: int = value("examples with at least one reasoning step")
     by_position: tuple[tuple[float | None, ...], ...] = value("`[step][question position]` mean over layers, heads "
                                                               "and the examples that have both (null where none)")
+    by_position_ci: tuple[tuple[MeanWithCI, ...], ...] | None = value(
+        "`[step][question position]` the same with 95% t intervals over those examples (n = 0 where none)",
+        default=None)
 
 
 ROUTING = declare_analysis(AnalysisDeclaration(

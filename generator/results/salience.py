@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from generator.results.statistics import MeanWithCI
 from generator.results.declaration import AnalysisDeclaration, declare_analysis
 from generator.store.result_types import DatasetSummary, ExampleResult, tensor, value
 
@@ -26,6 +27,9 @@ class SalienceSummary(DatasetSummary):
     mean_by_step: dict[str, tuple[tuple[float, ...], ...]] = value(
         "step name -> `[N][H]` mean salience over the examples that have that step")
     max: float = value("the largest salience of any example (one colour scale for all figures)")
+    by_step: dict[str, MeanWithCI] | None = value(
+        "step name -> each example's salience averaged over layers and heads, then its mean over the examples that "
+        "have that step with a 95% t interval", default=None)
 
 
 SALIENCE = declare_analysis(AnalysisDeclaration(
@@ -44,7 +48,8 @@ def summarize_salience(span: str, layers: list[int], results: list[SalienceExamp
         for index, step in enumerate(steps):
             grids.setdefault(step, []).append(result.salience[:, :, index])
     means = {step: np.mean(values, axis=0) for step, values in sorted(grids.items())}
+    by_step = {step: MeanWithCI.of([grid.mean() for grid in values]) for step, values in sorted(grids.items())}
     return SalienceSummary(
         span=span, layers=tuple(layers),
         mean_by_step={step: tuple(tuple(row) for row in grid.tolist()) for step, grid in means.items()},
-        max=float(max((r.salience.max() for r in results if r.salience.size), default=0.0)))
+        max=float(max((r.salience.max() for r in results if r.salience.size), default=0.0)), by_step=by_step)

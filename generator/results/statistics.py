@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
+import numpy as np
+
+from generator.intervals import t_interval
 from generator.store.result_types import value
 
 
@@ -15,6 +19,15 @@ class MeanWithCI:
     mean: float | None = value("their mean (null when n = 0)")
     ci_low: float | None = value("lower end of the 95% interval")
     ci_high: float | None = value("upper end of the 95% interval")
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> "MeanWithCI":
+        """The mean of ``values`` with its t interval (no interval below two values)."""
+        data = np.asarray([float(v) for v in values], dtype=np.float64)
+        if len(data) == 0:
+            return cls(0, None, None, None)
+        interval = t_interval(data)
+        return cls(len(data), float(data.mean()), *(interval or (None, None)))
 
 
 @dataclass(frozen=True)

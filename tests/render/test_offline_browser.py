@@ -24,9 +24,11 @@ def browser():
         browser.close()
 
 
-def open_offline(browser, url: str):
-    """A page whose every non-file request is refused and recorded."""
+def open_offline(browser, url: str, init_script: str | None = None):
+    """A page whose every non-file request is refused and recorded (``init_script`` runs before the page's own)."""
     context = browser.new_context()
+    if init_script:
+        context.add_init_script(init_script)
     context.set_offline(True)
     external: list[str] = []
     errors: list[str] = []

@@ -1,10 +1,19 @@
 """Each sentence a page prints, on summaries whose answer is known."""
 
-from generator.render.readings import (ci_words, decision_reading, heads_reading, interactions_reading, scaling_reading,
-                                      share, transplant_reading)
+import numpy as np
+
+from generator.render.readings.attention import decision_reading
+from generator.render.readings.agent import counterfactual_reading
+from generator.render.readings.interventions import (heads_reading, interactions_reading, patching_reading,
+                                                     scaling_no_effect, scaling_reading, transplant_heads_reading,
+                                                     transplant_reading)
+from generator.render.readings.words import ci_words, share
 from generator.results.compositional import CompositionalSummary, PairInteraction
+from generator.results.agent import AgentSummary
 from generator.results.head_ablation import HeadAblationSummary, SpecificHead, TopHead
+from generator.results.patching import PatchingSummary
 from generator.results.scaling import ScalingSummary
+from generator.results.statistics import RateWithCI
 from generator.results.token_classes import FormatDifference, TokenClassesSummary
 from generator.results.transplant import TransplantSummary
 
@@ -94,3 +103,64 @@ def test_interactions_that_look_strong_but_include_zero_read_inconclusive():
     strong = summary((PairInteraction(1, 2, 24, -3.0, -4.0, -2.0, 0.001), PairInteraction(1, 3, 24, 0.1, -0.5, 0.7, 1.0)))
     assert interactions_reading(strong).startswith("Interactions distinguishable from zero: steps 1 and 2: -3 (")
     assert interactions_reading(summary(())) is None
+
+
+def test_no_effect_is_judged_by_the_adjusted_tests_not_a_threshold():
+    nothing = scaling(((((15, 1, 0, 0), (14, 2, 0, 0)),)), p=((0.5, 0.25),))
+    assert scaling_no_effect(nothing) == (
+        "No effect detected: no setting changes the behaviour item by item beyond chance (smallest p = 0.25, "
+        "Holm-adjusted over 2 tests; n = 16 informative items): a negative result at this n, where effects on a "
+        "few items cannot be ruled out.")
+    assert scaling_no_effect(scaling((((4, 12, 0, 0), (16, 0, 0, 0)),), p=((0.001, 1.0),))) is None
+    old = ScalingSummary("field:bug_answer", ("L0 attn_out",), (0.0,), 16, 1.0, ((0.95,),), 0.05)
+    assert "cannot be told: inconclusive" in scaling_no_effect(old)
+
+
+def test_single_heads_name_the_best_transplant_and_say_it_was_chosen():
+    rows = ("layer 0", "layer 1", "all layers")
+    heads = (((0.0, 0.0), (0.0, 0.0)), ((0.0, 0.0625), (0.25, 0.0)))
+    found = TransplantSummary("P: {question}", "Q: {question}", rows, 24, 16, ((0.0, 0.0),) * 3, heads)
+    assert transplant_heads_reading(found) == (
+        "One head alone flips at most 4 of 16 (25%, 95% CI 10%–49%) informative items: L1H1, clean → corrupted "
+        "(the largest of 8 head-and-direction transplants, chosen after looking).")
+    none = TransplantSummary("P: {question}", "Q: {question}", rows, 24, 16, ((0.0, 0.0),) * 3,
+                             (((0.0, 0.0),) * 2,) * 2)
+    assert "No single head's weights flip any of the 16" in transplant_heads_reading(none)
+    assert transplant_heads_reading(TransplantSummary("a", "b", rows, 24, 16, ((0.0, 0.0),) * 3)) is None
+
+
+def test_patching_names_the_patch_with_most_flips_and_ties():
+    def cell(k):
+        return RateWithCI(k, 16, k / 16, 0.0, 1.0)
+
+    grid = ((cell(0), cell(3)), (cell(16), cell(16)))
+    summary = PatchingSummary(("attn_out", "mlp_out"), "differing", "a", "b", 20, 16,
+                              tuple(tuple(c.rate for c in row) for row in grid), grid)
+    assert patching_reading(summary) == ("Patching layer 1 attn_out and layer 1 mlp_out flips the most: 16 of 16 "
+                                         "(100%, 95% CI 81%–100%) informative items each (of 4 patches).")
+    zero = PatchingSummary(("attn_out",), "last", "a", "b", 20, 16, ((0.0,),), ((cell(0),),))
+    assert patching_reading(zero).endswith("a flip rate up to 19% cannot be ruled out).")
+
+
+def test_the_counterfactual_check_reads_as_a_share_with_its_interval():
+    summary = AgentSummary(12, 12, 0, 24, 0, 10, 9, {})
+    assert counterfactual_reading(summary) == ("In 9 of 10 (90%, 95% CI 60%–98%) runs whose last numeric observation "
+                                               "was replaced by another number, the answer became that number.")
+    assert "inconclusive" in counterfactual_reading(AgentSummary(1, 1, 0, 0, 0, 0, 0, {}))
+
+
+def test_entropy_names_the_extreme_layers_with_intervals_clipped_at_zero():
+    from generator.intervals import t_interval
+    from generator.render.readings.attention import entropy_reading
+    from generator.results.attention import AttentionSummary
+
+    per_example = np.array([[0.9, 2.6], [1.1, 2.7], [1.0, 2.65]])  # examples x layers
+    summary = AttentionSummary(3, tuple(per_example.mean(0)), tuple(per_example.std(0)), ((0.0,),))
+    low, high = t_interval(per_example[:, 0])
+    assert entropy_reading(summary) == (
+        f"Attention is most focused at layer 0 (1.00 nats, 95% CI {low:.2f}–{high:.2f}) and most diffuse at layer 1 "
+        f"(2.65 nats, 95% CI {t_interval(per_example[:, 1])[0]:.2f}–{t_interval(per_example[:, 1])[1]:.2f}); n = 3 "
+        "examples, each averaged over its heads and query tokens.")
+    two = AttentionSummary(2, (0.5, 0.6), (0.4, 0.4), ((0.0,),))
+    reading = entropy_reading(two)
+    assert "95% CI 0.00–" in reading and reading.endswith("so which layer is more focused is inconclusive.")

@@ -24,7 +24,7 @@ def test_index_lists_every_page_and_figure(tiny_site):
     assert sorted(e["example_id"] for e in kinds["example"]) == ["a-0", "a-1", "b-0"]
     assert sorted(e["dataset"] for e in kinds["dataset"]) == ["alpha", "beta"]
     assert len(kinds["run"]) == 1 and len(kinds["index"]) == 1
-    assert {e["path"].rsplit(".", 1)[1] for e in kinds["entropy-by-layer"]} == {"png", "svg", "pdf"}
+    assert {e["path"].rsplit(".", 1)[1] for e in kinds["entropy-by-layer"]} == {"png", "svg", "pdf", "csv"}
     for figure in kinds["entropy-by-layer"]:  # each figure names its page and its anchor there
         assert figure["page"] == "runs/tiny/alpha/index.html" or figure["page"] == "runs/tiny/beta/index.html"
         assert f'id="{figure["anchor"]}"' in (tiny_site / figure["page"]).read_text()
@@ -236,14 +236,23 @@ def test_two_builds_give_byte_identical_sites(tiny_run, tmp_path):
     assert "sitemap.xml" in trees[0]
 
 
-def test_each_figure_has_an_anchor_and_citation_snippets_with_its_stable_path(tiny_site):
+def test_each_figure_has_an_anchor_and_citation_snippets_with_its_stable_path(tiny_site, tiny_run):
     import html as html_lib
+
+    from generator.store.run_directory import load_run
 
     page = html_lib.unescape((tiny_site / "runs/tiny/alpha/index.html").read_text())
     assert 'id="fig-entropy-by-layer"' in page and 'href="#fig-entropy-by-layer"' in page
-    markdown = re.search(r"Markdown: <code>(.*?)</code>", page).group(1)
-    assert markdown == "![tiny / alpha / entropy-by-layer](runs/tiny/alpha/figures/entropy-by-layer.png)"
-    assert "\\includegraphics[width=\\linewidth]{runs/tiny/alpha/figures/entropy-by-layer." in page
+    snippets = re.findall(r'<span class="atlas-snippet-label">(\w+)</span>.*?<pre><code>(.*?)</code></pre>', page, re.S)
+    markdown, latex = snippets[0][1], snippets[1][1]
+    assert [label for label, _ in snippets[:2]] == ["Markdown", "LaTeX"]
+    config = load_run(tiny_run).manifest.config_sha256[:12]
+    assert markdown == ("![Entropy by layer (dataset alpha)](runs/tiny/alpha/figures/entropy-by-layer.png)\n\n"
+                        f"*Entropy by layer (dataset alpha).* Attention Atlas run tiny, config {config}; figure "
+                        "`runs/tiny/alpha/figures/entropy-by-layer.pdf`; <runs/tiny/alpha/index.html#fig-entropy-by-layer>")
+    assert latex.startswith("\\begin{figure}[t]\n  \\centering\n  "
+                            "\\includegraphics[width=\\linewidth]{runs/tiny/alpha/figures/entropy-by-layer.pdf}\n")
+    assert f"run \\texttt{{tiny}}, config \\texttt{{{config}}}" in latex
     listed = {e["path"] for e in json.loads((tiny_site / "atlas-index.json").read_text())["entries"]}
     assert "runs/tiny/alpha/figures/entropy-by-layer.png" in listed
 

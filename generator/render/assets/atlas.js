@@ -159,10 +159,50 @@
   var FILLERS = {"token-map": fillTokenMap, "layer-head-grid": fillGrid, "pooled-map": fillPooled,
                  "matrix": fillMatrix};
 
-  function fillTokenMap(doc, target, data) {
-    var n = data.n, cells = lowerTriangle(data.tokens);
+  // Token labels thinned to one every ``step`` tokens where they would overlap (every token keeps its tick, and
+  // the hover names each); segment starts are always labelled.
+  function tokenLabels(data) {
+    var n = data.n, step = Math.max(1, Math.ceil((n * LABEL_PX) / Math.max(1, data.size - 120)));
+    var starts = {};
+    (data.segments || []).forEach(function (s) { starts[s[1]] = true; });
     var ticks = [], labels = new Map();
-    for (var t = 0; t < n; t++) { ticks.push(t); labels.set(t, data.tokens[t]); }
+    for (var t = 0; t < n; t++) {
+      ticks.push(t);
+      labels.set(t, t % step === 0 || starts[t] ? data.tokens[t] : "");
+    }
+    return {ticks: ticks, labels: labels};
+  }
+  var LABEL_PX = 14;  // the least room a rotated token label needs
+
+  // Lines where each segment (question, step 1, ..., answer) starts, over the causal triangle only.
+  function segmentBoundaries(data) {
+    var lines = {x0: [], y0: [], x1: [], y1: []}, last = data.n - 0.5;
+    (data.segments || []).forEach(function (s) {
+      var at = s[1] - 0.5;
+      if (s[1] <= 0) return;
+      lines.x0.push(at, -0.5); lines.y0.push(at, at); lines.x1.push(at, at); lines.y1.push(last, at);
+    });
+    return lines;
+  }
+
+  // A chosen layer and head live in the page's address (``?layer=1&head=2``), so a link restores them.
+  function selectFromAddress(select, key) {
+    var value = new URLSearchParams(location.search).get(key);
+    if (value !== null && select.options.indexOf(value) >= 0) select.value = value;
+  }
+  function keepInAddress(pairs) {
+    try {
+      var url = new URL(location.href);
+      pairs.forEach(function (pair) { url.searchParams.set(pair[0], pair[1].value); });
+      history.replaceState(history.state, "", url.toString());
+    } catch (error) { /* an address the browser will not rewrite (some file:// setups): the choice stays on the page */ }
+  }
+
+  function fillTokenMap(doc, target, data) {
+    var n = data.n, cells = lowerTriangle(data.tokens), shown = tokenLabels(data);
+    var ticks = shown.ticks, labels = shown.labels;
+    var boundaries = doc.get_model_by_name("atlas-boundaries");
+    if (boundaries) boundaries.data = segmentBoundaries(data);
     doc.get_model_by_name("atlas-x").setv({start: -0.5, end: n - 0.5});
     doc.get_model_by_name("atlas-y").setv({start: n - 0.5, end: -0.5});
     ["x", "y"].forEach(function (a) {
@@ -175,8 +215,13 @@
     var layer = doc.get_model_by_name("atlas-layer"), head = doc.get_model_by_name("atlas-head");
     layer.options = range(data.layers);
     head.options = range(data.heads);
+    selectFromAddress(layer, "layer");
+    selectFromAddress(head, "head");
     connectMap(target, data, cells, fig, source, [layer, head], ["key_token", "query_token"], function () {
       return {name: layer.value + "_" + head.value, title: "Layer " + layer.value + ", head " + head.value};
+    });
+    [layer, head].forEach(function (select) {
+      select.property("value").change.connect(function () { keepInAddress([["layer", layer], ["head", head]]); });
     });
   }
 
@@ -325,6 +370,34 @@
     document.querySelectorAll("script[data-atlas-data]").forEach(function (el) { drawing.push(embedData(el)); });
     Promise.all(drawing).then(landOnPermalink, landOnPermalink);
   }
+
+  // Copy buttons beside citation snippets: the clipboard where the browser allows it (file:// included in
+  // Chromium), else the snippet is selected for the reader to copy.
+  function selectText(code) {
+    var range = document.createRange();
+    range.selectNodeContents(code);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    try { return document.execCommand("copy"); } catch (error) { return false; }
+  }
+  function copied(button, ok) {
+    button.textContent = ok ? "Copied" : "Selected: press Ctrl+C";
+    button.setAttribute("data-copied", ok ? "1" : "0");
+    setTimeout(function () { button.textContent = "Copy"; button.removeAttribute("data-copied"); }, 2500);
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button.atlas-copy");
+    var code = button && button.parentNode.querySelector("pre code");
+    if (!code) return;
+    var text = code.textContent;
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(text).then(function () { copied(button, true); },
+                                               function () { copied(button, selectText(code)); });
+    } else {
+      copied(button, selectText(code));
+    }
+  });
 
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", embedAll);

@@ -8,6 +8,7 @@ import numpy as np
 
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
+from generator.render.readings.attention import ablation_reading
 from generator.render.sections.base import (attention_importance, embed, finite_or_nan, format_number, no_steps_note,
                                             pooled_caveat)
 from generator.results.ablation import AblationExample, AblationSummary
@@ -25,7 +26,7 @@ def ablation_dataset(site: SiteContext, run: Run, dataset: str, trajectories: li
     figure_dir = site.docs_dir / page_dir / "figures"
     methods, parts = list(summary.methods), list(summary.parts)
     importance = summary.importance_by_position
-    context: dict[str, Any] = {"methods": methods,
+    context: dict[str, Any] = {"methods": methods, "reading": ablation_reading(summary),
                                "layers": summary.layers}
     context["bars"] = embed(plots.bars_with_ci(importance, f"{base}-bars", "Importance by position",
                                                "drop in answer log-prob (+: the part matters)"))

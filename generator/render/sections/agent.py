@@ -10,6 +10,7 @@ import numpy as np
 
 from generator.render import plots
 from generator.render.context import SiteContext, plot_target
+from generator.render.readings.agent import counterfactual_reading
 from generator.render.sections.base import embed, format_number
 from generator.results.agent import AgentExample, AgentSummary
 from generator.store.agent_record import AgentRecord
@@ -93,4 +94,4 @@ def agent_dataset(site: SiteContext, run: Run, dataset: str, trajectories: list[
              or any(k in row for row in summary.mass_by_kind.values())]
     table = [{"kind": q, "cells": [format_number(summary.mass_by_kind.get(q, {}).get(k)) for k in kinds]}
              for q in kinds if q in summary.mass_by_kind]
-    return {"summary": summary, "kinds": kinds, "mass_table": table}
+    return {"summary": summary, "kinds": kinds, "mass_table": table, "counterfactual": counterfactual_reading(summary)}

@@ -9,6 +9,7 @@ import numpy as np
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
 from generator.render.plot_data import data_item, layer_head_grid_data, pooled_map_data, token_map_data
+from generator.render.readings.attention import entropy_reading
 from generator.render.sections.base import embed
 from generator.results.attention import AttentionDigest, AttentionExample, AttentionSummary
 from generator.store.records import Trajectory
@@ -30,7 +31,8 @@ def attention_map_plot(site: SiteContext, result: AttentionExample, trajectory: 
     if result.maps is not None:
         target = f"{target}-attention"
         heads = f"{trajectory.example_id}.heads"  # per-head scripts beside the page, for heads past its budget
-        data = token_map_data(result.maps, trajectory.tokens, site.docs_dir / page_dir / heads, heads, target)
+        data = token_map_data(result.maps, trajectory.tokens, site.docs_dir / page_dir / heads, heads, target,
+                              segments=[(s.name, s.start) for s in trajectory.segments])
         site.outputs.extend(sorted((site.docs_dir / page_dir / heads).glob("*.js")))
         return data_item("token-map", target, data)
     if result.pooled_mean is not None:
@@ -88,5 +90,5 @@ def attention_dataset(site: SiteContext, run: Run, dataset: str, trajectories: l
         written = figures.small_multiples(grids, titles, figure_dir / "answer-to-steps-grid",
                                           f"{run.name} / {dataset}: answer-to-steps attention", "attention mass")
         grid_figure = site.figure("answer-to-steps-grid", run.name, dataset, None, written, page_dir)
-    return {"entropy_plot": entropy_plot,
+    return {"entropy_plot": entropy_plot, "reading": entropy_reading(summary),
             "entropy_figure": entropy_figure, "grid_figure": grid_figure}

@@ -43,7 +43,6 @@ def _section(path: str, analysis: str) -> Callable:
 
 
 embed = plot_item  # a Bokeh json_item ready for a page
-NO_EFFECT = 0.1  # a rate that moves less than this from its baseline under every intervention is "no effect"
 
 
 def no_steps_note(trajectory: Trajectory, consequence: str, what: str = "reasoning step") -> str:
@@ -76,7 +75,7 @@ def dataset_heatmap(site: SiteContext, run: Run, dataset: str, page_dir: str, na
                                       low, high))
     written = figures.matrix_heatmap(grid, rows, columns, site.docs_dir / page_dir / "figures" / name,
                                      f"{dataset}: {title}", value_label, low, high)
-    return plot, site.figure(name, run.name, dataset, None, written, page_dir)
+    return plot, site.figure(name, run.name, dataset, None, written, page_dir, caption=title)
 
 
 def attention_importance(site: SiteContext, run: Run, dataset: str, page_dir: str, stats, parts: list[str],

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from generator.render.context import SiteContext, plot_target
-from generator.render.readings import interactions_reading
+from generator.render.readings.interventions import interactions_reading
 from generator.render.sections.base import dataset_heatmap, format_number, no_steps_note, small_matrix
 from generator.results.compositional import CompositionalExample, CompositionalSummary
 from generator.store.records import Trajectory

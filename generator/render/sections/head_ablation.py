@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from generator.render.context import SiteContext, plot_target
-from generator.render.readings import heads_reading, percent
+from generator.render.readings.interventions import heads_reading
+from generator.render.readings.words import percent
 from generator.render.sections.base import dataset_heatmap, format_number, small_matrix
 from generator.results.behaviour import Behaviour
 from generator.results.head_ablation import HeadAblationExample, HeadAblationSummary

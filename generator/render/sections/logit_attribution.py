@@ -8,6 +8,7 @@ import numpy as np
 
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
+from generator.render.readings.attention import logit_reading
 from generator.render.sections.base import dataset_heatmap, embed, format_number, small_matrix
 from generator.results.logit_attribution import LogitAttributionExample, LogitAttributionSummary
 from generator.store.records import Trajectory
@@ -27,7 +28,7 @@ def logit_attribution_dataset(site: SiteContext, run: Run, dataset: str, traject
     summary = run.summary(dataset, LogitAttributionSummary)
     if summary is None:
         return None
-    context: dict[str, Any] = {"summary": summary,
+    context: dict[str, Any] = {"summary": summary, "reading": logit_reading(summary),
                                "embedding": format_number(summary.embedding), "plots": None, "segments": None}
     if summary.attention is not None:
         attention, mlp = np.array(summary.attention), np.array(summary.mlp)

@@ -17,7 +17,8 @@ import numpy as np
 
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
-from generator.render.readings import decision_reading, heads_reading, scaling_reading, transplant_reading
+from generator.render.readings.attention import decision_reading
+from generator.render.readings.interventions import heads_reading, scaling_reading, transplant_reading
 from generator.render.format_lines import format_lines, format_mass_drawing, format_mass_figure
 from generator.render.sections.base import embed, finite_or_nan
 from generator.results.formats import FormatsSummary

@@ -8,6 +8,7 @@ import numpy as np
 
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
+from generator.render.readings.interventions import patching_reading
 from generator.render.sections.base import embed
 from generator.results.patching import PatchingSummary
 from generator.store.records import Trajectory
@@ -19,7 +20,7 @@ def patching_dataset(site: SiteContext, run: Run, dataset: str, trajectories: li
     if summary is None:
         return None
     context: dict[str, Any] = {"summary": summary, "grid": None,
-                               "item_flips": None}
+                               "item_flips": None, "reading": patching_reading(summary)}
     if summary.informative_items and summary.flip_rate is not None:
         base = plot_target(run, dataset, "patching")
         figure_dir = site.docs_dir / page_dir / "figures"

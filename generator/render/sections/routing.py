@@ -8,6 +8,7 @@ import numpy as np
 
 from generator.render import plots
 from generator.render.context import SiteContext, plot_target
+from generator.render.readings.attention import routing_reading
 from generator.render.sections.base import dataset_heatmap, no_steps_note, small_matrix
 from generator.results.routing import RoutingExample, RoutingSummary
 from generator.store.records import Trajectory
@@ -19,7 +20,7 @@ def routing_dataset(site: SiteContext, run: Run, dataset: str, trajectories: lis
     summary = run.summary(dataset, RoutingSummary)
     if summary is None:
         return None
-    context: dict[str, Any] = {"summary": summary, "map": None}
+    context: dict[str, Any] = {"summary": summary, "map": None, "reading": routing_reading(summary)}
     if summary.by_position:
         grid = np.array([[np.nan if v is None else v for v in row] for row in summary.by_position], dtype=np.float32)
         steps = [f"step {i + 1}" for i in range(grid.shape[0])]

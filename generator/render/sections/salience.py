@@ -8,6 +8,7 @@ import numpy as np
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
 from generator.render.plot_data import data_item, layer_head_grid_data
+from generator.render.readings.attention import salience_reading
 from generator.render.sections.base import no_steps_note
 from generator.results.salience import SalienceExample, SalienceSummary
 from generator.store.records import Trajectory
@@ -58,5 +59,5 @@ def salience_dataset(site: SiteContext, run: Run, dataset: str, trajectories: li
                                               high=summary.max)
             grids_by_step.append({"step": step, "figure": site.figure(f"salience-{slug}", run.name, dataset, None,
                                                                       written, page_dir)})
-    return {"plot": item, "span": summary.span,
+    return {"plot": item, "span": summary.span, "reading": salience_reading(summary),
             "layers": layers, "grids": grids_by_step}

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from generator.render.context import SiteContext, plot_target
-from generator.render.readings import scaling_cells, scaling_reading
-from generator.render.sections.base import NO_EFFECT, dataset_heatmap, format_number, small_matrix
+from generator.render.readings.interventions import scaling_cells, scaling_no_effect, scaling_reading
+from generator.render.sections.base import dataset_heatmap, format_number, small_matrix
 from generator.results.scaling import ScalingExample, ScalingSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -20,8 +20,7 @@ def scaling_dataset(site: SiteContext, run: Run, dataset: str, trajectories: lis
         return None
     context: dict[str, Any] = {"summary": summary, "map": None,
                                "baseline": format_number(summary.baseline_rate),
-                               "largest": format_number(summary.largest_change),
-                               "negative": summary.largest_change is not None and summary.largest_change < NO_EFFECT}
+                               "no_effect": scaling_no_effect(summary)}
     context["never"] = summary.never_shown()
     context["reading"] = scaling_reading(summary)
     context["cells"] = [{"setting": c.setting, "behaviour": c.behaviour, "expected": c.expected, "other": c.other,

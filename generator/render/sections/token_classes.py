@@ -10,7 +10,7 @@ import numpy as np
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
 from generator.render.format_lines import format_lines, format_mass_drawing, format_mass_figure
-from generator.render.readings import decision_reading
+from generator.render.readings.attention import decision_reading
 from generator.render.sections.base import embed, small_matrix
 from generator.results.token_classes import TokenClassesExample, TokenClassesSummary
 from generator.store.records import Trajectory

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from generator.render.context import SiteContext, plot_target
+from generator.render.readings.interventions import transplant_heads_reading, transplant_reading
 from generator.render.sections.base import dataset_heatmap, small_matrix
 from generator.results.transplant import DIRECTIONS, TransplantExample, TransplantSummary
 from generator.store.records import Trajectory
@@ -17,7 +18,8 @@ def transplant_dataset(site: SiteContext, run: Run, dataset: str, trajectories: 
     summary = run.summary(dataset, TransplantSummary)
     if summary is None:
         return None
-    context: dict[str, Any] = {"summary": summary, "map": None}
+    context: dict[str, Any] = {"summary": summary, "map": None, "reading": transplant_reading(summary),
+                               "heads_reading": transplant_heads_reading(summary)}
     if summary.flip_rate is not None:
         grid = np.array(summary.flip_rate, dtype=np.float32)
         context["none"] = bool(grid.max() == 0)

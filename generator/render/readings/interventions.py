@@ -1,55 +1,18 @@
-"""Sentences a page prints about a result, computed from its numbers and saying how sure they are.
-
-Each reading names the count, the n and the 95% interval behind it, and says "inconclusive"
-where the interval (or an adjusted test) cannot tell. Sections and the mechanism panel print
-the same sentence; tests check each against cases whose answer is known.
-"""
+"""Readings of interventions: scaling, head ablation, transplantation and compositional interactions."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from generator.intervals import contains_zero, wilson
+from generator.render.readings.words import (SIGNIFICANCE, ci_words, head_name, interval, join_names, p_text, percent,
+                                             share, verdict)
 from generator.results.behaviour import Behaviour
 from generator.results.compositional import CompositionalSummary
 from generator.results.head_ablation import HeadAblationSummary
+from generator.results.patching import PatchingSummary
 from generator.results.scaling import ScalingSummary
-from generator.results.token_classes import TokenClassesSummary
 from generator.results.transplant import DIRECTIONS, TransplantSummary
-
-SIGNIFICANCE = 0.05
-
-
-def percent(value: float) -> str:
-    return f"{100 * value:.0f}%"
-
-
-def share(k: int, n: int) -> str:
-    """``6 of 16 (38%, 95% CI 18–61%)``: a count, its n and its Wilson interval."""
-    interval = wilson(k, n)
-    if interval is None:
-        return f"{k} of {n}"
-    return f"{k} of {n} ({percent(k / n)}, 95% CI {percent(interval[0])}–{percent(interval[1])})"
-
-
-def ci_words(interval: tuple[float, float] | None) -> str:
-    """``95% CI -14.1 to -11.7``, with ``inconclusive`` when it contains zero (no interval: said so)."""
-    if interval is None:
-        return "one value: no interval"
-    return f"95% CI {interval[0]:+.3g} to {interval[1]:+.3g}{', inconclusive' if contains_zero(interval) else ''}"
-
-
-def p_text(p: float | None, tests: int) -> str:
-    """An adjusted p-value and how many tests it was adjusted over."""
-    if p is None:
-        return "no test"
-    shown = f"p = {p:.2g}" if p >= 0.001 else "p < 0.001"
-    return f"{shown}, Holm-adjusted over {tests} tests" if tests > 1 else shown
-
-
-def join_names(names: list[str]) -> str:
-    """``a``, ``a and b``, ``a, b and c``."""
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 @dataclass(frozen=True)
@@ -96,10 +59,6 @@ def scaling_reading(summary: ScalingSummary) -> str:
     return lead + broken_output(cells, n, base_shown)
 
 
-def verdict(p: float | None) -> str:
-    return "" if (p if p is not None else 1.0) < SIGNIFICANCE else "; inconclusive"
-
-
 def most_fixed(cells: list[ScalingCell], n: int) -> str:
     """The setting(s) giving the expected answer most often, with what the rest of its items gave."""
     best = max(cells, key=lambda c: (c.expected, -c.no_answer, -(c.p_adjusted or 1.0)))
@@ -132,10 +91,6 @@ def broken_output(cells: list[ScalingCell], n: int, base_shown: int) -> str:
             f"answer on {share(worst.no_answer, n)}{more}.")
 
 
-def head_name(layer: int, head: int) -> str:
-    return f"L{layer}H{head}"
-
-
 def heads_reading(summary: HeadAblationSummary) -> str:
     """Which head the scored answer needs, and (for a behaviour field) which head is specific to it."""
     if not summary.top_heads:
@@ -164,25 +119,6 @@ def heads_reading(summary: HeadAblationSummary) -> str:
                f" {head_name(top.layer, top.head)} is not specific: on the informative items it changes the expected "
                f"answer by {top_expected:+.3g} nats too.")
     return f"{needed}{general} {specific}"
-
-
-def interval(low: float | None, high: float | None) -> tuple[float, float] | None:
-    return None if low is None or high is None else (low, high)
-
-
-def decision_reading(summary: TokenClassesSummary) -> str | None:
-    """Where the formats' attention differs most at the token that decides between their answers (None: no item's
-    formats part, or the run predates the measurement)."""
-    found = summary.decision_difference
-    if found is None:
-        return None
-    difference = found.second_mass - found.first_mass
-    interval = None if found.ci_low is None or found.ci_high is None else (found.ci_low, found.ci_high)
-    return (f"At the decision token (the last token before the formats' answers part; n = {found.n} items), "
-            f"attention to '{found.classname}' at layer {found.layer} differs most: {found.first} "
-            f"{found.first_mass:.2f}, {found.second} {found.second_mass:.2f} (difference {difference:+.2f}, "
-            f"bootstrap {ci_words(interval)}; the largest of {found.compared} class, layer and format comparisons, "
-            "so chosen after looking).")
 
 
 def transplant_reading(summary: TransplantSummary) -> str:
@@ -217,3 +153,56 @@ def interactions_reading(summary: CompositionalSummary) -> str | None:
                       f"{ci_words(interval(pair.ci_low, pair.ci_high))}; {p_text(pair.p_adjusted, tests)}; n = {pair.n})"
                       for pair in clear)
     return f"Interactions distinguishable from zero: {shown}. The other pairs are inconclusive."
+
+
+def scaling_no_effect(summary: ScalingSummary) -> str | None:
+    """The negative result, when no setting changes the behaviour beyond chance (None: some setting does, or
+    nothing was measured). Judged by the adjusted per-setting tests, not by a fixed threshold."""
+    if summary.rate is None or summary.never_shown():
+        return None
+    cells, n = scaling_cells(summary), summary.n_informative or 0
+    tested = [c.p_adjusted for c in cells if c.p_adjusted is not None]
+    if not tested:
+        return (f"The largest change of the behaviour rate is {summary.largest_change:.2f}; this run predates the "
+                "per-setting tests, so whether any setting has an effect cannot be told: inconclusive.")
+    if min(tested) < SIGNIFICANCE:
+        return None
+    return (f"No effect detected: no setting changes the behaviour item by item beyond chance (smallest {p_text(min(tested), len(cells))}; "
+            f"n = {n} informative items): a negative result at this n, where effects on a few items cannot be ruled "
+            "out.")
+
+
+def transplant_heads_reading(summary: TransplantSummary) -> str | None:
+    """The single head whose weights alone flip the most informative items (None: heads were not transplanted)."""
+    n = summary.informative_items
+    if summary.head_flip_rate is None or not n:
+        return None
+    cells = [(rate, layer, head, direction) for layer, row in enumerate(summary.head_flip_rate)
+             for head, rates in enumerate(row) for direction, rate in enumerate(rates) if rate == rate]
+    if not cells:
+        return None
+    rate, layer, head, direction = max(cells)
+    if rate == 0:
+        return (f"No single head's weights flip any of the {n} informative items in either direction (with n = {n}, "
+                f"a flip rate up to {percent(wilson(0, n)[1])} per head cannot be ruled out).")
+    return (f"One head alone flips at most {share(round(rate * n), n)} informative items: {head_name(layer, head)}, "
+            f"{DIRECTIONS[direction]} (the largest of {len(cells)} head-and-direction transplants, chosen after "
+            "looking).")
+
+
+def patching_reading(summary: PatchingSummary) -> str | None:
+    """The patch that flips the most informative items, with its Wilson interval (None: nothing was patched)."""
+    n = summary.informative_items
+    if not n or summary.flip_rate is None:
+        return None
+    counts = [[c.k for c in row] for row in summary.flip_rate_ci] if summary.flip_rate_ci else \
+        [[round(rate * n) for rate in row] for row in summary.flip_rate]
+    cells = [(k, layer, column) for layer, row in enumerate(counts) for column, k in enumerate(row)]
+    k, layer, column = max(cells, key=lambda cell: (cell[0], -cell[1]))
+    if k == 0:
+        return (f"No single patch flips any of the {n} informative items (a negative result; with n = {n} a flip rate "
+                f"up to {percent(wilson(0, n)[1])} cannot be ruled out).")
+    tied = [f"layer {l} {summary.components[c]}" for kk, l, c in cells if kk == k]
+    who = tied[0] if len(tied) == 1 else join_names(tied)
+    return (f"Patching {who} flips the most: {share(k, n)} informative items"
+            f"{'' if len(tied) == 1 else ' each'} (of {len(cells)} patches).")

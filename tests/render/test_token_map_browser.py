@@ -1,0 +1,95 @@
+"""The token map in the browser: labels thinned on long sequences, segment boundaries drawn, the chosen layer and
+head kept in the address; and the copy buttons of citation snippets."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import REPO_ROOT, save_tiny_checkpoint, write_dataset
+from tests.render.test_offline_browser import CHROMIUM, open_offline
+from tests.render.test_offline_browser import browser  # noqa: F401 - the shared browser fixture
+
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed")]
+LONG_PROMPT = "Q: " + " + ".join(str(n) for n in range(10, 40)) + " = ?"  # one token per character: ~150 tokens
+
+
+@pytest.fixture(scope="module")
+def long_site(tmp_path_factory):
+    from generator.config import parse_config, resolve_paths
+    from generator.pipeline import execute_run
+    from generator.render.site import build_site
+
+    base = tmp_path_factory.mktemp("long")
+    save_tiny_checkpoint(base / "model")
+    write_dataset(base / "long.jsonl", [{"id": "long-0", "prompt": LONG_PROMPT, "answer": "1"}])
+    config = parse_config({"run_name": "long", "model": {"id": "./model"},
+                           "datasets": [{"name": "long", "path": "long.jsonl"}], "generation": {"max_new_tokens": 6},
+                           "analyses": {"attention": {"max_map_tokens": 512}}, "output_dir": "runs"})
+    execute_run(resolve_paths(config, base), config.to_dict(), config.config_hash())
+    return build_site(base / "runs", REPO_ROOT / "mkdocs.yml", site_dir=base / "site", docs_dir=base / "docs").site_dir
+
+
+AXIS = """() => {
+  for (const doc of Bokeh.documents) {
+    const axis = doc.get_model_by_name("atlas-x-axis"), lines = doc.get_model_by_name("atlas-boundaries");
+    if (axis && lines) return {labels: Array.from(axis.major_label_overrides.values()), x0: Array.from(lines.data.x0),
+                               y1: Array.from(lines.data.y1)};
+  }
+  return null;
+}"""
+
+
+def drawn_map(page):
+    page.locator(".atlas-plot canvas").first.wait_for(state="attached", timeout=15000)
+    page.wait_for_timeout(300)
+    return page.evaluate(AXIS)
+
+
+def test_long_maps_thin_their_labels_and_draw_segment_boundaries(browser, long_site):  # noqa: F811
+    from generator.store.run_directory import load_run
+
+    trajectory = load_run(long_site.parent / "runs" / "long").trajectory("long", "long-0")
+    page, external, errors = open_offline(browser, (long_site / "runs/long/long/examples/long-0.html").as_uri())
+    axis = drawn_map(page)
+    n = len(trajectory.tokens)
+    assert n > 100 and len(axis["labels"]) == n
+    shown = [index for index, label in enumerate(axis["labels"]) if label]
+    assert len(shown) < n / 2, "labels of a long sequence overlap unless thinned"
+    starts = [s.start for s in trajectory.segments if s.start > 0]
+    assert starts and set(starts) <= set(shown), "a segment's first token keeps its label"
+    assert sorted(set(axis["x0"]) - {-0.5}) == [s - 0.5 for s in starts]  # one vertical and one horizontal each
+    assert external == [] and errors == []
+
+
+def test_the_chosen_layer_and_head_are_kept_in_the_address_and_restored(browser, tiny_site):  # noqa: F811
+    url = (tiny_site / "runs/tiny/alpha/examples/a-0.html").as_uri()
+    page, _, errors = open_offline(browser, url)
+    drawn_map(page)
+    selects = page.locator(".atlas-plot").first.locator("select")
+    selects.nth(0).select_option("1")
+    selects.nth(1).select_option("2")
+    page.wait_for_timeout(300)
+    assert "layer=1" in page.url and "head=2" in page.url
+    again, _, more_errors = open_offline(browser, url + "?layer=1&head=3")
+    drawn_map(again)
+    chosen = again.locator(".atlas-plot").first.locator("select")
+    assert chosen.nth(0).input_value() == "1" and chosen.nth(1).input_value() == "3"
+    title = again.evaluate("() => Bokeh.documents.map(d => d.get_model_by_name('atlas-figure')).find(Boolean).title.text")
+    assert title == "Layer 1, head 3"
+    assert errors == [] and more_errors == []
+
+
+def test_a_copy_button_copies_its_snippet(browser, tiny_site):  # noqa: F811
+    page, external, errors = open_offline(browser, (tiny_site / "runs/tiny/alpha/index.html").as_uri(),
+                                          init_script="window.atlasCopied = []; navigator.clipboard.writeText = "
+                                                      "text => { window.atlasCopied.push(text); return Promise.resolve(); };")
+    links = page.locator(".atlas-figure-links").first
+    links.locator("summary").click()
+    latex = links.locator(".atlas-snippet").nth(1)
+    latex.locator("button.atlas-copy").click()
+    page.wait_for_timeout(100)
+    copied = page.evaluate("window.atlasCopied")
+    assert copied == [latex.locator("pre code").inner_text()]
+    assert copied[0].startswith("\\begin{figure}") and "\\includegraphics" in copied[0] and "config \\texttt{" in copied[0]
+    assert latex.locator("button.atlas-copy").inner_text() == "Copied"
+    assert external == [] and errors == []
