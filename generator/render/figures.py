@@ -154,10 +154,14 @@ def lines_by_layer(series: dict[str, np.ndarray], stem: Path, title: str, y_labe
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(4.5, 2.8))
         draw_lines(fig, ax, series, title, y_label)
-        layers = max(len(v) for v in series.values())
-        rows = [[layer, *(values[layer] if layer < len(values) else None for values in series.values())]
-                for layer in range(layers)]
-        return _save(fig, stem, table=(["layer", *series], rows))
+        return _save(fig, stem, table=lines_table(series))
+
+
+def lines_table(series: dict[str, np.ndarray]) -> Table:
+    """Series over layers as columns, one row per layer (empty where a series is shorter)."""
+    layers = max(len(v) for v in series.values())
+    return ["layer", *series], [[layer, *(values[layer] if layer < len(values) else None for values in series.values())]
+                                for layer in range(layers)]
 
 
 def draw_lines(fig, ax, series: dict[str, np.ndarray], title: str, y_label: str,
@@ -180,7 +184,7 @@ def draw_note(fig, ax, title: str, text: str) -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, transform=ax.transAxes)
 
 
-def panel_grid(panels: Sequence, stem: Path, title: str, columns: int = 2) -> list[Path]:
+def panel_grid(panels: Sequence, stem: Path, title: str, columns: int = 2, table: Table | None = None) -> list[Path]:
     """Several panels as one figure for a paper, lettered A, B, C, ...
 
     Each panel is a function ``draw(fig, ax)`` (``draw_lines``, ``draw_matrix``, ``draw_note``
@@ -198,7 +202,7 @@ def panel_grid(panels: Sequence, stem: Path, title: str, columns: int = 2) -> li
             ax.text(-0.12, 1.06, "ABCDEFGHIJKLMNOP"[index], transform=ax.transAxes, fontsize=11, fontweight="bold")
         fig.suptitle(title)
         fig.tight_layout()
-        return _save(fig, stem)
+        return _save(fig, stem, table=table)
 
 
 def _pyplot():

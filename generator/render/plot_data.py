@@ -47,7 +47,7 @@ def token_map_spec() -> dict[str, Any]:
 
     drawn = ColumnDataSource({"key": [], "query": [], "weight": [], "key_token": [], "query_token": []},
                              name="atlas-drawn")
-    mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0)
+    mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0, name="atlas-map-colours")
     fig = figure(width=360, height=360, x_range=Range1d(-0.5, 0.5, name="atlas-x"),
                  y_range=Range1d(0.5, -0.5, name="atlas-y"), tools="pan,wheel_zoom,box_zoom,reset,save",
                  toolbar_location="above", x_axis_label="key token (attended to)",
@@ -188,10 +188,29 @@ def token_map_data(maps: np.ndarray, tokens: Sequence[str], chunk_dir: Path, chu
     encoded = ((f"{layer}_{head}", encode_head(maps[layer, head])) for layer in range(n_layers)
                for head in range(n_heads))
     inline, chunked = _split(encoded, chunk_dir, target, inline_bytes)
+    thumbnails = thumbnail_maps(maps)
+    atomic_write_text(Path(chunk_dir) / THUMBNAILS, f"atlasThumbnails({json.dumps(target)}, " + json.dumps(
+        {"size": thumbnails.shape[-1], "layers": n_layers, "heads": n_heads,
+         "values": base64.b64encode(thumbnails.tobytes()).decode("ascii")}) + ");\n")
     return {"tokens": [display_token(t) for t in tokens], "layers": n_layers, "heads": n_heads, "n": n_tokens,
             "quantum": QUANTUM, "inline": inline, "chunks": chunk_href if chunked else None,
+            "thumbnails": f"{chunk_href}/{THUMBNAILS}",
             "size": int(min(900, max(360, 14 * n_tokens + 120))),
             "segments": [[name, int(start)] for name, start in segments if 0 <= start < n_tokens]}
+
+
+THUMBNAILS = "thumbnails.js"  # every head's map, small, beside the page (loaded when the model view opens)
+THUMBNAIL_BLOCKS = 32  # a thumbnail's side in blocks of tokens
+
+
+def thumbnail_maps(maps: np.ndarray, blocks: int = THUMBNAIL_BLOCKS) -> np.ndarray:
+    """[layer, head + 1, B, B] uint8: each head's map pooled into B x B blocks by their largest weight (so one
+    sharp weight stays visible), then the mean over heads as the last column; weights 0..1 as 0..255."""
+    n_tokens = maps.shape[-1]
+    starts = np.linspace(0, n_tokens, min(n_tokens, blocks) + 1).astype(int)[:-1]
+    with_mean = np.concatenate([maps, maps.mean(axis=1, keepdims=True)], axis=1)
+    pooled = np.maximum.reduceat(np.maximum.reduceat(np.nan_to_num(with_mean), starts, axis=-1), starts, axis=-2)
+    return np.rint(np.clip(pooled, 0.0, 1.0) * 255).astype(np.uint8)
 
 
 def _split(encoded, chunk_dir: Path, target: str, inline_bytes: int | None) -> tuple[dict[str, str], bool]:

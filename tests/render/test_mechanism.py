@@ -73,6 +73,11 @@ def test_every_dataset_figure_is_print_ready(mechanism_site):
     from tests.render.test_site import assert_figures_print_ready
 
     assert assert_figures_print_ready(mechanism_site) >= 8
+    figures = mechanism_site / "runs/mechanism/decimals/figures"
+    without_numbers = {p.stem for p in figures.glob("*.png") if not p.with_suffix(".csv").is_file()}
+    assert without_numbers == {"mechanism"}  # its panels' numbers are beside their own figures
+    classes = (figures / "token-classes-at-decision.csv").read_text().splitlines()
+    assert classes[0].startswith("layer,") and len(classes) == 1 + 4  # a row per layer of the shipped model
 
 
 def test_the_decision_token_is_where_the_formats_answers_part(mechanism_site):
@@ -155,6 +160,14 @@ def test_each_per_example_analysis_has_its_example_section(mechanism_site):
     assert "<td>qa</td><td><code>Q: {question}</code></td><td>no</td><td>yes</td>" in informative
     agreeing = html.unescape((examples / "decimals-000.html").read_text())
     assert "get the same answer, so nothing was transplanted" in agreeing
+    # the token-class matrix also at the decision token, where the formats' answers part (only where they do)
+    assert "and at the\ndecision token, the last before the formats' answers part (the formats' greedy answers share" \
+        in informative
+    matrix = json.loads(re.search(r'data-atlas-data="[^"]*token-classes" data-atlas-spec="matrix">(.*?)</script>',
+                                  (examples / "decimals-006.html").read_text()).group(1))
+    decision = [row for row in matrix["rows"] if "decision token" in row]
+    assert decision and len(decision) == sum("last prompt token" in row for row in matrix["rows"])  # formats x classes
+    assert "decision token" not in agreeing
 
 
 @pytest.mark.browser

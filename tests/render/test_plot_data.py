@@ -29,12 +29,14 @@ def test_heads_past_the_budget_become_scripts_beside_the_page(tmp_path):
                           inline_bytes=2 * one_head)
     assert sorted(data["inline"]) == ["0_0", "0_1"] and data["chunks"] == "x.heads"
     chunks = sorted(p.name for p in (tmp_path / "x.heads").iterdir())
-    assert chunks == ["0_2.js", "1_0.js", "1_1.js", "1_2.js"]
+    assert chunks == ["0_2.js", "1_0.js", "1_1.js", "1_2.js", "thumbnails.js"]  # and the model view's thumbnails
+    assert data["thumbnails"] == "x.heads/thumbnails.js"
     call = (tmp_path / "x.heads" / "1_2.js").read_text()
     encoded = re.fullmatch(r'atlasHead\("atlas-t", "1_2", "([A-Za-z0-9+/=]+)"\);\n', call).group(1)
     np.testing.assert_allclose(decode_head(encoded, 30), maps[1, 2], atol=0.5 / QUANTUM + 1e-7)
     everything = token_map_data(maps, ["a"] * 30, tmp_path / "y.heads", "y.heads", "atlas-t")
-    assert len(everything["inline"]) == 6 and everything["chunks"] is None and not (tmp_path / "y.heads").exists()
+    assert len(everything["inline"]) == 6 and everything["chunks"] is None
+    assert [p.name for p in (tmp_path / "y.heads").iterdir()] == ["thumbnails.js"]  # only the model view's
 
 
 @pytest.mark.slow
@@ -64,9 +66,11 @@ def test_a_28_layer_12_head_page_at_249_tokens_stays_under_400_kb(tmp_path):
     render_docs(tmp_path / "runs", tmp_path / "docs", None, jobs=1)
     page = tmp_path / "docs/runs/big/d/examples/big.md"
     assert page.stat().st_size <= 400 * 1024, page.stat().st_size
-    heads = list((tmp_path / "docs/runs/big/d/examples/big.heads").glob("*.js"))
+    heads = list((tmp_path / "docs/runs/big/d/examples/big.heads").glob("[0-9]*_[0-9]*.js"))
     data = json.loads(re.search(r'data-atlas-spec="token-map">(.*?)</script>', page.read_text()).group(1))
     assert len(heads) + len(data["inline"]) == 28 * 12  # every head reachable
+    thumbnails = tmp_path / "docs/runs/big/d/examples/big.heads/thumbnails.js"
+    assert thumbnails.stat().st_size < 600 * 1024  # 28 x 13 thumbnails of 32 x 32 blocks, loaded only when opened
 
 
 def test_grid_values_are_carried_exactly():
@@ -79,3 +83,19 @@ def test_grid_values_are_carried_exactly():
     back = np.frombuffer(base64.b64decode(data["values"]), dtype="<f4").reshape(3, 4, 5)
     assert np.array_equal(back, values) and data["layer_labels"] == [1, 5, 9, 13]
     assert data["titles"] == ["Answer attention to a", "Answer attention to b", "Answer attention to c"]
+
+
+def test_thumbnails_keep_each_blocks_largest_weight_and_the_head_mean_last():
+    from generator.render.plot_data import thumbnail_maps
+
+    rng = np.random.default_rng(0)
+    maps = np.tril(rng.random((2, 3, 70, 70))).astype(np.float32)
+    maps /= maps.sum(axis=-1, keepdims=True)
+    thumbs = thumbnail_maps(maps, blocks=32)
+    assert thumbs.shape == (2, 4, 32, 32) and thumbs.dtype == np.uint8
+    starts = np.linspace(0, 70, 33).astype(int)
+    block = maps[1, 2, starts[5]:starts[6], starts[3]:starts[4]].max()
+    assert thumbs[1, 2, 5, 3] == round(block * 255)
+    mean_block = maps[0].mean(axis=0)[starts[9]:starts[10], starts[0]:starts[1]].max()
+    assert thumbs[0, 3, 9, 0] == round(mean_block * 255)
+    assert thumbnail_maps(maps[:, :, :10, :10]).shape == (2, 4, 10, 10)  # short sequences: one block per token

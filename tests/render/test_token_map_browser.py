@@ -93,3 +93,43 @@ def test_a_copy_button_copies_its_snippet(browser, tiny_site):  # noqa: F811
     assert copied[0].startswith("\\begin{figure}") and "\\includegraphics" in copied[0] and "config \\texttt{" in copied[0]
     assert latex.locator("button.atlas-copy").inner_text() == "Copied"
     assert external == [] and errors == []
+
+
+def test_the_model_view_shows_every_head_and_a_click_shows_it_in_the_map(browser, tiny_site):  # noqa: F811
+    page, external, errors = open_offline(browser, (tiny_site / "runs/tiny/alpha/examples/a-0.html").as_uri())
+    drawn_map(page)
+    view = page.locator("details.atlas-model-view")
+    view.locator("summary").click()
+    thumbnails = view.locator("canvas")
+    thumbnails.first.wait_for(timeout=10000)
+    assert thumbnails.count() == 2 * (4 + 1)  # the tiny model: 2 layers x (4 heads and their mean)
+    assert view.locator('canvas[data-head="mean"]').count() == 2
+    lit = view.locator("canvas").nth(0).evaluate(
+        "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;"
+        " for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }")
+    assert lit > 0
+    view.locator('canvas[data-layer="1"][data-head="2"]').click()
+    page.wait_for_timeout(300)
+    title = page.evaluate("() => Bokeh.documents.map(d => d.get_model_by_name('atlas-figure')).find(Boolean).title.text")
+    assert title == "Layer 1, head 2" and "layer=1" in page.url and "head=2" in page.url
+    assert external == [] and errors == []
+
+
+def test_hovering_a_strip_token_shades_where_it_attends_in_the_shown_head(browser, tiny_site, tiny_run):  # noqa: F811
+    from generator.results.attention import AttentionExample
+    from generator.store.run_directory import load_run
+
+    maps = load_run(tiny_run).result("alpha", "a-0", AttentionExample).maps
+    page, external, errors = open_offline(browser, (tiny_site / "runs/tiny/alpha/examples/a-0.html").as_uri() +
+                                          "?layer=1&head=3")
+    drawn_map(page)
+    strip = page.locator(".atlas-tokens").first
+    query = 5
+    strip.locator(".atlas-token").nth(query).hover()
+    attended = strip.locator(".atlas-token").evaluate_all("spans => spans.map(s => s.getAttribute('data-attended'))")
+    assert strip.get_attribute("data-query") == str(query)
+    assert [float(a) for a in attended[:query + 1]] == pytest.approx(maps[1, 3, query, :query + 1].tolist(), abs=1e-4)
+    assert all(a == "" for a in attended[query + 1:])  # a token attends only to itself and what came before
+    page.mouse.move(0, 0)
+    assert strip.get_attribute("data-query") is None
+    assert external == [] and errors == []

@@ -5,6 +5,8 @@
 (function () {
   var headsByTarget = (window.atlasHeads = window.atlasHeads || {});
   var redraw = {};
+  var shownMaps = {};  // per token map: the weights of the head it shows (lower triangle, row by row) and n
+  var tokenMaps = {};  // per token map: its layer and head selects and its colours (the model view drives them)
   window.atlasHead = function (target, key, encoded) {
     (headsByTarget[target] = headsByTarget[target] || {})[key] = encoded;
     if (redraw[target]) redraw[target]();
@@ -45,8 +47,9 @@
   }
 
   // Draw the map the selectors choose (``choose`` gives its name and title), loading it first when the
-  // page does not carry it; ``columns`` name the hover's key and query label columns in the spec.
-  function connectMap(target, data, cells, fig, source, selects, columns, choose) {
+  // page does not carry it; ``columns`` name the hover's key and query label columns in the spec; ``onShow``
+  // (optional) is given the weights drawn.
+  function connectMap(target, data, cells, fig, source, selects, columns, choose, onShow) {
     var store = mapStore(target, data);
     function show() {
       var chosen = choose(), encoded = store.maps[chosen.name];
@@ -56,6 +59,7 @@
       drawn[columns[0]] = cells.keyLabel;
       drawn[columns[1]] = cells.queryLabel;
       source.data = drawn;
+      if (onShow) onShow(drawn.weight);
     }
     redraw[target] = show;
     selects.forEach(function (select) { select.property("value").change.connect(show); });
@@ -217,9 +221,10 @@
     head.options = range(data.heads);
     selectFromAddress(layer, "layer");
     selectFromAddress(head, "head");
+    tokenMaps[target] = {layer: layer, head: head, palette: doc.get_model_by_name("atlas-map-colours").palette};
     connectMap(target, data, cells, fig, source, [layer, head], ["key_token", "query_token"], function () {
       return {name: layer.value + "_" + head.value, title: "Layer " + layer.value + ", head " + head.value};
-    });
+    }, function (weights) { shownMaps[target] = {weight: weights, n: n}; });
     [layer, head].forEach(function (select) {
       select.property("value").change.connect(function () { keepInAddress([["layer", layer], ["head", head]]); });
     });
@@ -370,6 +375,109 @@
     document.querySelectorAll("script[data-atlas-data]").forEach(function (el) { drawing.push(embedData(el)); });
     Promise.all(drawing).then(landOnPermalink, landOnPermalink);
   }
+
+  // The model view: every head's map at once, small (pooled into blocks by their largest weight), layers down
+  // and heads across with their mean last; loaded from a script beside the page when opened; a click shows
+  // that head in the token map.
+  var thumbnails = {};
+  window.atlasThumbnails = function (target, data) {
+    thumbnails[target] = data;
+    document.querySelectorAll("details[data-atlas-thumbnails]").forEach(function (el) {
+      if (el.getAttribute("data-atlas-thumbnails") === target) drawThumbnails(el, target);
+    });
+  };
+  function rgb(hex) {
+    return [parseInt(hex.slice(1, 3), 16), parseInt(hex.slice(3, 5), 16), parseInt(hex.slice(5, 7), 16)];
+  }
+  function thumbnail(values, offset, size, palette) {
+    var canvas = document.createElement("canvas");
+    canvas.width = canvas.height = size;
+    var context = canvas.getContext("2d"), image = context.createImageData(size, size);
+    for (var row = 0; row < size; row++) {
+      for (var column = 0; column < size; column++) {
+        var at = 4 * (row * size + column);
+        if (column > row) continue;  // above the causal diagonal: nothing to show (transparent)
+        var colour = palette[Math.round((values[offset + row * size + column] / 255) * (palette.length - 1))];
+        image.data[at] = colour[0]; image.data[at + 1] = colour[1]; image.data[at + 2] = colour[2];
+        image.data[at + 3] = 255;
+      }
+    }
+    context.putImageData(image, 0, 0);
+    return canvas;
+  }
+  function drawThumbnails(el, target) {
+    var grid = el.querySelector(".atlas-thumbnails"), data = thumbnails[target], map = tokenMaps[target];
+    if (!data || !map || grid.childElementCount > 0) return;
+    var bytes = atob(data.values), values = new Uint8Array(bytes.length), size = data.size;
+    for (var i = 0; i < bytes.length; i++) values[i] = bytes.charCodeAt(i);
+    var palette = map.palette.map(rgb), columns = data.heads + 1;
+    grid.style.gridTemplateColumns = "auto repeat(" + columns + ", 1fr)";
+    grid.appendChild(document.createElement("span"));
+    for (var h = 0; h < columns; h++) {
+      var header = document.createElement("span");
+      header.textContent = h < data.heads ? "H" + h : "mean";
+      grid.appendChild(header);
+    }
+    for (var l = 0; l < data.layers; l++) {
+      var label = document.createElement("span");
+      label.textContent = "L" + l;
+      grid.appendChild(label);
+      for (h = 0; h < columns; h++) {
+        var canvas = thumbnail(values, (l * columns + h) * size * size, size, palette);
+        canvas.title = h < data.heads ? "layer " + l + ", head " + h + " (click to show it above)"
+                                      : "layer " + l + ", mean over heads";
+        canvas.setAttribute("data-layer", l);
+        canvas.setAttribute("data-head", h < data.heads ? h : "mean");
+        if (h < data.heads) canvas.addEventListener("click", choose.bind(null, map, l, h));
+        grid.appendChild(canvas);
+      }
+    }
+  }
+  function choose(map, layer, head) {
+    map.layer.value = String(layer);
+    map.head.value = String(head);
+    var plot = document.getElementById(Object.keys(tokenMaps).find(function (t) { return tokenMaps[t] === map; }));
+    if (plot) plot.scrollIntoView({block: "nearest"});
+  }
+  document.addEventListener("toggle", function (event) {
+    var el = event.target;
+    if (!el.open || !el.hasAttribute || !el.hasAttribute("data-atlas-thumbnails")) return;
+    var target = el.getAttribute("data-atlas-thumbnails");
+    if (thumbnails[target]) return drawThumbnails(el, target);
+    var source = document.querySelector('script[data-atlas-data="' + target + '"]');
+    var script = document.createElement("script");
+    script.src = JSON.parse(source.textContent).thumbnails;
+    document.head.appendChild(script);
+  }, true);
+
+  // Hovering a token of the strip shades the tokens it attends to in the head the token map shows.
+  function stripHover(event) {
+    var token = event.target.closest && event.target.closest(".atlas-tokens .atlas-token");
+    var shown = shownMaps[Object.keys(shownMaps).find(function (t) { return shownMaps[t].n; })];
+    if (!token || !shown) return;
+    var strip = token.parentNode, spans = strip.querySelectorAll(".atlas-token");
+    var query = Array.prototype.indexOf.call(spans, token);
+    if (query < 0 || query >= shown.n) return;
+    var start = (query * (query + 1)) / 2, largest = 0;
+    for (var k = 0; k <= query; k++) largest = Math.max(largest, shown.weight[start + k]);
+    Array.prototype.forEach.call(spans, function (span, key) {
+      var weight = key <= query && largest > 0 ? shown.weight[start + key] / largest : 0;
+      span.style.boxShadow = weight > 0.02 ? "inset 0 -0.35em 0 rgba(255, 140, 0, " + weight.toFixed(2) + ")" : "";
+      span.setAttribute("data-attended", key <= query ? shown.weight[start + key].toFixed(4) : "");
+    });
+    token.style.outline = "2px solid rgb(255, 140, 0)";
+    strip.setAttribute("data-query", String(query));
+  }
+  function stripLeave(event) {
+    var strip = event.target.closest && event.target.closest(".atlas-tokens");
+    if (!strip || strip.contains(event.relatedTarget)) return;
+    strip.querySelectorAll(".atlas-token").forEach(function (span) {
+      span.style.boxShadow = ""; span.style.outline = ""; span.removeAttribute("data-attended");
+    });
+    strip.removeAttribute("data-query");
+  }
+  document.addEventListener("mouseover", stripHover);
+  document.addEventListener("mouseout", stripLeave);
 
   // Copy buttons beside citation snippets: the clipboard where the browser allows it (file:// included in
   // Chromium), else the snippet is selected for the reader to copy.

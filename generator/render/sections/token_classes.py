@@ -39,7 +39,9 @@ def token_classes_dataset(site: SiteContext, run: Run, dataset: str, trajectorie
              partial(figures.draw_lines, series=lines["entropy"], title=entropy_title, y_label="entropy (nats)",
                      dashes=lines["dashes"], colors=lines["colors"])],
             site.docs_dir / page_dir / "figures" / "token-classes-by-format",
-            f"{dataset}: token classes and entropy by format")
+            f"{dataset}: token classes and entropy by format",
+            table=figures.lines_table({**{f"mass: {name}": v for name, v in lines["mass"].items()},
+                                       **{f"entropy: {name}": v for name, v in lines["entropy"].items()}}))
         context["formats"] = {
             "names": [f.format for f in summary.formats if f.n_examples], "skipped": lines["skipped"],
             "plot": embed(plots.panel_grid([format_mass_figure(lines, mass_title, 480),
@@ -60,11 +62,31 @@ def decision_section(site: SiteContext, run: Run, dataset: str, summary: TokenCl
     title = "Decision token: mass on each class"
     written = figures.panel_grid([format_mass_drawing(lines, title)], site.docs_dir / page_dir / "figures" /
                                  "token-classes-at-decision", f"{dataset}: token classes at the decision token",
-                                 columns=1)
+                                 columns=1, table=figures.lines_table(lines["mass"]))
     return {"reading": reading,
             "plot": embed(plots.panel_grid([format_mass_figure(lines, title, 480)],
                                            plot_target(run, dataset, "token-classes-at-decision"))),
             "figure": site.figure("token-classes-at-decision", run.name, dataset, None, written, page_dir)}
+
+
+def decision_rows(result: TokenClassesExample, formats: list[str], classes) -> list[tuple[str, np.ndarray]]:
+    """One row per format and class at the decision token (the last before the formats' answers part): its
+    label and its mass per layer (mean over heads); none when the answers never part or the run predates it."""
+    masses = result.decision_class_mass
+    if masses is None or np.isnan(masses).all():
+        return []
+    return [(f"{class_name} ({name}, decision token)", masses[index, :, :, k].mean(axis=1))
+            for index, name in enumerate(formats) if not np.isnan(masses[index]).all()
+            for k, class_name in enumerate(classes)]
+
+
+def decision_words(result: TokenClassesExample) -> str | None:
+    """Where this item's formats part, for the section's sentence (None: they never do, or not measured)."""
+    if result.decision_offset is None or int(result.decision_offset[0]) < 0:
+        return None
+    shared = int(result.decision_offset[0])
+    return ("the formats' greedy answers part at their first token" if shared == 0 else
+            f"the formats' greedy answers share {shared} token{'s' if shared > 1 else ''} before they part")
 
 
 def token_classes_example(site: SiteContext, run: Run, trajectory: Trajectory, page_dir: str) -> dict[str, Any] | None:
@@ -79,8 +101,12 @@ def token_classes_example(site: SiteContext, run: Run, trajectory: Trajectory, p
         if not np.isnan(result.format_class_mass[index]).all():
             rows += [f"{class_name} ({name}, last prompt token)" for class_name in summary.classes]
             grids.append(result.format_class_mass[index].mean(axis=1).T)
+    decided = decision_rows(result, formats, summary.classes)
+    if decided:
+        rows += [label for label, _ in decided]
+        grids.append(np.stack([values for _, values in decided]))
     target = plot_target(run, trajectory.dataset, trajectory.example_id, "token-classes")
-    return {"summary": summary, "by_format": len(grids) > 1,
+    return {"summary": summary, "by_format": len(grids) > 1, "decision": decision_words(result),
             "sizes": [{"name": name, "size": int(size)} for name, size in zip(summary.classes, result.class_sizes)],
             "map": small_matrix(np.concatenate(grids), rows, [f"layer {i}" for i in range(grids[0].shape[1])],
                                 target, "Attention mass on each class (mean over heads)", "mass")}
