@@ -96,4 +96,4 @@ def test_its_pages_say_what_was_found(reasoning_run, tmp_path):
         parts = ", ".join(s.name for s in trajectory.segments)
         assert f"No part to ablate was found in this example's output (its parts: {parts})" in page
     dataset_page = html.unescape((site / "runs/r1-style/gsm8k/index.html").read_text())
-    assert "0.0% (0/2)" in dataset_page  # neither random output held a boxed answer after a closed block
+    assert "0.0% (0/2; 95% CI 0–66%)" in dataset_page  # neither random output held a boxed answer after a closed block

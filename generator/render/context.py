@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generator.intervals import wilson
 from generator.render.citation import FigureCitation, SiteSettings, label_of
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -141,7 +142,10 @@ def plot_target(run: Run, dataset: str, *parts: str) -> str:
 
 
 def accuracy_text(trajectories: list[Trajectory]) -> str:
+    """``62.5% (10/16; 95% CI 39–82%)``: the share answered correctly with its Wilson interval."""
     scored = [t.correct for t in trajectories if t.correct is not None]
     if not scored:
         return "not scored"
-    return f"{100 * sum(scored) / len(scored):.1f}% ({sum(scored)}/{len(scored)})"
+    k, n = sum(scored), len(scored)
+    low, high = wilson(k, n)
+    return f"{100 * k / n:.1f}% ({k}/{n}; 95% CI {100 * low:.0f}–{100 * high:.0f}%)"

@@ -303,3 +303,17 @@ def test_example_pages_link_previous_next_up_and_the_run(tiny_site):
         assert 'href="../index.html" rel="up"' in page and 'href="../../index.html">run tiny' in page
     for target in re.findall(r'<nav class="atlas-example-nav">(.*?)</nav>', first)[0].split('href="')[1:]:
         assert (examples / target.split('"')[0]).resolve().is_file(), target
+
+
+def test_accuracy_is_a_share_with_its_wilson_interval(tiny_site):
+    from types import SimpleNamespace
+
+    from generator.render.context import accuracy_text
+
+    scored = [SimpleNamespace(correct=c) for c in [True] * 10 + [False] * 6 + [None] * 3]
+    assert accuracy_text(scored) == "62.5% (10/16; 95% CI 39–82%)"  # unscored examples are left out
+    assert accuracy_text([SimpleNamespace(correct=None)]) == "not scored"
+    import html
+
+    page = html.unescape((tiny_site / "runs/tiny/alpha/index.html").read_text())
+    assert "accuracy <strong>0.0% (0/2; 95% CI 0–66%)</strong>" in page
