@@ -1,9 +1,14 @@
 """Time and memory of `atlas build` against the number of example pages.
 
 Usage: python benchmarks/build.py [--sizes 100 1000] [--layers 4 --heads 4 --tokens 54] [--jobs N]
+       python benchmarks/build.py --real [--sizes 1000 5000] [--jobs N]
 
-The run directories here are SYNTHETIC (random attention maps in the documented format): they
-measure the builder, which never runs a model, and they never appear as results anywhere.
+Synthetic mode (the default): run directories of random attention maps in the documented
+format; they measure the builder, which never runs a model, and never appear as results.
+Real mode (``--real``): the shipped model really run over N arithmetic prompts (drawn with a
+fixed seed) with the demo's ``attention``, ``salience`` and ``features`` options, so pages carry
+what a real run's pages carry; beside it, in the same session, the floor: mkdocs-material
+building N plain pages kept out of the navigation, and the ratio of each build to it.
 For each size: a build from scratch, a rebuild with nothing changed, and a rebuild after one
 example changed; each in a fresh process, with its peak resident memory (ru_maxrss of the
 build process or of its largest rendering worker, whichever is larger).
@@ -15,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import subprocess
 import sys
 import tempfile
@@ -68,6 +74,78 @@ def synthetic_run(root: Path, n: int, layers: int, heads: int, tokens: int, seed
                                    (AnalysisEntry("attention", "AttentionExample", "AttentionSummary"),)))
 
 
+REAL_ANALYSES = {"attention": {"max_map_tokens": 256}, "salience": {"span": "answer"},
+                 "features": {"layer": 2, "top_k": 6, "tokens_per_row": 30}}  # as configs/demo.yaml
+RUN_CHILD = """
+import sys
+from generator.config import read_config, resolve_paths
+from generator.pipeline import execute_run
+from pathlib import Path
+written = read_config(Path(sys.argv[1]))
+execute_run(resolve_paths(written, Path(sys.argv[1]).parent), written.to_dict(), written.config_hash())
+"""
+FLOOR_CHILD = """
+import sys
+from mkdocs.commands.build import build
+from mkdocs.config import load_config
+build(load_config(sys.argv[1]))
+"""
+
+
+def prompts(n: int) -> list[dict]:
+    rng = random.Random(1234)
+    rows = []
+    for i in range(n):
+        a, b, c = rng.randint(2, 60), rng.randint(2, 9), rng.randint(2, 9)
+        rows.append({"id": f"q-{i:05d}", "prompt": f"Q: {a}+{b}*{c}=", "answer": str(a + b * c)})
+    return rows
+
+
+def real_run(work: Path, n: int) -> Path:
+    """The shipped model over ``n`` prompts with the demo's page-heavy analyses; the run's directory."""
+    (work / "arith.jsonl").write_text("".join(json.dumps(r) + "\n" for r in prompts(n)))
+    config = work / "run.yaml"
+    config.write_text(json.dumps({
+        "run_name": "bench", "model": {"id": str(ROOT / "data/models/atlas-arith-demo")},
+        "datasets": [{"name": "arith", "path": "arith.jsonl"}], "generation": {"max_new_tokens": 48, "batch_size": 16},
+        "segmentation": {"step_pattern": "T:", "answer_pattern": "A:\\s*(-?[0-9][0-9.]*)"},
+        "analyses": REAL_ANALYSES, "output_dir": "runs"}))
+    done = subprocess.run([sys.executable, "-c", RUN_CHILD, str(config)], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "TQDM_DISABLE": "1"})
+    if done.returncode != 0:
+        raise SystemExit(f"the run of {n} examples failed:\n{done.stderr[-3000:]}")
+    return work / "runs" / "bench"
+
+
+def floor(work: Path, n: int) -> float:
+    """mkdocs-material building ``n`` plain pages kept out of the navigation (and an index), in a fresh process."""
+    project = work / "floor"
+    pages = project / "docs" / "p"
+    pages.mkdir(parents=True)
+    (project / "docs" / "index.md").write_text("# Floor\n\nPlain pages.\n")
+    for i in range(n):
+        (pages / f"{i:05d}.md").write_text(f"# Page {i}\n\nA plain page of text, number {i}.\n")
+    (project / "mkdocs.yml").write_text("site_name: floor\nuse_directory_urls: false\ntheme:\n  name: material\n"
+                                        "plugins:\n  - search\nnot_in_nav: |\n  /p/*\n")
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", FLOOR_CHILD, str(project / "mkdocs.yml")], capture_output=True,
+                          text=True, cwd=project)
+    if done.returncode != 0:
+        raise SystemExit(done.stderr[-3000:])
+    return time.perf_counter() - started
+
+
+def change_one(path: Path) -> None:
+    data = json.loads(path.read_text())
+    data["metadata"]["difficulty"] = "changed"
+    path.write_text(json.dumps(data))
+
+
+def example_markdown_kib(work: Path) -> float:
+    sizes = [p.stat().st_size for p in (work / "docs").glob("runs/*/*/examples/*.md")]
+    return sum(sizes) / len(sizes) / 1024 if sizes else 0.0
+
+
 def build(runs: Path, work: Path, jobs: int) -> tuple[float, float]:
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", CHILD, str(runs), str(ROOT / "mkdocs.yml"), str(work / "site"),
@@ -87,7 +165,10 @@ def main() -> None:
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--tokens", type=int, default=54)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--real", action="store_true", help="the shipped model's real runs, against the MkDocs floor")
     args = parser.parse_args()
+    if args.real:
+        return main_real(args.sizes, args.jobs)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; jobs {args.jobs}; "
           f"synthetic runs of {args.layers} layers x {args.heads} heads, {args.tokens} tokens (maps kept)\n")
     print("| examples | from scratch s | peak MiB | no change s | one change s | its peak MiB |")
@@ -98,12 +179,29 @@ def main() -> None:
             synthetic_run(work / "runs" / "bench", n, args.layers, args.heads, args.tokens)
             scratch, peak = build(work / "runs", work, args.jobs)
             unchanged, changed_peak = build(work / "runs", work, args.jobs)
-            path = work / "runs/bench/examples/synthetic/s-00000/trajectory.json"
-            data = json.loads(path.read_text())
-            data["metadata"]["difficulty"] = "changed"
-            path.write_text(json.dumps(data))
+            change_one(work / "runs/bench/examples/synthetic/s-00000/trajectory.json")
             changed, changed_peak = build(work / "runs", work, args.jobs)
             print(f"| {n:,} | {scratch:.1f} | {peak:.0f} | {unchanged:.1f} | {changed:.1f} | {changed_peak:.0f} |",
+                  flush=True)
+
+
+def main_real(sizes: list[int], jobs: int) -> None:
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; jobs {jobs}; the shipped "
+          f"model really run, analyses {', '.join(REAL_ANALYSES)} (demo options)\n")
+    print("| examples | floor s | from scratch s | x floor | peak MiB | no change s | one change s | x floor | "
+          "its peak MiB | example page KiB (Markdown) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            real_run(work, n)
+            base = floor(work, n)
+            scratch, peak = build(work / "runs", work, jobs)
+            unchanged, _ = build(work / "runs", work, jobs)
+            change_one(work / "runs/bench/examples/arith/q-00000/trajectory.json")
+            changed, changed_peak = build(work / "runs", work, jobs)
+            print(f"| {n:,} | {base:.1f} | {scratch:.1f} | {scratch / base:.1f} | {peak:.0f} | {unchanged:.1f} | "
+                  f"{changed:.1f} | {changed / base:.2f} | {changed_peak:.0f} | {example_markdown_kib(work):.0f} |",
                   flush=True)
 
 

@@ -28,6 +28,7 @@ from generator.render.context import IndexEntry, SiteContext, run_dir
 from generator.render import jinja
 from generator.render.jinja import template_environment
 from generator.render.mkdocs_build import check_site_dir, load_mkdocs_config, run_mkdocs
+from generator.render.page_data import move_page_data
 from generator.render.pages import PAGE_KINDS, SITE_PAGE_KINDS, page_entry_kinds
 from generator.render.reuse import (RENDER_STATE, code_fingerprint, previous_state, reuse_unit, unit_fingerprint,
                                     unit_key)
@@ -227,6 +228,10 @@ def _render_unit(docs_dir: str, options: RenderOptions, unit: PageUnit) -> Rende
         site.config_sha256 = run.manifest.config_sha256
         page = PAGE_KINDS.get(unit.kind).render(site, run, unit.dataset, unit.example_id)
         text = _environment(options.templates).get_template(page.template).render(**page.context)
+        text, data, data_path = move_page_data(text, page.path)
+        if data is not None:
+            atomic_write_text(owned_path(Path(docs_dir), data_path), data)
+            site.outputs.append(Path(docs_dir) / data_path)
         atomic_write_text(owned_path(Path(docs_dir), page.path), text)
     except RunFormatError as exc:
         return RenderedUnit(None, [], str(exc))

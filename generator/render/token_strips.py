@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+from generator.render.embed import script_json
 from generator.render.plots import display_token
 
 EMERALD = (52, 211, 153)
@@ -50,3 +51,12 @@ def strip_rows(tokens: Sequence[str], values: Sequence[float], max_value: float,
                       "title": f"#{index} {float(value):.4g}"})
     per_row = max(1, tokens_per_row)
     return [cells[i:i + per_row] for i in range(0, len(cells), per_row)]
+
+
+def strip_item(target: str, tokens: Sequence[str], values: Sequence[float], max_value: float, tokens_per_row: int,
+               show_values: bool) -> dict:
+    """A strip as data for the page (``assets/atlas.js`` draws it with the formula above, exactly as
+    ``strip_rows`` does; the data goes beside the page, so the Markdown carries one empty element)."""
+    data = {"tokens": [display_token(t) for t in tokens], "values": [float(v) for v in values],  # exact: same colours
+            "peak": float(max_value), "per_row": max(1, tokens_per_row), "show_values": bool(show_values)}
+    return {"target": target, "json": script_json(data)}

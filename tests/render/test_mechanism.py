@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from generator.render.page_data import read_page_data
+
 from tests.conftest import REPO_ROOT
 
 ANALYSES = {
@@ -65,7 +67,8 @@ def test_four_panels_each_with_a_reading_and_one_cited_figure(mechanism_site):
     assert cited == {f"runs/mechanism/decimals/figures/mechanism.{suffix}" for suffix in ("png", "svg", "pdf")}
     for path in cited:
         assert (mechanism_site / path).stat().st_size > 1000
-    plot = json.loads(page.split('data-atlas-plot="atlas-mechanism-decimals-mechanism">')[1].split("</script>")[0])
+    data = read_page_data((mechanism_site / "runs/mechanism/decimals/index.data.js").read_text())
+    plot = data["atlas-mechanism-decimals-mechanism"]
     assert json.dumps(plot, separators=(",", ":")).count('"name":"Figure"') == 4
 
 
@@ -163,8 +166,8 @@ def test_each_per_example_analysis_has_its_example_section(mechanism_site):
     # the token-class matrix also at the decision token, where the formats' answers part (only where they do)
     assert "and at the\ndecision token, the last before the formats' answers part (the formats' greedy answers share" \
         in informative
-    matrix = json.loads(re.search(r'data-atlas-data="[^"]*token-classes" data-atlas-spec="matrix">(.*?)</script>',
-                                  (examples / "decimals-006.html").read_text()).group(1))
+    data = read_page_data((examples / "decimals-006.data.js").read_text())
+    matrix = next(value for target, value in data.items() if target.endswith("token-classes"))
     decision = [row for row in matrix["rows"] if "decision token" in row]
     assert decision and len(decision) == sum("last prompt token" in row for row in matrix["rows"])  # formats x classes
     assert "decision token" not in agreeing

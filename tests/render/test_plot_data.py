@@ -1,9 +1,10 @@
 """Token maps as data: exact enough to read, light pages at the scale of real models, every head reachable."""
 
-import json
 import re
 
 import numpy as np
+
+from generator.render.page_data import read_page_data
 import pytest
 
 from generator.render.plot_data import QUANTUM, decode_head, encode_head, token_map_data
@@ -67,7 +68,8 @@ def test_a_28_layer_12_head_page_at_249_tokens_stays_under_400_kb(tmp_path):
     page = tmp_path / "docs/runs/big/d/examples/big.md"
     assert page.stat().st_size <= 400 * 1024, page.stat().st_size
     heads = list((tmp_path / "docs/runs/big/d/examples/big.heads").glob("[0-9]*_[0-9]*.js"))
-    data = json.loads(re.search(r'data-atlas-spec="token-map">(.*?)</script>', page.read_text()).group(1))
+    assert 'data-atlas-spec="token-map" data-atlas-src="big.data.js"></script>' in page.read_text()
+    data = next(iter(read_page_data(page.with_suffix(".data.js").read_text()).values()))
     assert len(heads) + len(data["inline"]) == 28 * 12  # every head reachable
     thumbnails = tmp_path / "docs/runs/big/d/examples/big.heads/thumbnails.js"
     assert thumbnails.stat().st_size < 600 * 1024  # 28 x 13 thumbnails of 32 x 32 blocks, loaded only when opened

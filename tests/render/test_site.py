@@ -116,7 +116,7 @@ def test_long_sequences_show_pooled_maps_for_chosen_heads(tmp_path):
     site = build_site(run_dir.parent, REPO_ROOT / "mkdocs.yml", site_dir=tmp_path / "site", docs_dir=tmp_path / "docs")
     html = (site.site_dir / "runs/pooled/d/examples/long.html").read_text()
     assert "maps are pooled into blocks" in html
-    assert "layer 1, head 3" in html
+    assert "layer 1, head 3" in (site.site_dir / "runs/pooled/d/examples/long.data.js").read_text()  # the plot's data
 
 
 def test_the_same_plot_embeds_identically_within_one_process():

@@ -246,15 +246,36 @@
     pending[kind].push(then);
   }
 
-  function embedData(el) {
-    var kind = el.getAttribute("data-atlas-spec");
-    return new Promise(function (resolve) { withSpec(kind, function () { resolve(embedDataNow(el)); }); });
+  // A plot's data: in its element, or (pages written by atlas build) in the script beside the page that
+  // ``data-atlas-src`` names, which registers every plot of the page with ``atlasPageData``.
+  var pageData = {}, pageScripts = {}, plotData = {};
+  window.atlasPageData = function (entries) { Object.assign(pageData, entries); };
+  function readData(el, target) {
+    var src = el.getAttribute("data-atlas-src");
+    if (!src) return Promise.resolve(JSON.parse(el.textContent));
+    if (!pageScripts[src]) {
+      pageScripts[src] = new Promise(function (resolve, reject) {
+        var script = document.createElement("script");
+        script.src = src;
+        script.onload = resolve;
+        script.onerror = function () { reject(new Error("could not load " + src + " beside the page")); };
+        document.head.appendChild(script);
+      });
+    }
+    return pageScripts[src].then(function () { return pageData[target]; });
   }
 
-  function embedDataNow(el) {
+  function embedData(el) {
+    var kind = el.getAttribute("data-atlas-spec"), target = el.getAttribute("data-atlas-data");
+    return readData(el, target).then(function (data) {
+      plotData[target] = data;
+      return new Promise(function (resolve) { withSpec(kind, function () { resolve(embedDataNow(el, data)); }); });
+    });
+  }
+
+  function embedDataNow(el, data) {
     var target = el.getAttribute("data-atlas-data"), kind = el.getAttribute("data-atlas-spec");
     if (document.getElementById(target).childElementCount > 0) return null;
-    var data = JSON.parse(el.textContent);
     var spec = JSON.parse(JSON.stringify(window.atlasSpecs[kind]));
     return Bokeh.embed.embed_item(spec, target).then(function (views) {
       FILLERS[kind](Array.from(views.roots)[0].model.document, target, data);
@@ -362,17 +383,72 @@
     filter();
   }
 
+  // Neuronpedia-style activation strips, as generator/render/token_strips.py defines them (its strip_rows is
+  // the reference these are tested against): emerald at opacity 0.05 + log10(1 + 9 v / max) * 0.95, nothing
+  // below 0.00005, black or white text by the higher WCAG contrast.
+  var EMERALD = [52, 211, 153];
+  function stripOpacity(value, peak) {
+    if (peak <= 0 || value < 0.00005) return 0;
+    return 0.05 + (Math.log10(1 + 9 * Math.min(value / peak, 1)) * 0.95) / Math.log10(10);
+  }
+  function stripText(alpha) {
+    var lum = EMERALD.map(function (c, i) {
+      var v = (255 * (1 - alpha) + c * alpha) / 255;
+      return (v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4)) * [0.2126, 0.7152, 0.0722][i];
+    }).reduce(function (a, b) { return a + b; });
+    return (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) ? "#000000" : "#ffffff";
+  }
+  function shortNumber(value, digits) {  // Python's format(value, ".Ng") for the values a strip shows
+    var magnitude = value === 0 ? 0 : Math.floor(Math.log10(Math.abs(value)));
+    var text = magnitude < -4 ? Number(value).toExponential(digits - 1) : Number(value).toPrecision(digits);
+    if (text.indexOf("e") >= 0) {
+      var parts = text.split("e"), mantissa = parts[0].indexOf(".") >= 0 ? parts[0].replace(/\.?0+$/, "") : parts[0];
+      var exponent = Number(parts[1]);
+      return mantissa + "e" + (exponent < 0 ? "-" : "+") + (Math.abs(exponent) < 10 ? "0" : "") + Math.abs(exponent);
+    }
+    return text.indexOf(".") >= 0 ? text.replace(/\.?0+$/, "") : text;
+  }
+  function drawStrip(el, data) {
+    if (!el || el.childElementCount > 0) return;
+    var row = null;
+    data.tokens.forEach(function (token, index) {
+      if (index % data.per_row === 0) {
+        row = document.createElement("div");
+        row.className = "atlas-strip-row";
+        el.appendChild(row);
+      }
+      var value = data.values[index], alpha = stripOpacity(value, data.peak);
+      var span = document.createElement("span");
+      span.className = "atlas-strip-token";
+      span.setAttribute("data-opacity", alpha.toFixed(3));  // as computed (the browser keeps alpha in 8 bits)
+      span.style.background = "rgba(52, 211, 153, " + alpha.toFixed(3) + ")";
+      span.style.color = stripText(alpha);
+      span.title = "#" + index + " " + shortNumber(value, 4);
+      span.textContent = token;
+      if (data.show_values) {
+        var sub = document.createElement("sub");
+        sub.textContent = shortNumber(value, 3);
+        span.appendChild(sub);
+      }
+      row.appendChild(span);
+    });
+  }
+
   function embedAll() {
     document.querySelectorAll("table.atlas-examples").forEach(tableTools);
     var drawing = [];
     document.querySelectorAll("script[data-atlas-plot]").forEach(function (el) {
       var target = el.getAttribute("data-atlas-plot");
       if (document.getElementById(target).childElementCount > 0) return;
-      drawing.push(Bokeh.embed.embed_item(JSON.parse(el.textContent), target).then(function () {
-        return drawn(target);
-      }));
+      drawing.push(readData(el, target).then(function (item) {
+        return Bokeh.embed.embed_item(item, target);
+      }).then(function () { return drawn(target); }));
     });
     document.querySelectorAll("script[data-atlas-data]").forEach(function (el) { drawing.push(embedData(el)); });
+    document.querySelectorAll("script[data-atlas-strip]").forEach(function (el) {
+      var target = el.getAttribute("data-atlas-strip");
+      drawing.push(readData(el, target).then(function (data) { drawStrip(document.getElementById(target), data); }));
+    });
     Promise.all(drawing).then(landOnPermalink, landOnPermalink);
   }
 
@@ -444,9 +520,9 @@
     if (!el.open || !el.hasAttribute || !el.hasAttribute("data-atlas-thumbnails")) return;
     var target = el.getAttribute("data-atlas-thumbnails");
     if (thumbnails[target]) return drawThumbnails(el, target);
-    var source = document.querySelector('script[data-atlas-data="' + target + '"]');
+    if (!plotData[target]) return;  // the map is not drawn yet: opening again after it is will load them
     var script = document.createElement("script");
-    script.src = JSON.parse(source.textContent).thumbnails;
+    script.src = plotData[target].thumbnails;
     document.head.appendChild(script);
   }, true);
 
