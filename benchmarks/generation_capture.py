@@ -7,6 +7,7 @@ followed by one forward-pass capture per sequence (``during_generation: false``)
 and (c) as ratios to (a). Summaries only (no maps), as for long trajectories.
 
 The model has the shipped model's shape (4 layers x 4 heads, head dim 32), or with
+``--model 28x12-small`` 28 layers x 12 heads of head dim 32 (width 384, for the CPU), or with
 ``--model qwen2-1.5b-shape`` a Qwen2-1.5B shape (bfloat16 on CUDA), with random weights and a
 longer position table, and is made to generate exactly the number of new tokens asked for
 (``min_new_tokens``), so every run does the same work.
@@ -44,6 +45,12 @@ def build(name: str, new_tokens: int, device: str):
     if name == "shipped":
         config = tf.AutoConfig.from_pretrained(SHIPPED)
         config.max_position_embeddings = positions
+        dtype = torch.float32
+    elif name == "28x12-small":  # the layer and head count of a 1.5B model at a width a 2-core CPU generates with
+        config = tf.Qwen2Config(hidden_size=384, intermediate_size=1024, num_hidden_layers=28, num_attention_heads=12,
+                                num_key_value_heads=12, vocab_size=len(tokenizer), max_position_embeddings=positions,
+                                bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                                pad_token_id=tokenizer.pad_token_id)
         dtype = torch.float32
     else:
         config = tf.Qwen2Config(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
@@ -109,7 +116,7 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, nargs="+", default=[500, 2000])
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--model", default="shipped", choices=["shipped", "qwen2-1.5b-shape"])
+    parser.add_argument("--model", default="shipped", choices=["shipped", "28x12-small", "qwen2-1.5b-shape"])
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
     import torch

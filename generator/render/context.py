@@ -9,11 +9,10 @@ import posixpath
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from generator.intervals import wilson
 from generator.render.citation import FigureCitation, SiteSettings, label_of
-from generator.store.records import Trajectory
 from generator.store.run_directory import Run
 
 
@@ -141,9 +140,9 @@ def plot_target(run: Run, dataset: str, *parts: str) -> str:
     return "-".join(("atlas", run.name, dataset) + parts)
 
 
-def accuracy_text(trajectories: list[Trajectory]) -> str:
-    """``62.5% (10/16; 95% CI 39–82%)``: the share answered correctly with its Wilson interval."""
-    scored = [t.correct for t in trajectories if t.correct is not None]
+def accuracy_text(correct: Iterable[bool | None]) -> str:
+    """``62.5% (10/16; 95% CI 39–82%)``: the share answered correctly with its Wilson interval (None: unscored)."""
+    scored = [c for c in correct if c is not None]
     if not scored:
         return "not scored"
     k, n = sum(scored), len(scored)

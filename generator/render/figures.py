@@ -10,6 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
+from generator.render.figure_cache import reusable
 from generator.render.colour_scale import DIVERGING, SEQUENTIAL, colour_scale
 from generator.store.atomic import atomic_write_bytes
 
@@ -83,6 +84,7 @@ def _save(fig, stem: Path, formats: Sequence[str] = FORMATS, table: Table | None
     return written
 
 
+@reusable
 def layer_head_grid(values: np.ndarray, stem: Path, title: str, value_label: str) -> list[Path]:
     """One layers x heads heatmap (``values`` is [layer, head])."""
     import matplotlib
@@ -106,6 +108,7 @@ def layer_head_grid(values: np.ndarray, stem: Path, title: str, value_label: str
                                                    f"layer \\ {value_label}"))
 
 
+@reusable
 def small_multiples(grids: Sequence[np.ndarray], titles: Sequence[str], stem: Path, suptitle: str,
                     value_label: str, columns: int = 6, high: float | None = None) -> list[Path]:
     """Every example's layers x heads grid on one shared colour scale, drawn as ONE image.
@@ -150,6 +153,7 @@ def small_multiples(grids: Sequence[np.ndarray], titles: Sequence[str], stem: Pa
         return _save(fig, stem, table=(["example", "layer", "head", value_label], rows))
 
 
+@reusable
 def lines_by_layer(series: dict[str, np.ndarray], stem: Path, title: str, y_label: str) -> list[Path]:
     plt = _pyplot()
     with plt.rc_context(STYLE):
@@ -185,6 +189,7 @@ def draw_note(fig, ax, title: str, text: str) -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, transform=ax.transAxes)
 
 
+@reusable
 def panel_grid(panels: Sequence, stem: Path, title: str, columns: int = 2, table: Table | None = None) -> list[Path]:
     """Several panels as one figure for a paper, lettered A, B, C, ...
 
@@ -215,6 +220,7 @@ def _pyplot():
     return plt
 
 
+@reusable
 def bars_with_ci(categories: Sequence[str], means, lows, highs, stem: Path, title: str, y_label: str) -> list[Path]:
     plt = _pyplot()
     with plt.rc_context(STYLE):
@@ -234,6 +240,7 @@ def draw_bars(fig, ax, categories: Sequence[str], means, lows, highs, title: str
     ax.axhline(0, color="black", linewidth=0.5)
 
 
+@reusable
 def matrix_heatmap(values: np.ndarray, row_labels: Sequence[str], column_labels: Sequence[str], stem: Path,
                    title: str, value_label: str, low: float | None = None, high: float | None = None) -> list[Path]:
     plt = _pyplot()
@@ -256,6 +263,7 @@ def draw_matrix(fig, ax, values: np.ndarray, row_labels: Sequence[str], column_l
     fig.colorbar(image, ax=ax, label=value_label)
 
 
+@reusable
 def scatter_grid(panels: list[dict], stem: Path, x_label: str, y_label: str) -> list[Path]:
     """One scatter per layer with its least-squares line and r."""
     plt = _pyplot()
@@ -274,6 +282,7 @@ def scatter_grid(panels: list[dict], stem: Path, x_label: str, y_label: str) -> 
         return _save(fig, stem, table=(["layer", x_label, y_label], rows))
 
 
+@reusable
 def token_map(weights: np.ndarray, tokens: Sequence[str], segments: Sequence[tuple[str, int]], stem: Path,
               title: str) -> list[Path]:
     """One head's token-by-token attention ([query, key], causal) for print: labels thinned where they would

@@ -98,9 +98,9 @@ def run_page(site: SiteContext, run: Run, dataset: None, example_id: None) -> Pa
     m = run.manifest
     datasets = []
     for name in run.dataset_names():
-        trajectories = list(run.trajectories(name))
-        datasets.append({"name": name, "href": f"{name}/index.html", "n_examples": len(trajectories),
-                         "accuracy_text": accuracy_text(trajectories)})
+        correct = run.correctness(name)
+        datasets.append({"name": name, "href": f"{name}/index.html", "n_examples": len(correct),
+                         "accuracy_text": accuracy_text(correct)})
     context = {"run": {
         "name": m.run_name, "model": m.model.id, "model_source": m.model.source or "unrecorded",
         "architecture": m.model.architecture,
@@ -124,7 +124,7 @@ def dataset_page(site: SiteContext, run: Run, name: str, example_id: None) -> Pa
     settings = run.manifest.dataset_settings(name)
     context: dict[str, Any] = {
         "name": name, "run": run.name, "n_examples": len(trajectories), "description": settings.description,
-        "accuracy_text": accuracy_text(trajectories), "metadata_columns": metadata_columns,
+        "accuracy_text": accuracy_text(t.correct for t in trajectories), "metadata_columns": metadata_columns,
         "categories": sorted({str(t.metadata["category"]) for t in trajectories if t.metadata.get("category")}),
         "examples": [{
             "id": t.example_id, "href": f"examples/{t.example_id}.html", "prompt": t.prompt,
@@ -192,7 +192,7 @@ def index_page(runs: list[Run], earlier: list[IndexEntry], settings: SiteSetting
     listed = []
     for run in runs:
         datasets = [{"name": name, "href": f"{dataset_dir(run, name)}/index.html",
-                     "accuracy_text": accuracy_text(list(run.trajectories(name)))} for name in run.dataset_names()]
+                     "accuracy_text": accuracy_text(run.correctness(name))} for name in run.dataset_names()]
         listed.append({"name": run.name, "href": f"{run_dir(run)}/index.html", "model": run.manifest.model.id,
                        "created": run.manifest.created, "datasets": datasets})
     agents = any(entry.kind == "agents" for entry in earlier)

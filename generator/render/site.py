@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from generator.render.context import IndexEntry, SiteContext, run_dir
 from generator.render import jinja
 from generator.render.jinja import template_environment
 from generator.render.mkdocs_build import check_site_dir, load_mkdocs_config, run_mkdocs
+from generator.render.figure_cache import figure_cache, prune
 from generator.render.page_data import move_page_data
 from generator.render.pages import PAGE_KINDS, SITE_PAGE_KINDS, page_entry_kinds
 from generator.render.reuse import (RENDER_STATE, code_fingerprint, previous_state, reuse_unit, unit_fingerprint,
@@ -104,8 +106,13 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, j
         write_specs(tmp / "assets")
         units = [PageUnit(kind, str(run.root), dataset, example_id) for run in runs
                  for kind, page_kind in PAGE_KINDS.items() for dataset, example_id in page_kind.units(run)]
+        cache = docs_dir.parent / f".{docs_dir.name}.figures" if reuse else None  # owned: beside the docs
+        started = time.time()
         rendered, state, rendered_now = _render_or_reuse(units, docs_dir if reuse else None, tmp,
-                                                         RenderOptions(example_figures, templates, settings), jobs)
+                                                         RenderOptions(example_figures, templates, settings,
+                                                                       None if cache is None else str(cache)), jobs)
+        if cache is not None:
+            prune(cache, started)
         good, entries = _whole_runs(runs, units, rendered, tmp, skipped)
         entries += _write_site_pages(good, tmp, skipped, RenderOptions(example_figures, templates, settings))
         entries = sorted((dataclasses.asdict(e) for e in entries), key=lambda e: e["path"])
@@ -226,7 +233,8 @@ def _render_unit(docs_dir: str, options: RenderOptions, unit: PageUnit) -> Rende
     try:
         run = _open_run(unit.run_root)
         site.config_sha256 = run.manifest.config_sha256
-        page = PAGE_KINDS.get(unit.kind).render(site, run, unit.dataset, unit.example_id)
+        with figure_cache(None if options.figure_cache is None else Path(options.figure_cache)):
+            page = PAGE_KINDS.get(unit.kind).render(site, run, unit.dataset, unit.example_id)
         text = _environment(options.templates).get_template(page.template).render(**page.context)
         text, data, data_path = move_page_data(text, page.path)
         if data is not None:

@@ -19,6 +19,7 @@ class RenderOptions:
     example_figures: bool = False  # static figures on example pages too
     templates: tuple[str, ...] = ()  # a report project's template folders, searched before ours
     site: SiteSettings = SiteSettings()  # the published site's URL, name and author (citation snippets)
+    figure_cache: str | None = None  # where unchanged static figures are copied from (None: draw every one)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ nothing from the rest of the package: config, analyses and the run directory all
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -100,7 +101,33 @@ def _sequence(value: Any, tp: Any, where: _Where) -> tuple:
     if not isinstance(value, (list, tuple)):
         raise _Mismatch
     (item_type, *_) = typing.get_args(tp)
+    fast = _all_plain(value, item_type, where.nonempty)
+    if fast is not None:
+        return fast
     return tuple(_convert(v, item_type, where.at(f"{where.key}[{i}]")) for i, v in enumerate(value))
+
+
+def _all_plain(values: list | tuple, item_type: Any, nonempty: bool) -> tuple | None:
+    """The common case checked in one pass (a trajectory's tokens, ids and offsets: thousands of items): every
+    item a str, an int (never a bool) or a tuple of ints, exactly as the annotation says; None when any item
+    is not, so the item-by-item path finds it and names it."""
+    if item_type is str:
+        ok = all(type(v) is str for v in values) and (not nonempty or all(values))
+    elif item_type is int:
+        ok = all(type(v) is int for v in values)
+    elif typing.get_origin(item_type) is tuple and set(typing.get_args(item_type)) - {Ellipsis} == {int}:
+        return _int_tuples(values, typing.get_args(item_type))
+    else:
+        return None
+    return tuple(values) if ok else None
+
+
+def _int_tuples(values: list | tuple, args: tuple) -> tuple | None:
+    """Items that are each a tuple of ints (of the annotation's length, unless it ends with ``...``)."""
+    length = None if Ellipsis in args else len(args)
+    ok = all(type(v) in (list, tuple) and (length is None or len(v) == length) and all(type(x) is int for x in v)
+             for v in values)
+    return tuple(tuple(v) for v in values) if ok else None
 
 
 def _mapping(value: Any, tp: Any, where: _Where) -> dict:
@@ -174,14 +201,19 @@ def _convert(value: Any, tp: Any, where: _Where) -> Any:
     raise TypeError(f"unsupported annotation {tp!r} at {where.key!r}")
 
 
+@functools.lru_cache(maxsize=None)
+def _annotations(cls: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field]]:
+    """A dataclass's resolved type hints and init fields (resolving them costs more than most records)."""
+    return typing.get_type_hints(cls), {f.name: f for f in dataclasses.fields(cls) if f.init}
+
+
 def build_dataclass(cls: type, data: dict, prefix: str, source: str, error: type[ValueError] = PlainDataError,
                     nonempty_strings: bool = True):
     """``cls(**data)`` with every field checked against its annotation; unknown keys refused.
 
     A ``__post_init__`` that raises ``OptionError`` is reported under ``prefix.<field>``.
     """
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    hints, fields = _annotations(cls)
     unknown = sorted(set(data) - set(fields), key=str)  # YAML keys may be null or numbers: compared as text
     if unknown:
         where = f"{prefix}.{unknown[0]}" if prefix else unknown[0]

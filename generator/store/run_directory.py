@@ -353,6 +353,19 @@ class Run:
                                                                                trajectory))
         return trajectory
 
+    def correctness(self, dataset: str) -> list[bool | None]:
+        """Whether each example was answered correctly (None: not scored), read without building the whole
+        trajectories (the run and index pages need only this)."""
+        flags = []
+        for example_id in self.example_ids(dataset):
+            path = self.layout.trajectory(dataset, example_id)
+            data = _read_json(self.layout.confined(path))
+            correct = data.get("correct") if isinstance(data, dict) else None
+            if not isinstance(data, dict) or (correct is not None and not isinstance(correct, bool)):
+                raise RunFormatError(f"{path}: key 'correct': expected true, false or null, got {shown(correct)}")
+            flags.append(correct)
+        return flags
+
     def trajectories(self, dataset: str) -> Iterator[Trajectory]:
         for example_id in self.example_ids(dataset):
             yield self.trajectory(dataset, example_id)

@@ -218,3 +218,21 @@ def test_run_folder_with_a_hostile_name_is_named_and_skipped(project):
     skipped = build_and_check(project)
     assert len(skipped) == 1 and "run folder name" in skipped[0], skipped
     assert not list((project / "build/docs/runs").glob("odd*"))
+
+
+def test_correctness_is_read_alone_and_a_damaged_flag_is_named(tiny_run, tmp_path):
+    import json
+    import shutil
+
+    from generator.store.run_directory import RunFormatError, load_run
+
+    run_dir = tmp_path / "tiny"
+    shutil.copytree(tiny_run, run_dir)
+    run = load_run(run_dir)
+    assert run.correctness("alpha") == [t.correct for t in run.trajectories("alpha")]
+    path = run_dir / "examples/alpha/a-0/trajectory.json"
+    data = json.loads(path.read_text())
+    data["correct"] = "yes"
+    path.write_text(json.dumps(data))
+    with pytest.raises(RunFormatError, match="trajectory.json: key 'correct': expected true, false or null, got 'yes'"):
+        load_run(run_dir).correctness("alpha")

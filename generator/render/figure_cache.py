@@ -1,0 +1,155 @@
+"""Static figures drawn once: a figure whose inputs have not changed is copied, not drawn again.
+
+A dataset page is rendered again when any of its examples changes, and its small multiples over
+every example take seconds at a thousand examples, though a changed answer or metadata leaves
+them as they were. Each figure function marked ``@reusable`` keys its output by everything that
+draws it (the function, the code of the figure modules and matplotlib's version, and every
+argument but where it is written); the files are kept in a cache folder beside the docs (in the
+build folder ``atlas build`` owns), and a build that asks for the same key copies them. The cache
+is used only inside ``figure_cache(folder)``; without one, every figure is drawn.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import inspect
+import json
+import os
+import shutil
+import tempfile
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+_FOLDER: ContextVar[Path | None] = ContextVar("atlas_figure_cache", default=None)
+LISTING = "files.json"
+FIGURE_CODE = ("figures.py", "colour_scale.py", "figure_cache.py")  # what draws a figure, beside this file
+
+
+class _Unhashable(Exception):
+    """An argument the key cannot describe: the figure is drawn (never a wrong reuse)."""
+
+
+@contextlib.contextmanager
+def figure_cache(folder: Path | None):
+    """Figures drawn inside reuse those in ``folder`` (None: draw every one)."""
+    token = _FOLDER.set(Path(folder) if folder is not None else None)
+    try:
+        yield
+    finally:
+        _FOLDER.reset(token)
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """The figure code and matplotlib's version: a change to either draws every figure again."""
+    import matplotlib
+
+    digest = hashlib.sha256(matplotlib.__version__.encode())
+    for name in FIGURE_CODE:
+        digest.update((Path(__file__).parent / name).read_bytes())
+    return digest.hexdigest()
+
+
+def _feed(digest, value: Any) -> None:
+    if isinstance(value, np.ndarray):
+        digest.update(f"A{value.dtype}{value.shape}".encode())
+        digest.update(np.ascontiguousarray(value).tobytes())
+    elif isinstance(value, (list, tuple)):
+        digest.update(f"L{len(value)}".encode())
+        for item in value:
+            _feed(digest, item)
+    elif isinstance(value, dict):
+        digest.update(f"D{len(value)}".encode())
+        for key, item in value.items():
+            _feed(digest, key)
+            _feed(digest, item)
+    elif isinstance(value, functools.partial):
+        _feed(digest, (value.func, value.args, value.keywords))
+    elif isinstance(value, (str, int, float, bool, type(None), np.generic)):
+        digest.update(f"{type(value).__name__}:{value!r}".encode())
+    elif callable(value) and hasattr(value, "__qualname__"):
+        digest.update(f"F{value.__module__}.{value.__qualname__}".encode())
+    else:
+        raise _Unhashable(type(value).__name__)
+
+
+def figure_key(draw: Callable, arguments: dict[str, Any]) -> str | None:
+    digest = hashlib.sha256(f"{draw.__module__}.{draw.__qualname__}|{code_version()}".encode())
+    try:
+        _feed(digest, arguments)
+    except _Unhashable:
+        return None
+    return digest.hexdigest()
+
+
+def reusable(draw: Callable[..., list[Path]]) -> Callable[..., list[Path]]:
+    """Mark a figure function (one with a ``stem`` argument, returning the files it wrote) as reusable."""
+    signature = inspect.signature(draw)
+
+    @functools.wraps(draw)
+    def drawn_or_copied(*args, **kwargs) -> list[Path]:
+        folder = _FOLDER.get()
+        if folder is None:
+            return draw(*args, **kwargs)
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        stem = Path(bound.arguments.pop("stem"))
+        key = figure_key(draw, bound.arguments)
+        if key is None:
+            return draw(*args, **kwargs)
+        copied = _copy_out(folder / key, stem)
+        if copied is not None:
+            return copied
+        written = draw(*args, **kwargs)
+        _keep(folder / key, written)
+        return written
+
+    return drawn_or_copied
+
+
+def _copy_out(entry: Path, stem: Path) -> list[Path] | None:
+    try:
+        suffixes = json.loads((entry / LISTING).read_text(encoding="utf-8"))
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        written = []
+        for suffix in suffixes:
+            target = stem.with_suffix(suffix)
+            shutil.copyfile(entry / f"figure{suffix}", target)
+            written.append(target)
+        os.utime(entry / LISTING)  # used by this build: kept by the prune after it
+        return written
+    except (OSError, ValueError, TypeError):
+        return None  # not cached, or a damaged entry: draw it
+
+
+def _keep(entry: Path, written: list[Path]) -> None:
+    """Store the files under ``entry``, whole or not at all (a temporary folder renamed into place)."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
+    try:
+        for path in written:
+            shutil.copyfile(path, staging / f"figure{path.suffix}")
+        (staging / LISTING).write_text(json.dumps([path.suffix for path in written]), encoding="utf-8")
+        os.rename(staging, entry)
+    except OSError:  # another process kept the same figure first, or the disk said no: the figure is drawn anyway
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def prune(folder: Path, since: float) -> None:
+    """Remove the entries no figure used since ``since`` (time.time()), and what a killed build left."""
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        listing = entry / LISTING
+        try:
+            stale = entry.name.startswith(".") or listing.stat().st_mtime < since
+        except OSError:
+            stale = True
+        if stale and entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+
