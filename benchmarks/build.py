@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import platform
-import random
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from streaming import prompts  # noqa: E402 - the same fixed-seed arithmetic prompts as the streaming benchmark
 
 CHILD = """
 import resource, sys
@@ -90,15 +91,6 @@ from mkdocs.commands.build import build
 from mkdocs.config import load_config
 build(load_config(sys.argv[1]))
 """
-
-
-def prompts(n: int) -> list[dict]:
-    rng = random.Random(1234)
-    rows = []
-    for i in range(n):
-        a, b, c = rng.randint(2, 60), rng.randint(2, 9), rng.randint(2, 9)
-        rows.append({"id": f"q-{i:05d}", "prompt": f"Q: {a}+{b}*{c}=", "answer": str(a + b * c)})
-    return rows
 
 
 def real_run(work: Path, n: int) -> Path:

@@ -2,8 +2,8 @@
 
 Prints, for each number of new tokens and batch size, the wall time of (a) plain greedy
 generation, (b) generation with every token's attention row captured as it is produced
-(``analyses.attention.during_generation: true``, the default) and (c) plain generation
-followed by one forward-pass capture per sequence (``during_generation: false``), with (b)
+(``analyses.attention.during_generation: true``) and (c) plain generation followed by one
+forward-pass capture per sequence (``during_generation: false``, the default), with (b)
 and (c) as ratios to (a). Summaries only (no maps), as for long trajectories.
 
 The model has the shipped model's shape (4 layers x 4 heads, head dim 32), or with

@@ -19,8 +19,10 @@ class AttentionOptions:
     # For longer sequences, these (layer, head) pairs keep a map pooled to a bounded size.
     map_heads: tuple[tuple[int, ...], ...] = ()
     pooled_map_size: int = 128
-    # Capture rows while generating (no second pass over the sequence).
-    during_generation: bool = True
+    # Capture rows while generating (no second pass) instead of one forward pass after it. Off by
+    # default: on the CPU the pass after costs 1.03-1.08x plain generation, capture during it
+    # 1.8x (docs/capture.md); not yet measured on a GPU (benchmarks/gpu.py does).
+    during_generation: bool = False
     # "auto": the fused kernel (Triton on CUDA, compiled C on the CPU) where available, else the
     # block-wise PyTorch pass; "fused" / "torch" to insist on one (docs/capture.md).
     engine: Literal["auto", "torch", "fused"] = "auto"

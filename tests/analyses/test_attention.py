@@ -117,3 +117,11 @@ def test_capture_engine_option_is_checked_and_passed_on():
     assert analysis.parse_options({"engine": "torch"}).capture_options().engine == "torch"
     with pytest.raises(AnalysisError, match="run.yaml: key 'analyses.attention.engine': expected one of 'auto'"):
         analysis.parse_options({"engine": "flash"}, source="run.yaml")
+
+
+def test_capture_runs_after_generation_by_default():
+    """Measured cheaper on the CPU (docs/capture.md): plain generation, then one forward pass per sequence."""
+    from generator.analyses.attention import AttentionAnalysis, AttentionOptions
+
+    assert AttentionAnalysis().capture_during_generation(AttentionOptions()) is None
+    assert AttentionAnalysis().capture_during_generation(AttentionOptions(during_generation=True)) is not None
