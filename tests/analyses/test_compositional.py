@@ -45,5 +45,6 @@ def test_three_step_pairs_and_triplets_through_a_run_and_a_page(tmp_path):
     site = build_site(tmp_path / "runs", REPO_ROOT / "mkdocs.yml", site_dir=tmp_path / "site",
                       docs_dir=tmp_path / "docs").site_dir
     assert "Compositional ablation" in (site / "runs/pairs/three-step/index.html").read_text()
-    example = (site / f"runs/pairs/three-step/examples/{run.example_ids('three-step')[0]}.html").read_text()
-    assert ">Compositional ablation</h2>" in example and "Interaction: pair minus" in example  # title wrapped to fit
+    page = site / f"runs/pairs/three-step/examples/{run.example_ids('three-step')[0]}.html"
+    plots = page.with_suffix(".data.js").read_text()  # the plots' data, beside the page
+    assert ">Compositional ablation</h2>" in page.read_text() and "Interaction: pair minus" in plots  # title wrapped
