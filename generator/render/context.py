@@ -91,10 +91,9 @@ class SiteContext:
             paths[path.suffix[1:]] = relative
         image = paths.get("png") or next(iter(paths.values()))
         png = next((path for path in written if path.suffix == ".png"), None)
-        citation = FigureCitation(figure_caption(caption or kind.replace("-", " ").capitalize(), dataset, example_id),
-                                  run,
-                                  self.config_sha256, image, paths.get("pdf") or image, permalink,
-                                  label_of(run, dataset, example_id, kind))
+        title = caption or kind.replace("-", " ").capitalize()
+        citation = FigureCitation(figure_caption(title, dataset, example_id), run, self.config_sha256, image,
+                                  paths.get("pdf") or image, permalink, label_of(run, dataset, example_id, kind))
         return {"files": files, "id": anchor,
                 "size": None if png is None else png_size(png),
                 "markdown": citation.markdown(self.settings), "latex": citation.latex(self.settings)}

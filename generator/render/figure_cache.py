@@ -6,7 +6,9 @@ them as they were. Each figure function marked ``@reusable`` keys its output by 
 draws it (the function, the code of the figure modules and matplotlib's version, and every
 argument but where it is written); the files are kept in a cache folder beside the docs (in the
 build folder ``atlas build`` owns), and a build that asks for the same key copies them. The cache
-is used only inside ``figure_cache(folder)``; without one, every figure is drawn.
+is used only inside ``figure_cache(folder)``; without one, every figure is drawn. A folder is used
+(and pruned) only if it is ours: we created it and left our marker file in it; inside it only
+entries named by a key are ever removed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import hashlib
 import inspect
 import json
 import os
+import re
 import shutil
 import tempfile
 from contextvars import ContextVar
@@ -27,6 +30,8 @@ import numpy as np
 
 _FOLDER: ContextVar[Path | None] = ContextVar("atlas_figure_cache", default=None)
 LISTING = "files.json"
+MARKER = "ATLAS-FIGURE-CACHE"  # in a cache folder we created: none, and the folder is neither used nor pruned
+ENTRY = re.compile(r"\.?[0-9a-f]{64}(\.[A-Za-z0-9_]+)?")  # a key, or a key's staging folder (.<key>.<random>)
 FIGURE_CODE = ("figures.py", "colour_scale.py", "figure_cache.py")  # what draws a figure, beside this file
 
 
@@ -37,11 +42,24 @@ class _Unhashable(Exception):
 @contextlib.contextmanager
 def figure_cache(folder: Path | None):
     """Figures drawn inside reuse those in ``folder`` (None: draw every one)."""
-    token = _FOLDER.set(Path(folder) if folder is not None else None)
+    token = _FOLDER.set(ours(Path(folder)) if folder is not None else None)
     try:
         yield
     finally:
         _FOLDER.reset(token)
+
+
+def ours(folder: Path) -> Path | None:
+    """The cache folder, created with our marker when missing; None when something else is there."""
+    try:
+        folder.mkdir(parents=True)
+        (folder / MARKER).write_text("Static figures kept by atlas build; safe to delete.\n", encoding="utf-8")
+    except FileExistsError:
+        pass
+    except OSError:
+        return None
+    marked = not folder.is_symlink() and (folder / MARKER).is_file() and not (folder / MARKER).is_symlink()
+    return folder if marked else None
 
 
 @functools.lru_cache(maxsize=1)
@@ -141,10 +159,13 @@ def _keep(entry: Path, written: list[Path]) -> None:
 
 
 def prune(folder: Path, since: float) -> None:
-    """Remove the entries no figure used since ``since`` (time.time()), and what a killed build left."""
-    if not folder.is_dir():
+    """Remove the entries no figure used since ``since`` (time.time()), and what a killed build left; only in
+    a folder of ours, and only folders named by a key."""
+    if not folder.is_dir() or ours(folder) is None:
         return
     for entry in folder.iterdir():
+        if not ENTRY.fullmatch(entry.name):
+            continue
         listing = entry / LISTING
         try:
             stale = entry.name.startswith(".") or listing.stat().st_mtime < since

@@ -46,8 +46,24 @@ def test_entries_no_build_used_are_pruned(tmp_path):
     with figure_cache(cache):
         counted(np.zeros((2, 2), dtype=np.float32), tmp_path / "a" / "fig", "old")
         counted(np.ones((2, 2), dtype=np.float32), tmp_path / "b" / "fig", "kept")
-    old, kept = sorted(cache.iterdir(), key=lambda entry: (entry / "files.json").stat().st_mtime)
+    old, kept = sorted((entry for entry in cache.iterdir() if entry.is_dir()),
+                       key=lambda entry: (entry / "files.json").stat().st_mtime)
     os.utime(old / "files.json", (time.time() - 100, time.time() - 100))
-    (cache / ".left-by-a-killed-build").mkdir()
+    (cache / f".{'0' * 64}.k1ll3d").mkdir()  # the staging folder of a killed build
     prune(cache, time.time() - 50)
-    assert [entry.name for entry in cache.iterdir()] == [kept.name]
+    assert sorted(entry.name for entry in cache.iterdir()) == sorted(["ATLAS-FIGURE-CACHE", kept.name])
+
+
+def test_a_folder_we_did_not_create_is_neither_used_nor_pruned(tmp_path):
+    import time
+
+    theirs = tmp_path / "theirs"
+    (theirs / ("a" * 64)).mkdir(parents=True)
+    (theirs / "notes.txt").write_text("mine")
+    calls.clear()
+    with figure_cache(theirs):
+        counted(np.zeros((2, 2), dtype=np.float32), tmp_path / "a" / "fig", "t")
+        counted(np.zeros((2, 2), dtype=np.float32), tmp_path / "b" / "fig", "t")
+    assert calls == ["t", "t"]  # drawn both times: their folder is not a cache of ours
+    prune(theirs, time.time() + 100)
+    assert sorted(entry.name for entry in theirs.iterdir()) == ["a" * 64, "notes.txt"]

@@ -221,7 +221,8 @@
     head.options = range(data.heads);
     selectFromAddress(layer, "layer");
     selectFromAddress(head, "head");
-    tokenMaps[target] = {layer: layer, head: head, palette: doc.get_model_by_name("atlas-map-colours").palette};
+    tokenMaps[target] = {target: target, layer: layer, head: head,
+                         palette: doc.get_model_by_name("atlas-map-colours").palette};
     connectMap(target, data, cells, fig, source, [layer, head], ["key_token", "query_token"], function () {
       return {name: layer.value + "_" + head.value, title: "Layer " + layer.value + ", head " + head.value};
     }, function (weights) { shownMaps[target] = {weight: weights, n: n}; });
@@ -512,8 +513,7 @@
   function choose(map, layer, head) {
     map.layer.value = String(layer);
     map.head.value = String(head);
-    var plot = document.getElementById(Object.keys(tokenMaps).find(function (t) { return tokenMaps[t] === map; }));
-    if (plot) plot.scrollIntoView({block: "nearest"});
+    document.getElementById(map.target).scrollIntoView({block: "nearest"});
   }
   document.addEventListener("toggle", function (event) {
     var el = event.target;
