@@ -185,6 +185,14 @@ def assert_one_short_line(exc: Exception) -> None:
     assert "\n" not in text and len(text) < 700, text
 
 
+def test_an_unknown_key_with_a_line_break_is_named_on_one_line():
+    """Found by the fuzz test below on a fresh clone: a key '\\n' under model was echoed with its line break."""
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"run_name": "r", "model": {"id": "m", "\n": 0}}, "fuzz.yaml")
+    assert str(caught.value).startswith("fuzz.yaml: key 'model.\\n': unknown key")
+    assert_one_short_line(caught.value)
+
+
 @FUZZ
 @given(data=st.data())
 def test_any_damaged_key_is_one_short_line_or_valid(data):

@@ -201,6 +201,13 @@ def _convert(value: Any, tp: Any, where: _Where) -> Any:
     raise TypeError(f"unsupported annotation {tp!r} at {where.key!r}")
 
 
+def _key_text(key: Any) -> str:
+    """An untrusted key as a message quotes it: short, on one line (control characters as escapes)."""
+    text = str(key)
+    text = text if len(text) <= 60 else text[:60] + "..."
+    return text if text.isprintable() else ascii(text)[1:-1]
+
+
 @functools.lru_cache(maxsize=None)
 def _annotations(cls: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field]]:
     """A dataclass's resolved type hints and init fields (resolving them costs more than most records)."""
@@ -216,7 +223,7 @@ def build_dataclass(cls: type, data: dict, prefix: str, source: str, error: type
     hints, fields = _annotations(cls)
     unknown = sorted(set(data) - set(fields), key=str)  # YAML keys may be null or numbers: compared as text
     if unknown:
-        where = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
+        where = f"{prefix}.{_key_text(unknown[0])}" if prefix else _key_text(unknown[0])
         raise error(f"{source}: key '{where}': unknown key; expected one of {', '.join(fields)}")
     kwargs = {}
     for name, f in fields.items():
