@@ -35,3 +35,29 @@ def test_means_intervals_and_zero():
     interval = bootstrap_interval([1.0, 2.0, 3.0, 4.0])
     assert interval == bootstrap_interval([1.0, 2.0, 3.0, 4.0])  # fixed seed: pages are reproducible
     assert 1.0 <= interval[0] < 2.5 < interval[1] <= 4.0
+
+
+def test_every_formula_equals_scipy_stats():
+    """Written on scipy.special (light to import); each equals scipy.stats' own to rounding."""
+    from scipy import stats
+
+    from generator.intervals import t_interval_from_moments
+
+    for trials in (1, 2, 7, 16, 100, 1000):
+        for successes in sorted({0, 1, trials // 3, trials // 2, trials - 1, trials}):
+            for confidence in (0.9, 0.95, 0.99):
+                ours = wilson(successes, trials, confidence)
+                theirs = stats.binomtest(successes, trials).proportion_ci(confidence_level=confidence,
+                                                                          method="wilson")
+                assert ours == pytest.approx((theirs.low, theirs.high), abs=1e-12)
+    for changed in range(0, 40):
+        for smaller in range(0, changed + 1):
+            expected = stats.binomtest(min(smaller, changed - smaller), changed, 0.5).pvalue if changed else 1.0
+            assert mcnemar_p(smaller, changed - smaller) == pytest.approx(expected, rel=1e-9, abs=1e-15)
+    rng = np.random.default_rng(0)
+    for n in (2, 3, 10, 500):
+        data = rng.normal(0.3, 2.0, size=n)
+        low, high = stats.t.interval(0.95, n - 1, loc=data.mean(), scale=stats.sem(data))
+        assert t_interval(data) == pytest.approx((low, high), rel=1e-10)
+        assert t_interval_from_moments(float(data.mean()), float(data.std()), n) == pytest.approx((low, high), rel=1e-10)
+        assert t_test_p(data) == pytest.approx(stats.ttest_1samp(data, 0.0).pvalue, rel=1e-9)

@@ -6,9 +6,11 @@ them as they were. Each figure function marked ``@reusable`` keys its output by 
 draws it (the function, the code of the figure modules and matplotlib's version, and every
 argument but where it is written); the files are kept in a cache folder beside the docs (in the
 build folder ``atlas build`` owns), and a build that asks for the same key copies them. The cache
-is used only inside ``figure_cache(folder)``; without one, every figure is drawn. A folder is used
-(and pruned) only if it is ours: we created it and left our marker file in it; inside it only
-entries named by a key are ever removed.
+is used only inside ``figure_cache(folder)``, which collects the keys its figures used (a page
+copied from the last build keeps its keys in the render state, so they survive the prune that
+ends each build); without one, every figure is drawn. A folder is used (and pruned) only if it
+is ours: we created it and left our marker file in it; inside it only entries named by a key
+are ever removed.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any, Callable
 import numpy as np
 
 _FOLDER: ContextVar[Path | None] = ContextVar("atlas_figure_cache", default=None)
+_USED: ContextVar[list[str] | None] = ContextVar("atlas_figure_cache_used", default=None)
 LISTING = "files.json"
 MARKER = "ATLAS-FIGURE-CACHE"  # in a cache folder we created: none, and the folder is neither used nor pruned
 ENTRY = re.compile(r"\.?[0-9a-f]{64}(\.[A-Za-z0-9_]+)?")  # a key, or a key's staging folder (.<key>.<random>)
@@ -41,12 +44,15 @@ class _Unhashable(Exception):
 
 @contextlib.contextmanager
 def figure_cache(folder: Path | None):
-    """Figures drawn inside reuse those in ``folder`` (None: draw every one)."""
+    """Figures drawn inside reuse those in ``folder`` (None: draw every one); yields the list of keys used."""
+    used: list[str] = []
     token = _FOLDER.set(ours(Path(folder)) if folder is not None else None)
+    used_token = _USED.set(used)
     try:
-        yield
+        yield used
     finally:
         _FOLDER.reset(token)
+        _USED.reset(used_token)
 
 
 def ours(folder: Path) -> Path | None:
@@ -120,6 +126,9 @@ def reusable(draw: Callable[..., list[Path]]) -> Callable[..., list[Path]]:
         key = figure_key(draw, bound.arguments)
         if key is None:
             return draw(*args, **kwargs)
+        used = _USED.get()
+        if used is not None:
+            used.append(key)
         copied = _copy_out(folder / key, stem)
         if copied is not None:
             return copied
@@ -139,7 +148,6 @@ def _copy_out(entry: Path, stem: Path) -> list[Path] | None:
             target = stem.with_suffix(suffix)
             shutil.copyfile(entry / f"figure{suffix}", target)
             written.append(target)
-        os.utime(entry / LISTING)  # used by this build: kept by the prune after it
         return written
     except (OSError, ValueError, TypeError):
         return None  # not cached, or a damaged entry: draw it
@@ -158,19 +166,14 @@ def _keep(entry: Path, written: list[Path]) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def prune(folder: Path, since: float) -> None:
-    """Remove the entries no figure used since ``since`` (time.time()), and what a killed build left; only in
-    a folder of ours, and only folders named by a key."""
+def prune(folder: Path, keep: set[str]) -> None:
+    """Remove the entries whose key is not in ``keep`` (the keys the site's pages use, drawn now or copied
+    with their page), and what a killed build left; only in a folder of ours, only folders named by a key."""
     if not folder.is_dir() or ours(folder) is None:
         return
     for entry in folder.iterdir():
-        if not ENTRY.fullmatch(entry.name):
+        if not ENTRY.fullmatch(entry.name) or (entry.name in keep):
             continue
-        listing = entry / LISTING
-        try:
-            stale = entry.name.startswith(".") or listing.stat().st_mtime < since
-        except OSError:
-            stale = True
-        if stale and entry.is_dir() and not entry.is_symlink():
+        if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
 

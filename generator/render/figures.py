@@ -28,6 +28,9 @@ STYLE = {
 }
 
 
+CELL_INCHES = 0.04  # a small multiples' cell past 120 tiles
+
+
 def png_dpi(fig) -> int:
     """300 dpi, or less for a figure so large that 300 dpi would pass ``MAX_PIXELS``."""
     width, height = fig.get_size_inches()
@@ -135,7 +138,8 @@ def small_multiples(grids: Sequence[np.ndarray], titles: Sequence[str], stem: Pa
         high = float(max(g.max() for g in grids))
     with plt.rc_context(STYLE):
         titled = len(grids) <= 120
-        width = min(16.0, 1.6 * columns)
+        # untitled, a cell is drawn 0.04 in wide (12 pixels at 300 dpi): 16 in wide took 45 megapixels at 1,000
+        width = min(16.0, 1.6 * columns) if titled else min(16.0, max(4.0, CELL_INCHES * mosaic.shape[1]))
         height = min(200.0, width * mosaic.shape[0] / mosaic.shape[1] * (1.25 if titled else 1.0) + 0.8)
         fig, ax = plt.subplots(figsize=(width, height))
         colours = matplotlib.colormaps["viridis"].with_extremes(bad="white")

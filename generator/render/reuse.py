@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from generator.results import declarations
 from generator.store.run_directory import Run
 
 RENDER_STATE = ".atlas-render.json"  # per unit: the fingerprint of its inputs and the files it wrote
+SPECS_STATE = "plot specifications"  # the entry of the state for the plots' shared specs (not a unit key)
 
 
 def unit_key(unit: PageUnit) -> str:
@@ -69,13 +71,31 @@ def previous_state(docs_dir: Path) -> dict:
 
 def reuse_unit(previous: dict | None, fingerprint: str, old_docs: Path, new_docs: Path) -> RenderedUnit | None:
     """The unit's files copied from the last build when its inputs are unchanged; None to render it."""
-    if not previous or previous.get("fingerprint") != fingerprint:
-        return None
+    return RenderedUnit.from_json(previous) if reuse_files(previous, fingerprint, old_docs, new_docs) else None
+
+
+def reuse_files(previous: dict | None, fingerprint: str, old_docs: Path, new_docs: Path) -> bool:
+    """Whether the files a state entry lists were copied from the last build (its fingerprint is unchanged and
+    every file is there); the caller writes them otherwise."""
+    if not isinstance(previous, dict) or previous.get("fingerprint") != fingerprint:
+        return False
     sources = [Path(old_docs) / name for name in previous["files"]]
     if not all(source.is_file() for source in sources):
-        return None
+        return False
+    made: set[Path] = set()
     for name, source in zip(previous["files"], sources):
         target = Path(new_docs) / name
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.parent not in made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.add(target.parent)
+        _link_or_copy(source, target)
+    return True
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """A hard link where the file system allows one (the old docs are then removed, and every file we write is
+    replaced whole, never changed in place, so the link is as good as a copy); else a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
         shutil.copy2(source, target)
-    return RenderedUnit.from_json(previous)

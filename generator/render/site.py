@@ -16,7 +16,6 @@ import os
 import shutil
 import signal
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,16 +31,18 @@ from generator.render.mkdocs_build import check_site_dir, load_mkdocs_config, ru
 from generator.render.figure_cache import figure_cache, prune
 from generator.render.page_data import move_page_data
 from generator.render.pages import PAGE_KINDS, SITE_PAGE_KINDS, page_entry_kinds
-from generator.render.reuse import (RENDER_STATE, code_fingerprint, previous_state, reuse_unit, unit_fingerprint,
-                                    unit_key)
+from generator.render.reuse import (RENDER_STATE, SPECS_STATE, code_fingerprint, previous_state, reuse_files,
+                                    reuse_unit, unit_fingerprint, unit_key)
 from generator.render.units import PageUnit, RenderedUnit, RenderOptions
-from generator.render.plot_data import write_specs
+from generator.render.plot_data import SPECS, write_specs
 from generator.store.atomic import atomic_write_text, owned_path, remove_stale, replace_directory
 from generator.store.plain_data import shown
-from generator.store.run_directory import Run, RunFormatError, list_runs_reporting, load_run
+from generator.store.run_directory import (Run, RunFormatError, known_correctness, list_runs_reporting, load_run,
+                                           remember_correctness)
 
 PACKAGE_ASSETS = Path(__file__).parent / "assets"
 INDEX_FILE = "atlas-index.json"
+FACTS_FILE = ".atlas-facts.json"  # each trajectory's 'correct' by file version: the run and index pages need only that
 CITATION_FILE = "cite.bib"
 
 
@@ -99,20 +100,22 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, j
     _environment.cache_clear()  # templates and runs are read afresh by every build (workers inherit this)
     _open_run.cache_clear()
 
+    if reuse:
+        remember_correctness(_read_json_or_none(docs_dir / FACTS_FILE))
+
     def fill(tmp: Path) -> None:
-        if handwritten_docs is not None and handwritten_docs.is_dir():
-            shutil.copytree(handwritten_docs, tmp, dirs_exist_ok=True)
-        copy_static_assets(tmp)
-        write_specs(tmp / "assets")
+        options = RenderOptions(example_figures, templates, settings, None if not reuse else
+                                str(docs_dir.parent / f".{docs_dir.name}.figures"))  # owned: beside the docs
+        code = code_fingerprint(options)
+        previous = previous_state(docs_dir) if reuse else {}
+        specs = _write_shared_files(tmp, handwritten_docs, previous.get(SPECS_STATE), code, docs_dir)
         units = [PageUnit(kind, str(run.root), dataset, example_id) for run in runs
                  for kind, page_kind in PAGE_KINDS.items() for dataset, example_id in page_kind.units(run)]
-        cache = docs_dir.parent / f".{docs_dir.name}.figures" if reuse else None  # owned: beside the docs
-        started = time.time()
-        rendered, state, rendered_now = _render_or_reuse(units, docs_dir if reuse else None, tmp,
-                                                         RenderOptions(example_figures, templates, settings,
-                                                                       None if cache is None else str(cache)), jobs)
-        if cache is not None:
-            prune(cache, started)
+        rendered, state, rendered_now = _render_or_reuse(units, previous, docs_dir if reuse else None, tmp, options,
+                                                         code, jobs)
+        state[SPECS_STATE] = specs
+        if options.figure_cache is not None:
+            prune(Path(options.figure_cache), {key for done in rendered.values() for key in done.figure_keys})
         good, entries = _whole_runs(runs, units, rendered, tmp, skipped)
         entries += _write_site_pages(good, tmp, skipped, RenderOptions(example_figures, templates, settings))
         entries = sorted((dataclasses.asdict(e) for e in entries), key=lambda e: e["path"])
@@ -121,18 +124,30 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, j
         pages = sum(1 for e in entries if e["kind"] in page_kinds)
         counts[:] = [pages, len(entries) - pages, rendered_now]
         atomic_write_text(tmp / RENDER_STATE, json.dumps(state, sort_keys=True) + "\n")
+        _write_facts(tmp, runs)
 
     replace_directory(docs_dir, fill)
     return RenderedDocs(counts[0], counts[1], skipped, counts[2])
 
 
-def _render_or_reuse(units: list[PageUnit], previous_docs: Path | None, tmp: Path, options: RenderOptions,
-                     jobs: int) -> tuple[dict[PageUnit, RenderedUnit], dict, int]:
-    """Every unit rendered into ``tmp``, or copied from ``previous_docs`` when its inputs are unchanged;
-    also the render state to keep for the next build and how many units were rendered now."""
-    code = code_fingerprint(options)
+def _write_shared_files(tmp: Path, handwritten_docs: Path | None, previous_specs: dict | None, code: str,
+                        previous_docs: Path) -> dict:
+    """The project's own docs, the static assets and the plots' specifications (copied from the last build when
+    the renderer's code is the same: they depend on nothing else); the specifications' render-state entry."""
+    if handwritten_docs is not None and handwritten_docs.is_dir():
+        shutil.copytree(handwritten_docs, tmp, dirs_exist_ok=True)
+    copy_static_assets(tmp)
+    if not reuse_files(previous_specs, code, previous_docs, tmp):
+        write_specs(tmp / "assets")
+    return {"fingerprint": code, "files": [f"assets/plots/{name}.js" for name in SPECS]}
+
+
+def _render_or_reuse(units: list[PageUnit], previous: dict, previous_docs: Path | None, tmp: Path,
+                     options: RenderOptions, code: str, jobs: int) -> tuple[dict[PageUnit, RenderedUnit], dict, int]:
+    """Every unit rendered into ``tmp``, or copied from ``previous_docs`` (whose render state is ``previous``)
+    when its inputs are unchanged; also the render state to keep for the next build and how many units
+    were rendered now. ``code`` is the renderer's fingerprint (``code_fingerprint``)."""
     fingerprints = {unit: unit_fingerprint(unit, _open_run(unit.run_root), code) for unit in units}
-    previous = previous_state(previous_docs) if previous_docs is not None else {}
     reused = {unit: reuse_unit(previous.get(unit_key(unit)), fingerprints[unit], previous_docs, tmp)
               for unit in units}
     to_render = [unit for unit in units if reused[unit] is None]
@@ -217,6 +232,20 @@ def _end_with_parent(parent: int) -> None:
             os._exit(1)
 
 
+def _write_facts(docs_dir: Path, runs: list[Run]) -> None:
+    """What the next build need not read again (each trajectory's 'correct', by file version), for these runs."""
+    roots = tuple(os.path.join(os.path.abspath(run.root), "") for run in runs)
+    atomic_write_text(docs_dir / FACTS_FILE, json.dumps([row for row in known_correctness()
+                                                         if row[0].startswith(roots)]) + "\n")
+
+
+def _read_json_or_none(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 @functools.lru_cache(maxsize=None)
 def _environment(templates: tuple[str, ...]):
     return template_environment(templates)
@@ -233,7 +262,7 @@ def _render_unit(docs_dir: str, options: RenderOptions, unit: PageUnit) -> Rende
     try:
         run = _open_run(unit.run_root)
         site.config_sha256 = run.manifest.config_sha256
-        with figure_cache(None if options.figure_cache is None else Path(options.figure_cache)):
+        with figure_cache(None if options.figure_cache is None else Path(options.figure_cache)) as figure_keys:
             page = PAGE_KINDS.get(unit.kind).render(site, run, unit.dataset, unit.example_id)
         text = _environment(options.templates).get_template(page.template).render(**page.context)
         text, data, data_path = move_page_data(text, page.path)
@@ -249,7 +278,7 @@ def _render_unit(docs_dir: str, options: RenderOptions, unit: PageUnit) -> Rende
                                    f"({type(exc).__name__}: {shown(str(exc), 200)}); please report it if the run "
                                    "files look valid")
     files = [page.path] + [f.path for f in site.figures] + [p.relative_to(docs_dir).as_posix() for p in site.outputs]
-    return RenderedUnit(page.entry, site.figures, files=files)
+    return RenderedUnit(page.entry, site.figures, files=files, figure_keys=figure_keys)
 
 
 def render_example_alone(scratch: Path, run: Run, dataset: str, example_id: str) -> list[IndexEntry]:

@@ -38,11 +38,13 @@ class RenderedUnit:
     figures: list[IndexEntry]
     error: str | None = None  # the run is damaged: what and where
     files: list[str] = dataclasses.field(default_factory=list)  # everything it wrote, relative to the docs
+    figure_keys: list[str] = dataclasses.field(default_factory=list)  # the figure cache entries it used
 
     def to_json(self, fingerprint: str) -> dict:
         return {"fingerprint": fingerprint, "files": self.files, "page": dataclasses.asdict(self.page),
-                "figures": [dataclasses.asdict(f) for f in self.figures]}
+                "figures": [dataclasses.asdict(f) for f in self.figures], "figure_keys": self.figure_keys}
 
     @classmethod
     def from_json(cls, data: dict) -> "RenderedUnit":
-        return cls(IndexEntry(**data["page"]), [IndexEntry(**f) for f in data["figures"]], None, data["files"])
+        return cls(IndexEntry(**data["page"]), [IndexEntry(**f) for f in data["figures"]], None, data["files"],
+                   [str(key) for key in data.get("figure_keys", [])])

@@ -358,11 +358,17 @@ class Run:
         trajectories (the run and index pages need only this)."""
         flags = []
         for example_id in self.example_ids(dataset):
-            path = self.layout.trajectory(dataset, example_id)
-            data = _read_json(self.layout.confined(path))
+            path = self.layout.confined(self.layout.trajectory(dataset, example_id))
+            key = _file_key(path)
+            if key is not None and key in _CORRECT_BY_FILE:
+                flags.append(_CORRECT_BY_FILE[key])
+                continue
+            data = _read_json(path)
             correct = data.get("correct") if isinstance(data, dict) else None
             if not isinstance(data, dict) or (correct is not None and not isinstance(correct, bool)):
                 raise RunFormatError(f"{path}: key 'correct': expected true, false or null, got {shown(correct)}")
+            if key is not None:
+                _CORRECT_BY_FILE[key] = correct
             flags.append(correct)
         return flags
 
@@ -426,6 +432,34 @@ class Run:
             return kind.from_json(_read_json(self.layout.confined(path)), str(path))
         except ResultFormatError as exc:
             raise RunFormatError(str(exc)) from exc
+
+
+_CORRECT_BY_FILE: dict[tuple, bool | None] = {}  # a trajectory file (path, size, time, inode) -> its 'correct'
+
+
+def _file_key(path: Path) -> tuple | None:
+    """A file as it is now: run files are replaced whole, never changed in place, so a new version has a new key."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (os.path.abspath(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+
+
+def known_correctness() -> list[list]:
+    """What ``Run.correctness`` read so far, as JSON-ready rows (kept by a site build for the next one)."""
+    return [[*key, correct] for key, correct in _CORRECT_BY_FILE.items()]
+
+
+def remember_correctness(rows: Any) -> None:
+    """Rows ``known_correctness`` gave earlier; malformed rows are ignored (the file is read again)."""
+    if not isinstance(rows, list):
+        return
+    for row in rows:
+        if (isinstance(row, list) and len(row) == 5 and isinstance(row[0], str)
+                and all(isinstance(n, int) and not isinstance(n, bool) for n in row[1:4])
+                and (row[4] is None or isinstance(row[4], bool))):
+            _CORRECT_BY_FILE[tuple(row[:4])] = row[4]
 
 
 def _read_json(path: Path) -> Any:

@@ -267,7 +267,11 @@ def test_a_rebuild_renders_only_what_changed_and_equals_a_fresh_build(tiny_run, 
     docs = tmp_path / "docs"
     first = render_docs(runs, docs, None, jobs=1)
     assert first.rendered == 6  # run, 2 datasets, 3 examples (the index is always written)
+    cache = tmp_path / ".docs.figures"
+    cached = sorted(entry.name for entry in cache.iterdir())
+    assert len(cached) > 1  # the marker and the figures' entries
     assert render_docs(runs, docs, None, jobs=1).rendered == 0
+    assert sorted(entry.name for entry in cache.iterdir()) == cached  # pages copied keep their figures cached
     path = runs / "tiny/examples/alpha/a-0/trajectory.json"
     data = json.loads(path.read_text())
     data["metadata"]["difficulty"] = "changed"
@@ -314,3 +318,53 @@ def test_accuracy_is_a_share_with_its_wilson_interval(tiny_site):
 
     page = html.unescape((tiny_site / "runs/tiny/alpha/index.html").read_text())
     assert "accuracy <strong>0.0% (0/2; 95% CI 0–66%)</strong>" in page
+
+
+def test_correctness_is_kept_by_file_version_and_read_again_when_a_trajectory_changes(tiny_run, tmp_path):
+    """The run and index pages need each example's 'correct'; a build keeps it by file version for the next one."""
+    import shutil
+
+    from generator.render.context import accuracy_text
+    from generator.render.site import FACTS_FILE, render_docs
+    from generator.store import run_directory
+    from generator.store.run_directory import load_run
+
+    runs = tmp_path / "runs"
+    shutil.copytree(tiny_run, runs / "tiny")
+    docs = tmp_path / "docs"
+    run_directory._CORRECT_BY_FILE.clear()
+    render_docs(runs, docs, None, jobs=1)
+    rows = json.loads((docs / FACTS_FILE).read_text())
+    run = load_run(runs / "tiny")
+    truth = {str((runs / "tiny/examples" / d / e / "trajectory.json").absolute()): run.trajectory(d, e).correct
+             for d in run.dataset_names() for e in run.example_ids(d)}
+    assert {row[0]: row[4] for row in rows} == truth
+    original = run.correctness("alpha")
+    run_directory._CORRECT_BY_FILE.clear()  # a new process: what the last build kept is all it knows
+    path = runs / "tiny/examples/alpha/a-0/trajectory.json"
+    data = json.loads(path.read_text())
+    data["correct"] = not data["correct"]
+    path.write_text(json.dumps(data))
+    render_docs(runs, docs, None, jobs=1)
+    page = (docs / "runs/tiny/index.md").read_text()
+    flags = load_run(runs / "tiny").correctness("alpha")
+    assert flags[0] is data["correct"] is not original[0] and flags[1:] == original[1:]
+    before, after = (accuracy_text(f).replace("(", "&#40;").replace(")", "&#41;") for f in (original, flags))
+    assert after in page and before not in page
+
+
+def test_the_plot_specifications_are_copied_while_the_code_is_the_same(tiny_run, tmp_path):
+    import shutil
+
+    from generator.render.site import render_docs
+
+    runs = tmp_path / "runs"
+    shutil.copytree(tiny_run, runs / "tiny")
+    docs = tmp_path / "docs"
+    render_docs(runs, docs, None, jobs=1)
+    spec = docs / "assets/plots/token-map.js"
+    first = spec.stat().st_ino
+    render_docs(runs, docs, None, jobs=1)
+    assert spec.stat().st_ino == first  # linked from the last build, not written again
+    render_docs(runs, docs, None, jobs=1, reuse=False)
+    assert spec.stat().st_ino != first and "atlasSpecs" in spec.read_text()
