@@ -24,6 +24,7 @@ from pathlib import Path
 
 from mkdocs.plugins import BasePlugin, event_priority
 
+from generator.render.raw_html import OwnHtmlBlocksPlugin
 from generator.store.atomic import DIR_MODE, atomic_write_text, remove_stale, swap_in
 from generator.store.plain_data import shown
 from generator.store.run_directory import list_runs_reporting
@@ -270,7 +271,8 @@ def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = 
     try:
         os.chmod(staging, DIR_MODE)
         if incremental:  # a dirty build writes only the changed pages over the last site
-            shutil.copytree(site_dir, staging, dirs_exist_ok=True, symlinks=True)
+            shutil.copytree(site_dir, staging, dirs_exist_ok=True, symlinks=True,
+                            copy_function=_LinkUnchangedExamples(config, site_dir))
         with _build_date(runs_dir), tempfile.TemporaryDirectory(prefix="atlas-pages-") as scratch:
             try:
                 plugin = _add_plugins(config, Path(scratch), incremental, state.get("titles"), previous_index)
@@ -293,11 +295,49 @@ def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = 
     return site_dir, incremental
 
 
+KNOWN_PLUGINS = {"search", "material/search", "offline", "material/offline"}  # none writes a page file in place
+
+
+class _LinkUnchangedExamples:
+    """Copies the last site into the staging folder, hard-linking the files of example pages MkDocs will not write.
+
+    A dirty build writes a page whose source is newer than its output (MkDocs opens that output and writes
+    into it, which through a link would change the last site too): those are copied. Links are used only
+    when every plugin is one we know writes no page in place, and only for files under
+    ``runs/*/*/examples/`` whose source in the docs is not newer (a copy keeps the time, and so does a link).
+    """
+
+    def __init__(self, config, site_dir: Path) -> None:
+        self.site_dir = Path(site_dir)
+        self.docs_dir = Path(config.docs_dir)
+        self.enabled = not config.use_directory_urls and set(config.plugins.keys()) <= KNOWN_PLUGINS
+
+    def __call__(self, source: str, target: str) -> None:
+        if self.enabled and self._unchanged_example_file(Path(source)):
+            try:
+                os.link(source, target)
+                return
+            except OSError:
+                pass
+        shutil.copy2(source, target)
+
+    def _unchanged_example_file(self, output: Path) -> bool:
+        relative = output.relative_to(self.site_dir)
+        if len(relative.parts) < 5 or relative.parts[0] != "runs" or relative.parts[3] != "examples":
+            return False
+        source = self.docs_dir / (relative.with_suffix(".md") if relative.suffix == ".html" else relative)
+        try:
+            return not source.is_symlink() and source.stat().st_mtime_ns <= output.lstat().st_mtime_ns
+        except OSError:
+            return False
+
+
 def _add_plugins(config, scratch: Path, incremental: bool, titles: list | None,
                  previous_index: str | None) -> IncrementalBuildPlugin:
     plugin = IncrementalBuildPlugin(incremental, titles, previous_index)
     config.plugins["atlas-incremental"] = plugin
     config.plugins["atlas-spill-pages"] = SpillPagesPlugin(scratch)
+    config.plugins["atlas-own-html"] = OwnHtmlBlocksPlugin()
     return plugin
 
 

@@ -54,10 +54,17 @@ def test_a_changed_example_rebuilds_only_its_pages_and_equals_a_whole_build(tiny
     site = project / "out" / "site"
     untouched = site / "runs/tiny/beta/examples/b-0.html"
     before = untouched.stat().st_mtime_ns
+    last = {p.stat().st_ino: (p.relative_to(site).as_posix(), p.read_bytes()) for p in site.rglob("*") if p.is_file()}
     _change_example(project)
     again = _build(project, "out")
     assert again.incremental and again.rendered == 3
     assert untouched.stat().st_mtime_ns == before  # MkDocs did not write it again
+    now = {p.relative_to(site).as_posix(): p for p in site.rglob("*") if p.is_file()}
+    linked = {name for name, p in now.items() if p.stat().st_ino in last}
+    assert "runs/tiny/beta/examples/b-0.html" in linked and "runs/tiny/alpha/examples/a-0.html" not in linked
+    assert all(name.startswith("runs/tiny/") and "/examples/" in name for name in linked)
+    for name in linked:  # a file shared with the last site was never written through: it is the last site's
+        assert last[now[name].stat().st_ino] == (name, now[name].read_bytes())
     index = json.loads((site / "search/search_index.json").read_text())
     assert "changed" in json.dumps([d for d in index["docs"] if d["location"].startswith("runs/tiny/alpha/examples/a-0")])
     assert (site / "search/search_index.js").read_text().startswith("var __index = ")
