@@ -28,7 +28,13 @@ STYLE = {
 }
 
 
-CELL_INCHES = 0.04  # a small multiples' cell past 120 tiles
+CELL_INCHES = 0.04  # a small multiples' cell past 120 tiles (12 pixels at 300 dpi) ...
+MOSAIC_PIXELS = 8e6  # ... or smaller, so that its cells stay under 8 megapixels at 300 dpi at any size
+
+
+def mosaic_cell_inches(rows: int, columns: int) -> float:
+    """How wide a cell of an untitled mosaic is drawn: memory and time stay flat however many tiles there are."""
+    return min(CELL_INCHES, (MOSAIC_PIXELS / (rows * columns)) ** 0.5 / PAPER_DPI)
 
 
 def png_dpi(fig) -> int:
@@ -138,8 +144,9 @@ def small_multiples(grids: Sequence[np.ndarray], titles: Sequence[str], stem: Pa
         high = float(max(g.max() for g in grids))
     with plt.rc_context(STYLE):
         titled = len(grids) <= 120
-        # untitled, a cell is drawn 0.04 in wide (12 pixels at 300 dpi): 16 in wide took 45 megapixels at 1,000
-        width = min(16.0, 1.6 * columns) if titled else min(16.0, max(4.0, CELL_INCHES * mosaic.shape[1]))
+        # untitled, cells are drawn small (16 in wide took 45 megapixels at 1,000 tiles)
+        width = min(16.0, 1.6 * columns) if titled else \
+            min(16.0, max(4.0, mosaic_cell_inches(*mosaic.shape) * mosaic.shape[1]))
         height = min(200.0, width * mosaic.shape[0] / mosaic.shape[1] * (1.25 if titled else 1.0) + 0.8)
         fig, ax = plt.subplots(figsize=(width, height))
         colours = matplotlib.colormaps["viridis"].with_extremes(bad="white")

@@ -56,3 +56,17 @@ def test_the_token_map_prints_with_thinned_labels_segment_names_and_its_weights(
 def test_label_thinning_keeps_every_label_when_they_fit():
     assert figures.thinned_step(20, 4.0) == 1
     assert figures.thinned_step(400, 11.0) > 4
+
+
+def test_a_large_mosaic_stays_a_few_megapixels(tmp_path):
+    """1,000 and 5,000 tiles: the PNG's pixels stay under the mosaic budget (memory flat in the dataset's size)."""
+    from PIL import Image
+
+    sizes = []
+    for n in (1000, 5000):
+        grids = [np.full((4, 4), i % 7, dtype=np.float32) for i in range(n)]
+        written = figures.small_multiples(grids, [f"e{i}" for i in range(n)], tmp_path / f"grid{n}", "t", "mass")
+        with Image.open(written[0]) as image:
+            sizes.append(image.size[0] * image.size[1])
+    # the cells (at 12 pixels a cell, 5,000 tiles would be 18 megapixels), plus title, colour bar and margins
+    assert all(size < 1.5 * figures.MOSAIC_PIXELS for size in sizes)
