@@ -24,6 +24,7 @@ from pathlib import Path
 
 from mkdocs.plugins import BasePlugin, event_priority
 
+from generator.render.parallel_pages import KNOWN_PLUGINS, ParallelPagesPlugin, usable
 from generator.render.raw_html import OwnHtmlBlocksPlugin
 from generator.store.atomic import DIR_MODE, atomic_write_text, remove_stale, swap_in
 from generator.store.plain_data import shown
@@ -115,7 +116,7 @@ class SpillPagesPlugin(BasePlugin):
     def on_page_content(self, html, *, page, config, files):
         if page.file.inclusion.is_in_nav():
             return html
-        path = self.scratch / f"{len(self._spilled)}.html"
+        path = self.scratch / f"{os.getpid()}-{len(self._spilled)}.html"  # workers share the folder
         path.write_text(html, encoding="utf-8")
         self._spilled[page.file.src_uri] = path
         page.markdown = ""  # not None: MkDocs reads that as "no title yet"
@@ -239,10 +240,12 @@ class _Collect(logging.Handler):
         self.into.append(" ".join(record.getMessage().split()))
 
 
-def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = False) -> tuple[Path, bool]:
+def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = False,
+               jobs: int = 1) -> tuple[Path, bool]:
     """Build the site with MkDocs; returns its folder and whether the build was incremental.
 
-    ``full`` forces a whole build. MkDocs writes into a temporary folder beside the site (a
+    ``full`` forces a whole build; ``jobs`` processes build the pages outside the navigation
+    where that gives the same site (``parallel_pages.py``). MkDocs writes into a temporary folder beside the site (a
     copy of the last site, for an incremental build), which replaces the site only when the
     build has finished: a build that fails or is killed leaves the last site as it was. The
     state that allows the next incremental build is written only after a build succeeds, and
@@ -273,17 +276,21 @@ def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = 
         if incremental:  # a dirty build writes only the changed pages over the last site
             shutil.copytree(site_dir, staging, dirs_exist_ok=True, symlinks=True,
                             copy_function=_LinkUnchangedExamples(config, site_dir))
+        workers = jobs if usable(config, jobs) else 0
         with _build_date(runs_dir), tempfile.TemporaryDirectory(prefix="atlas-pages-") as scratch:
             try:
-                plugin = _add_plugins(config, Path(scratch), incremental, state.get("titles"), previous_index)
+                plugin = _add_plugins(config, Path(scratch), incremental, state.get("titles"), previous_index, workers)
                 config["site_dir"] = str(staging)
-                build(config, dirty=incremental)
+                build(config, dirty=incremental or workers > 0)  # into a fresh folder, dirty equals clean
             except _NavigationChanged:
                 incremental = False
+                shutil.rmtree(staging)  # the copy of the last site: this build starts from nothing
+                staging.mkdir()
+                os.chmod(staging, DIR_MODE)
                 config = load_mkdocs_config(config_file, overrides)
-                plugin = _add_plugins(config, Path(scratch), False, None, None)
+                plugin = _add_plugins(config, Path(scratch), False, None, None, workers)
                 config["site_dir"] = str(staging)
-                build(config)
+                build(config, dirty=workers > 0)
         atomic_write_text(staging / SITE_MARKER, "Built by Attention Atlas; `atlas build` replaces this folder.\n")
         swap_in(staging, site_dir)
     except BaseException:
@@ -295,7 +302,6 @@ def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = 
     return site_dir, incremental
 
 
-KNOWN_PLUGINS = {"search", "material/search", "offline", "material/offline"}  # none writes a page file in place
 
 
 class _LinkUnchangedExamples:
@@ -333,8 +339,10 @@ class _LinkUnchangedExamples:
 
 
 def _add_plugins(config, scratch: Path, incremental: bool, titles: list | None,
-                 previous_index: str | None) -> IncrementalBuildPlugin:
+                 previous_index: str | None, workers: int) -> IncrementalBuildPlugin:
     plugin = IncrementalBuildPlugin(incremental, titles, previous_index)
+    if workers:
+        config.plugins["atlas-parallel-pages"] = ParallelPagesPlugin(workers)
     config.plugins["atlas-incremental"] = plugin
     config.plugins["atlas-spill-pages"] = SpillPagesPlugin(scratch)
     config.plugins["atlas-own-html"] = OwnHtmlBlocksPlugin()

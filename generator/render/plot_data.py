@@ -22,7 +22,7 @@ import numpy as np
 from generator.render.colour_scale import bokeh_palette, colour_scale
 from generator.render.embed import SELECT_HEIGHT, script_json, stable_ids
 from generator.render.plots import PALETTE, display_token, fit_title, page_select
-from generator.store.atomic import atomic_write_text
+from generator.store.atomic import atomic_write_text, write_into_staging
 
 QUANTUM = 65535  # weights are stored as round(w * QUANTUM) in uint16
 INLINE_BYTES = 192 * 1024  # weights carried by the page itself; the rest load per head when chosen
@@ -189,7 +189,7 @@ def token_map_data(maps: np.ndarray, tokens: Sequence[str], chunk_dir: Path, chu
                for head in range(n_heads))
     inline, chunked = _split(encoded, chunk_dir, target, inline_bytes)
     thumbnails = thumbnail_maps(maps)
-    atomic_write_text(Path(chunk_dir) / THUMBNAILS, f"atlasThumbnails({json.dumps(target)}, " + json.dumps(
+    write_into_staging(Path(chunk_dir) / THUMBNAILS, f"atlasThumbnails({json.dumps(target)}, " + json.dumps(
         {"size": thumbnails.shape[-1], "layers": n_layers, "heads": n_heads,
          "values": base64.b64encode(thumbnails.tobytes()).decode("ascii")}) + ");\n")
     return {"tokens": [display_token(t) for t in tokens], "layers": n_layers, "heads": n_heads, "n": n_tokens,
@@ -223,7 +223,7 @@ def _split(encoded, chunk_dir: Path, target: str, inline_bytes: int | None) -> t
             inline[key] = text
             used += len(text)
         else:
-            atomic_write_text(Path(chunk_dir) / f"{key}.js",
+            write_into_staging(Path(chunk_dir) / f"{key}.js",
                               f"atlasHead({json.dumps(target)}, {json.dumps(key)}, \"{text}\");\n")
             chunked = True
     return inline, chunked

@@ -8,8 +8,9 @@ blank lines, which is exactly what Python-Markdown passes through untouched (wri
 top-level element of the line on a line of its own). So before the conversion each such line
 becomes a placeholder paragraph, and after it the line comes back where the paragraph was, as
 Python-Markdown would have written it (tests compare both on every page of built sites). A
-line with text between its elements, or an element left open, is left to Python-Markdown, and
-so are lines inside fenced code.
+line with text between its elements is left to Python-Markdown, and so are lines inside fenced
+code; after a line that leaves an element open (a block spanning lines, whose inside is raw),
+nothing more on the page is stashed.
 """
 
 from __future__ import annotations
@@ -42,24 +43,29 @@ def top_level_elements(line: str) -> list[str] | None:
     return parts if parts and depth == 0 and start == len(line) else None
 
 
+def _fence_after(line: str, fence: str | None) -> tuple[str | None, bool]:
+    """The code fence open after ``line`` (None: none), and whether the line is fenced code or a fence itself."""
+    opened = FENCE.match(line)
+    if fence is None:
+        return (opened.group(1), True) if opened else (None, False)
+    closes = opened is not None and line.rstrip() == fence  # Python-Markdown closes on the same fence only
+    return (None if closes else fence), True
+
+
 def stash_own_blocks(markdown: str, marker: str) -> tuple[str, list[str]]:
     """``markdown`` with each of our HTML block lines replaced by ``<marker><n>``; the lines, in order."""
     lines = markdown.split("\n")
     stash: list[str] = []
     fence = None
     for index, line in enumerate(lines):
-        opened = FENCE.match(line)
-        if fence is not None:
-            if opened and line.strip() == line[:len(opened.group(1))] and opened.group(1)[0] == fence[0] \
-                    and len(opened.group(1)) >= len(fence):
-                fence = None
+        fence, in_code = _fence_after(line, fence)
+        if in_code or not TAG.match(line):
             continue
-        if opened:
-            fence = opened.group(1)
-            continue
+        elements = top_level_elements(line)
+        if elements is None:
+            break  # HTML left open (a block spanning lines): what follows may be inside it, raw; stash no more
         alone = (index == 0 or not lines[index - 1].strip()) and (index + 1 == len(lines) or not lines[index + 1].strip())
-        elements = top_level_elements(line) if alone and OWN_BLOCK.match(line) and marker not in line else None
-        if elements:
+        if alone and OWN_BLOCK.match(line) and marker not in line:
             lines[index] = f"{marker}{len(stash)}"
             stash.append("\n".join(elements))
     return "\n".join(lines), stash

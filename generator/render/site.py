@@ -35,7 +35,7 @@ from generator.render.reuse import (RENDER_STATE, SPECS_STATE, code_fingerprint,
                                     reuse_unit, unit_fingerprint, unit_key)
 from generator.render.units import PageUnit, RenderedUnit, RenderOptions
 from generator.render.plot_data import SPECS, write_specs
-from generator.store.atomic import atomic_write_text, owned_path, remove_stale, replace_directory
+from generator.store.atomic import atomic_write_text, owned_path, remove_stale, replace_directory, write_into_staging
 from generator.store.plain_data import shown
 from generator.store.run_directory import (Run, RunFormatError, known_correctness, list_runs_reporting, load_run,
                                            remember_correctness)
@@ -266,10 +266,10 @@ def _render_unit(docs_dir: str, options: RenderOptions, unit: PageUnit) -> Rende
             page = PAGE_KINDS.get(unit.kind).render(site, run, unit.dataset, unit.example_id)
         text = _environment(options.templates).get_template(page.template).render(**page.context)
         text, data, data_path = move_page_data(text, page.path)
-        if data is not None:
-            atomic_write_text(owned_path(Path(docs_dir), data_path), data)
+        if data is not None:  # units write into the build's temporary docs folder
+            write_into_staging(owned_path(Path(docs_dir), data_path), data)
             site.outputs.append(Path(docs_dir) / data_path)
-        atomic_write_text(owned_path(Path(docs_dir), page.path), text)
+        write_into_staging(owned_path(Path(docs_dir), page.path), text)
     except RunFormatError as exc:
         return RenderedUnit(None, [], str(exc))
     except Exception as exc:  # noqa: BLE001 - a run file we could not foresee must not stop the other runs
@@ -324,7 +324,8 @@ def build_site(runs_dir: Path, config_file: Path, site_dir: Path | None = None,
     try:
         rendered = render_docs(Path(runs_dir), docs_dir, root / "docs", jobs or os.cpu_count() or 1, example_figures,
                                reuse=not full, templates=project_templates(config_file), settings=settings)
-        built_dir, incremental = run_mkdocs(config_file, overrides, Path(runs_dir), full=full)
+        built_dir, incremental = run_mkdocs(config_file, overrides, Path(runs_dir), full=full,
+                                            jobs=jobs or os.cpu_count() or 1)
     finally:
         lock.release()
     return BuiltSite(built_dir, rendered.pages, rendered.figures, rendered.skipped, rendered.rendered, incremental)

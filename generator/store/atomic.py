@@ -1,7 +1,9 @@
 """The one way we write to disk: into a temporary sibling, then an atomic rename.
 
 A crash or a validation error part-way never leaves a half-written file or directory where
-a reader (or a later build) would pick it up, and whatever was there before survives.
+a reader (or a later build) would pick it up, and whatever was there before survives. Inside a
+folder that is itself built that way (``replace_directory``), new files are written directly
+(``write_into_staging``): the folder is the temporary sibling.
 """
 
 from __future__ import annotations
@@ -40,6 +42,19 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_into_staging(path: Path, text: str) -> None:
+    """Write a new file into a folder that is itself being built (``replace_directory``'s temporary folder):
+    that folder is swapped in whole or removed, so the file needs no temporary sibling of its own. A file
+    already there is never written through (it may be a link to the last build's): it is replaced whole."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(path, "x", encoding="utf-8") as handle:
+            handle.write(text)
+    except FileExistsError:
+        atomic_write_text(path, text)
 
 
 def replace_directory(path: Path, fill: Callable[[Path], None], suffix: str = ".tmp") -> None:

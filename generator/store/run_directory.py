@@ -428,13 +428,22 @@ class Run:
         path = self.layout.summary(dataset, kind.analysis)
         if not path.exists():
             return None
+        key = (_file_key(self.layout.confined(path)), kind)  # every example page reads the same few summaries
+        if key[0] is not None and key in _SUMMARIES:
+            return _SUMMARIES[key]
         try:
-            return kind.from_json(_read_json(self.layout.confined(path)), str(path))
+            summary = kind.from_json(_read_json(path), str(path))
         except ResultFormatError as exc:
             raise RunFormatError(str(exc)) from exc
+        if key[0] is not None:
+            if len(_SUMMARIES) >= 256:
+                _SUMMARIES.clear()
+            _SUMMARIES[key] = summary  # records are frozen: sharing one is safe
+        return summary
 
 
 _CORRECT_BY_FILE: dict[tuple, bool | None] = {}  # a trajectory file (path, size, time, inode) -> its 'correct'
+_SUMMARIES: dict[tuple, Any] = {}  # (a summary file's version, its type) -> the summary read from it
 
 
 def _file_key(path: Path) -> tuple | None:

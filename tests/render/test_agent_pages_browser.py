@@ -69,3 +69,9 @@ def test_from_the_index_to_two_runs_and_their_comparison(browser, agent_site):
     page.wait_for_timeout(300)
     assert external == []
     assert errors == []
+
+
+def test_no_stashed_block_is_left_on_any_page(agent_site):
+    """Comparison pages hold our block lines inside an open block: they must come back as Markdown leaves them."""
+    pages = list(agent_site.rglob("*.html"))
+    assert pages and not [p for p in pages if "ATLASBLOCK" in p.read_text(encoding="utf-8")]

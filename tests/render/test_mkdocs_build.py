@@ -122,3 +122,22 @@ def test_pages_kept_on_disk_during_the_build_give_the_same_site(tiny_run, tmp_pa
     assert spilled.keys() == in_memory.keys()
     assert [name for name in spilled if spilled[name] != in_memory[name]] == []
     assert "runs/tiny/alpha/examples/a-0.html" in spilled
+
+
+@pytest.mark.slow
+def test_pages_built_in_workers_equal_mkdocs_building_every_page(tiny_run, tmp_path):
+    """Example pages built by MkDocs' page functions in worker processes: the same site, byte for byte."""
+    project = _project(tmp_path, tiny_run)
+    one = _build(project, "one", jobs=1)
+    two = _build(project, "two", jobs=2)
+    mine, theirs = _tree(two.site_dir), _tree(one.site_dir)
+    assert mine.keys() == theirs.keys()
+    assert [name for name in mine if mine[name] != theirs[name]] == []
+    index = json.loads((two.site_dir / "search/search_index.json").read_text())
+    pages = [d["location"].split("#")[0] for d in index["docs"]]
+    assert "runs/tiny/alpha/examples/a-1.html" in pages  # the workers' entries are in the index
+    _change_example(project)
+    one, two = _build(project, "one", jobs=1), _build(project, "two", jobs=2)
+    assert one.incremental and two.incremental
+    mine, theirs = _tree(two.site_dir), _tree(one.site_dir)
+    assert [name for name in mine if mine[name] != theirs[name]] == [] and mine.keys() == theirs.keys()

@@ -45,6 +45,10 @@ def test_every_page_of_a_built_site_converts_the_same(tiny_site):
     '~~~~\n<div class="atlas-x">in</div>\n~~~\n<div class="atlas-x">still in</div>\n~~~~\n\n<table class="atlas-t"><tr><td>x</td></tr></table>',
     '<nav class="atlas-n"><a href="x.html">x</a><br></nav>\n\n<details class="atlas-d"><summary>s</summary></details>',
     f'<div class="atlas-x">{MARKER}0</div>',
+    '<div class="atlas-compare"><div>\n\n<div class="atlas-x">inside an open block</div>\n\n</div></div>\n\n'
+    '<div class="atlas-y">after it</div>',
+    '<span>inline start</span> text\n\n<div class="atlas-x">a</div>',
+    '~~~~\n<div class="atlas-x">in</div>\n~~~~~\n\n<div class="atlas-y">still in</div>\n~~~~\n\n<div class="atlas-z">out</div>',
 ])
 def test_hard_cases_convert_the_same(text):
     plain, fast, _ = _both(text, _converter())

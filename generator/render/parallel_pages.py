@@ -1,0 +1,155 @@
+"""The pages outside the navigation built by MkDocs' own page functions, in worker processes.
+
+MkDocs builds one page after another in one process; a site of a thousand examples spends most
+of its build converting, indexing and templating example pages, none of which depends on another
+example page. So the pages kept out of the navigation (example and comparison pages) are left
+out of MkDocs' own loops (their files report "not modified" to a dirty build, which MkDocs then
+skips), and after the navigation pages are written they are built by MkDocs' own
+``_populate_page`` and ``_build_page`` in forked workers that inherit the config, files,
+navigation and theme environment; each worker hands back the search entries its pages made,
+and they are put into the search index in the order MkDocs would have written them. The site
+is the same, byte for byte, as MkDocs building every page itself (a test compares both).
+
+Used only where that is sure: the platform can fork, more than one job is asked for, and every
+plugin is one known to keep no state across pages but the search index (others could miss the
+pages a worker built).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from typing import Any
+
+from mkdocs.plugins import BasePlugin, event_priority
+from tqdm import tqdm
+
+KNOWN_PLUGINS = {"search", "material/search", "offline", "material/offline"}  # user plugins this works with
+MIN_PAGES = 2  # below this, workers cost more than they save
+
+_state: dict[str, Any] = {}  # what forked workers inherit: config, files, navigation, environment, the pages
+
+
+def usable(config, jobs: int) -> bool:
+    """Whether pages may be built in workers for this config and job count."""
+    return (jobs > 1 and "fork" in multiprocessing.get_all_start_methods()
+            and set(config.plugins.keys()) <= KNOWN_PLUGINS)
+
+
+class ParallelPagesPlugin(BasePlugin):
+    """Takes the pages outside the navigation from MkDocs' loops and builds them in ``jobs`` workers.
+
+    MkDocs must be run with ``dirty=True`` (into a fresh folder that equals a clean build); in an
+    incremental build only the pages MkDocs would have rebuilt are built.
+    """
+
+    def __init__(self, jobs: int) -> None:
+        super().__init__()
+        self.jobs = jobs
+        self.pending: list = []  # the files to build in workers, in MkDocs' order
+        self.nav = None
+        self.env = None
+        self.files = None
+
+    @event_priority(-200)  # after every other plugin changed the files
+    def on_files(self, files, *, config):
+        self.pending = []
+        for file in files.documentation_pages():
+            if file.inclusion.is_not_in_nav() and not file.inclusion.is_excluded():
+                if file.is_modified():
+                    self.pending.append(file)
+                file.is_modified = _not_modified  # MkDocs' loops skip it; a worker builds it
+        self.files = files
+        return files
+
+    @event_priority(-200)
+    def on_nav(self, nav, *, config, files):
+        self.nav = nav
+        return nav
+
+    @event_priority(-200)
+    def on_env(self, env, *, config, files):
+        self.env = env
+        return env
+
+    @event_priority(200)  # before the search plugin writes its index
+    def on_post_build(self, *, config):
+        if not self.pending:
+            return
+        index = _search_index(config)
+        from mkdocs.structure.pages import Page
+
+        for file in self.pending:
+            if file.page is None:
+                Page(None, file, config)
+        _state.update(config=config, files=self.files, nav=self.nav, env=self.env, pending=self.pending,
+                      index=index)
+        chunks = _chunks(len(self.pending), self.jobs)
+        entries: dict[str, list[dict]] = {}
+        context = multiprocessing.get_context("fork")
+        bar = tqdm(total=len(self.pending), desc="building pages", unit="page")
+        try:
+            with context.Pool(self.jobs) as pool:
+                for built in pool.imap(_build_chunk, chunks):
+                    for url, made in built:
+                        entries[url] = made
+                    bar.update(len(built))
+        finally:
+            bar.close()
+            _state.clear()
+        if index is not None:
+            index.entries[:] = _in_site_order(index.entries, entries, self.files)
+
+
+def _not_modified() -> bool:
+    return False
+
+
+def _chunks(count: int, jobs: int) -> list[range]:
+    """Consecutive pages per task, several tasks per worker (so that a slow stretch does not hold one back)."""
+    size = max(1, -(-count // (jobs * 8)))
+    return [range(start, min(count, start + size)) for start in range(0, count, size)]
+
+
+def _search_index(config):
+    """The search plugin's index (its ``entries`` are what it writes), or None without one."""
+    for plugin in config.plugins.values():
+        index = getattr(plugin, "search_index", None)
+        if index is not None and isinstance(getattr(index, "entries", None), list):
+            return index
+    return None
+
+
+def _build_chunk(pages: range) -> list[tuple[str, list[dict]]]:
+    """In a worker: build these pending pages as MkDocs would; each page's URL and its search entries."""
+    from mkdocs.commands.build import _build_page, _populate_page
+    from mkdocs.structure.files import InclusionLevel
+
+    config, files, nav, env, index = (_state[k] for k in ("config", "files", "nav", "env", "index"))
+    doc_files = files.documentation_pages(inclusion=InclusionLevel.is_included)
+    log_level = config.validation.links.anchors
+    built = []
+    for position in pages:
+        page = _state["pending"][position].page
+        before = len(index.entries) if index is not None else 0
+        _populate_page(page, config, files)
+        _build_page(page, config, doc_files, nav, env, excluded=page.file.inclusion.is_excluded())
+        page.validate_anchor_links(files=files, log_level=log_level)
+        built.append((page.url, index.entries[before:] if index is not None else []))
+        page.content = page.markdown = None  # written: nothing later reads them
+    return built
+
+
+def _in_site_order(main: list[dict], workers: dict[str, list[dict]], files) -> list[dict]:
+    """The search entries in the order MkDocs writes them: page by page, as the files are ordered."""
+    by_page: dict[str, list[dict]] = {}
+    for entry in main:
+        by_page.setdefault(entry["location"].split("#", 1)[0], []).append(entry)
+    by_page.update(workers)
+    ordered, placed = [], set()
+    for file in files.documentation_pages():
+        url = file.page.url if file.page is not None else file.url
+        if url in by_page and url not in placed:
+            ordered += by_page[url]
+            placed.add(url)
+    ordered += [entry for url, entries in by_page.items() if url not in placed for entry in entries]
+    return ordered
