@@ -12,6 +12,7 @@ whole build writes it. Anything else falls back to a whole build.
 from __future__ import annotations
 
 import contextlib
+import functools
 import datetime as dt
 import hashlib
 import json
@@ -338,14 +339,47 @@ class _LinkUnchangedExamples:
             return False
 
 
+class LinkedMediaPlugin(BasePlugin):
+    """The docs' own media (figures, page data, per-head scripts: thousands of files on a large site)
+    hard-linked into the site instead of copied; a file already at the target is removed first, so
+    nothing is ever written through a link. Every file we write is replaced whole, never changed in
+    place, so a link is as good as a copy. Used only with the plugins we know (none writes media)."""
+
+    @event_priority(-200)
+    def on_files(self, files, *, config):
+        docs = os.path.join(os.path.abspath(config.docs_dir), "")
+        for file in files:
+            if (not file.is_documentation_page() and file.abs_src_path
+                    and os.path.abspath(file.abs_src_path).startswith(docs)):
+                file.copy_file = functools.partial(_link_media, file)
+        return files
+
+
+def _link_media(file, dirty: bool = False) -> None:
+    if dirty and not file.is_modified():
+        return
+    target = file.abs_dest_path
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    if os.path.lexists(target):
+        os.unlink(target)
+    try:
+        os.link(file.abs_src_path, target)
+    except OSError:
+        shutil.copyfile(file.abs_src_path, target)
+
+
 def _add_plugins(config, scratch: Path, incremental: bool, titles: list | None,
                  previous_index: str | None, workers: int) -> IncrementalBuildPlugin:
     plugin = IncrementalBuildPlugin(incremental, titles, previous_index)
-    if workers:
+    if workers:  # the pages outside the navigation are built one at a time in workers: nothing to spill
         config.plugins["atlas-parallel-pages"] = ParallelPagesPlugin(workers)
+    else:
+        config.plugins["atlas-spill-pages"] = SpillPagesPlugin(scratch)
     config.plugins["atlas-incremental"] = plugin
-    config.plugins["atlas-spill-pages"] = SpillPagesPlugin(scratch)
     config.plugins["atlas-own-html"] = OwnHtmlBlocksPlugin()
+    if set(config.plugins.keys()) - {"atlas-parallel-pages", "atlas-spill-pages", "atlas-incremental",
+                                     "atlas-own-html"} <= KNOWN_PLUGINS:
+        config.plugins["atlas-linked-media"] = LinkedMediaPlugin()
     return plugin
 
 

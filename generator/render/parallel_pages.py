@@ -10,13 +10,16 @@ navigation and theme environment; each worker hands back the search entries its 
 and they are put into the search index in the order MkDocs would have written them. The site
 is the same, byte for byte, as MkDocs building every page itself (a test compares both).
 
-Used only where that is sure: the platform can fork, more than one job is asked for, and every
-plugin is one known to keep no state across pages but the search index (others could miss the
-pages a worker built).
+Used only where that is sure: the platform can fork, more than one job is asked for, the build
+is not strict (MkDocs counts a strict build's warnings in its own process), and every plugin is
+one known to keep no state across pages but the search index (others could miss the pages a
+worker built). Anchor links are checked in the worker that built the page, against the pages
+of the navigation (another worker's page has no anchors there, and such a link is not checked).
 """
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 from typing import Any
 
@@ -30,8 +33,9 @@ _state: dict[str, Any] = {}  # what forked workers inherit: config, files, navig
 
 
 def usable(config, jobs: int) -> bool:
-    """Whether pages may be built in workers for this config and job count."""
-    return (jobs > 1 and "fork" in multiprocessing.get_all_start_methods()
+    """Whether pages may be built in workers for this config and job count (not in strict mode: MkDocs
+    counts the warnings that abort a strict build in its own process only)."""
+    return (jobs > 1 and "fork" in multiprocessing.get_all_start_methods() and not config.strict
             and set(config.plugins.keys()) <= KNOWN_PLUGINS)
 
 
@@ -87,6 +91,7 @@ class ParallelPagesPlugin(BasePlugin):
         entries: dict[str, list[dict]] = {}
         context = multiprocessing.get_context("fork")
         bar = tqdm(total=len(self.pending), desc="building pages", unit="page")
+        gc.freeze()  # the workers' garbage collector leaves the inherited objects alone (no copy of every page)
         try:
             with context.Pool(self.jobs) as pool:
                 for built in pool.imap(_build_chunk, chunks):
@@ -94,6 +99,7 @@ class ParallelPagesPlugin(BasePlugin):
                         entries[url] = made
                     bar.update(len(built))
         finally:
+            gc.unfreeze()
             bar.close()
             _state.clear()
         if index is not None:

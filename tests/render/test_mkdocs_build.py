@@ -136,8 +136,24 @@ def test_pages_built_in_workers_equal_mkdocs_building_every_page(tiny_run, tmp_p
     index = json.loads((two.site_dir / "search/search_index.json").read_text())
     pages = [d["location"].split("#")[0] for d in index["docs"]]
     assert "runs/tiny/alpha/examples/a-1.html" in pages  # the workers' entries are in the index
+    css = "assets/atlas.css"  # the docs' media are linked into the site, not copied
+    assert (two.site_dir / css).stat().st_ino == (project / "two" / "docs" / css).stat().st_ino
     _change_example(project)
     one, two = _build(project, "one", jobs=1), _build(project, "two", jobs=2)
     assert one.incremental and two.incremental
     mine, theirs = _tree(two.site_dir), _tree(one.site_dir)
     assert [name for name in mine if mine[name] != theirs[name]] == [] and mine.keys() == theirs.keys()
+
+
+def test_workers_are_used_only_where_the_site_is_the_same(tmp_path):
+    from generator.render.mkdocs_build import load_mkdocs_config
+    from generator.render.parallel_pages import usable
+
+    docs = {"docs_dir": str(tmp_path / "docs")}
+    (tmp_path / "docs").mkdir()
+    config = load_mkdocs_config(REPO_ROOT / "mkdocs.yml", docs)
+    assert usable(config, 2) and not usable(config, 1)
+    assert not usable(load_mkdocs_config(REPO_ROOT / "mkdocs.yml", docs | {"strict": True}), 2)  # MkDocs counts
+    other = tmp_path / "mkdocs.yml"
+    other.write_text((REPO_ROOT / "mkdocs.yml").read_text().replace("  - offline", "  - offline\n  - tags"))
+    assert not usable(load_mkdocs_config(other, docs), 2)  # a plugin we do not know
