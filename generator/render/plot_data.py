@@ -13,6 +13,7 @@ and fills it in; hover text is built in the browser from the tokens, never repea
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -163,9 +164,15 @@ def _script_safe(text: str) -> str:
 
 def encode_head(weights: np.ndarray) -> str:
     """One head's map [query, key]: its lower triangle, quantised to uint16, base64 (little-endian)."""
-    query, key = np.tril_indices(weights.shape[0])
+    query, key = _lower_triangle(weights.shape[0])
     quantised = np.rint(np.clip(weights[query, key], 0.0, 1.0) * QUANTUM).astype("<u2")
     return base64.b64encode(quantised.tobytes()).decode("ascii")
+
+
+@functools.lru_cache(maxsize=8)
+def _lower_triangle(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.tril_indices(n)``, once per sequence length (every head of a page has the same)."""
+    return np.tril_indices(n)
 
 
 def decode_head(text: str, n_tokens: int) -> np.ndarray:
