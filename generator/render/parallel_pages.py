@@ -26,6 +26,8 @@ from typing import Any
 from mkdocs.plugins import BasePlugin, event_priority
 from tqdm import tqdm
 
+from generator.render.workers import process_pool
+
 KNOWN_PLUGINS = {"search", "material/search", "offline", "material/offline"}  # user plugins this works with
 MIN_PAGES = 2  # below this, workers cost more than they save
 
@@ -89,12 +91,11 @@ class ParallelPagesPlugin(BasePlugin):
                       index=index)
         chunks = _chunks(len(self.pending), self.jobs)
         entries: dict[str, list[dict]] = {}
-        context = multiprocessing.get_context("fork")
         bar = tqdm(total=len(self.pending), desc="building pages", unit="page")
         gc.freeze()  # the workers' garbage collector leaves the inherited objects alone (no copy of every page)
         try:
-            with context.Pool(self.jobs) as pool:
-                for built in pool.imap(_build_chunk, chunks):
+            with process_pool(self.jobs, fork_only=True) as pool:  # they inherit the state above
+                for built in pool.map(_build_chunk, chunks):
                     for url, made in built:
                         entries[url] = made
                     bar.update(len(built))

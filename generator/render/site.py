@@ -6,16 +6,11 @@ hands it to MkDocs. It reads run directories only; it never loads or runs a mode
 
 from __future__ import annotations
 
-import concurrent.futures
-import ctypes
 import dataclasses
 import functools
 import json
-import multiprocessing
 import os
 import shutil
-import signal
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +29,7 @@ from generator.render.pages import PAGE_KINDS, SITE_PAGE_KINDS, page_entry_kinds
 from generator.render.reuse import (RENDER_STATE, SPECS_STATE, code_fingerprint, previous_state, reuse_files,
                                     reuse_unit, unit_fingerprint, unit_key)
 from generator.render.units import PageUnit, RenderedUnit, RenderOptions
+from generator.render.workers import process_pool
 from generator.render.plot_data import SPECS, write_specs
 from generator.store.atomic import atomic_write_text, owned_path, remove_stale, replace_directory, write_into_staging
 from generator.store.plain_data import shown
@@ -208,28 +204,13 @@ def _render_all(units: list[PageUnit], docs_dir: Path, options: RenderOptions, j
             bar.update()
         bar.close()
         return results
-    methods = multiprocessing.get_all_start_methods()
-    # fork keeps what was registered at run time (plugins, tests); elsewhere spawn re-imports the package
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context,
-                                                initializer=_end_with_parent, initargs=(os.getpid(),)) as pool:
+    with process_pool(jobs) as pool:
         results = []
         for rendered in pool.map(work, units, chunksize=max(1, min(32, len(units) // (8 * jobs)))):
             results.append(rendered)
             bar.update()
     bar.close()
     return results
-
-
-def _end_with_parent(parent: int) -> None:
-    """A worker ends when the build that started it is killed (Linux); elsewhere it ends with its queue."""
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-        if os.getppid() != parent:  # the parent died before the call above
-            os._exit(1)
 
 
 def _write_facts(docs_dir: Path, runs: list[Run]) -> None:

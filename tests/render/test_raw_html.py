@@ -9,10 +9,12 @@ from tests.conftest import REPO_ROOT
 MARKER = "ATLASBLOCK0123456789abcdefX"
 
 
-def _converter():
+@pytest.fixture(scope="module")
+def new_converter(tmp_path_factory):
+    """Python-Markdown as our mkdocs.yml configures it (its docs_dir need not exist on a fresh clone)."""
     from mkdocs.config import load_config
 
-    config = load_config(str(REPO_ROOT / "mkdocs.yml"))
+    config = load_config(str(REPO_ROOT / "mkdocs.yml"), docs_dir=str(tmp_path_factory.mktemp("docs")))
     return lambda: markdown.Markdown(extensions=config.markdown_extensions, extension_configs=config.mdx_configs)
 
 
@@ -21,8 +23,8 @@ def _both(text, new):
     return new().convert(text), restore_own_blocks(new().convert(stashed), MARKER, lines), lines
 
 
-def test_every_page_of_a_built_site_converts_the_same(tiny_site):
-    new = _converter()
+def test_every_page_of_a_built_site_converts_the_same(tiny_site, new_converter):
+    new = new_converter
     pages = sorted((tiny_site.parent / "docs").rglob("*.md"))
     assert len(pages) > 5
     stashed = 0
@@ -50,8 +52,8 @@ def test_every_page_of_a_built_site_converts_the_same(tiny_site):
     '<span>inline start</span> text\n\n<div class="atlas-x">a</div>',
     '~~~~\n<div class="atlas-x">in</div>\n~~~~~\n\n<div class="atlas-y">still in</div>\n~~~~\n\n<div class="atlas-z">out</div>',
 ])
-def test_hard_cases_convert_the_same(text):
-    plain, fast, _ = _both(text, _converter())
+def test_hard_cases_convert_the_same(text, new_converter):
+    plain, fast, _ = _both(text, new_converter)
     assert fast == plain
 
 
