@@ -38,7 +38,25 @@ def usable(config, jobs: int) -> bool:
     """Whether pages may be built in workers for this config and job count (not in strict mode: MkDocs
     counts the warnings that abort a strict build in its own process only)."""
     return (jobs > 1 and "fork" in multiprocessing.get_all_start_methods() and not config.strict
-            and set(config.plugins.keys()) <= KNOWN_PLUGINS)
+            and set(config.plugins.keys()) <= KNOWN_PLUGINS and mkdocs_page_functions_known())
+
+
+PAGE_FUNCTIONS = {"_populate_page": ["page", "config", "files", "dirty"],
+                  "_build_page": ["page", "config", "doc_files", "nav", "env", "dirty", "excluded"]}
+
+
+def mkdocs_page_functions_known() -> bool:
+    """Whether MkDocs' page functions are the ones this was written against (they are private: a MkDocs
+    that changed them gets its own one-process build, not a broken one)."""
+    import inspect
+
+    from mkdocs.commands import build
+
+    for name, parameters in PAGE_FUNCTIONS.items():
+        function = getattr(build, name, None)
+        if function is None or list(inspect.signature(function).parameters) != parameters:
+            return False
+    return True
 
 
 class ParallelPagesPlugin(BasePlugin):

@@ -157,3 +157,12 @@ def test_workers_are_used_only_where_the_site_is_the_same(tmp_path):
     other = tmp_path / "mkdocs.yml"
     other.write_text((REPO_ROOT / "mkdocs.yml").read_text().replace("  - offline", "  - offline\n  - tags"))
     assert not usable(load_mkdocs_config(other, docs), 2)  # a plugin we do not know
+    from mkdocs.commands import build
+
+    real = build._build_page
+    try:
+        build._build_page = lambda page, config: None  # a MkDocs whose private page function changed
+        assert not usable(config, 2)
+    finally:
+        build._build_page = real
+    assert usable(config, 2)
