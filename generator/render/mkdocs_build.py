@@ -12,8 +12,8 @@ whole build writes it. Anything else falls back to a whole build.
 from __future__ import annotations
 
 import contextlib
-import functools
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -246,11 +246,11 @@ def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = 
     """Build the site with MkDocs; returns its folder and whether the build was incremental.
 
     ``full`` forces a whole build; ``jobs`` processes build the pages outside the navigation
-    where that gives the same site (``parallel_pages.py``). MkDocs writes into a temporary folder beside the site (a
-    copy of the last site, for an incremental build), which replaces the site only when the
-    build has finished: a build that fails or is killed leaves the last site as it was. The
-    state that allows the next incremental build is written only after a build succeeds, and
-    removed before one starts.
+    where that gives the same site (``parallel_pages.py``). MkDocs writes into a temporary
+    folder beside the site (a copy of the last site, for an incremental build), which replaces
+    the site only when the build has finished: a build that fails or is killed leaves the last
+    site as it was. The state that allows the next incremental build is written only after a
+    build succeeds, and removed before one starts.
     """
     from mkdocs.commands.build import build
 
@@ -301,8 +301,6 @@ def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = 
         logging.getLogger("mkdocs.commands.build").removeFilter(quiet)
     atomic_write_text(state_path, json.dumps({"key": key, "titles": plugin.titles}) + "\n")
     return site_dir, incremental
-
-
 
 
 class _LinkUnchangedExamples:

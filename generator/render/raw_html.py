@@ -64,7 +64,8 @@ def stash_own_blocks(markdown: str, marker: str) -> tuple[str, list[str]]:
         elements = top_level_elements(line)
         if elements is None:
             break  # HTML left open (a block spanning lines): what follows may be inside it, raw; stash no more
-        alone = (index == 0 or not lines[index - 1].strip()) and (index + 1 == len(lines) or not lines[index + 1].strip())
+        alone = ((index == 0 or not lines[index - 1].strip())
+                 and (index + 1 == len(lines) or not lines[index + 1].strip()))
         if alone and OWN_BLOCK.match(line) and marker not in line:
             lines[index] = f"{marker}{len(stash)}"
             stash.append("\n".join(elements))
@@ -72,7 +73,8 @@ def stash_own_blocks(markdown: str, marker: str) -> tuple[str, list[str]]:
 
 
 def restore_own_blocks(html: str, marker: str, stash: list[str]) -> str:
-    """The converted page with each placeholder paragraph replaced by its line, as Python-Markdown writes a raw block."""
+    """The converted page with each placeholder paragraph replaced by its line, as Python-Markdown writes
+    a raw block."""
     if not stash:
         return html
     restored = re.sub(rf"<p>{re.escape(marker)}(\d+)</p>", lambda match: stash[int(match.group(1))] + "\n", html)
