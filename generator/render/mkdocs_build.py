@@ -25,9 +25,9 @@ from pathlib import Path
 
 from mkdocs.plugins import BasePlugin, event_priority
 
-from generator.render.parallel_pages import KNOWN_PLUGINS, ParallelPagesPlugin, usable
+from generator.render.parallel_pages import ParallelPagesPlugin, only_known_plugins, usable
 from generator.render.raw_html import OwnHtmlBlocksPlugin
-from generator.store.atomic import DIR_MODE, atomic_write_text, remove_stale, swap_in
+from generator.store.atomic import DIR_MODE, atomic_write_text, link_or_copy, remove_stale, swap_in
 from generator.store.plain_data import shown
 from generator.store.run_directory import list_runs_reporting
 
@@ -270,10 +270,9 @@ def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = 
     state_path.unlink(missing_ok=True)
     quiet = _QuietDirtyWarning()
     logging.getLogger("mkdocs.commands.build").addFilter(quiet)
-    site_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{site_dir.name}.", suffix=".building", dir=site_dir.parent))
+    made: list[Path] = []  # the staging folders this build created: the only ones it removes
+    staging = _new_staging(site_dir, made)
     try:
-        os.chmod(staging, DIR_MODE)
         if incremental:  # a dirty build writes only the changed pages over the last site
             shutil.copytree(site_dir, staging, dirs_exist_ok=True, symlinks=True,
                             copy_function=_LinkUnchangedExamples(config, site_dir))
@@ -285,22 +284,29 @@ def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = 
                 build(config, dirty=incremental or workers > 0)  # into a fresh folder, dirty equals clean
             except _NavigationChanged:
                 incremental = False
-                shutil.rmtree(staging)  # the copy of the last site: this build starts from nothing
-                staging.mkdir()
-                os.chmod(staging, DIR_MODE)
+                staging = _new_staging(site_dir, made)  # a whole build starts from an empty folder
                 config = load_mkdocs_config(config_file, overrides)
                 plugin = _add_plugins(config, Path(scratch), False, None, None, workers)
                 config["site_dir"] = str(staging)
                 build(config, dirty=workers > 0)
         atomic_write_text(staging / SITE_MARKER, "Built by Attention Atlas; `atlas build` replaces this folder.\n")
         swap_in(staging, site_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        made.remove(staging)
     finally:
         logging.getLogger("mkdocs.commands.build").removeFilter(quiet)
+        for left in made:  # a failed build's folder, or the copy a whole build replaced
+            shutil.rmtree(left, ignore_errors=True)
     atomic_write_text(state_path, json.dumps({"key": key, "titles": plugin.titles}) + "\n")
     return site_dir, incremental
+
+
+def _new_staging(site_dir: Path, made: list[Path]) -> Path:
+    """A new, empty folder beside the site (named as ``remove_stale`` finds it), recorded in ``made``."""
+    site_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{site_dir.name}.", suffix=".building", dir=site_dir.parent))
+    made.append(staging)
+    os.chmod(staging, DIR_MODE)
+    return staging
 
 
 class _LinkUnchangedExamples:
@@ -315,16 +321,13 @@ class _LinkUnchangedExamples:
     def __init__(self, config, site_dir: Path) -> None:
         self.site_dir = Path(site_dir)
         self.docs_dir = Path(config.docs_dir)
-        self.enabled = not config.use_directory_urls and set(config.plugins.keys()) <= KNOWN_PLUGINS
+        self.enabled = not config.use_directory_urls and only_known_plugins(config)
 
     def __call__(self, source: str, target: str) -> None:
         if self.enabled and self._unchanged_example_file(Path(source)):
-            try:
-                os.link(source, target)
-                return
-            except OSError:
-                pass
-        shutil.copy2(source, target)
+            link_or_copy(source, target)
+        else:
+            shutil.copy2(source, target)
 
     def _unchanged_example_file(self, output: Path) -> bool:
         relative = output.relative_to(self.site_dir)
@@ -359,15 +362,13 @@ def _link_media(file, dirty: bool = False) -> None:
     target = file.abs_dest_path
     os.makedirs(os.path.dirname(target), exist_ok=True)
     if os.path.lexists(target):
-        os.unlink(target)
-    try:
-        os.link(file.abs_src_path, target)
-    except OSError:
-        shutil.copyfile(file.abs_src_path, target)
+        os.unlink(target)  # never written through: it may be linked to the last site
+    link_or_copy(file.abs_src_path, target)
 
 
 def _add_plugins(config, scratch: Path, incremental: bool, titles: list | None,
                  previous_index: str | None, workers: int) -> IncrementalBuildPlugin:
+    link_media = only_known_plugins(config)  # before ours are added
     plugin = IncrementalBuildPlugin(incremental, titles, previous_index)
     if workers:  # the pages outside the navigation are built one at a time in workers: nothing to spill
         config.plugins["atlas-parallel-pages"] = ParallelPagesPlugin(workers)
@@ -375,8 +376,7 @@ def _add_plugins(config, scratch: Path, incremental: bool, titles: list | None,
         config.plugins["atlas-spill-pages"] = SpillPagesPlugin(scratch)
     config.plugins["atlas-incremental"] = plugin
     config.plugins["atlas-own-html"] = OwnHtmlBlocksPlugin()
-    if set(config.plugins.keys()) - {"atlas-parallel-pages", "atlas-spill-pages", "atlas-incremental",
-                                     "atlas-own-html"} <= KNOWN_PLUGINS:
+    if link_media:
         config.plugins["atlas-linked-media"] = LinkedMediaPlugin()
     return plugin
 

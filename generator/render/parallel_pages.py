@@ -38,7 +38,13 @@ def usable(config, jobs: int) -> bool:
     """Whether pages may be built in workers for this config and job count (not in strict mode: MkDocs
     counts the warnings that abort a strict build in its own process only)."""
     return (jobs > 1 and "fork" in multiprocessing.get_all_start_methods() and not config.strict
-            and set(config.plugins.keys()) <= KNOWN_PLUGINS and mkdocs_page_functions_known())
+            and only_known_plugins(config) and mkdocs_page_functions_known())
+
+
+def only_known_plugins(config) -> bool:
+    """Whether mkdocs.yml names only plugins we know (none keeps state across pages but the search index,
+    none writes a page or media file in place); checked before our own plugins are added."""
+    return set(config.plugins.keys()) <= KNOWN_PLUGINS
 
 
 PAGE_FUNCTIONS = {"_populate_page": ["page", "config", "files", "dirty"],
@@ -100,11 +106,6 @@ class ParallelPagesPlugin(BasePlugin):
         if not self.pending:
             return
         index = _search_index(config)
-        from mkdocs.structure.pages import Page
-
-        for file in self.pending:
-            if file.page is None:
-                Page(None, file, config)
         _state.update(config=config, files=self.files, nav=self.nav, env=self.env, pending=self.pending,
                       index=index)
         chunks = _chunks(len(self.pending), self.jobs)

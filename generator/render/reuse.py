@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import os
-import shutil
 from pathlib import Path
 
 from generator.render import plot_data
@@ -20,6 +18,7 @@ from generator.render.jinja import template_folders
 from generator.render.pages import PAGE_KINDS
 from generator.render.units import PageUnit, RenderedUnit, RenderOptions
 from generator.results import declarations
+from generator.store.atomic import link_or_copy
 from generator.store.run_directory import Run
 
 RENDER_STATE = ".atlas-render.json"  # per unit: the fingerprint of its inputs and the files it wrote
@@ -62,11 +61,16 @@ def unit_fingerprint(unit: PageUnit, run: Run, code: str) -> str:
 
 
 def previous_state(docs_dir: Path) -> dict:
-    try:
-        state = json.loads((Path(docs_dir) / RENDER_STATE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    state = read_own_json(Path(docs_dir) / RENDER_STATE)
     return state if isinstance(state, dict) else {}
+
+
+def read_own_json(path: Path):
+    """A state file a build of ours wrote, or None when it is missing or unreadable (the work is done again)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def reuse_unit(previous: dict | None, fingerprint: str, old_docs: Path, new_docs: Path) -> RenderedUnit | None:
@@ -88,14 +92,6 @@ def reuse_files(previous: dict | None, fingerprint: str, old_docs: Path, new_doc
         if target.parent not in made:
             target.parent.mkdir(parents=True, exist_ok=True)
             made.add(target.parent)
-        _link_or_copy(source, target)
+        link_or_copy(source, target)  # the old docs are removed after the build
     return True
 
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    """A hard link where the file system allows one (the old docs are then removed, and every file we write is
-    replaced whole, never changed in place, so the link is as good as a copy); else a copy."""
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)

@@ -26,8 +26,8 @@ from generator.render.mkdocs_build import check_site_dir, load_mkdocs_config, ru
 from generator.render.figure_cache import figure_cache, prune
 from generator.render.page_data import move_page_data
 from generator.render.pages import PAGE_KINDS, SITE_PAGE_KINDS, page_entry_kinds
-from generator.render.reuse import (RENDER_STATE, SPECS_STATE, code_fingerprint, previous_state, reuse_files,
-                                    reuse_unit, unit_fingerprint, unit_key)
+from generator.render.reuse import (RENDER_STATE, SPECS_STATE, code_fingerprint, previous_state, read_own_json,
+                                    reuse_files, reuse_unit, unit_fingerprint, unit_key)
 from generator.render.units import PageUnit, RenderedUnit, RenderOptions
 from generator.render.workers import process_pool
 from generator.render.plot_data import SPECS, write_specs
@@ -97,7 +97,7 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, j
     _open_run.cache_clear()
 
     if reuse:
-        remember_correctness(_read_json_or_none(docs_dir / FACTS_FILE))
+        remember_correctness(read_own_json(docs_dir / FACTS_FILE))
 
     def fill(tmp: Path) -> None:
         options = RenderOptions(example_figures, templates, settings, None if not reuse else
@@ -218,13 +218,6 @@ def _write_facts(docs_dir: Path, runs: list[Run]) -> None:
     roots = tuple(os.path.join(os.path.abspath(run.root), "") for run in runs)
     atomic_write_text(docs_dir / FACTS_FILE, json.dumps([row for row in known_correctness()
                                                          if row[0].startswith(roots)]) + "\n")
-
-
-def _read_json_or_none(path: Path):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 @functools.lru_cache(maxsize=None)

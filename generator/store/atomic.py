@@ -57,6 +57,17 @@ def write_into_staging(path: Path, text: str) -> None:
         atomic_write_text(path, text)
 
 
+def link_or_copy(source: Path | str, target: Path | str) -> None:
+    """``target`` as a hard link to ``source`` where the file system allows one, else a copy (times kept).
+
+    Safe only between files that are replaced whole, never changed in place (every file we write):
+    then a link is as good as a copy. ``target`` must not exist yet."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
 def replace_directory(path: Path, fill: Callable[[Path], None], suffix: str = ".tmp") -> None:
     """Build a directory with ``fill(tmp)`` and swap it in place of ``path`` only on success.
 
