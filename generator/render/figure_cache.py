@@ -56,7 +56,10 @@ def figure_cache(folder: Path | None):
 
 
 def ours(folder: Path) -> Path | None:
-    """The cache folder, created with our marker when missing; None when something else is there."""
+    """The cache folder, created with our marker when missing; None when something else is there.
+
+    Not safe to race: a second process can find the folder before its marker is written. A build
+    therefore calls it once before its workers start (``render_docs``)."""
     try:
         folder.mkdir(parents=True)
         (folder / MARKER).write_text("Static figures kept by atlas build; safe to delete.\n", encoding="utf-8")

@@ -23,7 +23,7 @@ from generator.render.context import IndexEntry, SiteContext, run_dir
 from generator.render import jinja
 from generator.render.jinja import template_environment
 from generator.render.mkdocs_build import check_site_dir, load_mkdocs_config, run_mkdocs
-from generator.render.figure_cache import figure_cache, prune
+from generator.render.figure_cache import figure_cache, ours, prune
 from generator.render.page_data import move_page_data
 from generator.render.pages import PAGE_KINDS, SITE_PAGE_KINDS, page_entry_kinds
 from generator.render.reuse import (RENDER_STATE, SPECS_STATE, code_fingerprint, previous_state, read_own_json,
@@ -102,6 +102,8 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, j
     def fill(tmp: Path) -> None:
         options = RenderOptions(example_figures, templates, settings, None if not reuse else
                                 str(docs_dir.parent / f".{docs_dir.name}.figures"))  # owned: beside the docs
+        if options.figure_cache is not None:  # made here, before any worker: two making it at once would race
+            ours(Path(options.figure_cache))   # (one sees the folder before its marker and draws uncached)
         code = code_fingerprint(options)
         previous = previous_state(docs_dir) if reuse else {}
         specs = _write_shared_files(tmp, handwritten_docs, previous.get(SPECS_STATE), code, docs_dir)

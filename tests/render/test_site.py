@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -201,6 +202,25 @@ def test_parallel_rendering_writes_the_same_docs_as_one_process(tiny_run, tmp_pa
         outputs[jobs] = {p.relative_to(docs).as_posix(): p.read_bytes() for p in docs.rglob("*") if p.is_file()}
     assert outputs[1].keys() == outputs[2].keys()
     assert [name for name in outputs[1] if outputs[1][name] != outputs[2][name]] == []
+
+
+def test_the_figure_cache_is_ours_before_any_worker_renders(tiny_run, tmp_path, monkeypatch):
+    """Workers that made the cache folder themselves raced: one found it before its marker and drew every
+    figure uncached, so its page kept no cache keys (the parallel build's state then differed, now and then)."""
+    from generator.render import site
+    from generator.render.figure_cache import MARKER
+
+    docs = tmp_path / "docs"
+    marker_at_first_render = []
+    render_unit = site._render_unit
+
+    def checking(docs_dir, options, unit):
+        marker_at_first_render.append((Path(options.figure_cache) / MARKER).is_file())
+        return render_unit(docs_dir, options, unit)
+
+    monkeypatch.setattr(site, "_render_unit", checking)
+    site.render_docs(tiny_run.parent, docs, None, jobs=1)
+    assert marker_at_first_render and all(marker_at_first_render)
 
 
 def test_example_figures_only_on_request(tmp_path):
