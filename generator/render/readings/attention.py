@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from generator.intervals import t_interval_from_moments
 from generator.render.readings.words import ci_words, interval
+from generator.render.step_order import in_step_order
 from generator.results.ablation import AblationSummary
 from generator.results.attention import AttentionSummary
 from generator.results.logit_attribution import LogitAttributionSummary
@@ -66,7 +67,8 @@ def ablation_reading(summary: AblationSummary) -> list[str]:
     contains zero)."""
     sentences = []
     for method in summary.methods:
-        parts = {part: mean for part, mean in summary.importance_by_position.get(method, {}).items()
+        parts = {part: mean for part, mean in in_step_order(summary.importance_by_position.get(method, {}),
+                                                            summary.parts).items()
                  if mean.mean is not None}
         if not parts:
             sentences.append(f"{method}: no example had a part to remove: inconclusive.")
@@ -111,7 +113,7 @@ def logit_reading(summary: LogitAttributionSummary) -> str | None:
 
 def salience_reading(summary: SalienceSummary) -> str | None:
     """The step the span attends to most and least, each with its t interval (None: a run before intervals)."""
-    steps = {step: mean for step, mean in (summary.by_step or {}).items() if mean.mean is not None}
+    steps = {step: mean for step, mean in in_step_order(summary.by_step or {}).items() if mean.mean is not None}
     if not steps:
         return None
     most = max(steps, key=lambda step: steps[step].mean)

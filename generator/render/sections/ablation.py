@@ -11,6 +11,7 @@ from generator.render.context import SiteContext, plot_target
 from generator.render.readings.attention import ablation_reading
 from generator.render.sections.base import (attention_importance, embed, finite_or_nan, format_number, no_steps_note,
                                             pooled_caveat)
+from generator.render.step_order import in_step_order
 from generator.results.ablation import AblationExample, AblationSummary
 from generator.results.attention import AttentionExample
 from generator.results.statistics import MeanWithCI
@@ -25,7 +26,8 @@ def ablation_dataset(site: SiteContext, run: Run, dataset: str, trajectories: li
     base = plot_target(run, dataset, "ablation")
     figure_dir = site.docs_dir / page_dir / "figures"
     methods, parts = list(summary.methods), list(summary.parts)
-    importance = summary.importance_by_position
+    importance = {method: in_step_order(by_part, parts)  # run files keep dicts sorted as text: "step 10" first
+                  for method, by_part in in_step_order(summary.importance_by_position, methods).items()}
     context: dict[str, Any] = {"methods": methods, "reading": ablation_reading(summary),
                                "layers": summary.layers}
     context["bars"] = embed(plots.bars_with_ci(importance, f"{base}-bars", "Importance by position",

@@ -19,6 +19,7 @@ from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
 from generator.render.embed import plot_item
 from generator.render.plot_data import data_item, matrix_data
+from generator.render.step_order import in_step_order
 from generator.results.statistics import MeanWithCI, RateWithCI
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -96,7 +97,8 @@ def attention_importance(site: SiteContext, run: Run, dataset: str, page_dir: st
         "rows": [{"layer": e.layer, "n": e.n, "pearson_r": format_number(e.pearson_r),
                   "pearson_p": format_number(e.pearson_p), "spearman_rho": format_number(e.spearman_rho),
                   "spearman_p": format_number(e.spearman_p),
-                  "by_position": [(label, format_number(c.pearson_r), c.n) for label, c in e.by_position.items()]}
+                  "by_position": [(label, format_number(c.pearson_r), c.n)
+                                  for label, c in in_step_order(e.by_position, parts).items()]}
                  for e in stats.by_layer],
     }
     # correlation by position: Pearson r per layer (rows) and step (columns)
@@ -133,7 +135,7 @@ def pooled_caveat(stats) -> list[str]:
     lines = []
     for layer in stats.by_layer:
         within = ", ".join(f"{label} r = {format_number(c.pearson_r)} (p = {format_number(c.pearson_p)}, n = {c.n})"
-                           for label, c in layer.by_position.items())
+                           for label, c in in_step_order(layer.by_position).items())
         lines.append(f"layer {layer.layer}: pooled r = {format_number(layer.pearson_r)} (p = "
                      f"{format_number(layer.pearson_p)}, n = {layer.n}); within each position: {within}")
     return lines

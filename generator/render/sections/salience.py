@@ -10,6 +10,7 @@ from generator.render.context import SiteContext, plot_target
 from generator.render.plot_data import data_item, layer_head_grid_data
 from generator.render.readings.attention import salience_reading
 from generator.render.sections.base import no_steps_note
+from generator.render.step_order import step_key
 from generator.results.salience import SalienceExample, SalienceSummary
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
@@ -35,7 +36,7 @@ def salience_dataset(site: SiteContext, run: Run, dataset: str, trajectories: li
     if summary is None or not summary.mean_by_step:
         return None
     figure_dir = site.docs_dir / page_dir / "figures"
-    steps = list(summary.mean_by_step)
+    steps = sorted(summary.mean_by_step, key=step_key)
     layers = list(summary.layers)
     means = np.stack([np.array(summary.mean_by_step[s], dtype=np.float32) for s in steps])
     item = data_item("layer-head-grid", plot_target(run, dataset, "salience-mean"),
