@@ -17,6 +17,7 @@ from generator.agent.loop import AgentSpec, agent_format, model_reply, run_agent
 from generator.analyses.base import Analysis, AnalysisError, ExampleContext
 from generator.capture import CaptureOptions, capture_attention
 from generator.results.agent import AGENT, AgentExample, AgentSummary, step_statistics
+from generator.results.statistics import MeanWithCI
 from generator.store.agent_record import AgentRecord
 from generator.store.plain_data import build_dataclass
 from generator.store.records import Trajectory
@@ -95,18 +96,38 @@ class AgentAnalysis(Analysis):
             tool_calls=sum(record.count("call") for record in records),
             tool_errors=sum(record.count("observation", errors_only=True) for record in records),
             counterfactual_checked=len(checked), counterfactual_followed=followed,
-            mass_by_kind=_mass_by_kind(trajectories, digests))
+            mass_by_kind=_mass_by_kind(trajectories, digests),
+            mass_by_kind_ci=_mass_by_kind_over_runs(trajectories, digests))
+
+
+def _pair_masses(trajectory: Trajectory, digest: AgentExample) -> dict[tuple[str, str], list[float]]:
+    """One run's attention from each segment to itself and each earlier one (over layers and heads), by kinds."""
+    kinds = [s.kind for s in trajectory.segments]
+    mean = digest.step_mass.mean(axis=(0, 1))
+    pairs: dict[tuple[str, str], list[float]] = {}
+    for i, query_kind in enumerate(kinds):
+        for j, key_kind in enumerate(kinds[:i + 1]):
+            pairs.setdefault((query_kind, key_kind), []).append(float(mean[i, j]))
+    return pairs
 
 
 def _mass_by_kind(trajectories: Sequence[Trajectory], digests: list[AgentExample]) -> dict[str, dict[str, float]]:
-    """Mean attention from each kind of step to each earlier kind (over layers, heads and runs)."""
+    """Mean attention from each kind of step to each earlier kind (over layers, heads and every pair of steps)."""
     sums: dict[str, dict[str, list[float]]] = {}
     for trajectory, digest in zip(trajectories, digests):
-        if digest is None:
-            continue
-        kinds = [s.kind for s in trajectory.segments]
-        mean = digest.step_mass.mean(axis=(0, 1))
-        for i, query_kind in enumerate(kinds):
-            for j, key_kind in enumerate(kinds[:i + 1]):
-                sums.setdefault(query_kind, {}).setdefault(key_kind, []).append(float(mean[i, j]))
+        if digest is not None:
+            for (query_kind, key_kind), values in _pair_masses(trajectory, digest).items():
+                sums.setdefault(query_kind, {}).setdefault(key_kind, []).extend(values)
     return {q: {k: float(np.mean(v)) for k, v in row.items()} for q, row in sums.items()}
+
+
+def _mass_by_kind_over_runs(trajectories: Sequence[Trajectory],
+                            digests: list[AgentExample]) -> dict[str, dict[str, MeanWithCI]]:
+    """Per pair of kinds: each run's own mean, then their mean with a t interval (the runs are independent;
+    the steps of one run are not)."""
+    per_run: dict[str, dict[str, list[float]]] = {}
+    for trajectory, digest in zip(trajectories, digests):
+        if digest is not None:
+            for (query_kind, key_kind), values in _pair_masses(trajectory, digest).items():
+                per_run.setdefault(query_kind, {}).setdefault(key_kind, []).append(float(np.mean(values)))
+    return {q: {k: MeanWithCI.of(v) for k, v in row.items()} for q, row in per_run.items()}

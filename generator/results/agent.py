@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from generator.results.declaration import AnalysisDeclaration, declare_analysis
+from generator.results.statistics import MeanWithCI
 from generator.store.result_types import DatasetSummary, ExampleResult, tensor, value
 
 
@@ -44,6 +45,10 @@ class AgentSummary(DatasetSummary):
     mass_by_kind: dict[str, dict[str, float]] = value("mean attention (over layers, heads and runs) that a "
                                                       "segment of one kind pays to segments of another: "
                                                       "`[query kind][key kind]`")
+    mass_by_kind_ci: dict[str, dict[str, MeanWithCI]] | None = value(
+        "`[query kind][key kind]`: each run's mean attention from its segments of one kind to its segments (the same "
+        "or earlier) of another, over layers and heads, then the mean over the runs that have both, with a 95% t "
+        "interval (the runs are the independent units; null in runs made before it)", default=None)
 
 
 AGENT = declare_analysis(AnalysisDeclaration(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -72,6 +73,39 @@ def test_agent_pages_index_and_comparison_build_and_escape(agent_runs, tmp_path)
         assert "<script>alert(1)</script>" not in html
     listed = {e["kind"] for e in json.loads((root / "atlas-index.json").read_text())["entries"]}
     assert {"agents", "comparison"} <= listed
+    dataset = (tmp_path / "docs/runs/with-lookup/queries/index.md").read_text()
+    assert "with its 95% t interval (cut to 0–1) and n (runs)" in dataset
+    cells = re.findall(r"<td>([0-9.e-]+) &#40;([0-9.e-]+)–([0-9.e-]+); n = 2&#41;</td>", dataset)  # two queries: 2 runs
+    assert cells and all(0 <= float(low) <= float(mean) <= float(high) <= 1 for mean, low, high in cells)
+
+
+def test_the_mass_between_kinds_is_a_mean_over_runs_with_its_interval():
+    """Two runs by hand: a pair of kinds seen three times in one run and once in the other counts each run once."""
+    from types import SimpleNamespace
+
+    from scipy import stats
+
+    from generator.analyses.agent import _mass_by_kind, _mass_by_kind_over_runs
+
+    def run(kinds, lower):
+        mean = np.zeros((len(kinds), len(kinds)))
+        for (i, j), value in lower.items():
+            mean[i, j] = value
+        spread = np.stack([mean - 0.05, mean + 0.05])[:, None]  # [layer 2, head 1, S, S]: mean over them = ``mean``
+        return SimpleNamespace(segments=[SimpleNamespace(kind=k) for k in kinds]), SimpleNamespace(step_mass=spread)
+
+    a = run(["question", "thought", "answer"], {(0, 0): 1, (1, 0): .6, (1, 1): .4, (2, 0): .2, (2, 1): .3, (2, 2): .5})
+    b = run(["question", "thought", "thought", "answer"], {(0, 0): 1, (1, 0): .5, (1, 1): .5, (2, 0): .1, (2, 1): .3,
+                                                           (2, 2): .6, (3, 0): .4, (3, 1): .2, (3, 2): .2, (3, 3): .2})
+    over_runs = _mass_by_kind_over_runs([a[0], b[0]], [a[1], b[1]])
+    thought = over_runs["thought"]["thought"]
+    per_run = [0.4, (0.5 + 0.3 + 0.6) / 3]
+    low, high = stats.t.interval(0.95, 1, loc=np.mean(per_run), scale=stats.sem(per_run))
+    assert thought.n == 2 and abs(thought.mean - np.mean(per_run)) < 1e-12
+    assert abs(thought.ci_low - low) < 1e-9 and abs(thought.ci_high - high) < 1e-9
+    assert abs(_mass_by_kind([a[0], b[0]], [a[1], b[1]])["thought"]["thought"] - 0.45) < 1e-12  # pooled over pairs
+    assert over_runs["answer"]["thought"].n == 2 and over_runs["thought"].get("answer") is None  # only earlier kinds
+    assert over_runs["answer"]["answer"].mean == 0.35 and over_runs["answer"]["answer"].ci_low is not None
 
 
 def test_an_agent_analysis_on_a_plain_dataset_is_refused_before_the_model_loads():
@@ -103,3 +137,17 @@ def test_a_resumed_agent_run_keeps_finished_queries(agent_runs, tmp_path):
     assert summary.mode == "resume" and summary.reused == 1
     assert (copy / "calc-only/examples/queries/q-0/trajectory.json").read_bytes() == finished
     assert (copy / "calc-only/examples/queries/q-1/agent.safetensors").is_file()
+
+
+def test_a_run_made_before_the_intervals_shows_its_means_and_says_they_carry_none(agent_runs, tmp_path):
+    from generator.render.site import render_docs
+
+    shutil.copytree(agent_runs / "with-lookup", tmp_path / "runs" / "with-lookup")
+    summary_file = tmp_path / "runs/with-lookup/datasets/queries/agent.json"
+    summary = json.loads(summary_file.read_text())
+    del summary["mass_by_kind_ci"]
+    summary_file.write_text(json.dumps(summary))
+    render_docs(tmp_path / "runs", tmp_path / "docs", None, jobs=1)
+    dataset = (tmp_path / "docs/runs/with-lookup/queries/index.md").read_text()
+    table = dataset.split("## Agent runs")[1].split("</table>")[0]
+    assert "made before intervals on this table" in table and "n = " not in table and "<td>0." in table

@@ -13,6 +13,7 @@ from generator.render.context import SiteContext, plot_target
 from generator.render.readings.agent import counterfactual_reading
 from generator.render.sections.base import embed, format_number
 from generator.results.agent import AgentExample, AgentSummary
+from generator.results.statistics import MeanWithCI
 from generator.store.agent_record import AgentRecord
 from generator.store.records import RecordFormatError, Trajectory
 from generator.store.run_directory import Run, RunFormatError
@@ -92,6 +93,21 @@ def agent_dataset(site: SiteContext, run: Run, dataset: str, trajectories: list[
         return None
     kinds = [k for k in ("question", "thought", "call", "observation", "answer", "other") if k in summary.mass_by_kind
              or any(k in row for row in summary.mass_by_kind.values())]
-    table = [{"kind": q, "cells": [format_number(summary.mass_by_kind.get(q, {}).get(k)) for k in kinds]}
-             for q in kinds if q in summary.mass_by_kind]
-    return {"summary": summary, "kinds": kinds, "mass_table": table, "counterfactual": counterfactual_reading(summary)}
+    with_ci = summary.mass_by_kind_ci
+    if with_ci is not None:  # each run's mean, then their mean and t interval over the runs
+        cell = lambda q, k: mass_cell(with_ci.get(q, {}).get(k))  # noqa: E731
+    else:  # a run made before intervals: the pooled means, said to carry none
+        cell = lambda q, k: format_number(summary.mass_by_kind.get(q, {}).get(k))  # noqa: E731
+    table = [{"kind": q, "cells": [cell(q, k) for k in kinds]} for q in kinds if q in summary.mass_by_kind]
+    return {"summary": summary, "kinds": kinds, "mass_table": table, "intervals": with_ci is not None,
+            "counterfactual": counterfactual_reading(summary)}
+
+
+def mass_cell(mean: MeanWithCI | None) -> str:
+    """``0.412 (0.38–0.44; n = 12)``: a mean attention mass over runs, its 95% t interval and its n. A mass lies
+    in 0..1, so the interval is cut to that range (what it leaves out cannot hold the mean)."""
+    if mean is None or mean.mean is None:
+        return "–"
+    if mean.ci_low is None or mean.ci_high is None:
+        return f"{mean.mean:.3g} (n = {mean.n}, no interval)"
+    return f"{mean.mean:.3g} ({max(mean.ci_low, 0.0):.3g}–{min(mean.ci_high, 1.0):.3g}; n = {mean.n})"
