@@ -16,6 +16,7 @@ are ever removed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import inspect
@@ -32,10 +33,13 @@ import numpy as np
 
 _FOLDER: ContextVar[Path | None] = ContextVar("atlas_figure_cache", default=None)
 _USED: ContextVar[list[str] | None] = ContextVar("atlas_figure_cache_used", default=None)
+_ITEMS: ContextVar[bool] = ContextVar("atlas_figure_cache_items", default=False)
 LISTING = "files.json"
+ITEM = "item.json"  # a reusable interactive plot's document, in its entry folder
 MARKER = "ATLAS-FIGURE-CACHE"  # in a cache folder we created: none, and the folder is neither used nor pruned
 ENTRY = re.compile(r"\.?[0-9a-f]{64}(\.[A-Za-z0-9_]+)?")  # a key, or a key's staging folder (.<key>.<random>)
 FIGURE_CODE = ("figures.py", "colour_scale.py", "figure_cache.py")  # what draws a figure, beside this file
+ITEM_CODE = ("plots.py", "colour_scale.py", "figure_cache.py")  # what makes an interactive plot's document
 
 
 class _Unhashable(Exception):
@@ -43,16 +47,41 @@ class _Unhashable(Exception):
 
 
 @contextlib.contextmanager
-def figure_cache(folder: Path | None):
-    """Figures drawn inside reuse those in ``folder`` (None: draw every one); yields the list of keys used."""
+def figure_cache(folder: Path | None, items: bool = False):
+    """Figures drawn inside reuse those in ``folder`` (None: draw every one); yields the list of keys used.
+
+    ``items``: interactive plots' documents (``@reusable_item``) are reused too; asked for by pages that
+    a changed example renders again (dataset pages), not by the example pages themselves (one use each)."""
     used: list[str] = []
     token = _FOLDER.set(ours(Path(folder)) if folder is not None else None)
     used_token = _USED.set(used)
+    items_token = _ITEMS.set(items)
     try:
         yield used
     finally:
         _FOLDER.reset(token)
         _USED.reset(used_token)
+        _ITEMS.reset(items_token)
+
+
+def cache_folder(docs_dir: Path) -> Path:
+    """The build's cache beside its docs folder (in the build folder ``atlas build`` owns)."""
+    return Path(docs_dir).parent / f".{Path(docs_dir).name}.figures"
+
+
+def template_bytecode(folder: Path | None):
+    """Jinja's compiled templates kept under ``folder`` (a cache of ours, see ``ours``), so that a build loads
+    what an earlier one compiled (Jinja checks each against its template's source); None: compile each."""
+    from jinja2 import FileSystemBytecodeCache
+
+    if folder is None or ours(Path(folder)) is None:
+        return None
+    compiled = Path(folder) / "jinja"
+    try:
+        compiled.mkdir(exist_ok=True)
+    except OSError:
+        return None
+    return None if compiled.is_symlink() or not compiled.is_dir() else FileSystemBytecodeCache(str(compiled))
 
 
 def ours(folder: Path) -> Path | None:
@@ -62,7 +91,8 @@ def ours(folder: Path) -> Path | None:
     therefore calls it once before its workers start (``render_docs``)."""
     try:
         folder.mkdir(parents=True)
-        (folder / MARKER).write_text("Static figures kept by atlas build; safe to delete.\n", encoding="utf-8")
+        (folder / MARKER).write_text("Kept by atlas build to skip work done before (figures, plot documents, compiled "
+                                     "templates); safe to delete.\n", encoding="utf-8")
     except FileExistsError:
         pass
     except OSError:
@@ -76,8 +106,20 @@ def code_version() -> str:
     """The figure code and matplotlib's version: a change to either draws every figure again."""
     import matplotlib
 
-    digest = hashlib.sha256(matplotlib.__version__.encode())
-    for name in FIGURE_CODE:
+    return _version_of(matplotlib.__version__, FIGURE_CODE)
+
+
+@functools.lru_cache(maxsize=1)
+def item_code_version() -> str:
+    """The plot code and Bokeh's installed version (read without importing Bokeh, which is what reuse saves)."""
+    from importlib import metadata
+
+    return _version_of(metadata.version("bokeh"), ITEM_CODE)
+
+
+def _version_of(library_version: str, code_files: tuple[str, ...]) -> str:
+    digest = hashlib.sha256(library_version.encode())
+    for name in code_files:
         digest.update((Path(__file__).parent / name).read_bytes())
     return digest.hexdigest()
 
@@ -95,6 +137,9 @@ def _feed(digest, value: Any) -> None:
         for key, item in value.items():
             _feed(digest, key)
             _feed(digest, item)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):  # a record (a mean with its interval)
+        digest.update(f"R{type(value).__module__}.{type(value).__qualname__}".encode())
+        _feed(digest, [getattr(value, field.name) for field in dataclasses.fields(value)])
     elif isinstance(value, functools.partial):
         _feed(digest, (value.func, value.args, value.keywords))
     elif isinstance(value, (str, int, float, bool, type(None), np.generic)):
@@ -105,8 +150,8 @@ def _feed(digest, value: Any) -> None:
         raise _Unhashable(type(value).__name__)
 
 
-def figure_key(draw: Callable, arguments: dict[str, Any]) -> str | None:
-    digest = hashlib.sha256(f"{draw.__module__}.{draw.__qualname__}|{code_version()}".encode())
+def figure_key(draw: Callable, arguments: dict[str, Any], version: Callable[[], str] = code_version) -> str | None:
+    digest = hashlib.sha256(f"{draw.__module__}.{draw.__qualname__}|{version()}".encode())
     try:
         _feed(digest, arguments)
     except _Unhashable:
@@ -142,6 +187,37 @@ def reusable(draw: Callable[..., list[Path]]) -> Callable[..., list[Path]]:
     return drawn_or_copied
 
 
+def reusable_item(make: Callable[..., dict]) -> Callable[..., dict]:
+    """Mark a function returning a plot's JSON document (a Bokeh ``json_item``) as reusable: kept as JSON under
+    its key, so that a page rendered again with the same plot needs neither Bokeh nor the drawing."""
+    signature = inspect.signature(make)
+
+    @functools.wraps(make)
+    def made_or_read(*args, **kwargs) -> dict:
+        folder = _FOLDER.get()
+        if folder is None or not _ITEMS.get():
+            return make(*args, **kwargs)
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        key = figure_key(make, bound.arguments, item_code_version)
+        if key is None:
+            return make(*args, **kwargs)
+        used = _USED.get()
+        if used is not None:
+            used.append(key)
+        try:
+            kept = json.loads((folder / key / ITEM).read_text(encoding="utf-8"))
+            if isinstance(kept, dict):
+                return kept
+        except (OSError, ValueError):
+            pass  # not kept yet, or a damaged entry: made again
+        item = make(*args, **kwargs)
+        _keep_text(folder / key, ITEM, json.dumps(item))
+        return item
+
+    return made_or_read
+
+
 def _copy_out(entry: Path, stem: Path) -> list[Path] | None:
     try:
         suffixes = json.loads((entry / LISTING).read_text(encoding="utf-8"))
@@ -158,14 +234,26 @@ def _copy_out(entry: Path, stem: Path) -> list[Path] | None:
 
 def _keep(entry: Path, written: list[Path]) -> None:
     """Store the files under ``entry``, whole or not at all (a temporary folder renamed into place)."""
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
-    try:
+    def fill(staging: Path) -> None:
         for path in written:
             shutil.copyfile(path, staging / f"figure{path.suffix}")
         (staging / LISTING).write_text(json.dumps([path.suffix for path in written]), encoding="utf-8")
+
+    _keep_entry(entry, fill)
+
+
+def _keep_text(entry: Path, name: str, text: str) -> None:
+    _keep_entry(entry, lambda staging: (staging / name).write_text(text, encoding="utf-8"))
+
+
+def _keep_entry(entry: Path, fill: Callable[[Path], Any]) -> None:
+    """An entry folder filled by ``fill``, whole or not at all (a temporary folder renamed into place)."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
+    try:
+        fill(staging)
         os.rename(staging, entry)
-    except OSError:  # another process kept the same figure first, or the disk said no: the figure is drawn anyway
+    except OSError:  # another process kept the same entry first, or the disk said no: it is made anyway
         shutil.rmtree(staging, ignore_errors=True)
 
 

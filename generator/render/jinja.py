@@ -60,7 +60,8 @@ def template_folders(overrides: Sequence[str | Path] = ()) -> list[Path]:
     return [*map(Path, overrides), TEMPLATES, *declared]
 
 
-def template_environment(overrides: Sequence[str | Path] = ()):
+def template_environment(overrides: Sequence[str | Path] = (), bytecode_cache=None):
+    """Our pages' environment; ``bytecode_cache`` (``figure_cache.template_bytecode``) keeps compiled templates."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     if not TEMPLATES.is_dir():
@@ -71,6 +72,7 @@ def template_environment(overrides: Sequence[str | Path] = ()):
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         finalize=inert,
+        bytecode_cache=bytecode_cache,
     )
     env.filters["multiline"] = multiline
     env.filters["join"] = inert_join

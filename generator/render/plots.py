@@ -12,6 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from generator.render.colour_scale import bokeh_palette, colour_scale
+from generator.render.figure_cache import reusable_item
 from generator.results.statistics import MeanWithCI
 
 PALETTE = "Viridis256"
@@ -52,6 +53,7 @@ def display_token(token: str) -> str:
     return token.replace(" ", "\u2423").replace("\n", "\u21b5").replace("\t", "\u21e5") or "\u2205"
 
 
+@reusable_item
 def line_by_layer(series: dict[str, np.ndarray], target: str, title: str, y_label: str,
                   dashes: dict[str, str] | None = None, colors: dict[str, int] | None = None) -> dict[str, Any]:
     """One line per series over layers (e.g. mean entropy per layer, per dataset)."""
@@ -95,6 +97,7 @@ def panel_grid(figures: list, target: str, columns: int = 1) -> dict[str, Any]:
     return json_item(gridplot(figures, ncols=columns, merge_tools=False), target)
 
 
+@reusable_item
 def bars_with_ci(series: dict[str, dict[str, MeanWithCI]], target: str, title: str, y_label: str) -> dict[str, Any]:
     """Bars per category with confidence whiskers; a selector picks the series (e.g. ablation method).
 
@@ -142,6 +145,7 @@ def bars_figure(source, categories: Sequence[str], title: str, y_label: str):
     return fig
 
 
+@reusable_item
 def matrix_heatmap(values: np.ndarray, row_labels: Sequence[str], column_labels: Sequence[str], target: str,
                    title: str, value_label: str, low: float | None = None, high: float | None = None,
                    max_cell: int = 60) -> dict[str, Any]:
@@ -179,6 +183,7 @@ def matrix_figure(values: np.ndarray, row_labels: Sequence[str], column_labels: 
     return fig
 
 
+@reusable_item
 def scatter_by_layer(points: list[dict], target: str, x_label: str, y_label: str) -> dict[str, Any]:
     """One scatter per layer with its least-squares line and r in the title; a selector picks the layer.
 

@@ -23,7 +23,7 @@ from generator.render.context import IndexEntry, SiteContext, run_dir
 from generator.render import jinja
 from generator.render.jinja import template_environment
 from generator.render.mkdocs_build import check_site_dir, load_mkdocs_config, run_mkdocs
-from generator.render.figure_cache import figure_cache, ours, prune
+from generator.render.figure_cache import cache_folder, figure_cache, ours, prune, template_bytecode
 from generator.render.page_data import move_page_data
 from generator.render.pages import PAGE_KINDS, SITE_PAGE_KINDS, page_entry_kinds
 from generator.render.reuse import (RENDER_STATE, SPECS_STATE, code_fingerprint, previous_state, read_own_json,
@@ -101,7 +101,7 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, j
 
     def fill(tmp: Path) -> None:
         options = RenderOptions(example_figures, templates, settings, None if not reuse else
-                                str(docs_dir.parent / f".{docs_dir.name}.figures"))  # owned: beside the docs
+                                str(cache_folder(docs_dir)))  # owned: beside the docs
         if options.figure_cache is not None:  # made here, before any worker: two making it at once would race
             ours(Path(options.figure_cache))   # (one sees the folder before its marker and draws uncached)
         code = code_fingerprint(options)
@@ -223,8 +223,8 @@ def _write_facts(docs_dir: Path, runs: list[Run]) -> None:
 
 
 @functools.lru_cache(maxsize=None)
-def _environment(templates: tuple[str, ...]):
-    return template_environment(templates)
+def _environment(templates: tuple[str, ...], cache: str | None = None):
+    return template_environment(templates, template_bytecode(None if cache is None else Path(cache)))
 
 
 @functools.lru_cache(maxsize=8)
@@ -238,9 +238,11 @@ def _render_unit(docs_dir: str, options: RenderOptions, unit: PageUnit) -> Rende
     try:
         run = _open_run(unit.run_root)
         site.config_sha256 = run.manifest.config_sha256
-        with figure_cache(None if options.figure_cache is None else Path(options.figure_cache)) as figure_keys:
+        with figure_cache(None if options.figure_cache is None else Path(options.figure_cache),
+                          items=unit.kind == "dataset") as figure_keys:  # re-rendered whenever an example changes
             page = PAGE_KINDS.get(unit.kind).render(site, run, unit.dataset, unit.example_id)
-        text = _environment(options.templates).get_template(page.template).render(**page.context)
+        environment = _environment(options.templates, options.figure_cache)
+        text = environment.get_template(page.template).render(**page.context)
         text, data, data_path = move_page_data(text, page.path)
         if data is not None:  # units write into the build's temporary docs folder
             write_into_staging(owned_path(Path(docs_dir), data_path), data)
