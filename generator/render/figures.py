@@ -216,7 +216,8 @@ def panel_grid(panels: Sequence, stem: Path, title: str, columns: int = 2, table
                 ax.set_axis_off()
                 continue
             panels[index](fig, ax)
-            ax.text(-0.12, 1.06, "ABCDEFGHIJKLMNOP"[index], transform=ax.transAxes, fontsize=11, fontweight="bold")
+            letter = "ABCDEFGHIJKLMNOP"[index]  # in the title, as in the pages: a letter beside it touched long ones
+            ax.set_title(f"{letter}. {ax.get_title()}".rstrip())
         fig.suptitle(title)
         fig.tight_layout()
         return _save(fig, stem, table=table)

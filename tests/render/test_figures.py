@@ -70,3 +70,15 @@ def test_a_large_mosaic_stays_a_few_megapixels(tmp_path):
             sizes.append(image.size[0] * image.size[1])
     # the cells (at 12 pixels a cell, 5,000 tiles would be 18 megapixels), plus title, colour bar and margins
     assert all(size < 1.5 * figures.MOSAIC_PIXELS for size in sizes)
+
+
+def test_panel_letters_lead_their_titles(tmp_path):
+    """A letter drawn beside the title touched a long one; it is now the title's first word, as on the pages."""
+    from functools import partial
+
+    long_title = "Attention mass by layer, every format, at the prompt's last token"
+    panels = [partial(figures.draw_lines, series={"a": np.arange(3.0)}, title=long_title, y_label="mass"),
+              partial(figures.draw_note, title="", text="not measured")]
+    written = figures.panel_grid(panels, tmp_path / "grid", "mechanism")
+    svg = next(p for p in written if p.suffix == ".svg").read_text()
+    assert f">A. {long_title}<" in svg and ">B.<" in svg
