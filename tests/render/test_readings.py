@@ -68,6 +68,18 @@ def test_heads_reading_names_the_specific_head_and_why_the_strongest_is_not():
     assert "specific" not in heads_reading(heads(False))
 
 
+def test_the_unablated_first_choice_is_a_count_with_its_interval():
+    """It printed the bare rate ("first choice without ablation in: 1")."""
+    import dataclasses
+
+    from generator.render.sections.head_ablation import baseline_share
+
+    assert baseline_share(heads(False)) == "24 of 24 (100%, 95% CI 86%–100%)"
+    assert baseline_share(dataclasses.replace(heads(False), baseline_correct_rate=23 / 24)) == \
+        "23 of 24 (96%, 95% CI 80%–99%)"
+    assert baseline_share(dataclasses.replace(heads(False), n_scored=0, baseline_correct_rate=None)) == "none measured"
+
+
 def test_an_interval_containing_zero_reads_inconclusive():
     assert ci_words((-0.1, 0.3)) == "95% CI -0.1 to +0.3, inconclusive"
     assert ci_words((0.1, 0.3)) == "95% CI +0.1 to +0.3"

@@ -8,7 +8,7 @@ import numpy as np
 
 from generator.render.context import SiteContext, plot_target
 from generator.render.readings.interventions import heads_reading
-from generator.render.readings.words import percent
+from generator.render.readings.words import percent, share
 from generator.render.sections.base import dataset_heatmap, format_number, small_matrix
 from generator.results.behaviour import Behaviour
 from generator.results.head_ablation import HeadAblationExample, HeadAblationSummary
@@ -24,6 +24,14 @@ def _labels(grid: np.ndarray) -> tuple[list[str], list[str]]:
     return [f"layer {i}" for i in range(grid.shape[0])], [f"head {h}" for h in range(grid.shape[1])]
 
 
+def baseline_share(summary: HeadAblationSummary) -> str:
+    """``23 of 24 (96%, 95% CI 80–99%)``: the scored examples whose answer is the model's first choice unablated
+    (the summary keeps the rate of 0/1 outcomes, so the count is exact)."""
+    if summary.baseline_correct_rate is None or not summary.n_scored:
+        return "none measured"
+    return share(round(summary.baseline_correct_rate * summary.n_scored), summary.n_scored)
+
+
 def head_ablation_dataset(site: SiteContext, run: Run, dataset: str, trajectories: list[Trajectory],
                           page_dir: str) -> dict[str, Any] | None:
     summary = run.summary(dataset, HeadAblationSummary)
@@ -31,7 +39,7 @@ def head_ablation_dataset(site: SiteContext, run: Run, dataset: str, trajectorie
         return None
     context: dict[str, Any] = {"summary": summary, "map": None,
                                "behaviour": Behaviour.parse(summary.behaviour),
-                               "baseline": format_number(summary.baseline_correct_rate),
+                               "baseline": baseline_share(summary),
                                "reading": heads_reading(summary),
                                "top": [{"layer": t.layer, "head": t.head, "delta": format_number(t.mean_delta_logprob),
                                         "ci": interval_text(t.ci_low, t.ci_high), "p": format_number(t.p_adjusted, 2),
