@@ -192,11 +192,58 @@ def _site_key(config, config_file: Path, overrides: dict) -> dict:
     settings = hashlib.sha256(Path(config_file).read_bytes())
     settings.update(json.dumps(overrides, sort_keys=True).encode())
     settings.update(f"{_version('mkdocs')}|{_version('mkdocs-material')}".encode())
-    settings.update(Path(__file__).read_bytes())
+    for module in MKDOCS_SIDE_CODE:  # our plugins shape the HTML too
+        settings.update((Path(__file__).parent / module).read_bytes())
     custom_dir = config.theme.custom_dir
     settings.update(_tree_digest(Path(custom_dir) if custom_dir else None, with_stat=True).encode())
     return {"version": STATE_VERSION, "settings": settings.hexdigest(), "site_dir": str(config.site_dir),
             "files": _tree_digest(Path(config.docs_dir))}
+
+
+MKDOCS_SIDE_CODE = ("mkdocs_build.py", "parallel_pages.py", "raw_html.py", "figure_cache.py")
+
+
+def docs_record(docs_dir: Path, previous: object = None) -> dict[str, list]:
+    """Every file of the docs by relative path: ``[size, mtime_ns, inode, sha256 or None]``.
+
+    Our files are replaced whole (a new inode) and a build links the last build's unchanged ones
+    (the same inode), so a file whose size, time and inode equal ``previous``'s record is the same
+    file and keeps its hash unread. Another file is hashed, except a run's page files in a build
+    with no record to compare with (thousands of them, the same inodes in the next build when
+    unchanged): their hash stays unknown, which never compares equal.
+    """
+    known = previous if isinstance(previous, dict) else {}
+    record: dict[str, list] = {}
+    for top, dirs, names in os.walk(docs_dir):  # links are neither followed nor hashed through
+        for name in names:
+            path = os.path.join(top, name)
+            stat = os.lstat(path)
+            relative = os.path.relpath(path, docs_dir)
+            old = known.get(relative)
+            identity = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+            if isinstance(old, list) and len(old) == 4 and old[:3] == identity:
+                digest = old[3]
+            elif os.path.islink(path):
+                digest = "link:" + os.readlink(path)
+            elif not known and relative.startswith("runs" + os.sep):
+                digest = None
+            else:
+                with open(path, "rb") as handle:
+                    digest = hashlib.file_digest(handle, "sha256").hexdigest()
+            record[relative] = [*identity, digest]
+    return record
+
+
+def same_docs(record: dict[str, list], previous: object) -> bool:
+    """Whether two records name the same files with the same bytes (the same file, or equal known hashes)."""
+    if not isinstance(previous, dict) or previous.keys() != record.keys():
+        return False
+    for name, old in previous.items():
+        new = record[name]
+        if not (isinstance(old, list) and len(old) == 4 and (old[:3] == new[:3] or (old[3] is not None
+                                                                                  and old[3] == new[3]))):
+            return False
+    return True
 
 
 def _read_state(path: Path) -> dict:
@@ -281,7 +328,11 @@ def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = 
     state = _read_state(state_path)
     index_file = site_dir / SEARCH_INDEX
     incremental = (not full and state.get("key") == key and index_file.is_file()
-                   and (site_dir / "index.html").is_file())
+                   and (site_dir / "index.html").is_file() and (site_dir / SITE_MARKER).is_file())
+    docs = docs_record(docs_dir, state.get("docs"))
+    if incremental and same_docs(docs, state.get("docs")):  # MkDocs would write the same site again
+        atomic_write_text(state_path, json.dumps({**state, "docs": docs}) + "\n")  # the new inodes, same bytes
+        return site_dir, True
     previous_index = index_file.read_text(encoding="utf-8") if incremental else None
     state_path.unlink(missing_ok=True)
     quiet = _QuietDirtyWarning()
@@ -312,7 +363,7 @@ def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = 
         logging.getLogger("mkdocs.commands.build").removeFilter(quiet)
         for left in made:  # a failed build's folder, or the copy a whole build replaced
             shutil.rmtree(left, ignore_errors=True)
-    atomic_write_text(state_path, json.dumps({"key": key, "titles": plugin.titles}) + "\n")
+    atomic_write_text(state_path, json.dumps({"key": key, "titles": plugin.titles, "docs": docs}) + "\n")
     return site_dir, incremental
 
 

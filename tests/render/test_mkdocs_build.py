@@ -91,6 +91,53 @@ def test_a_rebuild_is_whole_when_an_incremental_one_could_differ(tiny_run, tmp_p
     _same_as_a_whole_build(project, again)
 
 
+@pytest.mark.slow
+def test_docs_with_the_same_bytes_leave_the_site_as_it_is_without_mkdocs(tiny_run, tmp_path, monkeypatch):
+    """Nothing changed (our pages rewritten with the same bytes, the runs' pages linked): MkDocs is not run and the
+    site is the last one; a handwritten page whose bytes changed (same size, same name) builds again."""
+    from mkdocs.commands import build as mkdocs_build
+
+    project = _project(tmp_path, tiny_run)
+    first = _build(project, "out")
+    before = {p.relative_to(first.site_dir).as_posix(): (p.stat().st_ino, p.read_bytes())
+              for p in first.site_dir.rglob("*") if p.is_file()}
+    build = mkdocs_build.build
+    calls = []
+    monkeypatch.setattr(mkdocs_build, "build", lambda *a, **k: calls.append(1) or build(*a, **k))
+    again = _build(project, "out")
+    assert again.incremental and again.rendered == 0 and calls == []
+    assert {p.relative_to(again.site_dir).as_posix(): (p.stat().st_ino, p.read_bytes())
+            for p in again.site_dir.rglob("*") if p.is_file()} == before  # the very same files
+    (project / "docs" / "notes.md").write_text("# Notes\n\nHandwriteN.\n")  # same size, other bytes
+    changed = _build(project, "out")
+    assert calls == [1] and changed.incremental and "HandwriteN" in (changed.site_dir / "notes.html").read_text()
+    assert not _build(project, "out", full=True).incremental and calls == [1, 1]  # --full always builds
+    _same_as_a_whole_build(project, changed)
+
+
+def test_a_docs_record_knows_a_linked_file_a_rewritten_one_and_a_new_one(tmp_path):
+    import os
+
+    from generator.render.mkdocs_build import docs_record, same_docs
+
+    docs = tmp_path / "docs"
+    (docs / "runs/r/d/examples").mkdir(parents=True)
+    (docs / "index.md").write_text("# Index\n")
+    (docs / "runs/r/d/examples/e.md").write_text("# e\n")
+    first = docs_record(docs)
+    assert first["runs/r/d/examples/e.md"][3] is None and first["index.md"][3] is not None  # runs' pages: unread
+    moved = tmp_path / "next"
+    (moved / "runs/r/d/examples").mkdir(parents=True)
+    os.link(docs / "runs/r/d/examples/e.md", moved / "runs/r/d/examples/e.md")  # linked: the same file
+    (moved / "index.md").write_text("# Index\n")  # written again, same bytes
+    assert same_docs(docs_record(moved, first), first)
+    (moved / "runs/r/d/examples/e.md").unlink()
+    (moved / "runs/r/d/examples/e.md").write_text("# e\n")  # rendered again: its old hash is unknown
+    second = docs_record(moved, first)
+    assert not same_docs(second, first) and second["runs/r/d/examples/e.md"][3] is not None
+    assert not same_docs(second, {**second, "gone.md": second["index.md"]}) and not same_docs(second, None)
+
+
 def test_merging_a_search_index_keeps_the_order_of_a_whole_build():
     from generator.render.mkdocs_build import merge_search_index
 
