@@ -10,6 +10,7 @@ run has: its trajectories.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -76,7 +77,18 @@ def page_entry_kinds() -> set[str]:
 
 
 def _files(*patterns_in: tuple[Path, str]) -> list[Path]:
-    return sorted(p for root, pattern in patterns_in for p in root.glob(pattern) if p.is_file())
+    return sorted(p for root, pattern in patterns_in for p in _matching(root, pattern) if p.is_file())
+
+
+def _matching(root: Path, pattern: str) -> list[Path]:
+    """``root.glob(pattern)``; a folder's plain listing without glob's pattern machinery (a fingerprint per
+    example lists two folders, a thousand times a build)."""
+    if pattern != "*":
+        return list(root.glob(pattern))
+    try:
+        return [root / name for name in os.listdir(root)]  # hidden names too, as pathlib's glob lists them
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def run_inputs(run: Run, dataset: None, example_id: None) -> list[Path]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 from generator.render import plot_data
@@ -54,9 +55,13 @@ def _section_modules() -> list[Path]:
 def unit_fingerprint(unit: PageUnit, run: Run, code: str) -> str:
     """The unit's inputs by path, size and modification time (run files are only ever replaced whole)."""
     digest = hashlib.sha256(f"{code}|{unit_key(unit)}".encode())
-    for path in PAGE_KINDS.get(unit.kind).inputs(run, unit.dataset, unit.example_id):
-        stat = path.lstat()
-        digest.update(f"{path.relative_to(run.root).as_posix()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    root = os.path.join(str(run.root), "")
+    for path in map(str, PAGE_KINDS.get(unit.kind).inputs(run, unit.dataset, unit.example_id)):
+        if not path.startswith(root):  # every input is a run file: Path.relative_to's own error, as before
+            Path(path).relative_to(run.root)
+        stat = os.lstat(path)  # strings: a thousand units' Path objects cost more than their stats
+        relative = path[len(root):].replace(os.sep, "/")
+        digest.update(f"{relative}|{stat.st_size}|{stat.st_mtime_ns}".encode())
     return digest.hexdigest()
 
 
