@@ -191,7 +191,7 @@ def _site_key(config, config_file: Path, overrides: dict) -> dict:
     """What must be equal for a rebuild to touch only the changed pages."""
     settings = hashlib.sha256(Path(config_file).read_bytes())
     settings.update(json.dumps(overrides, sort_keys=True).encode())
-    settings.update(f"{_version('mkdocs')}|{_version('mkdocs-material')}".encode())
+    settings.update("|".join(_version(package) for package in SITE_PACKAGES).encode())
     for module in MKDOCS_SIDE_CODE:  # our plugins shape the HTML too
         settings.update((Path(__file__).parent / module).read_bytes())
     custom_dir = config.theme.custom_dir
@@ -201,6 +201,7 @@ def _site_key(config, config_file: Path, overrides: dict) -> dict:
 
 
 MKDOCS_SIDE_CODE = ("mkdocs_build.py", "parallel_pages.py", "raw_html.py", "figure_cache.py")
+SITE_PACKAGES = ("mkdocs", "mkdocs-material", "markdown", "pymdown-extensions", "jinja2")  # what turns docs into HTML
 
 
 def docs_record(docs_dir: Path, previous: object = None) -> dict[str, list]:
