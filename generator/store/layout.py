@@ -44,6 +44,7 @@ class RunLayout:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._real_folders: dict[str, str] = {}  # a folder of the run -> its real path (a page reads several files)
 
     @property
     def manifest(self) -> Path:
@@ -78,10 +79,26 @@ class RunLayout:
         return self.dataset_summaries(dataset) / f"{check_name(analysis, 'analysis')}.json"
 
     def confined(self, path: Path) -> Path:
-        """``path`` if it (through any link) stays inside the run; a RunFormatError naming it otherwise."""
-        root = os.path.realpath(self.root)  # strings: Path.resolve and .parents cost more than the read
-        target = os.path.realpath(path)
+        """``path`` if it (through any link) stays inside the run; a RunFormatError naming it otherwise.
+
+        Run files are read for thousands of pages: the real path of each folder is resolved once per
+        layout (a run that arrived with its links, not one that changes while it is read), the file's
+        own name is checked each time."""
+        root = self._real(os.fspath(self.root))  # strings: Path.resolve and .parents cost more than the read
+        target = self._real(os.fspath(path))
         if target != root and not target.startswith(os.path.join(root, "")):
             raise RunFormatError(f"{path}: leads out of the run directory (to {shown(str(target), 120)}); "
                                  "links out of a run are not followed")
         return Path(path)
+
+    def _real(self, path: str) -> str:
+        """``os.path.realpath(path)``, with its folder's real path remembered."""
+        folder, name = os.path.split(path)
+        if not folder or name in ("", ".", "..") or os.path.islink(path):
+            return os.path.realpath(path)
+        real_folder = self._real_folders.get(folder)
+        if real_folder is None:
+            if len(self._real_folders) >= 65536:
+                self._real_folders.clear()
+            real_folder = self._real_folders[folder] = os.path.realpath(folder)
+        return os.path.join(real_folder, name)

@@ -164,3 +164,30 @@ def test_names_cannot_escape_the_run_directory(tmp_path):
     bad = Trajectory(**{**TRAJECTORY.__dict__, "example_id": "../../etc"})
     with pytest.raises(RunFormatError, match="example id"):
         write_run(tmp_path / "r", lambda writer: writer.write_trajectory(bad))
+
+
+def test_a_path_through_a_link_out_of_the_run_is_refused_however_often_its_folder_was_read(tmp_path):
+    """``confined`` remembers each folder's real path; a linked file or folder still leads out and is refused."""
+    import os
+
+    from generator.store.layout import RunFormatError, RunLayout
+
+    (tmp_path / "run/examples/d/e").mkdir(parents=True)
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "run/examples/d/e/trajectory.json").write_text("{}")
+    os.symlink(tmp_path / "outside/secret.json", tmp_path / "run/examples/d/e/attention.safetensors")
+    os.symlink(tmp_path / "outside", tmp_path / "run/examples/d/linked")
+    os.symlink(tmp_path / "run/examples/d/e", tmp_path / "run/examples/d/inside")  # a link within the run: fine
+    layout = RunLayout(tmp_path / "run")
+    cases = {"examples/d/e/trajectory.json": True, "examples/d/e/attention.safetensors": False,
+             "examples/d/linked/trajectory.json": False, "examples/d/inside/trajectory.json": True,
+             "examples/d/e/../e/trajectory.json": True, "examples/d/missing/x.json": True}
+    for _ in range(2):  # the second time from the remembered folders
+        for relative, inside in cases.items():
+            path = tmp_path / "run" / relative
+            assert layout._real(os.fspath(path)) == os.path.realpath(path)
+            if inside:
+                assert layout.confined(path) == path
+            else:
+                with pytest.raises(RunFormatError, match="leads out of the run directory"):
+                    layout.confined(path)
