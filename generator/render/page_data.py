@@ -19,6 +19,10 @@ from generator.render.embed import script_json
 
 DATA_BLOCK = re.compile(r'<script type="application/json" (data-atlas-(?:data|plot|strip))="([^"]+)"'
                         r'((?: data-atlas-spec="[^"]*")?)>(.*?)</script>', re.S)
+OPENING = '<script type="application/json" data-atlas-'
+DATA_START = re.compile(r'<script type="application/json" (data-atlas-(?:data|plot|strip))="([^"]+)"'
+                        r'((?: data-atlas-spec="[^"]*")?)>')  # DATA_BLOCK's opening tag
+CLOSING = "</script>"
 SUFFIX = ".data.js"
 
 
@@ -31,12 +35,22 @@ def move_page_data(text: str, page_path: str) -> tuple[str, str | None, str | No
     blocks: list[tuple[str, str]] = []
     name = posixpath.basename(page_path).rsplit(".", 1)[0] + SUFFIX
 
-    def empty(match: re.Match) -> str:
-        attribute, target, spec, data = match.groups()
-        blocks.append((target, data))
-        return f'<script type="application/json" {attribute}="{target}"{spec} data-atlas-src="{name}"></script>'
-
-    moved = DATA_BLOCK.sub(empty, text)
+    pieces: list[str] = []
+    done = 0
+    start = text.find(OPENING)
+    while start >= 0:  # DATA_BLOCK.sub, with str.find for the data's end (a lazy match walks every byte slowly)
+        opening = DATA_START.match(text, start)
+        end = text.find(CLOSING, opening.end()) if opening else -1
+        if end < 0:
+            start = text.find(OPENING, start + 1)
+            continue
+        attribute, target, spec = opening.groups()
+        blocks.append((target, text[opening.end():end]))
+        pieces += [text[done:start],
+                   f'<script type="application/json" {attribute}="{target}"{spec} data-atlas-src="{name}"></script>']
+        done = end + len(CLOSING)
+        start = text.find(OPENING, done)
+    moved = "".join(pieces) + text[done:]
     if not blocks:
         return text, None, None
     entries = ",\n".join(f"{_js_string(target)}: {data}" for target, data in blocks)

@@ -31,3 +31,35 @@ def test_example_pages_carry_no_plot_data_in_their_markdown(tiny_site):
     data = read_page_data((tiny_site / "runs/tiny/alpha/examples/a-0.data.js").read_text())
     token_map = next(value for target, value in data.items() if target.endswith("-attention"))
     assert token_map["n"] == len(token_map["tokens"]) and json.dumps(token_map)
+
+
+def test_the_blocks_found_are_those_of_the_block_pattern_on_any_page():
+    """``move_page_data`` finds blocks with str.find; DATA_BLOCK is the pattern it must agree with."""
+    from hypothesis import given, settings, strategies as st
+
+    from generator.render.page_data import DATA_BLOCK
+
+    pieces = st.sampled_from(['<script type="application/json" data-atlas-data="t-1">', "</script>", '{"a":1}',
+                              '<script type="application/json" data-atlas-plot="p" data-atlas-spec="m">', "text ",
+                              '<script type="application/json" data-atlas-other="x">', "<div>", "\n",
+                              '<script type="application/json" data-atlas-strip="s&#38;2">', '<script type="x">'])
+
+    def reference(text: str) -> tuple[str, list[tuple[str, str]]]:
+        found = []
+
+        def empty(match):
+            attribute, target, spec, data = match.groups()
+            found.append((target, data))
+            return f'<script type="application/json" {attribute}="{target}"{spec} data-atlas-src="e.data.js"></script>'
+        return DATA_BLOCK.sub(empty, text), found
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(pieces, max_size=12))
+    def check(parts):
+        text = "".join(parts)
+        moved, script, _ = move_page_data(text, "runs/r/d/examples/e.md")
+        expected, found = reference(text)
+        assert moved == expected
+        assert (script is None) == (not found)
+
+    check()
