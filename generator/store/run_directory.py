@@ -25,6 +25,7 @@ run of ours is ever replaced.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import shutil
@@ -322,8 +323,9 @@ class Run:
         """The run's directory name: unique among the runs of one folder (a copied run is its own run)."""
         return self.root.name
 
-    @property
+    @functools.cached_property
     def layout(self) -> RunLayout:
+        """One layout per opened run: it remembers the real paths of the run's folders."""
         return RunLayout(self.root)
 
     def dataset_names(self) -> list[str]:
