@@ -9,6 +9,7 @@ error that names the file.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,25 @@ def parse_json(text: str, nan_as_float: bool = False) -> Any:
         raise UntrustedJSONError(f"nested more than {MAX_DEPTH} levels deep") from exc
     except json.JSONDecodeError as exc:
         raise UntrustedJSONError(f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from exc
-    check_tree(data)
+    if _may_fail_check(text):
+        check_tree(data)
     return data
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")  # JSON's only way to write a surrogate
+
+
+def _may_fail_check(text: str) -> bool:
+    """Whether ``check_tree`` could refuse what ``text`` parses to: a lone surrogate needs a ``\\uD800``-``\\uDFFF``
+    escape or one in the text itself (not UTF-8 encodable), and a depth past MAX_DEPTH needs that many
+    brackets. Most files have none of these and are not walked again (a trajectory is hundreds of strings)."""
+    if text.count("[") + text.count("{") > MAX_DEPTH or ("\\u" in text and _SURROGATE_ESCAPE.search(text)):
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def read_json_file(path: Path) -> Any:
