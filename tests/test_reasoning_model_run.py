@@ -97,3 +97,38 @@ def test_its_pages_say_what_was_found(reasoning_run, tmp_path):
         assert f"No part to ablate was found in this example's output (its parts: {parts})" in page
     dataset_page = html.unescape((site / "runs/r1-style/gsm8k/index.html").read_text())
     assert "0.0% (0/2; 95% CI 0–66%)" in dataset_page  # neither random output held a boxed answer after a closed block
+
+
+def test_byte_level_tokens_show_as_the_text_they_decode_to(reasoning_run, tmp_path):
+    """The token strip and the token map show each token as its piece of the decoded text (whitespace made
+    visible), never the byte-level BPE alphabet ('Ġ', 'Ċ'); special tokens as themselves."""
+    import re
+
+    from generator.render.jinja import inert
+    from generator.render.page_data import read_page_data
+    from generator.render.plots import display_token
+
+    base, run = reasoning_run
+    build_site(run.root.parent, REPO_ROOT / "mkdocs.yml", site_dir=tmp_path / "site", docs_dir=tmp_path / "docs")
+    trajectory = run.trajectory("gsm8k", "0")
+    assert "\n" in trajectory.text and " " in trajectory.text  # the text has what byte-level BPE would show as Ċ, Ġ
+    markdown = (tmp_path / "docs/runs/r1-style/gsm8k/examples/0.md").read_text()
+    strip = markdown.split('<div class="atlas-tokens">', 1)[1].split("</div>", 1)[0]
+    shown = [html.unescape(text) for text in re.findall(r'<span class="atlas-token[^"]*" title="[^"]*">([^<]*)</span>',
+                                                         strip)]
+
+    def as_shown(token: str) -> str:  # control characters are shown as visible escapes (\\u0011), as in any text
+        return html.unescape(str(inert(display_token(token))))
+
+    assert shown == [as_shown(token) for token in trajectory.tokens]
+    pieces = [trajectory.text[start:end] for start, end in trajectory.token_offsets]
+    assert [as_shown(piece) if start < end else as_shown(token) for piece, token, (start, end)
+            in zip(pieces, trajectory.tokens, trajectory.token_offsets)] == shown  # each its piece of the text
+    assert not any(mark in "".join(shown) and mark not in trajectory.text for mark in ("Ġ", "Ċ"))  # no BPE alphabet
+    # (a random model's invalid UTF-8 bytes decode to U+FFFD in the text itself, and show as such)
+    assert "".join(token for token, (start, end) in zip(trajectory.tokens, trajectory.token_offsets)
+                   if start < end) == trajectory.text[trajectory.token_offsets[0][0]:]
+    data = read_page_data((tmp_path / "docs/runs/r1-style/gsm8k/examples/0.data.js").read_text())
+    token_map = next(value for value in data.values() if isinstance(value, dict) and "tokens" in value
+                     and "layers" in value)
+    assert token_map["tokens"] == [display_token(token) for token in trajectory.tokens]  # data: drawn as text
