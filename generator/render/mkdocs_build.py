@@ -229,10 +229,17 @@ def docs_record(docs_dir: Path, previous: object = None) -> dict[str, list]:
             elif not known and relative.startswith("runs" + os.sep):
                 digest = None
             else:
-                with open(path, "rb") as handle:
-                    digest = hashlib.file_digest(handle, "sha256").hexdigest()
+                digest = _file_sha256(path)
             record[relative] = [*identity, digest]
     return record
+
+
+def _file_sha256(path: str) -> str:
+    digest = hashlib.sha256()  # hashlib.file_digest is Python 3.11+; we support 3.10
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def same_docs(record: dict[str, list], previous: object) -> bool:
