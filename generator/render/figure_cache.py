@@ -11,6 +11,12 @@ copied from the last build keeps its keys in the render state, so they survive t
 ends each build); without one, every figure is drawn. A folder is used (and pruned) only if it
 is ours: we created it and left our marker file in it; inside it only entries named by a key
 are ever removed.
+
+The same folder keeps two more things a rebuild would otherwise make again: interactive plots'
+documents (``@reusable_item``: a Bokeh ``json_item`` as JSON, keyed by its arguments, the plot
+code and Bokeh's version; only for dataset pages, ``figure_cache(folder, items=True)``), and
+Jinja's compiled templates (``template_bytecode``, in its ``jinja/`` folder; Jinja checks each
+against its template's source).
 """
 
 from __future__ import annotations
