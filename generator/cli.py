@@ -73,7 +73,8 @@ def _build(runs_dir: Path, mkdocs_config: Path, site_dir: Path | None, jobs: int
     built = build_site(runs_dir, mkdocs_config, site_dir, jobs=jobs, example_figures=example_figures, full=full,
                        site_url=site_url)
     index = built.site_dir / "index.html"
-    how = "only changed pages rebuilt" if built.incremental else "whole site built"
+    how = ("nothing new since the last build: site left as it was" if built.unchanged else
+           "only changed pages rebuilt" if built.incremental else "whole site built")
     print(f"Built {built.pages} pages ({built.rendered} rendered now; {how}) and {built.figures} figure files "
           f"into {built.site_dir}")
     print(f"Open {index}")

@@ -44,6 +44,8 @@ def test_run_then_build_prints_where_output_went(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert f"Open {tmp_path / 'site' / 'index.html'}" in out
     assert (tmp_path / "site/runs/cli/d/examples/e1.html").is_file()
+    assert main(["build", "--runs", str(tmp_path / "runs"), "--site-dir", str(tmp_path / "site")]) == 0
+    assert "0 rendered now; nothing new since the last build: site left as it was" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("setup,message", [

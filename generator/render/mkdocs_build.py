@@ -313,8 +313,9 @@ class _Collect(logging.Handler):
 
 
 def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = False,
-               jobs: int = 1) -> tuple[Path, bool]:
-    """Build the site with MkDocs; returns its folder and whether the build was incremental.
+               jobs: int = 1) -> tuple[Path, str]:
+    """Build the site with MkDocs; returns its folder and how: ``whole``, ``incremental``, or ``unchanged`` (the
+    rendered docs are the last build's, byte for byte: MkDocs is not run and the site is left as it is).
 
     ``full`` forces a whole build; ``jobs`` processes build the pages outside the navigation
     where that gives the same site (``parallel_pages.py``). MkDocs writes into a temporary
@@ -340,7 +341,7 @@ def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = 
     docs = docs_record(docs_dir, state.get("docs"))
     if incremental and same_docs(docs, state.get("docs")):  # MkDocs would write the same site again
         atomic_write_text(state_path, json.dumps({**state, "docs": docs}) + "\n")  # the new inodes, same bytes
-        return site_dir, True
+        return site_dir, "unchanged"
     previous_index = index_file.read_text(encoding="utf-8") if incremental else None
     state_path.unlink(missing_ok=True)
     quiet = _QuietDirtyWarning()
@@ -372,7 +373,7 @@ def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = 
         for left in made:  # a failed build's folder, or the copy a whole build replaced
             shutil.rmtree(left, ignore_errors=True)
     atomic_write_text(state_path, json.dumps({"key": key, "titles": plugin.titles, "docs": docs}) + "\n")
-    return site_dir, incremental
+    return site_dir, "incremental" if incremental else "whole"
 
 
 def _new_staging(site_dir: Path, made: list[Path]) -> Path:

@@ -61,7 +61,8 @@ class BuiltSite:
     figures: int
     skipped: list[str]  # damaged runs, each "path: what is wrong"; the rest were built
     rendered: int = 0  # pages rendered by this build (the others were unchanged)
-    incremental: bool = False  # MkDocs rebuilt only the changed pages
+    incremental: bool = False  # MkDocs rebuilt only the changed pages (or none: ``unchanged``)
+    unchanged: bool = False  # the rendered pages were the last build's: the site was left as it was
 
 
 @dataclass
@@ -302,8 +303,8 @@ def build_site(runs_dir: Path, config_file: Path, site_dir: Path | None = None,
     try:
         rendered = render_docs(Path(runs_dir), docs_dir, root / "docs", jobs or os.cpu_count() or 1, example_figures,
                                reuse=not full, templates=project_templates(config_file), settings=settings)
-        built_dir, incremental = run_mkdocs(config_file, overrides, Path(runs_dir), full=full,
-                                            jobs=jobs or os.cpu_count() or 1)
+        built_dir, how = run_mkdocs(config_file, overrides, Path(runs_dir), full=full, jobs=jobs or os.cpu_count() or 1)
     finally:
         lock.release()
-    return BuiltSite(built_dir, rendered.pages, rendered.figures, rendered.skipped, rendered.rendered, incremental)
+    return BuiltSite(built_dir, rendered.pages, rendered.figures, rendered.skipped, rendered.rendered,
+                     how != "whole", how == "unchanged")

@@ -105,12 +105,13 @@ def test_docs_with_the_same_bytes_leave_the_site_as_it_is_without_mkdocs(tiny_ru
     calls = []
     monkeypatch.setattr(mkdocs_build, "build", lambda *a, **k: calls.append(1) or build(*a, **k))
     again = _build(project, "out")
-    assert again.incremental and again.rendered == 0 and calls == []
+    assert again.incremental and again.unchanged and again.rendered == 0 and calls == []
     assert {p.relative_to(again.site_dir).as_posix(): (p.stat().st_ino, p.read_bytes())
             for p in again.site_dir.rglob("*") if p.is_file()} == before  # the very same files
     (project / "docs" / "notes.md").write_text("# Notes\n\nHandwriteN.\n")  # same size, other bytes
     changed = _build(project, "out")
-    assert calls == [1] and changed.incremental and "HandwriteN" in (changed.site_dir / "notes.html").read_text()
+    assert calls == [1] and changed.incremental and not changed.unchanged
+    assert "HandwriteN" in (changed.site_dir / "notes.html").read_text()
     assert not _build(project, "out", full=True).incremental and calls == [1, 1]  # --full always builds
     _same_as_a_whole_build(project, changed)
 
