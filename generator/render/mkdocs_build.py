@@ -6,7 +6,8 @@ rebuild is incremental only when it can equal a whole build byte for byte: the s
 MkDocs, theme and overrides, the same set of files, the same navigation titles. The pages in
 the navigation (few: the index, runs and datasets; example pages are kept out of it) are always
 read and rebuilt, and the search index is merged page by page into the last one, in the order a
-whole build writes it. Anything else falls back to a whole build.
+whole build writes it. Anything else falls back to a whole build. When the rendered docs are the
+last build's byte for byte (``docs_record``, kept in the build state), MkDocs is not run at all.
 """
 
 from __future__ import annotations
