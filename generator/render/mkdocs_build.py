@@ -172,8 +172,8 @@ def _version(package: str) -> str:
         return "absent"
 
 
-def _tree_digest(folder: Path | None, with_stat: bool = False) -> str:
-    """Every file's relative path (and, for a theme override folder, its size and time)."""
+def _tree_digest(folder: Path | None) -> str:
+    """Every file's relative path, size and time (a theme override folder)."""
     digest = hashlib.sha256()
     if folder is None or not Path(folder).is_dir():
         return digest.hexdigest()
@@ -182,23 +182,23 @@ def _tree_digest(folder: Path | None, with_stat: bool = False) -> str:
         for name in sorted(names):
             path = Path(top) / name
             digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-            if with_stat:
-                stat = path.stat()
-                digest.update(f"{stat.st_size}|{stat.st_mtime_ns}\0".encode())
+            stat = path.stat()
+            digest.update(f"{stat.st_size}|{stat.st_mtime_ns}\0".encode())
     return digest.hexdigest()
 
 
-def _site_key(config, config_file: Path, overrides: dict) -> dict:
-    """What must be equal for a rebuild to touch only the changed pages."""
+def _site_key(config, config_file: Path, overrides: dict, docs: dict[str, list]) -> dict:
+    """What must be equal for a rebuild to touch only the changed pages (``docs``: the docs' record, whose
+    file names count)."""
     settings = hashlib.sha256(Path(config_file).read_bytes())
     settings.update(json.dumps(overrides, sort_keys=True).encode())
     settings.update("|".join(_version(package) for package in SITE_PACKAGES).encode())
     for module in MKDOCS_SIDE_CODE:  # our plugins shape the HTML too
         settings.update((Path(__file__).parent / module).read_bytes())
     custom_dir = config.theme.custom_dir
-    settings.update(_tree_digest(Path(custom_dir) if custom_dir else None, with_stat=True).encode())
+    settings.update(_tree_digest(Path(custom_dir) if custom_dir else None).encode())
     return {"version": STATE_VERSION, "settings": settings.hexdigest(), "site_dir": str(config.site_dir),
-            "files": _tree_digest(Path(config.docs_dir))}
+            "files": hashlib.sha256("\0".join(sorted(docs)).encode()).hexdigest()}
 
 
 MKDOCS_SIDE_CODE = ("mkdocs_build.py", "parallel_pages.py", "raw_html.py", "figure_cache.py")
@@ -334,12 +334,12 @@ def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = 
     for left in (f".{site_dir.name}.*.building", f".{site_dir.name}.*.old"):  # what a killed build left
         remove_stale(site_dir.parent, left)
     state_path = _state_path(docs_dir)
-    key = _site_key(config, config_file, overrides)
     state = _read_state(state_path)
+    docs = docs_record(docs_dir, state.get("docs"))
+    key = _site_key(config, config_file, overrides, docs)
     index_file = site_dir / SEARCH_INDEX
     incremental = (not full and state.get("key") == key and index_file.is_file()
                    and (site_dir / "index.html").is_file() and (site_dir / SITE_MARKER).is_file())
-    docs = docs_record(docs_dir, state.get("docs"))
     if incremental and same_docs(docs, state.get("docs")):  # MkDocs would write the same site again
         atomic_write_text(state_path, json.dumps({**state, "docs": docs}) + "\n")  # the new inodes, same bytes
         return site_dir, "unchanged"

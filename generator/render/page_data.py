@@ -17,11 +17,11 @@ import re
 
 from generator.render.embed import script_json
 
-DATA_BLOCK = re.compile(r'<script type="application/json" (data-atlas-(?:data|plot|strip))="([^"]+)"'
-                        r'((?: data-atlas-spec="[^"]*")?)>(.*?)</script>', re.S)
+_DATA_OPENING = (r'<script type="application/json" (data-atlas-(?:data|plot|strip))="([^"]+)"'
+                 r'((?: data-atlas-spec="[^"]*")?)>')
+DATA_START = re.compile(_DATA_OPENING)  # a data block's opening tag
+DATA_BLOCK = re.compile(_DATA_OPENING + r"(.*?)</script>", re.S)  # a whole block: what move_page_data finds
 OPENING = '<script type="application/json" data-atlas-'
-DATA_START = re.compile(r'<script type="application/json" (data-atlas-(?:data|plot|strip))="([^"]+)"'
-                        r'((?: data-atlas-spec="[^"]*")?)>')  # DATA_BLOCK's opening tag
 CLOSING = "</script>"
 SUFFIX = ".data.js"
 

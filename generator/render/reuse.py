@@ -57,8 +57,8 @@ def unit_fingerprint(unit: PageUnit, run: Run, code: str) -> str:
     digest = hashlib.sha256(f"{code}|{unit_key(unit)}".encode())
     root = os.path.join(str(run.root), "")
     for path in map(str, PAGE_KINDS.get(unit.kind).inputs(run, unit.dataset, unit.example_id)):
-        if not path.startswith(root):  # every input is a run file: Path.relative_to's own error, as before
-            Path(path).relative_to(run.root)
+        if not path.startswith(root):
+            raise ValueError(f"{path}: not a file of the run {run.root}")  # inputs come from its layout
         stat = os.lstat(path)  # strings: a thousand units' Path objects cost more than their stats
         relative = path[len(root):].replace(os.sep, "/")
         digest.update(f"{relative}|{stat.st_size}|{stat.st_mtime_ns}".encode())

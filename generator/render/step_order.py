@@ -22,5 +22,6 @@ def step_key(name: str) -> tuple:
 def in_step_order(mapping: Mapping[str, V], order: Iterable[str] = ()) -> dict[str, V]:
     """``mapping`` with the names of ``order`` first, in that order, then the others by ``step_key``."""
     listed = [name for name in dict.fromkeys(order) if name in mapping]
-    rest = sorted((name for name in mapping if name not in set(listed)), key=step_key)
+    placed = set(listed)
+    rest = sorted((name for name in mapping if name not in placed), key=step_key)
     return {name: mapping[name] for name in listed + rest}

@@ -93,11 +93,13 @@ def agent_dataset(site: SiteContext, run: Run, dataset: str, trajectories: list[
         return None
     kinds = [k for k in ("question", "thought", "call", "observation", "answer", "other") if k in summary.mass_by_kind
              or any(k in row for row in summary.mass_by_kind.values())]
-    with_ci = summary.mass_by_kind_ci
-    if with_ci is not None:  # each run's mean, then their mean and t interval over the runs
-        cell = lambda q, k: mass_cell(with_ci.get(q, {}).get(k))  # noqa: E731
-    else:  # a run made before intervals: the pooled means, said to carry none
-        cell = lambda q, k: format_number(summary.mass_by_kind.get(q, {}).get(k))  # noqa: E731
+    with_ci = summary.mass_by_kind_ci  # each run's mean, then their mean and t interval over the runs
+
+    def cell(query: str, key: str) -> str:  # a run made before intervals: its pooled means, said to carry none
+        if with_ci is None:
+            return format_number(summary.mass_by_kind.get(query, {}).get(key))
+        return mass_cell(with_ci.get(query, {}).get(key))
+
     table = [{"kind": q, "cells": [cell(q, k) for k in kinds]} for q in kinds if q in summary.mass_by_kind]
     return {"summary": summary, "kinds": kinds, "mass_table": table, "intervals": with_ci is not None,
             "counterfactual": counterfactual_reading(summary)}
