@@ -189,24 +189,31 @@ def token_map_data(maps: np.ndarray, tokens: Sequence[str], chunk_dir: Path, chu
     """A page's data for the token map; heads past the inline budget are written as scripts in ``chunk_dir``.
 
     ``maps`` is [layer, head, query, key]; ``chunk_href`` is ``chunk_dir`` relative to the page;
-    ``segments`` are (name, first token) pairs, drawn as boundaries.
+    ``segments`` are (name, first token) pairs, drawn as boundaries. The model view's thumbnails
+    go beside the folder, not in it (``thumbnails_file``): the folder is made only for a page
+    whose heads pass its budget, and a thousand pages' folders cost a build more than their files.
     """
     n_layers, n_heads, n_tokens, _ = maps.shape
     encoded = ((f"{layer}_{head}", encode_head(maps[layer, head])) for layer in range(n_layers)
                for head in range(n_heads))
     inline, chunked = _split(encoded, chunk_dir, target, inline_bytes)
     thumbnails = thumbnail_maps(maps)
-    write_into_staging(Path(chunk_dir) / THUMBNAILS, f"atlasThumbnails({json.dumps(target)}, " + json.dumps(
+    write_into_staging(thumbnails_file(Path(chunk_dir)), f"atlasThumbnails({json.dumps(target)}, " + json.dumps(
         {"size": thumbnails.shape[-1], "layers": n_layers, "heads": n_heads,
          "values": base64.b64encode(thumbnails.tobytes()).decode("ascii")}) + ");\n")
     return {"tokens": [display_token(t) for t in tokens], "layers": n_layers, "heads": n_heads, "n": n_tokens,
             "quantum": QUANTUM, "inline": inline, "chunks": chunk_href if chunked else None,
-            "thumbnails": f"{chunk_href}/{THUMBNAILS}",
+            "thumbnails": f"{chunk_href}.{THUMBNAILS}",
             "size": int(min(900, max(360, 14 * n_tokens + 120))),
             "segments": [[name, int(start)] for name, start in segments if 0 <= start < n_tokens]}
 
 
 THUMBNAILS = "thumbnails.js"  # every head's map, small, beside the page (loaded when the model view opens)
+
+
+def thumbnails_file(chunk_dir: Path) -> Path:
+    """The model view's thumbnails of a page whose per-head scripts go in ``chunk_dir``: beside that folder."""
+    return chunk_dir.with_name(f"{chunk_dir.name}.{THUMBNAILS}")
 THUMBNAIL_BLOCKS = 32  # a thumbnail's side in blocks of tokens
 
 

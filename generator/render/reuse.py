@@ -91,12 +91,12 @@ def reuse_files(previous: dict | None, fingerprint: str, old_docs: Path, new_doc
     sources = [Path(old_docs) / name for name in previous["files"]]
     if not all(source.is_file() for source in sources):
         return False
-    made: set[Path] = set()
     for name, source in zip(previous["files"], sources):
         target = Path(new_docs) / name
-        if target.parent not in made:
+        try:  # the old docs are removed after the build
+            link_or_copy(source, target)
+        except FileNotFoundError:  # its folder is made only when missing (a thousand units share one)
             target.parent.mkdir(parents=True, exist_ok=True)
-            made.add(target.parent)
-        link_or_copy(source, target)  # the old docs are removed after the build
+            link_or_copy(source, target)
     return True
 

@@ -49,12 +49,16 @@ def write_into_staging(path: Path, text: str) -> None:
     that folder is swapped in whole or removed, so the file needs no temporary sibling of its own. A file
     already there is never written through (it may be a link to the last build's): it is replaced whole."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with open(path, "x", encoding="utf-8") as handle:
-            handle.write(text)
+        handle = open(path, "x", encoding="utf-8")  # the folder is made only when missing: a thousand pages
+    except FileNotFoundError:                       # share one, and each mkdir is a system call
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "x", encoding="utf-8")
     except FileExistsError:
         atomic_write_text(path, text)
+        return
+    with handle:
+        handle.write(text)
 
 
 def link_or_copy(source: Path | str, target: Path | str) -> None:

@@ -96,9 +96,19 @@ class RunLayout:
         folder, name = os.path.split(path)
         if not folder or name in ("", ".", "..") or os.path.islink(path):
             return os.path.realpath(path)
-        real_folder = self._real_folders.get(folder)
-        if real_folder is None:
+        return os.path.join(self._real_folder(folder), name)
+
+    def _real_folder(self, folder: str) -> str:
+        """A folder's real path from its parent's (remembered) and its own name, unless it is a link: one
+        lstat per new folder instead of one per component of its path (each example has its own folder)."""
+        real = self._real_folders.get(folder)
+        if real is None:
             if len(self._real_folders) >= 65536:
                 self._real_folders.clear()
-            real_folder = self._real_folders[folder] = os.path.realpath(folder)
-        return os.path.join(real_folder, name)
+            parent, name = os.path.split(folder)
+            if not parent or parent == folder or name in ("", ".", "..") or os.path.islink(folder):
+                real = os.path.realpath(folder)
+            else:
+                real = os.path.join(self._real_folder(parent), name)
+            self._real_folders[folder] = real
+        return real

@@ -30,14 +30,16 @@ def test_heads_past_the_budget_become_scripts_beside_the_page(tmp_path):
                           inline_bytes=2 * one_head)
     assert sorted(data["inline"]) == ["0_0", "0_1"] and data["chunks"] == "x.heads"
     chunks = sorted(p.name for p in (tmp_path / "x.heads").iterdir())
-    assert chunks == ["0_2.js", "1_0.js", "1_1.js", "1_2.js", "thumbnails.js"]  # and the model view's thumbnails
-    assert data["thumbnails"] == "x.heads/thumbnails.js"
+    assert chunks == ["0_2.js", "1_0.js", "1_1.js", "1_2.js"]
+    assert data["thumbnails"] == "x.heads.thumbnails.js"  # the model view's thumbnails, beside the folder
+    assert (tmp_path / data["thumbnails"]).is_file()
     call = (tmp_path / "x.heads" / "1_2.js").read_text()
     encoded = re.fullmatch(r'atlasHead\("atlas-t", "1_2", "([A-Za-z0-9+/=]+)"\);\n', call).group(1)
     np.testing.assert_allclose(decode_head(encoded, 30), maps[1, 2], atol=0.5 / QUANTUM + 1e-7)
     everything = token_map_data(maps, ["a"] * 30, tmp_path / "y.heads", "y.heads", "atlas-t")
     assert len(everything["inline"]) == 6 and everything["chunks"] is None
-    assert [p.name for p in (tmp_path / "y.heads").iterdir()] == ["thumbnails.js"]  # only the model view's
+    assert not (tmp_path / "y.heads").exists()  # no folder for a page whose heads all fit in it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.heads", "x.heads.thumbnails.js", "y.heads.thumbnails.js"]
 
 
 @pytest.mark.slow
@@ -71,7 +73,7 @@ def test_a_28_layer_12_head_page_at_249_tokens_stays_under_400_kb(tmp_path):
     assert 'data-atlas-spec="token-map" data-atlas-src="big.data.js"></script>' in page.read_text()
     data = next(iter(read_page_data(page.with_suffix(".data.js").read_text()).values()))
     assert len(heads) + len(data["inline"]) == 28 * 12  # every head reachable
-    thumbnails = tmp_path / "docs/runs/big/d/examples/big.heads/thumbnails.js"
+    thumbnails = tmp_path / "docs/runs/big/d/examples/big.heads.thumbnails.js"
     assert thumbnails.stat().st_size < 600 * 1024  # 28 x 13 thumbnails of 32 x 32 blocks, loaded only when opened
 
 

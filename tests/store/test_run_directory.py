@@ -178,10 +178,13 @@ def test_a_path_through_a_link_out_of_the_run_is_refused_however_often_its_folde
     os.symlink(tmp_path / "outside/secret.json", tmp_path / "run/examples/d/e/attention.safetensors")
     os.symlink(tmp_path / "outside", tmp_path / "run/examples/d/linked")
     os.symlink(tmp_path / "run/examples/d/e", tmp_path / "run/examples/d/inside")  # a link within the run: fine
+    (tmp_path / "outside/e").mkdir()
+    os.symlink(tmp_path / "outside", tmp_path / "run/examples/far")  # a link two folders above the file
     layout = RunLayout(tmp_path / "run")
     cases = {"examples/d/e/trajectory.json": True, "examples/d/e/attention.safetensors": False,
              "examples/d/linked/trajectory.json": False, "examples/d/inside/trajectory.json": True,
-             "examples/d/e/../e/trajectory.json": True, "examples/d/missing/x.json": True}
+             "examples/d/e/../e/trajectory.json": True, "examples/d/missing/x.json": True,
+             "examples/far/e/trajectory.json": False, "examples/d/inside/../e/trajectory.json": True}
     for _ in range(2):  # the second time from the remembered folders
         for relative, inside in cases.items():
             path = tmp_path / "run" / relative

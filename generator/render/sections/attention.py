@@ -8,7 +8,7 @@ import numpy as np
 
 from generator.render import figures, plots
 from generator.render.context import SiteContext, plot_target
-from generator.render.plot_data import data_item, layer_head_grid_data, pooled_map_data, token_map_data
+from generator.render.plot_data import data_item, layer_head_grid_data, pooled_map_data, thumbnails_file, token_map_data
 from generator.render.readings.attention import entropy_reading
 from generator.render.sections.base import embed
 from generator.results.attention import AttentionDigest, AttentionExample, AttentionSummary
@@ -33,7 +33,8 @@ def attention_map_plot(site: SiteContext, result: AttentionExample, trajectory: 
         heads = f"{trajectory.example_id}.heads"  # per-head scripts beside the page, for heads past its budget
         data = token_map_data(result.maps, trajectory.tokens, site.docs_dir / page_dir / heads, heads, target,
                               segments=[(s.name, s.start) for s in trajectory.segments])
-        site.outputs.extend(sorted((site.docs_dir / page_dir / heads).glob("*.js")))
+        site.outputs.extend([thumbnails_file(site.docs_dir / page_dir / heads),
+                             *sorted((site.docs_dir / page_dir / heads).glob("*.js"))])
         return data_item("token-map", target, data)
     if result.pooled_mean is not None:
         target = f"{target}-pooled"
