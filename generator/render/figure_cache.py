@@ -109,10 +109,11 @@ def ours(folder: Path) -> Path | None:
 
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
-    """The figure code and matplotlib's version: a change to either draws every figure again."""
-    import matplotlib
+    """The figure code and matplotlib's installed version: a change to either draws every figure again (read
+    without importing matplotlib, which a build whose figures are all kept need not do)."""
+    from importlib import metadata
 
-    return _version_of(matplotlib.__version__, FIGURE_CODE)
+    return _version_of(metadata.version("matplotlib"), FIGURE_CODE)
 
 
 @functools.lru_cache(maxsize=1)

@@ -4,9 +4,10 @@ MkDocs' own ``--dirty`` rebuilds the changed pages but leaves a search index tha
 those pages, and draws their navigation with the titles of pages it did not read. Here a
 rebuild is incremental only when it can equal a whole build byte for byte: the same mkdocs.yml,
 MkDocs, theme and overrides, the same set of files, the same navigation titles. The pages in
-the navigation (few: the index, runs and datasets; example pages are kept out of it) are always
-read and rebuilt, and the search index is merged page by page into the last one, in the order a
-whole build writes it. Anything else falls back to a whole build. When the rendered docs are the
+the navigation (few: the index, runs and datasets; example pages are kept out of it) are rebuilt
+when their bytes changed; the others are read for their front matter and keep their last title
+(what their render gave from the same source). The search index is merged page by page into the
+last one, in the order a whole build writes it. Anything else falls back to a whole build. When the rendered docs are the
 last build's byte for byte (``docs_record``, kept in the build state), MkDocs is not run at all.
 """
 
@@ -33,7 +34,7 @@ from generator.store.atomic import DIR_MODE, atomic_write_text, link_or_copy, re
 from generator.store.plain_data import shown
 from generator.store.run_directory import list_runs_reporting
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: the navigation's front matter is recorded with its titles
 SEARCH_INDEX = Path("search") / "search_index.json"
 
 
@@ -68,26 +69,44 @@ def merge_search_index(previous: str, partial: str) -> str:
 
 
 class IncrementalBuildPlugin(BasePlugin):
-    """Added to the loaded config for every build: records navigation titles; on a rebuild, keeps it exact."""
+    """Added to the loaded config for every build: records what the navigation shows of each page in it (its
+    title and front matter); on a rebuild, keeps the site exact.
 
-    def __init__(self, incremental: bool, titles: list | None, previous_index: str | None) -> None:
+    A rebuild builds only the changed pages. An unchanged page in the navigation is not built
+    either (its HTML is the last site's): it is read for its front matter and given its last title,
+    and if any page's title or front matter differs from the last build's, every page's navigation
+    would differ, so the build is made whole (``_NavigationChanged``).
+    """
+
+    def __init__(self, incremental: bool, titles: list | None, previous_index: str | None,
+                 unchanged: set[str] = frozenset()) -> None:
         super().__init__()
         self.incremental = incremental
         self.previous_titles = titles
         self.previous_index = previous_index
+        self.unchanged = unchanged  # docs files whose bytes are the last build's (``unchanged_files``)
         self.titles: list = []
         self._nav_pages: list = []
 
     def on_nav(self, nav, *, config, files):
         self._nav_pages = list(nav.pages)
-        if self.incremental:  # read and rebuild every page in the navigation: their titles draw every page's nav
+        if self.incremental:
+            known = {entry[0]: entry[1] for entry in self.previous_titles or () if isinstance(entry, list) and entry}
             for page in self._nav_pages:
-                os.utime(page.file.abs_src_path)
+                uri = page.file.src_uri
+                if uri not in self.unchanged:  # by its bytes, not its time (a file restored with an old time)
+                    page.file.is_modified = _modified  # MkDocs reads and builds it
+                elif not page.file.is_modified():
+                    if uri not in known:
+                        raise _NavigationChanged()
+                    page.read_source(config)  # its front matter: the navigation shows some of it (icon, subtitle)
+                    page.title = known[uri]  # what its render gave last time, from the same source
         return nav
 
     def on_env(self, env, *, config, files):
         # every page is read by now and none is written yet
-        self.titles = [[page.file.src_uri, page.title] for page in self._nav_pages]
+        self.titles = [[page.file.src_uri, page.title, json.dumps(page.meta, sort_keys=True, default=str)]
+                       for page in self._nav_pages]
         if self.incremental and self.titles != self.previous_titles:
             raise _NavigationChanged()
         return env
@@ -99,6 +118,10 @@ class IncrementalBuildPlugin(BasePlugin):
         path = Path(config.site_dir) / SEARCH_INDEX
         if path.is_file() and self.previous_index is not None:
             atomic_write_text(path, merge_search_index(self.previous_index, path.read_text(encoding="utf-8")))
+
+
+def _modified() -> bool:
+    return True
 
 
 class CompiledTemplatesPlugin(BasePlugin):
@@ -247,12 +270,19 @@ def same_docs(record: dict[str, list], previous: object) -> bool:
     """Whether two records name the same files with the same bytes (the same file, or equal known hashes)."""
     if not isinstance(previous, dict) or previous.keys() != record.keys():
         return False
-    for name, old in previous.items():
-        new = record[name]
-        if not (isinstance(old, list) and len(old) == 4 and (old[:3] == new[:3] or (old[3] is not None
-                                                                                  and old[3] == new[3]))):
-            return False
-    return True
+    return all(same_file(record[name], old) for name, old in previous.items())
+
+
+def same_file(new: list, old: object) -> bool:
+    """Whether two records of a file are the same bytes: the same file, or equal known hashes."""
+    return isinstance(old, list) and len(old) == 4 and (old[:3] == new[:3] or (old[3] is not None
+                                                                               and old[3] == new[3]))
+
+
+def unchanged_files(record: dict[str, list], previous: object) -> set[str]:
+    """The docs files (as MkDocs names them, with '/') whose bytes are the last build's."""
+    known = previous if isinstance(previous, dict) else {}
+    return {name.replace(os.sep, "/") for name, new in record.items() if same_file(new, known.get(name))}
 
 
 def _read_state(path: Path) -> dict:
@@ -356,7 +386,8 @@ def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = 
         workers = jobs if usable(config, jobs) else 0
         with _build_date(runs_dir), tempfile.TemporaryDirectory(prefix="atlas-pages-") as scratch:
             try:
-                plugin = _add_plugins(config, Path(scratch), incremental, state.get("titles"), previous_index, workers)
+                plugin = _add_plugins(config, Path(scratch), incremental, state.get("titles"), previous_index, workers,
+                                      unchanged_files(docs, state.get("docs")))
                 config["site_dir"] = str(staging)
                 build(config, dirty=incremental or workers > 0)  # into a fresh folder, dirty equals clean
             except _NavigationChanged:
@@ -444,9 +475,9 @@ def _link_media(file, dirty: bool = False) -> None:
 
 
 def _add_plugins(config, scratch: Path, incremental: bool, titles: list | None,
-                 previous_index: str | None, workers: int) -> IncrementalBuildPlugin:
+                 previous_index: str | None, workers: int, unchanged: set[str] = frozenset()) -> IncrementalBuildPlugin:
     link_media = only_known_plugins(config)  # before ours are added
-    plugin = IncrementalBuildPlugin(incremental, titles, previous_index)
+    plugin = IncrementalBuildPlugin(incremental, titles, previous_index, unchanged)
     config.plugins["atlas-compiled-templates"] = CompiledTemplatesPlugin(cache_folder(Path(config.docs_dir)))
     if workers:  # the pages outside the navigation are built one at a time in workers: nothing to spill
         config.plugins["atlas-parallel-pages"] = ParallelPagesPlugin(workers)

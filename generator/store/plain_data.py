@@ -190,15 +190,28 @@ _CONVERTERS: list[tuple[Callable[[Any, Any], bool], Callable[[Any, Any, _Where],
 
 def _convert(value: Any, tp: Any, where: _Where) -> Any:
     """Check ``value`` against the annotation ``tp``; raise ``where.error`` naming the key."""
+    try:
+        convert = _converter_for(tp)
+    except TypeError:  # an annotation that cannot be a cache key
+        convert = _converter_for.__wrapped__(tp)
+    if convert is None:
+        raise TypeError(f"unsupported annotation {tp!r} at {where.key!r}")
+    try:
+        return convert(value, tp, where)
+    except _Mismatch:
+        raise where.error(f"{where.source}: key '{where.key}': expected {describe(tp)}, "
+                          f"got {shown(value)}") from None
+
+
+@functools.lru_cache(maxsize=None)
+def _converter_for(tp: Any) -> Callable[[Any, Any, _Where], Any] | None:
+    """The first of ``_CONVERTERS`` that handles ``tp`` (found once per annotation: a run's thousand
+    trajectories check the same few dozen)."""
     origin = typing.get_origin(tp)
     for applies, convert in _CONVERTERS:
         if applies(tp, origin):
-            try:
-                return convert(value, tp, where)
-            except _Mismatch:
-                raise where.error(f"{where.source}: key '{where.key}': expected {describe(tp)}, "
-                                  f"got {shown(value)}") from None
-    raise TypeError(f"unsupported annotation {tp!r} at {where.key!r}")
+            return convert
+    return None
 
 
 def _key_text(key: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
@@ -54,11 +55,13 @@ def test_a_changed_example_rebuilds_only_its_pages_and_equals_a_whole_build(tiny
     site = project / "out" / "site"
     untouched = site / "runs/tiny/beta/examples/b-0.html"
     before = untouched.stat().st_mtime_ns
+    notes = (site / "notes.html").stat().st_mtime_ns  # in the navigation, its source unchanged
     last = {p.stat().st_ino: (p.relative_to(site).as_posix(), p.read_bytes()) for p in site.rglob("*") if p.is_file()}
     _change_example(project)
     again = _build(project, "out")
     assert again.incremental and again.rendered == 3
     assert untouched.stat().st_mtime_ns == before  # MkDocs did not write it again
+    assert (site / "notes.html").stat().st_mtime_ns == notes  # nor an unchanged page of the navigation
     now = {p.relative_to(site).as_posix(): p for p in site.rglob("*") if p.is_file()}
     linked = {name for name, p in now.items() if p.stat().st_ino in last}
     assert "runs/tiny/beta/examples/b-0.html" in linked and "runs/tiny/alpha/examples/a-0.html" not in linked
@@ -72,13 +75,16 @@ def test_a_changed_example_rebuilds_only_its_pages_and_equals_a_whole_build(tiny
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("change", ["navigation title", "new page", "mkdocs.yml", "site removed"])
+@pytest.mark.parametrize("change", ["navigation title", "navigation front matter", "new page", "mkdocs.yml",
+                                    "site removed"])
 def test_a_rebuild_is_whole_when_an_incremental_one_could_differ(tiny_run, tmp_path, change):
     project = _project(tmp_path, tiny_run)
     _build(project, "out")
     _change_example(project)
     if change == "navigation title":  # every page's navigation shows it: unchanged pages would be stale
         (project / "docs" / "notes.md").write_text("# Notes, revised\n\nHandwritten.\n")
+    elif change == "navigation front matter":  # the same title, but every page's navigation shows the subtitle
+        (project / "docs" / "notes.md").write_text("---\nsubtitle: draft\n---\n\n# Notes\n\nHandwritten.\n")
     elif change == "new page":
         (project / "docs" / "more.md").write_text("# More\n")
     elif change == "mkdocs.yml":
@@ -108,7 +114,10 @@ def test_docs_with_the_same_bytes_leave_the_site_as_it_is_without_mkdocs(tiny_ru
     assert again.incremental and again.unchanged and again.rendered == 0 and calls == []
     assert {p.relative_to(again.site_dir).as_posix(): (p.stat().st_ino, p.read_bytes())
             for p in again.site_dir.rglob("*") if p.is_file()} == before  # the very same files
-    (project / "docs" / "notes.md").write_text("# Notes\n\nHandwriteN.\n")  # same size, other bytes
+    notes = project / "docs" / "notes.md"
+    written = notes.stat().st_mtime_ns
+    notes.write_text("# Notes\n\nHandwriteN.\n")  # same size, other bytes,
+    os.utime(notes, ns=(written, written))        # and the time it had (a file restored with its time)
     changed = _build(project, "out")
     assert calls == [1] and changed.incremental and not changed.unchanged
     assert "HandwriteN" in (changed.site_dir / "notes.html").read_text()
