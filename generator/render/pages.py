@@ -77,18 +77,27 @@ def page_entry_kinds() -> set[str]:
 
 
 def _files(*patterns_in: tuple[Path, str]) -> list[Path]:
-    return sorted(p for root, pattern in patterns_in for p in _matching(root, pattern) if p.is_file())
+    return sorted(p for root, pattern in patterns_in for p in _matching_files(root, pattern))
 
 
-def _matching(root: Path, pattern: str) -> list[Path]:
-    """``root.glob(pattern)``; a folder's plain listing without glob's pattern machinery (a fingerprint per
-    example lists two folders, a thousand times a build)."""
+def _matching_files(root: Path, pattern: str) -> list[Path]:
+    """The files (through links, as ``Path.is_file``) of ``root.glob(pattern)``; for "*", a folder's plain
+    listing whose entries know their own type, without glob's pattern machinery or a stat per file (a
+    fingerprint per example lists two folders, a thousand times a build)."""
     if pattern != "*":
-        return list(root.glob(pattern))
+        return [path for path in root.glob(pattern) if path.is_file()]
     try:
-        return [root / name for name in os.listdir(root)]  # hidden names too, as pathlib's glob lists them
+        with os.scandir(root) as entries:  # hidden names too, as pathlib's glob lists them
+            return [root / entry.name for entry in entries if _is_file(entry)]
     except (FileNotFoundError, NotADirectoryError):
         return []
+
+
+def _is_file(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
 
 
 def run_inputs(run: Run, dataset: None, example_id: None) -> list[Path]:
