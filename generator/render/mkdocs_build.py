@@ -356,6 +356,7 @@ def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = 
     build succeeds, and removed before one starts.
     """
     from mkdocs.commands.build import build
+    from mkdocs.exceptions import Abort
 
     config = load_mkdocs_config(config_file, overrides)
     docs_dir = Path(config.docs_dir)
@@ -400,6 +401,9 @@ def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = 
         atomic_write_text(staging / SITE_MARKER, "Built by Attention Atlas; `atlas build` replaces this folder.\n")
         swap_in(staging, site_dir)
         made.remove(staging)
+    except Abort as exc:  # a SystemExit to MkDocs' command line; to us, a build that did not finish
+        raise SiteError(f"{config_file}: MkDocs stopped the build ({shown(exc.format_message(), 200)[1:-1]}; "
+                        "the messages above say why); the last site was left as it was") from None
     finally:
         logging.getLogger("mkdocs.commands.build").removeFilter(quiet)
         for left in made:  # a failed build's folder, or the copy a whole build replaced

@@ -10,17 +10,23 @@ navigation and theme environment; each worker hands back the search entries its 
 and they are put into the search index in the order MkDocs would have written them. The site
 is the same, byte for byte, as MkDocs building every page itself (a test compares both).
 
-Used only where that is sure: the platform can fork, more than one job is asked for, the build
-is not strict (MkDocs counts a strict build's warnings in its own process), and every plugin is
-one known to keep no state across pages but the search index (others could miss the pages a
-worker built). Anchor links are checked in the worker that built the page, against the pages
-of the navigation (another worker's page has no anchors there, and such a link is not checked).
+What MkDocs would have said stays the same too: each worker keeps the messages of MkDocs'
+loggers instead of printing them, and hands them back with each page's anchors and the anchor
+links it holds; the main process says them, in page order, then checks those links against
+every page built (a worker's page may link to another worker's), so a strict build counts them
+and stops as MkDocs would.
+
+Used only where that is sure: the platform can fork, more than one job is asked for, and every
+plugin is one known to keep no state across pages but the search index (others could miss the
+pages a worker built).
 """
 
 from __future__ import annotations
 
 import gc
+import logging
 import multiprocessing
+from dataclasses import dataclass
 from typing import Any
 
 from mkdocs.plugins import BasePlugin, event_priority
@@ -35,9 +41,8 @@ _state: dict[str, Any] = {}  # what forked workers inherit: config, files, navig
 
 
 def usable(config, jobs: int) -> bool:
-    """Whether pages may be built in workers for this config and job count (not in strict mode: MkDocs
-    counts the warnings that abort a strict build in its own process only)."""
-    return (jobs > 1 and "fork" in multiprocessing.get_all_start_methods() and not config.strict
+    """Whether pages may be built in workers for this config and job count."""
+    return (jobs > 1 and "fork" in multiprocessing.get_all_start_methods()
             and only_known_plugins(config) and mkdocs_page_functions_known())
 
 
@@ -110,13 +115,15 @@ class ParallelPagesPlugin(BasePlugin):
                       index=index)
         chunks = _chunks(len(self.pending), self.jobs)
         entries: dict[str, list[dict]] = {}
+        built_pages: list[BuiltPage] = []
         bar = tqdm(total=len(self.pending), desc="building pages", unit="page")
         gc.freeze()  # the workers' garbage collector leaves the inherited objects alone (no copy of every page)
         try:
             with process_pool(self.jobs, fork_only=True) as pool:  # they inherit the state above
                 for built in pool.map(_build_chunk, chunks):
-                    for url, made in built:
-                        entries[url] = made
+                    for page in built:
+                        entries[page.url] = page.search_entries
+                    built_pages += built
                     bar.update(len(built))
         finally:
             gc.unfreeze()
@@ -124,6 +131,7 @@ class ParallelPagesPlugin(BasePlugin):
             _state.clear()
         if index is not None:
             index.entries[:] = _in_site_order(index.entries, entries, self.files)
+        _say_and_check(built_pages, self.files, config)
 
 
 def _not_modified() -> bool:
@@ -145,24 +153,86 @@ def _search_index(config):
     return None
 
 
-def _build_chunk(pages: range) -> list[tuple[str, list[dict]]]:
-    """In a worker: build these pending pages as MkDocs would; each page's URL and its search entries."""
+@dataclass
+class BuiltPage:
+    """What a worker hands back of one page it built: all the main process needs of it."""
+
+    src_uri: str
+    url: str
+    search_entries: list[dict]
+    anchors: set[str] | None  # the anchors it has (None: MkDocs did not record them)
+    links_to_anchors: dict[str, dict[str, str]]  # the page linked to (its src_uri) -> anchor -> the link as written
+    messages: list[tuple[str, int, str]]  # what MkDocs' loggers said while it was built: (logger, level, text)
+
+
+class _KeptMessages(logging.Handler):
+    """Keeps what MkDocs' loggers say in a worker, for the main process to say (and a strict build to count)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[tuple[str, int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append((record.name, record.levelno, record.getMessage()))
+
+
+def _build_chunk(pages: range) -> list[BuiltPage]:
+    """In a worker: build these pending pages as MkDocs would; what each page's build made and said."""
     from mkdocs.commands.build import _build_page, _populate_page
     from mkdocs.structure.files import InclusionLevel
 
     config, files, nav, env, index = (_state[k] for k in ("config", "files", "nav", "env", "index"))
     doc_files = files.documentation_pages(inclusion=InclusionLevel.is_included)
-    log_level = config.validation.links.anchors
+    kept = _KeptMessages()
+    logger = logging.getLogger("mkdocs")
+    logger.handlers, logger.propagate = [kept], False  # a forked worker: said by the main process instead
     built = []
     for position in pages:
         page = _state["pending"][position].page
         before = len(index.entries) if index is not None else 0
+        kept.messages = []
         _populate_page(page, config, files)
         _build_page(page, config, doc_files, nav, env, excluded=page.file.inclusion.is_excluded())
-        page.validate_anchor_links(files=files, log_level=log_level)
-        built.append((page.url, index.entries[before:] if index is not None else []))
+        links = {target.src_uri: dict(anchors) for target, anchors in (page.links_to_anchors or {}).items()}
+        built.append(BuiltPage(page.file.src_uri, page.url, index.entries[before:] if index is not None else [],
+                               page.present_anchor_ids, links, kept.messages))
         page.content = page.markdown = None  # written: nothing later reads them
     return built
+
+
+def _say_and_check(built: list[BuiltPage], files, config) -> None:
+    """In the main process: say what the workers' MkDocs said, page by page, then check the anchor links MkDocs
+    would have checked: those of the pages built in workers, and the navigation's links to them (MkDocs
+    checked those before the workers ran, against pages not yet built, and skipped them)."""
+    for page in built:
+        for name, level, text in page.messages:
+            logging.getLogger(name).log(level, "%s", text)
+    in_workers = {page.src_uri for page in built}
+    for page in built:
+        file = files.get_file_from_path(page.src_uri)
+        if file is not None and file.page is not None:
+            file.page.present_anchor_ids = page.anchors
+    level = config.validation.links.anchors
+    for page in built:
+        file = files.get_file_from_path(page.src_uri)
+        if file is None or file.page is None:
+            continue
+        file.page.links_to_anchors = {target: anchors for uri, anchors in page.links_to_anchors.items()
+                                      if (target := files.get_file_from_path(uri)) is not None}
+        file.page.validate_anchor_links(files=files, log_level=level)
+        file.page.links_to_anchors = None
+    for file in files.documentation_pages():
+        page = file.page
+        if page is None or file.src_uri in in_workers or not page.links_to_anchors:
+            continue
+        to_workers = {target: anchors for target, anchors in page.links_to_anchors.items()
+                      if target.src_uri in in_workers}
+        if to_workers:
+            kept, page.links_to_anchors = page.links_to_anchors, to_workers
+            try:
+                page.validate_anchor_links(files=files, log_level=level)
+            finally:
+                page.links_to_anchors = kept
 
 
 def _in_site_order(main: list[dict], workers: dict[str, list[dict]], files) -> list[dict]:

@@ -210,7 +210,7 @@ def test_workers_are_used_only_where_the_site_is_the_same(tmp_path):
     (tmp_path / "docs").mkdir()
     config = load_mkdocs_config(REPO_ROOT / "mkdocs.yml", docs)
     assert usable(config, 2) and not usable(config, 1)
-    assert not usable(load_mkdocs_config(REPO_ROOT / "mkdocs.yml", docs | {"strict": True}), 2)  # MkDocs counts
+    assert usable(load_mkdocs_config(REPO_ROOT / "mkdocs.yml", docs | {"strict": True}), 2)  # their warnings count
     other = tmp_path / "mkdocs.yml"
     other.write_text((REPO_ROOT / "mkdocs.yml").read_text().replace("  - offline", "  - offline\n  - tags"))
     assert not usable(load_mkdocs_config(other, docs), 2)  # a plugin we do not know
@@ -223,3 +223,48 @@ def test_workers_are_used_only_where_the_site_is_the_same(tmp_path):
     finally:
         build._build_page = real
     assert usable(config, 2)
+
+
+def _pages_with_anchor_links(tmp_path):
+    """Docs whose pages outside the navigation link to each other's anchors, one of them missing, and whose
+    front page links to a missing anchor of one of them."""
+    docs = tmp_path / "docs"
+    examples = docs / "runs/r/d/examples"
+    examples.mkdir(parents=True)
+    (docs / "index.md").write_text("# Home\n\n[b](runs/r/d/examples/b.md#nowhere)\n")
+    (examples / "a.md").write_text("# A\n\n## Here\n\n[b](b.md#nowhere) and [b's section](b.md#there)\n")
+    (examples / "b.md").write_text("# B\n\n## There\n\n[back](a.md#here)\n")
+    for index in range(6):  # enough pages for every worker to build some
+        (examples / f"c{index}.md").write_text(f"# C{index}\n\n[a](a.md#gone)\n" if index == 5 else f"# C{index}\n")
+    (tmp_path / "runs").mkdir()
+    return docs
+
+
+ANCHORS_WARN = {"links": {"not_found": "warn", "anchors": "warn", "unrecognized_links": "ignore"}}
+
+
+def _anchor_warnings(caplog, tmp_path, name, jobs, **overrides):
+    from generator.render.mkdocs_build import run_mkdocs
+
+    caplog.clear()
+    settings = {"docs_dir": str(tmp_path / "docs"), "site_dir": str(tmp_path / name), "validation": ANCHORS_WARN}
+    with caplog.at_level("INFO"):
+        run_mkdocs(REPO_ROOT / "mkdocs.yml", settings | overrides, tmp_path / "runs", jobs=jobs)
+    return sorted(r.getMessage() for r in caplog.records if "anchor" in r.getMessage())
+
+
+@pytest.mark.slow
+def test_pages_built_in_workers_say_what_mkdocs_says_and_a_strict_build_stops(tmp_path, caplog):
+    """The anchor links between pages built in different workers, and from the navigation to them, are checked
+    as MkDocs checks them; a strict build counts the workers' warnings and stops, leaving no site."""
+    from generator.render.mkdocs_build import SiteError
+
+    _pages_with_anchor_links(tmp_path)
+    alone = _anchor_warnings(caplog, tmp_path, "one", jobs=1)
+    assert len(alone) == 3 and all("does not contain an anchor" in message for message in alone)
+    assert any("'#gone'" in message for message in alone) and any("'index.md'" in message for message in alone)
+    assert _anchor_warnings(caplog, tmp_path, "two", jobs=2) == alone
+    with pytest.raises(SiteError, match="MkDocs stopped the build.*3 warnings in strict mode"):
+        _anchor_warnings(caplog, tmp_path, "strict", jobs=2, strict=True)
+    assert not (tmp_path / "strict").exists()
+    assert not [path for path in tmp_path.iterdir() if path.name.startswith(".strict.")]  # no staging folder left
