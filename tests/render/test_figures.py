@@ -70,6 +70,7 @@ def test_a_large_mosaic_stays_a_few_megapixels(tmp_path):
             sizes.append(image.size[0] * image.size[1])
     # the cells (at 12 pixels a cell, 5,000 tiles would be 18 megapixels), plus title, colour bar and margins
     assert all(size < 1.5 * figures.MOSAIC_PIXELS for size in sizes)
+    assert sizes[1] < 1.3 * sizes[0]  # flat: 5,000 tiles draw no more pixels than 1,000, give or take the margins
 
 
 def test_panel_letters_lead_their_titles(tmp_path):
