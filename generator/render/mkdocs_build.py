@@ -79,13 +79,15 @@ class IncrementalBuildPlugin(BasePlugin):
     """
 
     def __init__(self, incremental: bool, titles: list | None, previous_index: str | None,
-                 unchanged: set[str] = frozenset()) -> None:
+                 unchanged: set[str] = frozenset(), anchors: object = None) -> None:
         super().__init__()
         self.incremental = incremental
         self.previous_titles = titles
         self.previous_index = previous_index
         self.unchanged = unchanged  # docs files whose bytes are the last build's (``unchanged_files``)
+        self.previous_anchors = anchors if isinstance(anchors, dict) else {}
         self.titles: list = []
+        self.anchors: dict[str, list[str]] = {}  # each navigation page's anchors: links to them are checked
         self._nav_pages: list = []
 
     def on_nav(self, nav, *, config, files):
@@ -101,12 +103,17 @@ class IncrementalBuildPlugin(BasePlugin):
                         raise _NavigationChanged()
                     page.read_source(config)  # its front matter: the navigation shows some of it (icon, subtitle)
                     page.title = known[uri]  # what its render gave last time, from the same source
+                    anchors = self.previous_anchors.get(uri)
+                    if isinstance(anchors, list):  # links to them are checked as if it were built again
+                        page.present_anchor_ids = {str(anchor) for anchor in anchors}
         return nav
 
     def on_env(self, env, *, config, files):
         # every page is read by now and none is written yet
         self.titles = [[page.file.src_uri, page.title, json.dumps(page.meta, sort_keys=True, default=str)]
                        for page in self._nav_pages]
+        self.anchors = {page.file.src_uri: sorted(page.present_anchor_ids) for page in self._nav_pages
+                        if page.present_anchor_ids is not None}
         if self.incremental and self.titles != self.previous_titles:
             raise _NavigationChanged()
         return env
@@ -388,7 +395,7 @@ def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = 
         with _build_date(runs_dir), tempfile.TemporaryDirectory(prefix="atlas-pages-") as scratch:
             try:
                 plugin = _add_plugins(config, Path(scratch), incremental, state.get("titles"), previous_index, workers,
-                                      unchanged_files(docs, state.get("docs")))
+                                      unchanged_files(docs, state.get("docs")), state.get("anchors"))
                 config["site_dir"] = str(staging)
                 build(config, dirty=incremental or workers > 0)  # into a fresh folder, dirty equals clean
             except _NavigationChanged:
@@ -408,7 +415,8 @@ def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = 
         logging.getLogger("mkdocs.commands.build").removeFilter(quiet)
         for left in made:  # a failed build's folder, or the copy a whole build replaced
             shutil.rmtree(left, ignore_errors=True)
-    atomic_write_text(state_path, json.dumps({"key": key, "titles": plugin.titles, "docs": docs}) + "\n")
+    atomic_write_text(state_path, json.dumps({"key": key, "titles": plugin.titles, "anchors": plugin.anchors,
+                                              "docs": docs}) + "\n")
     return site_dir, "incremental" if incremental else "whole"
 
 
@@ -478,10 +486,10 @@ def _link_media(file, dirty: bool = False) -> None:
     link_or_copy(file.abs_src_path, target)
 
 
-def _add_plugins(config, scratch: Path, incremental: bool, titles: list | None,
-                 previous_index: str | None, workers: int, unchanged: set[str] = frozenset()) -> IncrementalBuildPlugin:
+def _add_plugins(config, scratch: Path, incremental: bool, titles: list | None, previous_index: str | None,
+                 workers: int, unchanged: set[str] = frozenset(), anchors: object = None) -> IncrementalBuildPlugin:
     link_media = only_known_plugins(config)  # before ours are added
-    plugin = IncrementalBuildPlugin(incremental, titles, previous_index, unchanged)
+    plugin = IncrementalBuildPlugin(incremental, titles, previous_index, unchanged, anchors)
     config.plugins["atlas-compiled-templates"] = CompiledTemplatesPlugin(cache_folder(Path(config.docs_dir)))
     if workers:  # the pages outside the navigation are built one at a time in workers: nothing to spill
         config.plugins["atlas-parallel-pages"] = ParallelPagesPlugin(workers)

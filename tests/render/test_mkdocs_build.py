@@ -268,3 +268,23 @@ def test_pages_built_in_workers_say_what_mkdocs_says_and_a_strict_build_stops(tm
         _anchor_warnings(caplog, tmp_path, "strict", jobs=2, strict=True)
     assert not (tmp_path / "strict").exists()
     assert not [path for path in tmp_path.iterdir() if path.name.startswith(".strict.")]  # no staging folder left
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_rebuild_checks_links_to_an_unchanged_navigation_page_as_a_whole_build_does(tmp_path, caplog, jobs):
+    """An unchanged navigation page is not built again, but its anchors are known: a changed page's link to a
+    missing one is reported as a whole build reports it."""
+    from generator.render.mkdocs_build import run_mkdocs
+
+    docs = _pages_with_anchor_links(tmp_path)
+    (docs / "index.md").write_text("# Home\n\n## Welcome\n")
+    settings = {"docs_dir": str(docs), "site_dir": str(tmp_path / "site"), "validation": ANCHORS_WARN}
+    assert run_mkdocs(REPO_ROOT / "mkdocs.yml", settings, tmp_path / "runs", jobs=jobs)[1] == "whole"
+    (docs / "runs/r/d/examples/b.md").write_text("# B\n\n## There\n\n[home](../../../../index.md#welcome) "
+                                                  "[gone](../../../../index.md#nowhere)\n")
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        assert run_mkdocs(REPO_ROOT / "mkdocs.yml", settings, tmp_path / "runs", jobs=jobs)[1] == "incremental"
+    about_index = [r.getMessage() for r in caplog.records if "'index.md'" in r.getMessage()]
+    assert len(about_index) == 1 and "'#nowhere'" in about_index[0]
