@@ -3,12 +3,13 @@
 MkDocs' own ``--dirty`` rebuilds the changed pages but leaves a search index that holds only
 those pages, and draws their navigation with the titles of pages it did not read. Here a
 rebuild is incremental only when it can equal a whole build byte for byte: the same mkdocs.yml,
-MkDocs, theme and overrides, the same set of files, the same navigation titles. The pages in
-the navigation (few: the index, runs and datasets; example pages are kept out of it) are rebuilt
-when their bytes changed; the others are read for their front matter and keep their last title
-(what their render gave from the same source). The search index is merged page by page into the
-last one, in the order a whole build writes it. Anything else falls back to a whole build. When the rendered docs are the
-last build's byte for byte (``docs_record``, kept in the build state), MkDocs is not run at all.
+MkDocs, theme and overrides, the same set of files, the same navigation titles and front matter.
+The pages in the navigation (few: the index, runs and datasets; example pages are kept out of
+it) are rebuilt when their bytes changed; the others are read for their front matter and keep
+their last title and anchors (what their render gave from the same source). The search index is
+merged page by page into the last one, in the order a whole build writes it. Anything else falls
+back to a whole build. When the rendered docs are the last build's byte for byte
+(``docs_record``, kept in the build state), MkDocs is not run at all.
 """
 
 from __future__ import annotations
