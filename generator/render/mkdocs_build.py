@@ -6,7 +6,9 @@ rebuild is incremental only when it can equal a whole build byte for byte: the s
 MkDocs, theme and overrides, the same set of files, the same navigation titles and front matter.
 The pages in the navigation (few: the index, runs and datasets; example pages are kept out of
 it) are rebuilt when their bytes changed; the others are read for their front matter and keep
-their last title and anchors (what their render gave from the same source). The search index is
+their last title and anchors (what their render gave from the same source), unless a Markdown
+extension or plugin could put more than the page's source in its HTML (``pages_are_their_source``):
+then every page of the navigation is rebuilt. The search index is
 merged page by page into the last one, in the order a whole build writes it. Anything else falls
 back to a whole build. When the rendered docs are the last build's byte for byte
 (``docs_record``, kept in the build state), MkDocs is not run at all.
@@ -130,6 +132,27 @@ class IncrementalBuildPlugin(BasePlugin):
 
 def _modified() -> bool:
     return True
+
+
+PURE_MARKDOWN = frozenset({  # extensions whose output is a function of the page's text and their settings alone
+    "toc", "tables", "fenced_code", "attr_list", "md_in_html", "admonition", "footnotes", "def_list", "abbr",
+    "sane_lists", "smarty", "meta", "nl2br", "codehilite", "legacy_attrs", "legacy_em", "wikilinks", "extra",
+    "pymdownx.details", "pymdownx.superfences", "pymdownx.highlight", "pymdownx.inlinehilite", "pymdownx.tabbed",
+    "pymdownx.arithmatex", "pymdownx.tasklist", "pymdownx.emoji", "pymdownx.mark", "pymdownx.caret",
+    "pymdownx.tilde", "pymdownx.keys", "pymdownx.critic", "pymdownx.betterem", "pymdownx.smartsymbols",
+    "pymdownx.magiclink", "pymdownx.saneheaders", "pymdownx.escapeall", "pymdownx.progressbar",
+    "pymdownx.blocks.admonition", "pymdownx.blocks.details", "pymdownx.blocks.tab", "material.extensions.emoji",
+})
+
+
+def pages_are_their_source(config) -> bool:
+    """Whether a page's HTML depends on nothing but its own source (and the site's settings): only then may an
+    unchanged page in the navigation keep the last build's HTML. A Markdown extension that includes other files
+    (``pymdownx.snippets``) or a plugin we do not know could put something else in it; checked before our own
+    plugins are added."""
+    names = [name.removeprefix("markdown.extensions.") if isinstance(name, str) else None
+             for name in config.markdown_extensions]
+    return only_known_plugins(config) and all(name in PURE_MARKDOWN for name in names)
 
 
 class CompiledTemplatesPlugin(BasePlugin):
@@ -379,7 +402,8 @@ def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = 
     index_file = site_dir / SEARCH_INDEX
     incremental = (not full and state.get("key") == key and index_file.is_file()
                    and (site_dir / "index.html").is_file() and (site_dir / SITE_MARKER).is_file())
-    if incremental and same_docs(docs, state.get("docs")):  # MkDocs would write the same site again
+    if incremental and same_docs(docs, state.get("docs")) and pages_are_their_source(config):  # MkDocs would
+        # write the same site again (with an extension that includes other files, it might not)
         atomic_write_text(state_path, json.dumps({**state, "docs": docs}) + "\n")  # the new inodes, same bytes
         return site_dir, "unchanged"
     previous_index = index_file.read_text(encoding="utf-8") if incremental else None
@@ -490,6 +514,8 @@ def _link_media(file, dirty: bool = False) -> None:
 def _add_plugins(config, scratch: Path, incremental: bool, titles: list | None, previous_index: str | None,
                  workers: int, unchanged: set[str] = frozenset(), anchors: object = None) -> IncrementalBuildPlugin:
     link_media = only_known_plugins(config)  # before ours are added
+    if not pages_are_their_source(config):
+        unchanged = frozenset()  # every page of the navigation is built again
     plugin = IncrementalBuildPlugin(incremental, titles, previous_index, unchanged, anchors)
     config.plugins["atlas-compiled-templates"] = CompiledTemplatesPlugin(cache_folder(Path(config.docs_dir)))
     if workers:  # the pages outside the navigation are built one at a time in workers: nothing to spill

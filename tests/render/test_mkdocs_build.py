@@ -288,3 +288,41 @@ def test_a_rebuild_checks_links_to_an_unchanged_navigation_page_as_a_whole_build
         assert run_mkdocs(REPO_ROOT / "mkdocs.yml", settings, tmp_path / "runs", jobs=jobs)[1] == "incremental"
     about_index = [r.getMessage() for r in caplog.records if "'index.md'" in r.getMessage()]
     assert len(about_index) == 1 and "'#nowhere'" in about_index[0]
+
+
+@pytest.mark.slow
+def test_a_navigation_page_that_includes_another_file_is_built_again_when_that_file_changes(tiny_run, tmp_path):
+    """pymdownx.snippets puts another file's text in a page whose own bytes do not change: with such an extension
+    every navigation page is built again, and the rebuild still equals a whole build."""
+    project = _project(tmp_path, tiny_run)
+    snippet = tmp_path / "snippets" / "status.txt"
+    snippet.parent.mkdir()
+    snippet.write_text("Status: draft.\n")
+    config = project / "mkdocs.yml"
+    config.write_text(config.read_text() + f"markdown_extensions:\n  - pymdownx.snippets:\n"
+                                           f"      base_path: [{json.dumps(str(snippet.parent))}]\n")
+    (project / "docs" / "notes.md").write_text('# Notes\n\n--8<-- "status.txt"\n')
+    _build(project, "out")
+    assert "Status: draft." in (project / "out/site/notes.html").read_text()
+    snippet.write_text("Status: final.\n")  # the docs' bytes are all the same: MkDocs must run all the same
+    again = _build(project, "out")
+    assert again.incremental and not again.unchanged
+    assert "Status: final." in (project / "out/site/notes.html").read_text()
+    snippet.write_text("Status: published.\n")
+    _change_example(project)
+    again = _build(project, "out")
+    assert again.incremental and "Status: published." in (project / "out/site/notes.html").read_text()
+    _same_as_a_whole_build(project, again)
+
+
+def test_only_extensions_that_read_nothing_but_the_page_let_unchanged_pages_stay(tmp_path):
+    from generator.render.mkdocs_build import load_mkdocs_config, pages_are_their_source
+
+    (tmp_path / "docs").mkdir()
+    docs = {"docs_dir": str(tmp_path / "docs")}
+    assert pages_are_their_source(load_mkdocs_config(REPO_ROOT / "mkdocs.yml", docs))
+    for extensions, pure in (("[toc, markdown.extensions.tables, pymdownx.superfences]", True),
+                             ("[pymdownx.snippets]", False), ("[toc, pymdownx.b64]", False)):
+        other = tmp_path / "mkdocs.yml"
+        other.write_text((REPO_ROOT / "mkdocs.yml").read_text() + f"markdown_extensions: {extensions}\n")
+        assert pages_are_their_source(load_mkdocs_config(other, docs)) is pure, extensions
