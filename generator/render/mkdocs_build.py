@@ -400,10 +400,8 @@ def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = 
     docs = docs_record(docs_dir, state.get("docs"))
     key = _site_key(config, config_file, overrides, docs)
     index_file = site_dir / SEARCH_INDEX
-    incremental = (not full and state.get("key") == key and index_file.is_file()
-                   and (site_dir / "index.html").is_file() and (site_dir / SITE_MARKER).is_file())
-    if incremental and same_docs(docs, state.get("docs")) and pages_are_their_source(config):  # MkDocs would
-        # write the same site again (with an extension that includes other files, it might not)
+    incremental = not full and state.get("key") == key and _last_site_whole(site_dir)
+    if incremental and _nothing_new(config, docs, state):
         atomic_write_text(state_path, json.dumps({**state, "docs": docs}) + "\n")  # the new inodes, same bytes
         return site_dir, "unchanged"
     previous_index = index_file.read_text(encoding="utf-8") if incremental else None
@@ -443,6 +441,17 @@ def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = 
     atomic_write_text(state_path, json.dumps({"key": key, "titles": plugin.titles, "anchors": plugin.anchors,
                                               "docs": docs}) + "\n")
     return site_dir, "incremental" if incremental else "whole"
+
+
+def _last_site_whole(site_dir: Path) -> bool:
+    """Whether the last site is there to rebuild from: its front page, its search index and our marker."""
+    return all((site_dir / name).is_file() for name in (SEARCH_INDEX, "index.html", SITE_MARKER))
+
+
+def _nothing_new(config, docs: dict[str, list], state: dict) -> bool:
+    """Whether MkDocs would write the last site again: the docs have its bytes, and every page's HTML depends
+    on its own bytes alone (with an extension that includes other files, it might not)."""
+    return same_docs(docs, state.get("docs")) and pages_are_their_source(config)
 
 
 def _new_staging(site_dir: Path, made: list[Path]) -> Path:

@@ -202,37 +202,44 @@ def _build_chunk(pages: range) -> list[BuiltPage]:
 
 def _say_and_check(built: list[BuiltPage], files, config) -> None:
     """In the main process: say what the workers' MkDocs said, page by page, then check the anchor links MkDocs
-    would have checked: those of the pages built in workers, and the navigation's links to them (MkDocs
-    checked those before the workers ran, against pages not yet built, and skipped them)."""
+    would have checked: those of the pages built in workers, and the navigation's links to them (MkDocs checked
+    those before the workers ran, against pages not yet built, and skipped them)."""
     for page in built:
         for name, level, text in page.messages:
             logging.getLogger(name).log(level, "%s", text)
-    in_workers = {page.src_uri for page in built}
+    pages = _with_their_anchors(built, files)
+    level = config.validation.links.anchors
+    for mkdocs_page, page in pages.values():
+        targets = {target: anchors for uri, anchors in page.links_to_anchors.items()
+                   if (target := files.get_file_from_path(uri)) is not None}
+        _check_links(mkdocs_page, targets, files, level)
+    for file in files.documentation_pages():
+        if file.page is not None and file.src_uri not in pages and file.page.links_to_anchors:
+            _check_links(file.page, {target: anchors for target, anchors in file.page.links_to_anchors.items()
+                                     if target.src_uri in pages}, files, level)
+
+
+def _with_their_anchors(built: list[BuiltPage], files) -> dict[str, tuple[Any, BuiltPage]]:
+    """The main process's page object of each page built in a worker (by its src_uri), given the anchors the
+    worker found in it."""
+    pages = {}
     for page in built:
         file = files.get_file_from_path(page.src_uri)
         if file is not None and file.page is not None:
             file.page.present_anchor_ids = page.anchors
-    level = config.validation.links.anchors
-    for page in built:
-        file = files.get_file_from_path(page.src_uri)
-        if file is None or file.page is None:
-            continue
-        file.page.links_to_anchors = {target: anchors for uri, anchors in page.links_to_anchors.items()
-                                      if (target := files.get_file_from_path(uri)) is not None}
-        file.page.validate_anchor_links(files=files, log_level=level)
-        file.page.links_to_anchors = None
-    for file in files.documentation_pages():
-        page = file.page
-        if page is None or file.src_uri in in_workers or not page.links_to_anchors:
-            continue
-        to_workers = {target: anchors for target, anchors in page.links_to_anchors.items()
-                      if target.src_uri in in_workers}
-        if to_workers:
-            kept, page.links_to_anchors = page.links_to_anchors, to_workers
-            try:
-                page.validate_anchor_links(files=files, log_level=level)
-            finally:
-                page.links_to_anchors = kept
+            pages[page.src_uri] = (file.page, page)
+    return pages
+
+
+def _check_links(page, links: dict, files, level: int) -> None:
+    """MkDocs' own check of ``page``'s anchor links, on ``links`` only (its record of them is put back after)."""
+    if not links:
+        return
+    kept, page.links_to_anchors = page.links_to_anchors, links
+    try:
+        page.validate_anchor_links(files=files, log_level=level)
+    finally:
+        page.links_to_anchors = kept
 
 
 def _in_site_order(main: list[dict], workers: dict[str, list[dict]], files) -> list[dict]:
