@@ -12,6 +12,7 @@ import yaml
 
 from generator.analyses.statistics import layer_correlations, mean_with_ci, rate_with_ci
 from generator.cli import main
+from generator.render.page_data import read_page_data
 from generator.render.sections.base import format_number, pooled_caveat
 from generator.render.sections.latent_ablation import reading
 from generator.results.ablation import AttentionImportance
@@ -84,8 +85,10 @@ def test_the_pages_show_thoughts_and_the_seed_figures(codi_run, tmp_path, monkey
                  "thought-correlation-by-position"):
         assert (page_dir / "figures" / f"{name}.pdf").is_file()
     example = html.unescape((page_dir / "examples" / "q0.html").read_text())
-    assert "title=\"#20 · thought 1\">⟨θ1⟩" in example and "What each thought decodes to" in example
-    assert "atlas-seg-latent" in example
+    assert "What each thought decodes to" in example and "atlas-seg-latent" in example  # the segments table
+    strip = read_page_data((page_dir / "examples" / "q0.data.js").read_text())[f"atlas-{run.name}-gsm-q0-tokens"]
+    thought = strip["segments"][strip["owner"][20]]
+    assert strip["tokens"][20] == "⟨θ1⟩" and thought == ["thought 1", "latent"]  # drawn as '#20 · thought 1'
 
 
 def test_the_last_layers_lens_is_the_models_own_prediction(codi_run):

@@ -113,9 +113,9 @@ def test_byte_level_tokens_show_as_the_text_they_decode_to(reasoning_run, tmp_pa
     trajectory = run.trajectory("gsm8k", "0")
     assert "\n" in trajectory.text and " " in trajectory.text  # the text has what byte-level BPE would show as Ċ, Ġ
     markdown = (tmp_path / "docs/runs/r1-style/gsm8k/examples/0.md").read_text()
-    strip = markdown.split('<div class="atlas-tokens">', 1)[1].split("</div>", 1)[0]
-    shown = [html.unescape(text) for text in re.findall(r'<span class="atlas-token[^"]*" title="[^"]*">([^<]*)</span>',
-                                                         strip)]
+    target = re.search(r'<div class="atlas-tokens" id="([^"]+)"></div>', markdown).group(1)
+    data = read_page_data((tmp_path / "docs/runs/r1-style/gsm8k/examples/0.data.js").read_text())
+    shown = data[target]["tokens"]  # the strip's text, as the page's script draws it
 
     def as_shown(token: str) -> str:  # control characters are shown as visible escapes (\\u0011), as in any text
         return html.unescape(str(inert(display_token(token))))
@@ -128,7 +128,6 @@ def test_byte_level_tokens_show_as_the_text_they_decode_to(reasoning_run, tmp_pa
     # (a random model's invalid UTF-8 bytes decode to U+FFFD in the text itself, and show as such)
     assert "".join(token for token, (start, end) in zip(trajectory.tokens, trajectory.token_offsets)
                    if start < end) == trajectory.text[trajectory.token_offsets[0][0]:]
-    data = read_page_data((tmp_path / "docs/runs/r1-style/gsm8k/examples/0.data.js").read_text())
     token_map = next(value for value in data.values() if isinstance(value, dict) and "tokens" in value
                      and "layers" in value)
     assert token_map["tokens"] == [display_token(token) for token in trajectory.tokens]  # data: drawn as text

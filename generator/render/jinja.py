@@ -31,6 +31,7 @@ _INERT = {ord(c): f"&#{ord(c)};" for c in "&<>\"'`\\*_[](){}#!|~:^$"} | {ord("\n
 # them (U+202E turns the rest of a table cell around) are shown as visible escapes: \u202e.
 _INVISIBLE = [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0), 0x200E, 0x200F,
               *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x2028, 0x2029]
+_VISIBLE = {code: f"\\u{code:04x}" for code in _INVISIBLE} | {ord("\r"): None}
 _INERT |= {code: f"&#92;u{code:04x}" for code in _INVISIBLE}
 
 
@@ -39,6 +40,12 @@ def inert(value: Any) -> Markup:
     if isinstance(value, Markup):
         return value
     return Markup(str(value).translate(_INERT))
+
+
+def visible(value: Any) -> str:
+    """The text ``inert`` shows, as plain text (for data a script draws as text): control and bidirectional
+    characters as visible escapes, carriage returns dropped, nothing else changed."""
+    return str(value).translate(_VISIBLE)
 
 
 def multiline(value: Any) -> Markup:

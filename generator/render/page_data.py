@@ -17,7 +17,7 @@ import re
 
 from generator.render.embed import script_json
 
-_DATA_OPENING = (r'<script type="application/json" (data-atlas-(?:data|plot|strip))="([^"]+)"'
+_DATA_OPENING = (r'<script type="application/json" (data-atlas-(?:data|plot|strip|tokens))="([^"]+)"'
                  r'((?: data-atlas-spec="[^"]*")?)>')
 DATA_START = re.compile(_DATA_OPENING)  # a data block's opening tag
 DATA_BLOCK = re.compile(_DATA_OPENING + r"(.*?)</script>", re.S)  # a whole block: what move_page_data finds

@@ -21,8 +21,9 @@ from generator.registry import Registry
 from generator.render import plots
 from generator.render.citation import SiteSettings, cited_runs, package_version, site_bibtex
 from generator.render.context import (IndexEntry, Page, Section, SiteContext, accuracy_text, dataset_dir,
-                                      example_path, html_path, run_dir)
+                                      example_path, html_path, plot_target, run_dir)
 from generator.render.sections import dataset_sections, example_sections
+from generator.render.token_strips import segment_strip_item
 from generator.store.records import Trajectory
 from generator.store.run_directory import Run
 
@@ -188,6 +189,7 @@ def example_page(site: SiteContext, run: Run, name: str, example_id: str) -> Pag
     trajectory = run.trajectory(name, example_id)
     path = example_path(run, name, trajectory.example_id)
     page_dir = path.rsplit("/", 1)[0]
+    views = token_views(trajectory)
     context: dict[str, Any] = {
         "id": trajectory.example_id, "dataset": name, "run": run.name,
         "prompt": trajectory.prompt, "generated": trajectory.generated_text,
@@ -195,7 +197,8 @@ def example_page(site: SiteContext, run: Run, name: str, example_id: str) -> Pag
         "parsed": trajectory.parsed_answer if trajectory.parsed_answer is not None else "—",
         "correct": trajectory.correct,
         "metadata": [(k, v) for k, v in sorted(trajectory.metadata.items()) if isinstance(v, (str, int, float))],
-        "tokens": token_views(trajectory),
+        "tokens": views,  # for a report project's own template; ours draws the strip from its data
+        "token_strip": segment_strip_item(plot_target(run, name, trajectory.example_id, "tokens"), views),
         "neighbours": neighbours(run.example_ids(name), trajectory.example_id),
         "segments": [{"name": s.name, "kind": s.kind, "start": s.start, "end": s.end,
                       "text": trajectory.text[s.char_start:s.char_end]} for s in trajectory.segments],

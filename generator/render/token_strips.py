@@ -1,4 +1,6 @@
-"""Neuronpedia-style token strips: each token on an emerald background scaled by its activation.
+"""Token strips as data for the page: an example's tokens by segment, and Neuronpedia-style activation
+strips (each token on an emerald background scaled by its activation). ``assets/atlas.js`` draws both;
+the page's Markdown carries one empty element each, so MkDocs' parsers never walk a span per token.
 
 opacity = 0.05 + log10(1 + 9 * value / max) * 0.95, nothing drawn below 0.00005; the text is
 black or white, whichever contrasts more with the blended background (WCAG contrast ratio).
@@ -7,9 +9,10 @@ black or white, whichever contrasts more with the blended background (WCAG contr
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 from generator.render.embed import script_json
+from generator.render.jinja import visible
 from generator.render.plots import display_token
 
 EMERALD = (52, 211, 153)
@@ -59,4 +62,20 @@ def strip_item(target: str, tokens: Sequence[str], values: Sequence[float], max_
     ``strip_rows`` does; the data goes beside the page, so the Markdown carries one empty element)."""
     data = {"tokens": [display_token(t) for t in tokens], "values": [float(v) for v in values],  # exact: same colours
             "peak": float(max_value), "per_row": max(1, tokens_per_row), "show_values": bool(show_values)}
+    return {"target": target, "json": script_json(data)}
+
+
+def segment_strip_item(target: str, views: Sequence[dict[str, Any]]) -> dict:
+    """An example's tokens (``pages.token_views``) as data: ``assets/atlas.js`` draws one span a token with
+    the class ``atlas-token atlas-seg-<kind>`` (and ``atlas-special`` for a token of no text) and the title
+    ``#<index> · <segment>``, its text as ``inert`` would show it."""
+    segments: list[list[str]] = []
+    numbers: dict[tuple[str, str], int] = {}
+    owners = []
+    for view in views:
+        owners.append(numbers.setdefault((view["segment"], view["kind"]), len(numbers)))
+        if len(numbers) > len(segments):
+            segments.append([visible(view["segment"]), visible(view["kind"])])
+    data = {"tokens": [visible(view["text"]) for view in views], "segments": segments, "owner": owners,
+            "special": [view["index"] for view in views if view["special"]]}
     return {"target": target, "json": script_json(data)}

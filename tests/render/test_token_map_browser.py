@@ -115,6 +115,28 @@ def test_the_model_view_shows_every_head_and_a_click_shows_it_in_the_map(browser
     assert external == [] and errors == []
 
 
+def test_the_token_strip_is_drawn_from_its_data_as_the_page_described_it(browser, tiny_site, tiny_run):  # noqa: F811
+    """One span a token: the class, title and text that the strip's Python description (``token_views``, shown as
+    ``inert`` shows text) gives, and no span in the page's Markdown (MkDocs parses none of them)."""
+    from generator.render.jinja import visible
+    from generator.render.pages import token_views
+    from generator.store.run_directory import load_run
+
+    trajectory = load_run(tiny_run).trajectory("alpha", "a-1")
+    expected = [["atlas-token atlas-seg-" + view["kind"] + (" atlas-special" if view["special"] else ""),
+                 f"#{view['index']} \u00b7 {view['segment']}", visible(view["text"])] for view in token_views(trajectory)]
+    page, external, errors = open_offline(browser, (tiny_site / "runs/tiny/alpha/examples/a-1.html").as_uri())
+    strip = page.locator(".atlas-tokens").first
+    strip.locator(".atlas-token").first.wait_for(timeout=10000)
+    drawn = strip.locator(".atlas-token").evaluate_all("spans => spans.map(s => [s.className, s.title, s.textContent])")
+    assert drawn == expected and len(drawn) == len(trajectory.tokens)
+    assert any(row[0].endswith("atlas-special") for row in drawn)  # <bos>, <eos>: tokens of no text
+    assert "<script>alert(1)</script>" in "".join(row[2] for row in drawn)  # the hostile prompt, as text
+    assert page.evaluate("() => document.querySelectorAll('.atlas-tokens script, .atlas-tokens img').length") == 0
+    assert "atlas-special" not in (tiny_site.parent / "docs/runs/tiny/alpha/examples/a-1.md").read_text()
+    assert external == [] and errors == []
+
+
 def test_hovering_a_strip_token_shades_where_it_attends_in_the_shown_head(browser, tiny_site, tiny_run):  # noqa: F811
     from generator.results.attention import AttentionExample
     from generator.store.run_directory import load_run

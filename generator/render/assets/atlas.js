@@ -435,6 +435,21 @@
     });
   }
 
+  // An example's tokens by segment, as generator/render/token_strips.py's segment_strip_item describes them.
+  function drawTokens(el, data) {
+    if (!el || el.childElementCount > 0) return;
+    var special = {};
+    data.special.forEach(function (index) { special[index] = true; });
+    data.tokens.forEach(function (token, index) {
+      var segment = data.segments[data.owner[index]];
+      var span = document.createElement("span");
+      span.className = "atlas-token atlas-seg-" + segment[1] + (special[index] ? " atlas-special" : "");
+      span.title = "#" + index + " \u00b7 " + segment[0];
+      span.textContent = token;
+      el.appendChild(span);
+    });
+  }
+
   function embedAll() {
     document.querySelectorAll("table.atlas-examples").forEach(tableTools);
     var drawing = [];
@@ -446,6 +461,10 @@
       }).then(function () { return drawn(target); }));
     });
     document.querySelectorAll("script[data-atlas-data]").forEach(function (el) { drawing.push(embedData(el)); });
+    document.querySelectorAll("script[data-atlas-tokens]").forEach(function (el) {
+      var target = el.getAttribute("data-atlas-tokens");
+      drawing.push(readData(el, target).then(function (data) { drawTokens(document.getElementById(target), data); }));
+    });
     document.querySelectorAll("script[data-atlas-strip]").forEach(function (el) {
       var target = el.getAttribute("data-atlas-strip");
       drawing.push(readData(el, target).then(function (data) { drawStrip(document.getElementById(target), data); }));
