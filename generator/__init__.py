@@ -1,10 +1,29 @@
 """Attention Atlas: run analyses on a causal LM, store them as a run directory, publish a site.
 
-The public surface is small; everything else is an implementation detail of its stage.
+The public surface is small; everything else is an implementation detail of its stage. Its names
+are imported when first used (PEP 562), so that a stage imports only what it needs: a site build
+never loads the analyses, the agent loop or the capture code.
 """
 
-from generator.config import ConfigError, RunConfig, load_config
-from generator.store.records import Manifest, Segment, Trajectory
-from generator.store.run_directory import Run, load_run
+from __future__ import annotations
 
-__all__ = ["ConfigError", "Manifest", "Run", "RunConfig", "Segment", "Trajectory", "load_config", "load_run"]
+import importlib
+from typing import Any
+
+_PUBLIC = {"ConfigError": "generator.config", "RunConfig": "generator.config", "load_config": "generator.config",
+           "Manifest": "generator.store.records", "Segment": "generator.store.records",
+           "Trajectory": "generator.store.records", "Run": "generator.store.run_directory",
+           "load_run": "generator.store.run_directory"}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'generator' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))
