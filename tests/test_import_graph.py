@@ -121,3 +121,23 @@ def test_the_architecture_page_states_the_same_boundaries():
             stated[f"generator.{folder.group(1)}"] = {f"generator.{name.strip()}" for name in cells[4].split(",")
                                                       if name.strip() not in ("", "—")}
     assert stated == {stage: set(banned) for stage, banned in FORBIDDEN.items()}
+
+
+def test_a_site_build_loads_no_stage_it_does_not_use_and_the_public_names_resolve():
+    """The package's ``__init__`` imports its public names on first use: importing the site builder (what every
+    build and render worker does) loads neither the analyses, the capture code, the agent loop nor the run config."""
+    import subprocess
+    import sys
+
+    code = ("import sys, generator.render.site; "
+            "print(sorted({m for m in sys.modules if m.startswith(('generator.analyses', 'generator.capture', "
+            "'generator.agent.loop', 'generator.config', 'generator.pipeline'))}))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=PACKAGE.parent).stdout.strip()
+    assert loaded == "[]"
+    import generator
+    from generator import Run, RunConfig, load_config, load_run
+    from generator.config import RunConfig as config_class
+
+    assert RunConfig is config_class and callable(load_config) and callable(load_run) and Run.__name__ == "Run"
+    assert set(generator.__all__) <= set(dir(generator))
