@@ -21,9 +21,9 @@ from generator.pipeline import execute_run
 from generator.project_init import InitError, init_project
 from generator.render.citation import normalised_site_url
 from generator.render.publish import DeployError, deploy_site, export_example_figures, export_token_map
-from generator.render.site import build_site, project_templates, render_docs
+from generator.render.serve import parse_dev_addr, serve as serve_site
+from generator.render.site import build_site
 from generator.render.mkdocs_build import SiteError
-from generator.render.watch import RunsWatcher, ServeFolderError, sync_tree
 from generator.shipped import shipped
 from generator.store.atomic import OutsideOwnedFolderError
 from generator.store.run_directory import RunExistsError, RunFormatError
@@ -60,12 +60,16 @@ def _run(config_path: Path, output_dir: Path | None, overwrite: bool = False) ->
     return summary.directory
 
 
-def _build(runs_dir: Path, mkdocs_config: Path, site_dir: Path | None, jobs: int | None = None,
-           example_figures: bool = False, full: bool = False, site_url: str | None = None) -> Path:
+def _check_site_inputs(runs_dir: Path, mkdocs_config: Path) -> None:
     if not mkdocs_config.is_file():
         raise UsageError(f"{mkdocs_config}: MkDocs config not found (run atlas from the project root or pass --mkdocs-config)")
     if not runs_dir.is_dir():
         raise UsageError(f"{runs_dir}: no runs directory; create a run first with `atlas run CONFIG.yaml` or `atlas demo`")
+
+
+def _build(runs_dir: Path, mkdocs_config: Path, site_dir: Path | None, jobs: int | None = None,
+           example_figures: bool = False, full: bool = False, site_url: str | None = None) -> Path:
+    _check_site_inputs(runs_dir, mkdocs_config)
     try:
         normalised_site_url(site_url)
     except ValueError as exc:
@@ -126,28 +130,13 @@ def _train_latent_demo_model() -> None:
 
 
 def command_serve(args: argparse.Namespace) -> None:
-    from mkdocs.commands.serve import serve
-
-    config = Path(args.mkdocs_config).resolve()
-    runs = Path(args.runs)
-    docs_dir = config.parent / "build" / "docs"
-    served = config.parent / "build" / "serve-docs"  # what mkdocs serve watches; synced from docs_dir
-
-    def render() -> None:
-        rendered = render_docs(runs, docs_dir, config.parent / "docs", templates=project_templates(config))
-        changed = sync_tree(docs_dir, served)
-        if rendered.rendered or changed:
-            print(f"atlas serve: rendered {rendered.rendered} changed pages from {runs}; the browser reloads")
-
-    render()
-    watcher = RunsWatcher(runs, render, interval=args.poll)
-    watcher.start()
-    print(f"Serving the site from {served} at http://{args.dev_addr}/ (Ctrl+C stops); "
-          f"runs that finish in {runs} appear without a restart")
+    config, runs = Path(args.mkdocs_config), Path(args.runs)
+    _check_site_inputs(runs, config)
     try:
-        serve(config_file=str(config), dev_addr=args.dev_addr, docs_dir=str(served))
-    finally:
-        watcher.stop()
+        parse_dev_addr(args.dev_addr)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    serve_site(runs, config, args.dev_addr, poll=args.poll, jobs=args.jobs)
 
 
 def command_import(args: argparse.Namespace) -> None:
@@ -237,11 +226,13 @@ def build_parser() -> argparse.ArgumentParser:
                        "(default: site_url of the MkDocs config): citation snippets and sitemap.xml use absolute URLs")
     build.set_defaults(handler=command_build)
 
-    serve = sub.add_parser("serve", help="render pages and preview them with `mkdocs serve`")
+    serve = sub.add_parser("serve", help="build the site as `atlas build` does (only what changed) and serve it with "
+                           "live reload")
     serve.add_argument("--runs", default=str(DEFAULT_RUNS))
     serve.add_argument("--mkdocs-config", default=str(DEFAULT_MKDOCS))
     serve.add_argument("--poll", type=float, default=2.0, help="seconds between checks for finished runs")
     serve.add_argument("--dev-addr", default="127.0.0.1:8000")
+    serve.add_argument("--jobs", type=int, default=None, help="worker processes (default: one per CPU)")
     serve.set_defaults(handler=command_serve)
 
     importing = sub.add_parser("import", help="turn result files you already have into a run directory")
@@ -290,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.handler(args)
     except (UsageError, ConfigError, DatasetError, ModelLoadError, RunFormatError, AnalysisError, CaptureError,
-            ImportValidationError, RunExistsError, InitError, DeployError, SiteError, ServeFolderError,
+            ImportValidationError, RunExistsError, InitError, DeployError, SiteError,
             OutsideOwnedFolderError, AgentFormatError) as exc:
         print(f"atlas {args.command}: error: {exc}", file=sys.stderr)
         return 2

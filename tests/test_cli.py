@@ -399,3 +399,14 @@ def test_the_sample_config_of_a_new_project_runs_as_it_is(tmp_path, capsys, monk
     out = capsys.readouterr().out
     assert "sample: accuracy" in out and (project / "site/runs/example/sample/index.html").is_file()
     assert "Ablation effect per part" in (project / "site/runs/example/sample/examples/two-step-000.html").read_text()
+
+
+def test_serve_says_what_a_dev_address_should_be(tmp_path, capsys):
+    import shutil
+
+    shutil.copyfile(REPO_ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
+    (tmp_path / "runs").mkdir()
+    assert main(["serve", "--runs", str(tmp_path / "runs"), "--mkdocs-config", str(tmp_path / "mkdocs.yml"),
+                 "--dev-addr", "8000"]) == 2
+    assert "--dev-addr: expected HOST:PORT (for example 127.0.0.1:8000), got '8000'" in capsys.readouterr().err
+    assert not (tmp_path / "build").exists()  # nothing built
