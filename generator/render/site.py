@@ -116,7 +116,8 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, j
         if options.figure_cache is not None:
             prune(Path(options.figure_cache), {key for done in rendered.values() for key in done.figure_keys})
         good, entries = _whole_runs(runs, units, rendered, tmp, skipped)
-        entries += _write_site_pages(good, tmp, skipped, RenderOptions(example_figures, templates, settings))
+        entries += _write_site_pages(good, tmp, skipped, RenderOptions(example_figures, templates, settings),
+                                     _own_pages(handwritten_docs))
         entries = sorted((dataclasses.asdict(e) for e in entries), key=lambda e: e["path"])
         atomic_write_text(tmp / INDEX_FILE, json.dumps({"schema_version": 1, "entries": entries}, indent=1) + "\n")
         page_kinds = page_entry_kinds()
@@ -176,9 +177,18 @@ def _whole_runs(runs: list[Run], units: list[PageUnit], rendered: dict[PageUnit,
     return good, entries
 
 
-def _write_site_pages(good: list[Run], tmp: Path, skipped: list[str], options: RenderOptions) -> list[IndexEntry]:
+def _own_pages(handwritten_docs: Path | None) -> frozenset[str]:
+    """The project's own Markdown pages (paths relative to its docs folder): a page links one only if it is there."""
+    if handwritten_docs is None or not handwritten_docs.is_dir():
+        return frozenset()
+    return frozenset(path.relative_to(handwritten_docs).as_posix() for path in handwritten_docs.rglob("*.md"))
+
+
+def _write_site_pages(good: list[Run], tmp: Path, skipped: list[str], options: RenderOptions,
+                      own_pages: frozenset[str] = frozenset()) -> list[IndexEntry]:
     """The pages that span runs (``SITE_PAGE_KINDS``: agent runs, comparisons, the index), in their order,
-    and the site's BibTeX entry (``cite.bib``, which the index shows)."""
+    and the site's BibTeX entry (``cite.bib``, which the index shows). Their templates get ``own_pages``
+    (``_own_pages``) beside their context."""
     templates = options.templates
     entries: list[IndexEntry] = []
     atomic_write_text(tmp / CITATION_FILE, site_bibtex(options.site, cited_runs(good), package_version()) + "\n")
@@ -190,7 +200,7 @@ def _write_site_pages(good: list[Run], tmp: Path, skipped: list[str], options: R
                            f"({type(exc).__name__}: {shown(str(exc), 200)})")
             continue
         for page in pages:
-            text = _environment(templates).get_template(page.template).render(**page.context)
+            text = _environment(templates).get_template(page.template).render(**page.context, own_pages=own_pages)
             atomic_write_text(tmp / page.path, text)
             entries.append(page.entry)
     return entries

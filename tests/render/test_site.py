@@ -392,3 +392,20 @@ def test_the_plot_specifications_are_copied_while_the_code_is_the_same(tiny_run,
     assert spec.stat().st_ino == first  # linked from the last build, not written again
     render_docs(runs, docs, None, jobs=1, reuse=False)
     assert spec.stat().st_ino != first and "atlasSpecs" in spec.read_text()
+
+
+def test_the_front_page_links_the_run_format_only_where_the_project_has_that_page(tiny_run, tiny_site, tmp_path, caplog):
+    """A project made by `atlas init` has no docs of its own: its front page names the format instead of linking
+    a page that is not there (MkDocs warned of a dead link on every such site)."""
+    import logging
+    import shutil
+
+    from generator.render.site import build_site
+
+    assert 'href="run-format.html"' in (tiny_site / "index.html").read_text()  # this checkout's docs/ has the page
+    shutil.copyfile(REPO_ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
+    with caplog.at_level(logging.WARNING, logger="mkdocs"):
+        built = build_site(tiny_run.parent, tmp_path / "mkdocs.yml", jobs=1)
+    front = (built.site_dir / "index.html").read_text()
+    assert "run-format.html" not in front and "docs/run-format.md</code> of Attention Atlas" in front
+    assert not [record for record in caplog.records if "run-format.md" in record.getMessage()]
