@@ -9,9 +9,11 @@ Real mode (``--real``): the shipped model really run over N arithmetic prompts (
 fixed seed) with the demo's ``attention``, ``salience`` and ``features`` options, so pages carry
 what a real run's pages carry; beside it, in the same session, the floor: mkdocs-material
 building N plain pages kept out of the navigation, and the ratio of each build to it.
-For each size: a build from scratch, a rebuild with nothing changed, and a rebuild after one
-example changed; each in a fresh process, with its peak resident memory (ru_maxrss of the
-build process or of its largest rendering worker, whichever is larger).
+For each size: a build from scratch, a rebuild with nothing changed, a rebuild after one
+example's metadata changed and (real mode) one after one example's salience changed (its tiles
+in the dataset page's mosaics change: those figures are drawn again); each in a fresh process,
+with its peak resident memory (ru_maxrss of the build process or of its largest rendering
+worker, whichever is larger).
 """
 
 from __future__ import annotations
@@ -128,9 +130,24 @@ def floor(work: Path, n: int) -> float:
 
 
 def change_one(path: Path) -> None:
+    """One example's metadata changed (its figures' inputs are not)."""
     data = json.loads(path.read_text())
     data["metadata"]["difficulty"] = "changed"
     path.write_text(json.dumps(data))
+
+
+def change_result(path: Path) -> None:
+    """One example's salience changed, as when it is run again with another outcome: its tiles in the dataset
+    page's salience mosaics change, so those figures are drawn again."""
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    with safe_open(str(path), "np") as handle:
+        metadata = handle.metadata()
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    tensors["salience"] = np.ascontiguousarray(tensors["salience"][..., ::-1] if tensors["salience"].shape[-1] > 1
+                                               else tensors["salience"] * 0.5)
+    save_file(tensors, str(path), metadata=metadata)
 
 
 def example_markdown_kib(work: Path) -> float:
@@ -181,8 +198,8 @@ def main_real(sizes: list[int], jobs: int) -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; jobs {jobs}; the shipped "
           f"model really run, analyses {', '.join(REAL_ANALYSES)} (demo options)\n")
     print("| examples | floor s | from scratch s | x floor | peak MiB | no change s | one change s | x floor | "
-          "its peak MiB | example page KiB (Markdown) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "its peak MiB | one result changed s | x floor | example page KiB (Markdown) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
@@ -192,9 +209,11 @@ def main_real(sizes: list[int], jobs: int) -> None:
             unchanged, _ = build(work / "runs", work, jobs)
             change_one(work / "runs/bench/examples/arith/q-00000/trajectory.json")
             changed, changed_peak = build(work / "runs", work, jobs)
+            change_result(work / "runs/bench/examples/arith/q-00001/salience.safetensors")
+            result_changed, _ = build(work / "runs", work, jobs)
             print(f"| {n:,} | {base:.1f} | {scratch:.1f} | {scratch / base:.1f} | {peak:.0f} | {unchanged:.1f} | "
-                  f"{changed:.1f} | {changed / base:.2f} | {changed_peak:.0f} | {example_markdown_kib(work):.0f} |",
-                  flush=True)
+                  f"{changed:.1f} | {changed / base:.2f} | {changed_peak:.0f} | {result_changed:.1f} | "
+                  f"{result_changed / base:.2f} | {example_markdown_kib(work):.0f} |", flush=True)
 
 
 if __name__ == "__main__":
