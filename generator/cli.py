@@ -133,10 +133,10 @@ def command_serve(args: argparse.Namespace) -> None:
     config, runs = Path(args.mkdocs_config), Path(args.runs)
     _check_site_inputs(runs, config)
     try:
-        parse_dev_addr(args.dev_addr)
+        host, port = parse_dev_addr(args.dev_addr)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    serve_site(runs, config, args.dev_addr, poll=args.poll, jobs=args.jobs)
+    serve_site(runs, config, host, port, poll=args.poll, jobs=args.jobs)
 
 
 def command_import(args: argparse.Namespace) -> None:

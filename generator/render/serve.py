@@ -86,11 +86,10 @@ def parse_dev_addr(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def serve(runs_dir: Path, config_file: Path, dev_addr: str, poll: float = 2.0, jobs: int | None = None) -> None:
-    """Build, then serve the site at ``dev_addr`` until interrupted, building again when a watched path changes."""
+def serve(runs_dir: Path, config_file: Path, host: str, port: int, poll: float = 2.0, jobs: int | None = None) -> None:
+    """Build, then serve the site at ``host:port`` until interrupted, building again when a watched path changes."""
     from mkdocs.livereload import LiveReloadServer
 
-    host, port = parse_dev_addr(dev_addr)
     site = ServedSite(Path(runs_dir), Path(config_file).resolve(), jobs)
     print(f"atlas serve: built {site.build()}", flush=True)  # a first build that fails stops here, said by the CLI
     site.trigger_dir.mkdir(parents=True, exist_ok=True)
@@ -100,7 +99,8 @@ def serve(runs_dir: Path, config_file: Path, dev_addr: str, poll: float = 2.0, j
         server.watch(str(path))
     watcher = RunsWatcher(site.runs_dir, site.runs_changed, interval=poll)
     watcher.start()
-    print(f"Serving the site built in {site.site_dir} at http://{dev_addr}/ (Ctrl+C stops); runs that finish in "
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    print(f"Serving the site built in {site.site_dir} at http://{address}/ (Ctrl+C stops); runs that finish in "
           f"{site.runs_dir} appear without a restart (only their pages are rendered again; the browser reloads)",
           flush=True)
     try:

@@ -73,9 +73,11 @@ def segment_strip_item(target: str, views: Sequence[dict[str, Any]]) -> dict:
     numbers: dict[tuple[str, str], int] = {}
     owners = []
     for view in views:
-        owners.append(numbers.setdefault((view["segment"], view["kind"]), len(numbers)))
-        if len(numbers) > len(segments):
+        key = (view["segment"], view["kind"])
+        if key not in numbers:
+            numbers[key] = len(segments)
             segments.append([visible(view["segment"]), visible(view["kind"])])
+        owners.append(numbers[key])
     data = {"tokens": [visible(view["text"]) for view in views], "segments": segments, "owner": owners,
             "special": [view["index"] for view in views if view["special"]]}
     return {"target": target, "json": script_json(data)}
