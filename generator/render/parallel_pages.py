@@ -110,7 +110,7 @@ class ParallelPagesPlugin(BasePlugin):
     def on_post_build(self, *, config):
         if not self.pending:
             return
-        index = _search_index(config)
+        index = search_index(config)
         _state.update(config=config, files=self.files, nav=self.nav, env=self.env, pending=self.pending,
                       index=index)
         chunks = _chunks(len(self.pending), self.jobs)
@@ -144,7 +144,7 @@ def _chunks(count: int, jobs: int) -> list[range]:
     return [range(start, min(count, start + size)) for start in range(0, count, size)]
 
 
-def _search_index(config):
+def search_index(config):
     """The search plugin's index (its ``entries`` are what it writes), or None without one."""
     for plugin in config.plugins.values():
         index = getattr(plugin, "search_index", None)

@@ -105,7 +105,7 @@ def test_links_are_rewritten_in_document_order_only_once_the_page_is_plain():
 # A site built with plain pages converted here and one built by MkDocs alone
 
 
-def _site(project, name, jobs):
+def site_files(project, name, jobs):
     from generator.render.site import build_site
 
     built = build_site(project / "runs", project / "mkdocs.yml", site_dir=project / name / "site",
@@ -113,18 +113,36 @@ def _site(project, name, jobs):
     return {p.relative_to(built.site_dir).as_posix(): p.read_bytes() for p in built.site_dir.rglob("*") if p.is_file()}
 
 
-def _recording_plugins(monkeypatch):
-    from generator.render import plain_markdown
-
+def recording_plugins(monkeypatch, module, name: str) -> list:
+    """Every instance of ``module.name`` (a plugin class) made from now on."""
     made = []
 
-    class Recorded(plain_markdown.PlainMarkdownPlugin):
+    class Recorded(getattr(module, name)):
         def __init__(self):
             super().__init__()
             made.append(self)
 
-    monkeypatch.setattr(plain_markdown, "PlainMarkdownPlugin", Recorded)
+    monkeypatch.setattr(module, name, Recorded)
     return made
+
+
+def _recording_plugins(monkeypatch):
+    from generator.render import plain_markdown
+
+    return recording_plugins(monkeypatch, plain_markdown, "PlainMarkdownPlugin")
+
+
+def same_site_with_and_without(monkeypatch, project, module, plugin: str, jobs: int):
+    """Build the site with ``module``'s plugin and without it (its ``usable`` false): the same files, byte for
+    byte. The plugin as the main process left it."""
+    made = recording_plugins(monkeypatch, module, plugin)
+    ours = site_files(project, "ours", jobs)
+    monkeypatch.setattr(module, "usable", lambda config: False)
+    theirs = site_files(project, "theirs", jobs)
+    assert ours.keys() == theirs.keys() and "runs/tiny/alpha/examples/a-0.html" in ours
+    assert [name for name in ours if ours[name] != theirs[name]] == []
+    assert len(made) == 1 and made[0].trusted
+    return made[0]
 
 
 @pytest.mark.slow
@@ -132,17 +150,10 @@ def _recording_plugins(monkeypatch):
 def test_a_site_with_plain_pages_converted_here_equals_python_markdowns(tiny_run, tmp_path, monkeypatch, jobs):
     from generator.render import plain_markdown
 
-    project = _project(tmp_path, tiny_run)
-    made = _recording_plugins(monkeypatch)
-    ours = _site(project, "ours", jobs)
-    assert len(made) == 1 and made[0].trusted
+    plugin = same_site_with_and_without(monkeypatch, _project(tmp_path, tiny_run), plain_markdown,
+                                        "PlainMarkdownPlugin", jobs)
     if jobs == 1:  # workers keep their own counts
-        assert made[0].converted >= 3 and made[0].checked == 2
-    monkeypatch.setattr(plain_markdown, "usable", lambda config: False)
-    theirs = _site(project, "theirs", jobs)
-    assert ours.keys() == theirs.keys()
-    assert [name for name in ours if ours[name] != theirs[name]] == []
-    assert "runs/tiny/alpha/examples/a-0.html" in ours
+        assert plugin.converted >= 3 and plugin.checked == 2
 
 
 @pytest.mark.slow
@@ -152,7 +163,7 @@ def test_a_conversion_that_differs_is_caught_and_python_markdown_converts_the_re
 
     project = _project(tmp_path, tiny_run)
     monkeypatch.setattr(plain_markdown, "usable", lambda config: False)
-    theirs = _site(project, "theirs", 1)
+    theirs = site_files(project, "theirs", 1)
     monkeypatch.setattr(plain_markdown, "usable", lambda config: True)
     real = plain_markdown.convert_plain
 
@@ -165,7 +176,7 @@ def test_a_conversion_that_differs_is_caught_and_python_markdown_converts_the_re
     monkeypatch.setattr(plain_markdown, "convert_plain", wrong)
     made = _recording_plugins(monkeypatch)
     with caplog.at_level("INFO"):
-        ours = _site(project, "ours", 1)
+        ours = site_files(project, "ours", 1)
     assert not made[0].trusted and made[0].converted == 0
     assert [name for name in ours if ours[name] != theirs[name]] == []
     assert any("differed on" in record.getMessage() for record in caplog.records)

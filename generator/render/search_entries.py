@@ -1,0 +1,149 @@
+"""Search entries of well-formed pages made without Python's HTMLParser, to the same entries.
+
+mkdocs-material's search plugin splits each page's HTML into sections with a subclass of
+``html.parser.HTMLParser``: about 1.5 ms an example page, three quarters of it in HTMLParser's
+own tokenizer (pure Python, several regular expressions and calls a tag). Our pages' HTML is
+well formed: tags whose attributes are double-quoted or bare, text without ``<``, empty script
+elements. Such HTML is tokenized here with one regular expression, and material's own parser is
+given the calls HTMLParser would make (each start and end tag, lower-cased, attributes
+unescaped; each run of text with character references converted). Any other HTML (a comment, a
+single-quoted attribute, a lone ``<``, a script with content) is fed to HTMLParser as before.
+
+Only with the search plugin's entry method as it was written against (``ENTRY_METHOD``); each
+process makes its first ``CHECKED`` pages' entries both ways and uses material's alone for the
+rest of the build if any differs; tests compare both on every page of built sites.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import html
+import inspect
+import logging
+import re
+
+from material.plugins.search.plugin import Parser, SearchIndex
+from mkdocs.plugins import BasePlugin, event_priority
+
+from generator.render.parallel_pages import search_index
+
+CHECKED = 2  # pages each process indexes both ways before it trusts this alone
+ENTRY_METHOD = "4ca78ac4321f7704"  # the first hex digits of the sha256 of material's SearchIndex.add_entry_from_context source
+TAG = re.compile(r'<(?:/([a-zA-Z][a-zA-Z0-9]*)|([a-zA-Z][a-zA-Z0-9]*)((?:\s+[a-zA-Z_:][-a-zA-Z0-9_:.]*'
+                 r'(?:="[^"]*")?)*)\s*(/?))>')
+ATTRIBUTE = re.compile(r'\s+([a-zA-Z_:][-a-zA-Z0-9_:.]*)(?:="([^"]*)")?')
+RAW_TEXT = frozenset({"script", "style"})  # HTMLParser reads their content as it is: ours are empty
+
+
+def parser_events(content: str) -> list[tuple] | None:
+    """The calls HTMLParser (converting character references) makes for ``content``, in order; None unless the
+    HTML is of the well-formed kind described above."""
+    events: list[tuple] = []
+    at, end = 0, len(content)
+    while at < end:
+        opening = content.find("<", at)
+        if opening < 0:
+            opening = end
+        if opening > at:
+            text = content[at:opening]
+            events.append(("data", html.unescape(text) if "&" in text else text))
+        if opening == end:
+            break
+        tag = TAG.match(content, opening)
+        if tag is None:
+            return None
+        closing, name, attributes, self_closing = tag.groups()
+        if closing is not None:
+            events.append(("end", closing.lower()))
+        else:
+            name = name.lower()
+            values = [_attribute(found.group(1), found.group(2)) for found in ATTRIBUTE.finditer(attributes)]
+            events.append(("startend" if self_closing else "start", name, values))
+            if name in RAW_TEXT and not self_closing and not content.startswith(f"</{name}>", tag.end()):
+                return None
+        at = tag.end()
+    return events
+
+
+def _attribute(name: str, value: str | None) -> tuple[str, str | None]:
+    """As HTMLParser gives an attribute: the name lower-cased, the value unescaped (None when there is none)."""
+    return name.lower(), (html.unescape(value) if value and "&" in value else value)
+
+
+def feed_events(parser, events: list[tuple]) -> None:
+    """Give an HTMLParser subclass the calls HTMLParser itself would make for the page (``parser_events``)."""
+    for event in events:
+        if event[0] == "data":
+            parser.handle_data(event[1])
+        elif event[0] == "start":
+            parser.handle_starttag(event[1], event[2])
+        elif event[0] == "end":
+            parser.handle_endtag(event[1])
+        else:
+            parser.handle_startendtag(event[1], event[2])
+
+
+def usable(config) -> bool:
+    """Whether material's search plugin is in use with the entry method this was written against (a material
+    whose method changed keeps its own)."""
+    if not {"search", "material/search"} & set(config.plugins.keys()):
+        return False
+    try:
+        source = inspect.getsource(SearchIndex.add_entry_from_context)
+    except (OSError, TypeError):
+        return False
+    return hashlib.sha256(source.encode()).hexdigest().startswith(ENTRY_METHOD)
+
+
+class SearchEntriesPlugin(BasePlugin):
+    """Makes the search plugin's entries from ``parser_events`` where the page's HTML allows it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.checked = 0  # pages indexed both ways in this process (a forked worker inherits it)
+        self.trusted = True  # False once a check differed: material indexes every page for the rest of the build
+        self.indexed = 0  # pages indexed here
+
+    @event_priority(-100)  # the search plugin made its index in on_config
+    def on_pre_build(self, *, config):
+        index = search_index(config)
+        if index is not None:  # what the search plugin calls for each page, on this index only
+            index.add_entry_from_context = functools.partial(self._add_entry, index, index.add_entry_from_context)
+
+    def _add_entry(self, index, original, page) -> None:
+        events = parser_events(page.content) if self.trusted else None
+        if events is None:
+            original(page)
+            return
+        if self.checked >= CHECKED:
+            _index(index, page, events)
+            self.indexed += 1
+            return
+        before = len(index.entries)
+        original(page)
+        expected = index.entries[before:]
+        del index.entries[before:]
+        _index(index, page, events)
+        self.checked += 1
+        if index.entries[before:] == expected:
+            self.indexed += 1
+            return
+        self.trusted = False
+        index.entries[before:] = expected
+        logging.getLogger(__name__).info("Search entries are made by material's parser for the rest of this build: "
+                                         "ours differed on %s (please report it)", page.file.src_uri)
+
+
+def _index(index, page, events: list[tuple]) -> None:
+    """material's ``SearchIndex.add_entry_from_context`` (whose source ``usable`` checks), its parser fed the
+    events instead of the HTML."""
+    search = page.meta.get("search") or {}
+    if search.get("exclude"):
+        return
+    parser = Parser()
+    feed_events(parser, events)
+    parser.close()
+    for section in parser.data:
+        if not section.is_excluded():
+            index.create_entry_for_section(section, page.toc, page.url, page)

@@ -1,0 +1,142 @@
+"""Search entries made from our own tokenizer's events equal those material's HTMLParser-based parser makes."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from material.plugins.search.plugin import Parser
+
+from generator.render.search_entries import feed_events, parser_events
+from tests.render.test_mkdocs_build import _project
+from tests.render.test_plain_markdown import recording_plugins, same_site_with_and_without, site_files
+
+
+class Recorder(Parser):
+    """material's parser, recording the calls HTMLParser makes to it."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def handle_starttag(self, tag, attrs):
+        self.calls.append(("start", tag, list(attrs)))
+
+    def handle_endtag(self, tag):
+        self.calls.append(("end", tag))
+
+    def handle_data(self, data):
+        self.calls.append(("data", data))
+
+
+def _htmlparser_calls(content: str) -> list:
+    recorder = Recorder()
+    recorder.feed(content)
+    recorder.close()
+    return recorder.calls
+
+
+def _our_calls(content: str) -> list | None:
+    events = parser_events(content)
+    if events is None:
+        return None
+    recorder = Recorder()
+    feed_events(recorder, events)
+    return recorder.calls
+
+
+def _same_calls(content: str) -> list | None:
+    ours = _our_calls(content)
+    if ours is not None:
+        assert ours == _htmlparser_calls(content), content
+    return ours
+
+
+ARTICLE = re.compile(r'<article class="md-content__inner md-typeset">(.*?)</article>', re.S)
+
+
+def test_every_page_of_a_built_site_gives_the_parser_the_same_calls(tiny_site):
+    pages = sorted(tiny_site.rglob("*.html"))
+    ours = 0
+    for page in pages:
+        content = ARTICLE.search(page.read_text(encoding="utf-8"))
+        if content is not None and _same_calls(content.group(1)) is not None:
+            ours += 1
+        elif "/examples/" in page.as_posix():
+            pytest.fail(f"{page}: an example page's HTML is not of the kind tokenized here")
+    assert ours >= 5
+
+
+WELL_FORMED = [
+    '<h1 id="a">T &amp; U &#58; &lt;x&gt;</h1>\n<p>text &copy; &unknown; & done</p>',
+    '<table class="atlas-table"><tbody><tr><th>A</th><td><code>Q&#58; 5&#42;3</code></td></tr></tbody></table>',
+    '<DIV Class="X" hidden data-v="" title="a &gt; b &amp; c"><BR/><br /><input type="search"></DIV>',
+    '<div class="atlas-plot" id="p" style="min-height: 376px"></div><script type="application/json" '
+    'data-atlas-data="p"></script>',
+    '<p title="x > y">a</p><img src="a.png" alt="a"/>',
+    "<p>\n  spaced\n\n</p>  \n<p>tail</p> trailing text &amp",
+    '<nav class="atlas-example-nav"><span>← first</span> · <a href="../index.html" rel="up">↑ arith</a></nav>',
+]
+
+
+@pytest.mark.parametrize("content", WELL_FORMED)
+def test_well_formed_html_gives_the_same_calls(content):
+    assert _same_calls(content) is not None
+
+
+OTHER = [
+    "<!-- comment --><p>a</p>", "<!DOCTYPE html><p>a</p>", "<p class='single'>a</p>", "<p>a < b</p>",
+    "<script>var a = 1;</script>", "<p>a</ p>", "<p data-x=bare>a</p>", "<p>a<", "<?php x ?>", "<my-tag>a</my-tag>",
+    "<style>p { color: red }</style>", "</p extra>",
+]
+
+
+@pytest.mark.parametrize("content", OTHER)
+def test_other_html_is_left_to_htmlparser(content):
+    assert parser_events(content) is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_site_indexed_here_equals_one_indexed_by_material(tiny_run, tmp_path, monkeypatch, jobs):
+    from generator.render import search_entries
+
+    plugin = same_site_with_and_without(monkeypatch, _project(tmp_path, tiny_run), search_entries,
+                                        "SearchEntriesPlugin", jobs)
+    if jobs == 1:  # workers keep their own counts
+        assert plugin.indexed >= 5 and plugin.checked == 2
+
+
+@pytest.mark.slow
+def test_entries_that_differ_are_caught_and_material_indexes_the_rest(tiny_run, tmp_path, monkeypatch, caplog):
+    from generator.render import search_entries
+
+    project = _project(tmp_path, tiny_run)
+    monkeypatch.setattr(search_entries, "usable", lambda config: False)
+    theirs = site_files(project, "theirs", 1)
+    monkeypatch.setattr(search_entries, "usable", lambda config: True)
+    real = search_entries.feed_events
+    monkeypatch.setattr(search_entries, "feed_events",  # as a newer Python's HTMLParser might differ from us
+                        lambda parser, events: real(parser, [event for event in events if event[0] != "data"]))
+    made = recording_plugins(monkeypatch, search_entries, "SearchEntriesPlugin")
+    with caplog.at_level("INFO"):
+        ours = site_files(project, "ours", 1)
+    assert not made[0].trusted and made[0].indexed == 0
+    assert [name for name in ours if ours[name] != theirs[name]] == []
+    assert any("differed on" in record.getMessage() for record in caplog.records)
+
+
+def test_only_materials_entry_method_as_written_against_is_replaced(tmp_path, monkeypatch):
+    from generator.render import search_entries
+    from generator.render.mkdocs_build import load_mkdocs_config
+    from tests.conftest import REPO_ROOT
+
+    (tmp_path / "docs").mkdir()
+    config = load_mkdocs_config(REPO_ROOT / "mkdocs.yml", {"docs_dir": str(tmp_path / "docs")})
+    assert search_entries.usable(config)
+    monkeypatch.setattr(search_entries, "ENTRY_METHOD", "0000")  # a material whose method changed
+    assert not search_entries.usable(config)
+    monkeypatch.undo()
+    without = tmp_path / "mkdocs.yml"
+    without.write_text((REPO_ROOT / "mkdocs.yml").read_text().replace("  - search\n", ""))
+    assert not search_entries.usable(load_mkdocs_config(without, {"docs_dir": str(tmp_path / "docs")}))
