@@ -32,7 +32,7 @@ from mkdocs.plugins import BasePlugin, event_priority
 
 from generator.render.figure_cache import cache_folder, template_bytecode
 from generator.render.parallel_pages import ParallelPagesPlugin, only_known_plugins, usable
-from generator.render import plain_markdown, search_entries
+from generator.render import plain_markdown, search_entries, shared_partials
 from generator.render.raw_html import OwnHtmlBlocksPlugin
 from generator.store.atomic import DIR_MODE, atomic_write_text, link_or_copy, remove_stale, swap_in
 from generator.store.plain_data import shown
@@ -257,7 +257,7 @@ def _site_key(config, config_file: Path, overrides: dict, docs: dict[str, list])
 
 
 MKDOCS_SIDE_CODE = ("mkdocs_build.py", "parallel_pages.py", "raw_html.py", "plain_markdown.py", "search_entries.py",
-                    "figure_cache.py")
+                    "shared_partials.py", "figure_cache.py")
 SITE_PACKAGES = ("mkdocs", "mkdocs-material", "markdown", "pymdown-extensions", "jinja2")  # what turns docs into HTML
 
 
@@ -527,6 +527,7 @@ def _add_plugins(config, scratch: Path, incremental: bool, titles: list | None, 
     link_media = only_known_plugins(config)  # before ours are added
     plain_pages = plain_markdown.usable(config)
     fast_search = search_entries.usable(config)
+    partials_once = shared_partials.usable(config)
     if not pages_are_their_source(config):
         unchanged = frozenset()  # every page of the navigation is built again
     plugin = IncrementalBuildPlugin(incremental, titles, previous_index, unchanged, anchors)
@@ -541,6 +542,8 @@ def _add_plugins(config, scratch: Path, incremental: bool, titles: list | None, 
         config.plugins["atlas-plain-markdown"] = plain_markdown.PlainMarkdownPlugin()
     if fast_search:
         config.plugins["atlas-search-entries"] = search_entries.SearchEntriesPlugin()
+    if partials_once:
+        config.plugins["atlas-shared-partials"] = shared_partials.SharedPartialsPlugin()
     if link_media:
         config.plugins["atlas-linked-media"] = LinkedMediaPlugin()
     return plugin

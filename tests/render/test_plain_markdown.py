@@ -156,15 +156,28 @@ def test_a_site_with_plain_pages_converted_here_equals_python_markdowns(tiny_run
         assert plugin.converted >= 3 and plugin.checked == 2
 
 
+def difference_caught(monkeypatch, caplog, project, module, plugin: str, spoil: dict):
+    """Build without ``module``'s plugin, then with it after ``spoil`` (names of ``module`` -> what replaces them)
+    made it differ: it noticed and said so, and the site is the one built without it. The plugin as it ended."""
+    monkeypatch.setattr(module, "usable", lambda config: False)
+    theirs = site_files(project, "theirs", 1)
+    monkeypatch.setattr(module, "usable", lambda config: True)
+    for name, value in spoil.items():
+        monkeypatch.setattr(module, name, value)
+    made = recording_plugins(monkeypatch, module, plugin)
+    with caplog.at_level("INFO"):
+        ours = site_files(project, "ours", 1)
+    assert [name for name in ours if ours[name] != theirs[name]] == []
+    assert any("differed" in record.getMessage() for record in caplog.records)
+    assert not made[0].trusted
+    return made[0]
+
+
 @pytest.mark.slow
 def test_a_conversion_that_differs_is_caught_and_python_markdown_converts_the_rest(tiny_run, tmp_path, monkeypatch,
                                                                                     caplog):
     from generator.render import plain_markdown
 
-    project = _project(tmp_path, tiny_run)
-    monkeypatch.setattr(plain_markdown, "usable", lambda config: False)
-    theirs = site_files(project, "theirs", 1)
-    monkeypatch.setattr(plain_markdown, "usable", lambda config: True)
     real = plain_markdown.convert_plain
 
     def wrong(text, link):  # as a newer Python-Markdown might differ from us
@@ -173,13 +186,9 @@ def test_a_conversion_that_differs_is_caught_and_python_markdown_converts_the_re
             plain.content += "\n<p>not what Python-Markdown gives</p>"
         return plain
 
-    monkeypatch.setattr(plain_markdown, "convert_plain", wrong)
-    made = _recording_plugins(monkeypatch)
-    with caplog.at_level("INFO"):
-        ours = site_files(project, "ours", 1)
-    assert not made[0].trusted and made[0].converted == 0
-    assert [name for name in ours if ours[name] != theirs[name]] == []
-    assert any("differed on" in record.getMessage() for record in caplog.records)
+    plugin = difference_caught(monkeypatch, caplog, _project(tmp_path, tiny_run), plain_markdown,
+                               "PlainMarkdownPlugin", {"convert_plain": wrong})
+    assert plugin.converted == 0
 
 
 def test_plain_pages_are_converted_here_only_with_mkdockss_default_markdown(tmp_path):

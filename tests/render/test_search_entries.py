@@ -9,7 +9,7 @@ from material.plugins.search.plugin import Parser
 
 from generator.render.search_entries import feed_events, parser_events
 from tests.render.test_mkdocs_build import _project
-from tests.render.test_plain_markdown import recording_plugins, same_site_with_and_without, site_files
+from tests.render.test_plain_markdown import difference_caught, same_site_with_and_without
 
 
 class Recorder(Parser):
@@ -111,19 +111,11 @@ def test_a_site_indexed_here_equals_one_indexed_by_material(tiny_run, tmp_path, 
 def test_entries_that_differ_are_caught_and_material_indexes_the_rest(tiny_run, tmp_path, monkeypatch, caplog):
     from generator.render import search_entries
 
-    project = _project(tmp_path, tiny_run)
-    monkeypatch.setattr(search_entries, "usable", lambda config: False)
-    theirs = site_files(project, "theirs", 1)
-    monkeypatch.setattr(search_entries, "usable", lambda config: True)
     real = search_entries.feed_events
-    monkeypatch.setattr(search_entries, "feed_events",  # as a newer Python's HTMLParser might differ from us
-                        lambda parser, events: real(parser, [event for event in events if event[0] != "data"]))
-    made = recording_plugins(monkeypatch, search_entries, "SearchEntriesPlugin")
-    with caplog.at_level("INFO"):
-        ours = site_files(project, "ours", 1)
-    assert not made[0].trusted and made[0].indexed == 0
-    assert [name for name in ours if ours[name] != theirs[name]] == []
-    assert any("differed on" in record.getMessage() for record in caplog.records)
+    plugin = difference_caught(monkeypatch, caplog, _project(tmp_path, tiny_run), search_entries,
+                               "SearchEntriesPlugin", {"feed_events": lambda parser, events: real(  # as another
+                                   parser, [event for event in events if event[0] != "data"])})  # HTMLParser might
+    assert plugin.indexed == 0
 
 
 def test_only_materials_entry_method_as_written_against_is_replaced(tmp_path, monkeypatch):
