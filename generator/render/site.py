@@ -13,6 +13,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from filelock import FileLock, Timeout
 from tqdm import tqdm
@@ -107,11 +108,13 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, j
             ours(Path(options.figure_cache))   # (one sees the folder before its marker and draws uncached)
         code = code_fingerprint(options)
         previous = previous_state(docs_dir) if reuse else {}
-        specs = _write_shared_files(tmp, handwritten_docs, previous.get(SPECS_STATE), code, docs_dir)
+        _write_shared_files(tmp, handwritten_docs)
+        specs: dict = {}
         units = [PageUnit(kind, str(run.root), dataset, example_id) for run in runs
                  for kind, page_kind in PAGE_KINDS.items() for dataset, example_id in page_kind.units(run)]
-        rendered, state, rendered_now = _render_or_reuse(units, previous, docs_dir if reuse else None, tmp, options,
-                                                         code, jobs)
+        rendered, state, rendered_now = _render_or_reuse(
+            units, previous, docs_dir if reuse else None, tmp, options, code, jobs,
+            while_rendering=lambda: specs.update(_write_specs(tmp, previous.get(SPECS_STATE), code, docs_dir)))
         state[SPECS_STATE] = specs
         if options.figure_cache is not None:
             prune(Path(options.figure_cache), {key for done in rendered.values() for key in done.figure_keys})
@@ -130,28 +133,34 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, j
     return RenderedDocs(counts[0], counts[1], skipped, counts[2])
 
 
-def _write_shared_files(tmp: Path, handwritten_docs: Path | None, previous_specs: dict | None, code: str,
-                        previous_docs: Path) -> dict:
-    """The project's own docs, the static assets and the plots' specifications (copied from the last build when
-    the renderer's code is the same: they depend on nothing else); the specifications' render-state entry."""
+def _write_shared_files(tmp: Path, handwritten_docs: Path | None) -> None:
+    """The project's own docs and the static assets (before any page: a page of ours replaces a file of theirs)."""
     if handwritten_docs is not None and handwritten_docs.is_dir():
         shutil.copytree(handwritten_docs, tmp, dirs_exist_ok=True)
     copy_static_assets(tmp)
+
+
+def _write_specs(tmp: Path, previous_specs: dict | None, code: str, previous_docs: Path) -> dict:
+    """The plots' specifications, copied from the last build when the renderer's code is the same (they depend
+    on nothing else); their render-state entry. Written while the pages are rendered (Bokeh makes them: ~0.7 s)."""
     if not reuse_files(previous_specs, code, previous_docs, tmp):
         write_specs(tmp / "assets")
     return {"fingerprint": code, "files": [f"assets/plots/{name}.js" for name in SPECS]}
 
 
 def _render_or_reuse(units: list[PageUnit], previous: dict, previous_docs: Path | None, tmp: Path,
-                     options: RenderOptions, code: str, jobs: int) -> tuple[dict[PageUnit, RenderedUnit], dict, int]:
+                     options: RenderOptions, code: str, jobs: int,
+                     while_rendering: Callable[[], object] = lambda: None,
+                     ) -> tuple[dict[PageUnit, RenderedUnit], dict, int]:
     """Every unit rendered into ``tmp``, or copied from ``previous_docs`` (whose render state is ``previous``)
     when its inputs are unchanged; also the render state to keep for the next build and how many units
-    were rendered now. ``code`` is the renderer's fingerprint (``code_fingerprint``)."""
+    were rendered now. ``code`` is the renderer's fingerprint (``code_fingerprint``); ``while_rendering`` is
+    done by this process while workers render."""
     fingerprints = {unit: unit_fingerprint(unit, _open_run(unit.run_root), code) for unit in units}
     reused = {unit: reuse_unit(previous.get(unit_key(unit)), fingerprints[unit], previous_docs, tmp)
               for unit in units}
     to_render = [unit for unit in units if reused[unit] is None]
-    rendered = {**dict(zip(to_render, _render_all(to_render, tmp, options, jobs))),
+    rendered = {**dict(zip(to_render, _render_all(to_render, tmp, options, jobs, while_rendering))),
                 **{unit: done for unit, done in reused.items() if done is not None}}
     state = {unit_key(unit): rendered[unit].to_json(fingerprints[unit]) for unit in units
              if rendered[unit].error is None}
@@ -206,9 +215,13 @@ def _write_site_pages(good: list[Run], tmp: Path, skipped: list[str], options: R
     return entries
 
 
-def _render_all(units: list[PageUnit], docs_dir: Path, options: RenderOptions, jobs: int) -> list[RenderedUnit]:
-    """Render every unit, in this process or in ``jobs`` worker processes (results in unit order)."""
+def _render_all(units: list[PageUnit], docs_dir: Path, options: RenderOptions, jobs: int,
+                while_rendering: Callable[[], object] = lambda: None) -> list[RenderedUnit]:
+    """Render every unit, in this process or in ``jobs`` worker processes (results in unit order); this process
+    does ``while_rendering`` meanwhile (before it renders, when it renders alone)."""
     work = functools.partial(_render_unit, str(docs_dir), options)
+    if jobs <= 1 or len(units) < 2 * jobs:
+        while_rendering()
     bar = tqdm(total=len(units), desc="rendering pages", unit="page")
     if jobs <= 1 or len(units) < 2 * jobs:
         results = []
@@ -219,7 +232,9 @@ def _render_all(units: list[PageUnit], docs_dir: Path, options: RenderOptions, j
         return results
     with process_pool(jobs) as pool:
         results = []
-        for rendered in pool.map(work, units, chunksize=max(1, min(32, len(units) // (8 * jobs)))):
+        done = pool.map(work, units, chunksize=max(1, min(32, len(units) // (8 * jobs))))  # every task handed out
+        while_rendering()
+        for rendered in done:
             results.append(rendered)
             bar.update()
     bar.close()
