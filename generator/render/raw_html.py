@@ -10,11 +10,14 @@ becomes a placeholder paragraph, and after it the line comes back where the para
 Python-Markdown would have written it (tests compare both on every page of built sites). A
 line with text between its elements is left to Python-Markdown, and so are lines inside fenced
 code; after a line that leaves an element open (a block spanning lines, whose inside is raw),
-nothing more on the page is stashed.
+nothing more on the page is stashed. MkDocs finds the anchors of a page's raw HTML by scanning
+its Markdown, where our lines are placeholders by then, so their anchors (``block_anchors``) are
+added to the page's after the conversion: a link to one is checked as without the stash.
 """
 
 from __future__ import annotations
 
+import html
 import re
 import secrets
 
@@ -23,6 +26,8 @@ from mkdocs.plugins import BasePlugin
 OWN_BLOCK = re.compile(r'<(div|table|nav|details) class="atlas-')
 FENCE = re.compile(r"(`{3,}|~{3,})")
 TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)[^<>]*>")
+START_TAG = re.compile(r"<([a-zA-Z][a-zA-Z0-9]*)(\s[^<>]*)>")
+ANCHOR_ATTRIBUTE = re.compile(r'\s(id|name)="([^"]*)"', re.I)
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
 
@@ -81,6 +86,18 @@ def restore_own_blocks(html: str, marker: str, stash: list[str]) -> str:
     return restored.rstrip("\n")  # Python-Markdown strips the page's end, a raw block's newline included
 
 
+def block_anchors(lines: list[str]) -> set[str]:
+    """What MkDocs' scan of raw HTML finds in our block lines: every element's id, every link's name (our
+    attributes are double-quoted, their values escaped)."""
+    anchors = set()
+    for line in lines:
+        for tag in START_TAG.finditer(line):
+            for name, value in ANCHOR_ATTRIBUTE.findall(tag.group(2)):
+                if name.lower() == "id" or tag.group(1).lower() == "a":
+                    anchors.add(html.unescape(value))
+    return anchors
+
+
 class OwnHtmlBlocksPlugin(BasePlugin):
     """Stashes our HTML block lines before MkDocs converts a page and puts them back after."""
 
@@ -95,4 +112,7 @@ class OwnHtmlBlocksPlugin(BasePlugin):
         return text
 
     def on_page_content(self, html, *, page, config, files):
-        return restore_own_blocks(html, self.marker, self._stashes.pop(page.file.src_uri, []))
+        stash = self._stashes.pop(page.file.src_uri, [])
+        if stash and page.present_anchor_ids is not None:
+            page.present_anchor_ids = page.present_anchor_ids | block_anchors(stash)
+        return restore_own_blocks(html, self.marker, stash)

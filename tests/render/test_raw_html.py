@@ -3,7 +3,7 @@
 import markdown
 import pytest
 
-from generator.render.raw_html import restore_own_blocks, stash_own_blocks, top_level_elements
+from generator.render.raw_html import block_anchors, restore_own_blocks, stash_own_blocks, top_level_elements
 from tests.conftest import REPO_ROOT
 
 MARKER = "ATLASBLOCK0123456789abcdefX"
@@ -63,3 +63,42 @@ def test_only_whole_elements_are_taken():
     assert top_level_elements('<div class="a"></div> tail') is None
     assert top_level_elements('<div class="a">') is None
     assert top_level_elements('<div class="a"></div></div>') is None
+
+
+def _mkdocs_raw_html_anchors(lines):
+    from mkdocs.structure.pages import _HTMLHandler
+
+    handler = _HTMLHandler()
+    handler.feed("\n".join(lines))
+    handler.close()
+    return handler.present_anchor_ids
+
+
+def test_the_anchors_of_our_blocks_are_those_mkdocs_finds_in_them(tiny_site):
+    found = 0
+    for page in sorted((tiny_site.parent / "docs").rglob("*.md")):
+        _, lines = stash_own_blocks(page.read_text(encoding="utf-8"), MARKER)
+        assert block_anchors(lines) == _mkdocs_raw_html_anchors(lines), page
+        found += len(block_anchors(lines))
+    assert found > 10
+    lines = ['<div class="atlas-x" ID="a&amp;b"><a name="n" href="x.html">x</a><span name="not-a-link"></span></div>']
+    assert block_anchors(lines) == _mkdocs_raw_html_anchors(lines) == {"a&b", "n"}
+
+
+def test_a_link_to_an_anchor_in_our_blocks_is_checked_as_without_the_stash(tmp_path, caplog):
+    from generator.render.mkdocs_build import run_mkdocs
+
+    examples = tmp_path / "docs/runs/r/d/examples"
+    examples.mkdir(parents=True)
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "docs/index.md").write_text("# Home\n\n[strip](runs/r/d/examples/a.md#atlas-a-tokens) "
+                                            "[named](runs/r/d/examples/a.md#atlas-nav) "
+                                            "[gone](runs/r/d/examples/a.md#atlas-gone)\n")
+    (examples / "a.md").write_text('# A\n\n<div class="atlas-tokens" id="atlas-a-tokens"></div>\n\n'
+                                   '<nav class="atlas-example-nav"><a name="atlas-nav" href="../index.html">up</a>'
+                                   '</nav>\n')
+    with caplog.at_level("INFO"):
+        run_mkdocs(REPO_ROOT / "mkdocs.yml", {"docs_dir": str(tmp_path / "docs"), "site_dir": str(tmp_path / "site"),
+                                              "validation": {"links": {"anchors": "warn"}}}, tmp_path / "runs")
+    about_anchors = [r.getMessage() for r in caplog.records if "does not contain an anchor" in r.getMessage()]
+    assert len(about_anchors) == 1 and "#atlas-gone" in about_anchors[0]
