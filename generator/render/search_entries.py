@@ -11,7 +11,9 @@ single-quoted attribute, a lone ``<``, a script with content) is fed to HTMLPars
 
 Only with the search plugin's entry method as it was written against (``ENTRY_METHOD``); each
 process makes its first ``CHECKED`` pages' entries both ways and uses material's alone for the
-rest of the build if any differs; tests compare both on every page of built sites.
+rest of the build if any differs (a page too large to index twice cheaply, like a dataset page's
+table of every example, is left to material until then); tests compare both on every page of
+built sites.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from mkdocs.plugins import BasePlugin, event_priority
 from generator.render.parallel_pages import search_index
 
 CHECKED = 2  # pages each process indexes both ways before it trusts this alone
+CHECKED_SIZE = 50_000  # characters of HTML: a larger page is not indexed twice to check (material indexes it)
 ENTRY_METHOD = "4ca78ac4321f7704"  # sha256 of material's SearchIndex.add_entry_from_context source, its start
 TAG = re.compile(r'<(?:/([a-zA-Z][a-zA-Z0-9]*)|([a-zA-Z][a-zA-Z0-9]*)((?:\s+[a-zA-Z_:][-a-zA-Z0-9_:.]*'
                  r'(?:="[^"]*")?)*)\s*(/?))>')
@@ -112,11 +115,14 @@ class SearchEntriesPlugin(BasePlugin):
             index.add_entry_from_context = functools.partial(self._add_entry, index, index.add_entry_from_context)
 
     def _add_entry(self, index, original, page) -> None:
-        events = parser_events(page.content) if self.trusted else None
+        checking = self.checked < CHECKED
+        events = None
+        if self.trusted and not (checking and len(page.content) > CHECKED_SIZE):
+            events = parser_events(page.content)
         if events is None:
             original(page)
             return
-        if self.checked >= CHECKED:
+        if not checking:
             _index(index, page, events)
             self.indexed += 1
             return

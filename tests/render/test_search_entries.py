@@ -132,3 +132,14 @@ def test_only_materials_entry_method_as_written_against_is_replaced(tmp_path, mo
     without = tmp_path / "mkdocs.yml"
     without.write_text((REPO_ROOT / "mkdocs.yml").read_text().replace("  - search\n", ""))
     assert not search_entries.usable(load_mkdocs_config(without, {"docs_dir": str(tmp_path / "docs")}))
+
+
+def test_a_large_page_is_not_indexed_twice_to_check():
+    from types import SimpleNamespace
+
+    from generator.render.search_entries import CHECKED_SIZE, SearchEntriesPlugin
+
+    plugin, indexed_by_material = SearchEntriesPlugin(), []
+    table = SimpleNamespace(content="<p>row</p>" * (CHECKED_SIZE // 10 + 1), meta={}, toc=[], url="d/index.html")
+    plugin._add_entry(SimpleNamespace(entries=[]), indexed_by_material.append, table)
+    assert indexed_by_material == [table] and plugin.checked == 0 and plugin.indexed == 0
