@@ -30,9 +30,9 @@ from pathlib import Path
 
 from mkdocs.plugins import BasePlugin, event_priority
 
+from generator.render import plain_markdown, search_entries, shared_partials
 from generator.render.figure_cache import cache_folder, template_bytecode
 from generator.render.parallel_pages import ParallelPagesPlugin, only_known_plugins, usable
-from generator.render import plain_markdown, search_entries, shared_partials
 from generator.render.raw_html import OwnHtmlBlocksPlugin
 from generator.store.atomic import DIR_MODE, atomic_write_text, link_or_copy, remove_stale, swap_in
 from generator.store.plain_data import shown

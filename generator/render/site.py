@@ -220,10 +220,11 @@ def _render_all(units: list[PageUnit], docs_dir: Path, options: RenderOptions, j
     """Render every unit, in this process or in ``jobs`` worker processes (results in unit order); this process
     does ``while_rendering`` meanwhile (before it renders, when it renders alone)."""
     work = functools.partial(_render_unit, str(docs_dir), options)
-    if jobs <= 1 or len(units) < 2 * jobs:
+    alone = jobs <= 1 or len(units) < 2 * jobs
+    if alone:
         while_rendering()
     bar = tqdm(total=len(units), desc="rendering pages", unit="page")
-    if jobs <= 1 or len(units) < 2 * jobs:
+    if alone:
         results = []
         for unit in units:
             results.append(work(unit))
