@@ -25,7 +25,6 @@ import inspect
 import logging
 import re
 
-from material.plugins.search.plugin import Parser, SearchIndex
 from mkdocs.plugins import BasePlugin, event_priority
 
 from generator.render.parallel_pages import search_index
@@ -90,6 +89,8 @@ def feed_events(parser, events: list[tuple]) -> None:
 def usable(config) -> bool:
     """Whether material's search plugin is in use with the entry method this was written against (a material
     whose method changed keeps its own)."""
+    from material.plugins.search.plugin import SearchIndex  # here: a build that runs no MkDocs need not import it
+
     if not {"search", "material/search"} & set(config.plugins.keys()):
         return False
     try:
@@ -144,6 +145,8 @@ class SearchEntriesPlugin(BasePlugin):
 def _index(index, page, events: list[tuple]) -> None:
     """material's ``SearchIndex.add_entry_from_context`` (whose source ``usable`` checks), its parser fed the
     events instead of the HTML."""
+    from material.plugins.search.plugin import Parser
+
     search = page.meta.get("search") or {}
     if search.get("exclude"):
         return
