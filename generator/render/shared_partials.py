@@ -85,5 +85,5 @@ class SharedPartialsPlugin(BasePlugin):
             return
         self.trusted = False
         logging.getLogger(__name__).info("Theme partials are drawn for every page for the rest of this build: "
-                                         "the navigation drawn for %s differed (please report it)",
+                                         "a shared partial drawn for %s differed (please report it)",
                                          page.file.src_uri)
