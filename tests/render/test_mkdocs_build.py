@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -9,6 +10,7 @@ import shutil
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.render.mkdocs_shortcuts import same_site_with_and_without
 
 
 def _tree(site):
@@ -326,3 +328,21 @@ def test_only_extensions_that_read_nothing_but_the_page_let_unchanged_pages_stay
         other = tmp_path / "mkdocs.yml"
         other.write_text((REPO_ROOT / "mkdocs.yml").read_text() + f"markdown_extensions: {extensions}\n")
         assert pages_are_their_source(load_mkdocs_config(other, docs)) is pure, extensions
+
+
+SHORTCUTS = [("plain_markdown", "PlainMarkdownPlugin", "converted", 3),  # module, plugin, its count of pages, least
+             ("search_entries", "SearchEntriesPlugin", "indexed", 5),
+             ("shared_partials", "SharedPartialsPlugin", "reused", 2)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize("name, plugin, counted, least", SHORTCUTS)
+def test_each_shortcut_gives_the_site_mkdocs_gives_without_it(tiny_run, tmp_path, monkeypatch, jobs, name, plugin,
+                                                              counted, least):
+    """Plain pages converted without Python-Markdown, search entries made without HTMLParser, partials drawn once
+    per folder: each gives the same site, byte for byte, and was used."""
+    made = same_site_with_and_without(monkeypatch, _project(tmp_path, tiny_run),
+                                      importlib.import_module(f"generator.render.{name}"), plugin, jobs)
+    if jobs == 1:  # workers keep their own counts
+        assert getattr(made, counted) >= least and made.checked == 2

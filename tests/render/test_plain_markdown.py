@@ -11,6 +11,7 @@ from markdown.extensions.toc import nest_toc_tokens
 from generator.render.plain_markdown import DEFAULT_EXTENSIONS, convert_plain
 from generator.render.raw_html import stash_own_blocks
 from tests.conftest import REPO_ROOT
+from tests.render.mkdocs_shortcuts import difference_caught
 from tests.render.test_mkdocs_build import _project
 
 MARKER = "ATLASBLOCK0123456789abcdefX"
@@ -100,77 +101,6 @@ def test_links_are_rewritten_in_document_order_only_once_the_page_is_plain():
     assert plain.title == "A"
     seen.clear()
     assert convert_plain("[one](1.md)\n\n`code`", link) is None and seen == []  # nothing said for a page not ours
-
-
-# A site built with plain pages converted here and one built by MkDocs alone
-
-
-def site_files(project, name, jobs):
-    from generator.render.site import build_site
-
-    built = build_site(project / "runs", project / "mkdocs.yml", site_dir=project / name / "site",
-                       docs_dir=project / name / "docs", jobs=jobs, full=True)
-    return {p.relative_to(built.site_dir).as_posix(): p.read_bytes() for p in built.site_dir.rglob("*") if p.is_file()}
-
-
-def recording_plugins(monkeypatch, module, name: str) -> list:
-    """Every instance of ``module.name`` (a plugin class) made from now on."""
-    made = []
-
-    class Recorded(getattr(module, name)):
-        def __init__(self):
-            super().__init__()
-            made.append(self)
-
-    monkeypatch.setattr(module, name, Recorded)
-    return made
-
-
-def _recording_plugins(monkeypatch):
-    from generator.render import plain_markdown
-
-    return recording_plugins(monkeypatch, plain_markdown, "PlainMarkdownPlugin")
-
-
-def same_site_with_and_without(monkeypatch, project, module, plugin: str, jobs: int):
-    """Build the site with ``module``'s plugin and without it (its ``usable`` false): the same files, byte for
-    byte. The plugin as the main process left it."""
-    made = recording_plugins(monkeypatch, module, plugin)
-    ours = site_files(project, "ours", jobs)
-    monkeypatch.setattr(module, "usable", lambda config: False)
-    theirs = site_files(project, "theirs", jobs)
-    assert ours.keys() == theirs.keys() and "runs/tiny/alpha/examples/a-0.html" in ours
-    assert [name for name in ours if ours[name] != theirs[name]] == []
-    assert len(made) == 1 and made[0].trusted
-    return made[0]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_a_site_with_plain_pages_converted_here_equals_python_markdowns(tiny_run, tmp_path, monkeypatch, jobs):
-    from generator.render import plain_markdown
-
-    plugin = same_site_with_and_without(monkeypatch, _project(tmp_path, tiny_run), plain_markdown,
-                                        "PlainMarkdownPlugin", jobs)
-    if jobs == 1:  # workers keep their own counts
-        assert plugin.converted >= 3 and plugin.checked == 2
-
-
-def difference_caught(monkeypatch, caplog, project, module, plugin: str, spoil: dict):
-    """Build without ``module``'s plugin, then with it after ``spoil`` (names of ``module`` -> what replaces them)
-    made it differ: it noticed and said so, and the site is the one built without it. The plugin as it ended."""
-    monkeypatch.setattr(module, "usable", lambda config: False)
-    theirs = site_files(project, "theirs", 1)
-    monkeypatch.setattr(module, "usable", lambda config: True)
-    for name, value in spoil.items():
-        monkeypatch.setattr(module, name, value)
-    made = recording_plugins(monkeypatch, module, plugin)
-    with caplog.at_level("INFO"):
-        ours = site_files(project, "ours", 1)
-    assert [name for name in ours if ours[name] != theirs[name]] == []
-    assert any("differed" in record.getMessage() for record in caplog.records)
-    assert not made[0].trusted
-    return made[0]
 
 
 @pytest.mark.slow

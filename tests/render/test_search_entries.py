@@ -9,7 +9,7 @@ from material.plugins.search.plugin import Parser
 
 from generator.render.search_entries import feed_events, parser_events
 from tests.render.test_mkdocs_build import _project
-from tests.render.test_plain_markdown import difference_caught, same_site_with_and_without
+from tests.render.mkdocs_shortcuts import difference_caught
 
 
 class Recorder(Parser):
@@ -94,17 +94,6 @@ OTHER = [
 @pytest.mark.parametrize("content", OTHER)
 def test_other_html_is_left_to_htmlparser(content):
     assert parser_events(content) is None
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_a_site_indexed_here_equals_one_indexed_by_material(tiny_run, tmp_path, monkeypatch, jobs):
-    from generator.render import search_entries
-
-    plugin = same_site_with_and_without(monkeypatch, _project(tmp_path, tiny_run), search_entries,
-                                        "SearchEntriesPlugin", jobs)
-    if jobs == 1:  # workers keep their own counts
-        assert plugin.indexed >= 5 and plugin.checked == 2
 
 
 @pytest.mark.slow

@@ -6,18 +6,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 from tests.render.test_mkdocs_build import _project
-from tests.render.test_plain_markdown import difference_caught, same_site_with_and_without
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_a_site_with_partials_drawn_once_per_folder_equals_one_drawn_per_page(tiny_run, tmp_path, monkeypatch, jobs):
-    from generator.render import shared_partials
-
-    plugin = same_site_with_and_without(monkeypatch, _project(tmp_path, tiny_run), shared_partials,
-                                        "SharedPartialsPlugin", jobs)
-    if jobs == 1:  # workers keep their own counts
-        assert plugin.reused >= 2 and plugin.checked == 2
+from tests.render.mkdocs_shortcuts import difference_caught
 
 
 @pytest.mark.slow
