@@ -13,7 +13,9 @@ For each size: a build from scratch, a rebuild with nothing changed, a rebuild a
 example's metadata changed and (real mode) one after one example's salience changed (its tiles
 in the dataset page's mosaics change: those figures are drawn again); each in a fresh process,
 with its peak resident memory (ru_maxrss of the build process or of its largest rendering
-worker, whichever is larger).
+worker, whichever is larger). Real mode also times one change as `atlas serve` rebuilds it: in one
+long-lived process that keeps what it read of run files (``store/read_cache.py``), the second
+change it sees (the first reads every example of the dataset, as a fresh build does).
 """
 
 from __future__ import annotations
@@ -86,6 +88,25 @@ from generator.pipeline import execute_run
 from pathlib import Path
 written = read_config(Path(sys.argv[1]))
 execute_run(resolve_paths(written, Path(sys.argv[1]).parent), written.to_dict(), written.config_hash())
+"""
+SERVED_CHILD = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, "benchmarks")
+from build import change_one
+from generator.render.site import build_site
+from generator.store import read_cache
+read_cache.enable()  # as `atlas serve` does
+runs, work = Path(sys.argv[1]), Path(sys.argv[2])
+def build():
+    started = time.perf_counter()
+    build_site(runs, Path("mkdocs.yml"), site_dir=work / "site", docs_dir=work / "docs", jobs=int(sys.argv[3]))
+    return time.perf_counter() - started
+build()  # the server's first build: nothing new
+change_one(runs / "bench/examples/arith/q-00002/trajectory.json")
+build()  # the first change: every example of the dataset read (and kept)
+change_one(runs / "bench/examples/arith/q-00003/trajectory.json")
+print("SERVED_CHANGE_S", build())
 """
 FLOOR_CHILD = """
 import sys
@@ -167,6 +188,16 @@ def build(runs: Path, work: Path, jobs: int) -> tuple[float, float]:
     return elapsed, peak / 1024
 
 
+def served_change(runs: Path, work: Path, jobs: int) -> float:
+    """One example changed while `atlas serve` runs: its rebuild in the server's long-lived process (the second
+    change it sees; the first reads every example of the dataset, as a fresh build does)."""
+    done = subprocess.run([sys.executable, "-c", SERVED_CHILD, str(runs), str(work), str(jobs)], capture_output=True,
+                          text=True, cwd=ROOT, env={**os.environ, "TQDM_DISABLE": "1"})
+    if done.returncode != 0:
+        raise SystemExit(done.stderr[-3000:])
+    return next(float(line.split()[1]) for line in done.stdout.splitlines() if line.startswith("SERVED_CHANGE_S"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
@@ -198,8 +229,9 @@ def main_real(sizes: list[int], jobs: int) -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; jobs {jobs}; the shipped "
           f"model really run, analyses {', '.join(REAL_ANALYSES)} (demo options)\n")
     print("| examples | floor s | from scratch s | x floor | peak MiB | no change s | one change s | x floor | "
-          "its peak MiB | one result changed s | x floor | example page KiB (Markdown) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "its peak MiB | one result changed s | x floor | served: one change s | x floor | "
+          "example page KiB (Markdown) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
@@ -211,9 +243,11 @@ def main_real(sizes: list[int], jobs: int) -> None:
             changed, changed_peak = build(work / "runs", work, jobs)
             change_result(work / "runs/bench/examples/arith/q-00001/salience.safetensors")
             result_changed, _ = build(work / "runs", work, jobs)
+            served = served_change(work / "runs", work, jobs)
             print(f"| {n:,} | {base:.1f} | {scratch:.1f} | {scratch / base:.1f} | {peak:.0f} | {unchanged:.1f} | "
                   f"{changed:.1f} | {changed / base:.2f} | {changed_peak:.0f} | {result_changed:.1f} | "
-                  f"{result_changed / base:.2f} | {example_markdown_kib(work):.0f} |", flush=True)
+                  f"{result_changed / base:.2f} | {served:.1f} | {served / base:.2f} | {example_markdown_kib(work):.0f} |",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ inputs changed, in worker processes) into folders of its own, ``build/serve/docs
 watched path changes and then reloads the open browsers. Watched: mkdocs.yml, the project's own
 docs and template folders, and a trigger file that the runs watcher rewrites when a run finishes
 (a run writes its manifest last). The runs folder itself is not watched: the server's watcher
-polls every file under a path, and a run holds thousands.
+polls every file under a path, and a run holds thousands. The server keeps what it read of run
+files by their version (``store/read_cache.py``): after one example changed, a rebuild reads
+that example again, not the thousand others its dataset page sums up.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from generator.render.site import build_site, project_templates
 from generator.render.watch import RunsWatcher
+from generator.store import read_cache
 from generator.store.atomic import atomic_write_text
 
 SERVE_FOLDER = Path("build") / "serve"  # beside mkdocs.yml; `atlas build` uses build/docs and site/
@@ -91,6 +94,7 @@ def serve(runs_dir: Path, config_file: Path, host: str, port: int, poll: float =
     from mkdocs.livereload import LiveReloadServer
 
     site = ServedSite(Path(runs_dir), Path(config_file).resolve(), jobs)
+    read_cache.enable()  # a long-lived process: each rebuild reads only the run files that changed
     print(f"atlas serve: built {site.build()}", flush=True)  # a first build that fails stops here, said by the CLI
     site.trigger_dir.mkdir(parents=True, exist_ok=True)
     server = LiveReloadServer(builder=site.rebuild, host=host, port=port, root=str(site.site_dir))

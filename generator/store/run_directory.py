@@ -36,6 +36,7 @@ from typing import Any, Callable, Iterator, TypeVar
 
 import numpy as np
 
+from generator.store import read_cache
 from generator.store.atomic import DIR_MODE, atomic_write_bytes, atomic_write_text, replace_directory
 from generator.store.layout import RUN_STATE, RunFormatError, RunLayout, check_name
 from generator.store.names import SAFE_NAME, name_problem
@@ -339,6 +340,17 @@ class Run:
 
     def trajectory(self, dataset: str, example_id: str) -> Trajectory:
         path = self.layout.trajectory(dataset, example_id)
+        cache = read_cache.active()
+        if cache is None:
+            return self._read_trajectory(path, dataset, example_id)
+        key, version = ("trajectory", str(path)), read_cache.file_version(path, path.with_name(THOUGHTS_FILE))
+        trajectory = cache.get(key, version)
+        if trajectory is None:
+            trajectory = self._read_trajectory(path, dataset, example_id)
+            cache.put(key, version, trajectory, _trajectory_bytes(trajectory))
+        return trajectory
+
+    def _read_trajectory(self, path: Path, dataset: str, example_id: str) -> Trajectory:
         try:
             trajectory = Trajectory.from_json(_read_json(self.layout.confined(path)), str(path))
         except RecordFormatError as exc:
@@ -401,9 +413,21 @@ class Run:
         Only the tensors ``kind`` declares are read (a projection reads a few of a large file).
         Float tensors hold finite numbers or NaN (not measured; pages show it as missing), never infinity.
         """
+        path = self.layout.result(dataset, example_id, kind.analysis)
+        cache = read_cache.active()
+        if cache is None:
+            return self._read_result(path, kind)
+        key, version = ("result", str(path), kind), read_cache.file_version(path)
+        result = cache.get(key, version)
+        if result is None:
+            result = self._read_result(path, kind)
+            if result is not None:
+                cache.put(key, version, result, _result_bytes(result))
+        return result
+
+    def _read_result(self, path: Path, kind: type[R]) -> R | None:
         from safetensors import safe_open
 
-        path = self.layout.result(dataset, example_id, kind.analysis)
         if not path.exists():
             return None
         self.layout.confined(path)
@@ -420,6 +444,7 @@ class Run:
             if array.dtype.kind == "f" and np.isinf(array).any():
                 raise RunFormatError(f"{path}: key {name!r}: holds infinite values; result tensors hold finite "
                                      "numbers, or NaN for a value that was not measured (docs/run-format.md)")
+            array.setflags(write=False)  # records are shared (``read_cache``): a page never changes what it read
         try:
             return kind.from_tensors(tensors, str(path))
         except ResultFormatError as exc:
@@ -446,6 +471,18 @@ class Run:
 
 _CORRECT_BY_FILE: dict[tuple, bool | None] = {}  # a trajectory file (path, size, time, inode) -> its 'correct'
 _SUMMARIES: dict[tuple, Any] = {}  # (a summary file's version, its type) -> the summary read from it
+
+
+def _result_bytes(result: ExampleResult) -> int:
+    arrays = (getattr(result, f.name) for f in dataclasses.fields(result))
+    return sum(array.nbytes for array in arrays if array is not None) + 512
+
+
+def _trajectory_bytes(trajectory: Trajectory) -> int:
+    """About what a trajectory takes in memory (its tokens dominate), for ``read_cache``'s bound."""
+    thoughts = trajectory.thoughts.inputs.nbytes if trajectory.thoughts is not None else 0
+    return 4 * (len(trajectory.text) + len(trajectory.prompt) + len(trajectory.generated_text)) + 200 * len(
+        trajectory.tokens) + thoughts + 2048
 
 
 def _file_key(path: Path) -> tuple | None:

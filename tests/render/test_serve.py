@@ -62,3 +62,29 @@ def test_dev_addresses(address, expected):
 def test_a_bad_dev_address_says_what_was_expected(address):
     with pytest.raises(ValueError, match="expected HOST:PORT"):
         parse_dev_addr(address)
+
+
+def test_a_served_rebuild_shows_an_example_changed_in_place_though_its_reads_are_kept(tmp_path, tiny_run):
+    """`atlas serve` keeps what it read by file version (``read_cache``): a trajectory rewritten in place (the same
+    file, a new time and size) is read again, on its example page and on its dataset page's table."""
+    import json
+
+    from generator.store import read_cache
+
+    shutil.copyfile(REPO_ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
+    runs = tmp_path / "runs"
+    shutil.copytree(tiny_run, runs / "first")
+    site = ServedSite(runs, tmp_path / "mkdocs.yml", jobs=1)
+    read_cache.enable()
+    try:
+        site.build()
+        assert len(read_cache.active()) > 0
+        path = runs / "first/examples/alpha/a-0/trajectory.json"
+        data = json.loads(path.read_text())
+        data["metadata"]["difficulty"] = "changed in place"
+        path.write_text(json.dumps(data))
+        assert "only changed pages built" in site.build()
+    finally:
+        read_cache.disable()
+    for page in ("runs/first/alpha/index.html", "runs/first/alpha/examples/a-0.html"):
+        assert "changed in place" in (site.site_dir / page).read_text(encoding="utf-8"), page
