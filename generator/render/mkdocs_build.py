@@ -27,6 +27,7 @@ import shutil
 import tempfile
 from importlib import metadata
 from pathlib import Path
+from stat import S_ISLNK
 
 from mkdocs.plugins import BasePlugin, event_priority
 
@@ -475,23 +476,29 @@ class _LinkUnchangedExamples:
     """
 
     def __init__(self, config, site_dir: Path) -> None:
-        self.site_dir = Path(site_dir)
-        self.docs_dir = Path(config.docs_dir)
+        self.site_prefix = os.path.join(str(site_dir), "")  # strings: this runs for every file of the site
+        self.docs_dir = str(config.docs_dir)
         self.enabled = not config.use_directory_urls and only_known_plugins(config)
 
     def __call__(self, source: str, target: str) -> None:
-        if self.enabled and self._unchanged_example_file(Path(source)):
+        if self.enabled and self._unchanged_example_file(source):
             link_or_copy(source, target)
         else:
             shutil.copy2(source, target)
 
-    def _unchanged_example_file(self, output: Path) -> bool:
-        relative = output.relative_to(self.site_dir)
-        if len(relative.parts) < 5 or relative.parts[0] != "runs" or relative.parts[3] != "examples":
+    def _unchanged_example_file(self, output: str) -> bool:
+        if not output.startswith(self.site_prefix):
             return False
-        source = self.docs_dir / (relative.with_suffix(".md") if relative.suffix == ".html" else relative)
+        relative = output[len(self.site_prefix):]
+        parts = relative.split(os.sep)
+        if len(parts) < 5 or parts[0] != "runs" or parts[3] != "examples":
+            return False
+        stem, suffix = os.path.splitext(relative)
+        source = os.path.join(self.docs_dir, stem + ".md" if suffix == ".html" else relative)
         try:
-            return not source.is_symlink() and source.stat().st_mtime_ns <= output.lstat().st_mtime_ns
+            source_stat = os.lstat(source)
+            return (not S_ISLNK(source_stat.st_mode)
+                    and source_stat.st_mtime_ns <= os.lstat(output).st_mtime_ns)
         except OSError:
             return False
 

@@ -36,14 +36,14 @@ class PageKind:
     units: Callable[[Run], list[Unit]]
     render: Callable[[SiteContext, Run, str | None, str | None], Page]
     # the run files a unit's page is made from: a rebuild renders it again only when one changed
-    inputs: Callable[[Run, str | None, str | None], list[Path]]
+    inputs: Callable[[Run, str | None, str | None], list[Path | str]]
 
 
 PAGE_KINDS: Registry[PageKind] = Registry("page kind")
 
 
 def register_page_kind(name: str, units: Callable[[Run], list[Unit]],
-                       inputs: Callable[[Run, str | None, str | None], list[Path]]):
+                       inputs: Callable[[Run, str | None, str | None], list[Path | str]]):
     def decorate(render: Callable[[SiteContext, Run, str | None, str | None], Page]):
         PAGE_KINDS.register(name, PageKind(units, render, inputs))
         return render
@@ -77,19 +77,26 @@ def page_entry_kinds() -> set[str]:
     return set(PAGE_KINDS.names()) | {kind for _, site in SITE_PAGE_KINDS.items() for kind in site.entry_kinds}
 
 
-def _files(*patterns_in: tuple[Path, str]) -> list[Path]:
-    return sorted(p for root, pattern in patterns_in for p in _matching_files(root, pattern))
+def _files(*patterns_in: tuple[Path, str]) -> list[str]:
+    return sorted(p for root, pattern in patterns_in for p in _matching_files(os.fspath(root), pattern))
 
 
-def _matching_files(root: Path, pattern: str) -> list[Path]:
-    """The files (through links, as ``Path.is_file``) of ``root.glob(pattern)``; for "*", a folder's plain
-    listing whose entries know their own type, without glob's pattern machinery or a stat per file (a
-    fingerprint per example lists two folders, a thousand times a build)."""
-    if pattern != "*":
-        return [path for path in root.glob(pattern) if path.is_file()]
+def _matching_files(root: str, pattern: str) -> list[str]:
+    """The files (through links, as ``Path.is_file``) that ``Path(root).glob(pattern)`` gives, for a pattern of
+    ``*`` and plain names between slashes, from folder listings whose entries know their own type, without
+    glob's pattern machinery or a stat per file (fingerprints list a thousand folders a build)."""
+    part, _, rest = pattern.partition("/")
+    if not rest:
+        return _entries(root, part, _is_file)
+    return [found for folder in _entries(root, part, _is_dir) for found in _matching_files(folder, rest)]
+
+
+def _entries(root: str, part: str, kind: Callable[[os.DirEntry], bool]) -> list[str]:
+    """The paths of ``root``'s entries of that kind named ``part`` (``*``: any name, hidden ones too, as pathlib's
+    glob lists them)."""
     try:
-        with os.scandir(root) as entries:  # hidden names too, as pathlib's glob lists them
-            return [root / entry.name for entry in entries if _is_file(entry)]
+        with os.scandir(root) as entries:
+            return [entry.path for entry in entries if (part == "*" or entry.name == part) and kind(entry)]
     except (FileNotFoundError, NotADirectoryError):
         return []
 
@@ -101,16 +108,23 @@ def _is_file(entry: os.DirEntry) -> bool:
         return False
 
 
-def run_inputs(run: Run, dataset: None, example_id: None) -> list[Path]:
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def run_inputs(run: Run, dataset: None, example_id: None) -> list[Path | str]:
     return [run.layout.manifest] + _files((run.layout.examples, "*/*/trajectory.json"))
 
 
-def dataset_inputs(run: Run, dataset: str, example_id: None) -> list[Path]:
+def dataset_inputs(run: Run, dataset: str, example_id: None) -> list[Path | str]:
     return [run.layout.manifest] + _files((run.layout.examples / dataset, "*/*"),
                                           (run.layout.dataset_summaries(dataset), "*"))
 
 
-def example_inputs(run: Run, dataset: str, example_id: str) -> list[Path]:
+def example_inputs(run: Run, dataset: str, example_id: str) -> list[Path | str]:
     return [run.layout.manifest] + _files((run.layout.example_dir(dataset, example_id), "*"),
                                           (run.layout.dataset_summaries(dataset), "*"))
 

@@ -45,6 +45,7 @@ class RunLayout:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self._real_folders: dict[str, str] = {}  # a folder of the run -> its real path (a page reads several files)
+        self._example_dirs: dict[tuple, Path] = {}  # (dataset, example id) -> its folder (names checked once)
 
     @property
     def manifest(self) -> Path:
@@ -63,8 +64,14 @@ class RunLayout:
         return self.root / "examples"
 
     def example_dir(self, dataset: str, example_id: str) -> Path:
-        return self.examples / check_name(dataset, f"{self.root}: dataset") / check_name(
-            example_id, f"{self.root}: dataset {dataset}: example id")
+        known = self._example_dirs.get((dataset, example_id))  # a build asks for each a dozen times
+        if known is None:
+            known = self.examples / check_name(dataset, f"{self.root}: dataset") / check_name(
+                example_id, f"{self.root}: dataset {dataset}: example id")
+            if len(self._example_dirs) >= 65536:
+                self._example_dirs.clear()
+            self._example_dirs[(dataset, example_id)] = known
+        return known
 
     def trajectory(self, dataset: str, example_id: str) -> Path:
         return self.example_dir(dataset, example_id) / "trajectory.json"

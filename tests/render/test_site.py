@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,20 @@ def test_example_pages_stay_out_of_the_navigation(tiny_site):
     nav = html.split('class="md-nav md-nav--primary"', 1)[1].split("</nav>", 1)[0]
     assert "a-0.html" not in nav
     assert 'href="examples/a-0.html"' in html
+
+
+def test_search_finds_an_example_on_its_own_page_not_in_its_dataset_pages_table(tiny_site):
+    """Each row of a dataset page's table repeats what its example page shows: the search leaves the table out
+    (``data-search-exclude``), so a prompt is found once, where it is, and the index is not a second copy."""
+    docs = json.loads((tiny_site / "search/search_index.json").read_text())["docs"]
+    texts = {}
+    for doc in docs:
+        page = doc["location"].split("#")[0]
+        texts[page] = texts.get(page, "") + doc["title"] + " " + doc["text"]
+    assert "2+3*4" in texts["runs/tiny/alpha/examples/a-0.html"]
+    assert "2+3*4" not in texts["runs/tiny/alpha/index.html"] and "Examples" in texts["runs/tiny/alpha/index.html"]
+    page = unescape((tiny_site / "runs/tiny/alpha/index.html").read_text())
+    assert "2+3*4" in page and "data-search-exclude" in page  # the table is on the page
 
 
 @pytest.mark.slow
@@ -338,9 +353,7 @@ def test_accuracy_is_a_share_with_its_wilson_interval(tiny_site):
 
     assert accuracy_text([True] * 10 + [False] * 6 + [None] * 3) == "62.5% (10/16; 95% CI 39–82%)"  # unscored: out
     assert accuracy_text([None]) == "not scored"
-    import html
-
-    page = html.unescape((tiny_site / "runs/tiny/alpha/index.html").read_text())
+    page = unescape((tiny_site / "runs/tiny/alpha/index.html").read_text())
     assert "accuracy <strong>0.0% (0/2; 95% CI 0–66%)</strong>" in page
 
 
