@@ -88,15 +88,15 @@ def reuse_files(previous: dict | None, fingerprint: str, old_docs: Path, new_doc
     every file is there); the caller writes them otherwise."""
     if not isinstance(previous, dict) or previous.get("fingerprint") != fingerprint:
         return False
-    sources = [Path(old_docs) / name for name in previous["files"]]
-    if not all(source.is_file() for source in sources):
+    old, new = os.fspath(old_docs), os.fspath(new_docs)  # strings: a thousand units' Path objects cost more
+    sources = [os.path.join(old, name) for name in previous["files"]]  # than linking their files
+    if not all(os.path.isfile(source) for source in sources):
         return False
     for name, source in zip(previous["files"], sources):
-        target = Path(new_docs) / name
+        target = os.path.join(new, name)
         try:  # the old docs are removed after the build
             link_or_copy(source, target)
         except FileNotFoundError:  # its folder is made only when missing (a thousand units share one)
-            target.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
             link_or_copy(source, target)
     return True
-

@@ -8,6 +8,9 @@ elements. Such HTML is tokenized here with one regular expression, and material'
 given the calls HTMLParser would make (each start and end tag, lower-cased, attributes
 unescaped; each run of text with character references converted). Any other HTML (a comment, a
 single-quoted attribute, a lone ``<``, a script with content) is fed to HTMLParser as before.
+What lies inside an element material leaves out of the index (``data-search-exclude``: a dataset
+page's table of every example) is not given at all where material would ignore every call of it
+(``without_excluded_content``).
 
 Only with the search plugin's entry method as it was written against (``ENTRY_METHOD``); each
 process makes its first ``CHECKED`` pages' entries both ways and uses material's alone for the
@@ -71,6 +74,57 @@ def parser_events(content: str) -> list[tuple] | None:
 def _attribute(name: str, value: str | None) -> tuple[str, str | None]:
     """As HTMLParser gives an attribute: the name lower-cased, the value unescaped (None when there is none)."""
     return name.lower(), (html.unescape(value) if value and "&" in value else value)
+
+
+HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+EXCLUDED = "data-search-exclude"  # material leaves such an element out of the index, and all inside it
+
+
+def without_excluded_content(events: list[tuple], void: frozenset[str]) -> list[tuple]:
+    """The events with what lies inside each ``data-search-exclude`` element left out, where material's parser
+    ignores all of it anyway (a dataset page's table of every example: most of that page's events).
+
+    material's parser still tracks the elements inside (it compares them by tag name alone, and any heading
+    starts a section), so a subtree is left out only when nothing in it can change that: its tags balanced,
+    no heading, no element of the excluded one's name, nothing excluded again, no ``linenodiv``, no
+    self-closing tag. ``void`` is material's set of tags without content. Anything else is given whole."""
+    kept: list[tuple] = []
+    at = 0
+    while at < len(events):
+        event = events[at]
+        end = _end_of_excluded(events, at, void) if event[0] == "start" and event[1] not in void else None
+        if end is None:
+            kept.append(event)
+            at += 1
+        else:
+            kept += (event, events[end])
+            at = end + 1
+    return kept
+
+
+def _end_of_excluded(events: list[tuple], start: int, void: frozenset[str]) -> int | None:
+    """Where the excluded element starting at ``start`` ends, if its inside may be left out; else None."""
+    name, attributes = events[start][1], events[start][2]
+    if not any(key == EXCLUDED for key, _ in attributes):
+        return None
+    open_tags = [name]
+    for at in range(start + 1, len(events)):
+        kind = events[at][0]
+        if kind == "data":
+            continue
+        tag = events[at][1]
+        if kind == "end":
+            if open_tags[-1] != tag:
+                return None
+            open_tags.pop()
+            if not open_tags:
+                return at
+        elif kind != "start" or tag == name or tag in HEADINGS or any(
+                key == EXCLUDED or (key == "class" and value == "linenodiv") for key, value in events[at][2]):
+            return None
+        elif tag not in void:
+            open_tags.append(tag)
+    return None
 
 
 def feed_events(parser, events: list[tuple]) -> None:
@@ -142,6 +196,13 @@ class SearchEntriesPlugin(BasePlugin):
                                          "ours differed on %s (please report it)", page.file.src_uri)
 
 
+@functools.lru_cache(maxsize=1)
+def _void_tags() -> frozenset[str]:
+    from material.plugins.search.plugin import void
+
+    return frozenset(void)
+
+
 def _index(index, page, events: list[tuple]) -> None:
     """material's ``SearchIndex.add_entry_from_context`` (whose source ``usable`` checks), its parser fed the
     events instead of the HTML."""
@@ -151,7 +212,7 @@ def _index(index, page, events: list[tuple]) -> None:
     if search.get("exclude"):
         return
     parser = Parser()
-    feed_events(parser, events)
+    feed_events(parser, without_excluded_content(events, _void_tags()))
     parser.close()
     for section in parser.data:
         if not section.is_excluded():

@@ -132,3 +132,62 @@ def test_a_large_page_is_not_indexed_twice_to_check():
     table = SimpleNamespace(content="<p>row</p>" * (CHECKED_SIZE // 10 + 1), meta={}, toc=[], url="d/index.html")
     plugin._add_entry(SimpleNamespace(entries=[]), indexed_by_material.append, table)
     assert indexed_by_material == [table] and plugin.checked == 0 and plugin.indexed == 0
+
+
+def _sections(parser) -> list:
+    return [(repr(section), section.id, list(section.title), list(section.text), section.is_excluded())
+            for section in parser.data]
+
+
+def _material_sections(content: str) -> list:
+    parser = Parser()
+    parser.feed(content)
+    parser.close()
+    return _sections(parser)
+
+
+def _our_sections(content: str) -> tuple[list, int]:
+    """Our sections, and how many events were left out as inside an excluded element."""
+    from generator.render.search_entries import _void_tags, without_excluded_content
+
+    events = parser_events(content)
+    fed = without_excluded_content(events, _void_tags())
+    parser = Parser()
+    feed_events(parser, fed)
+    parser.close()
+    return _sections(parser), len(events) - len(fed)
+
+
+def test_every_page_gives_materials_sections_with_excluded_content_left_out(tiny_site):
+    left_out = 0
+    for page in sorted(tiny_site.rglob("*.html")):
+        content = ARTICLE.search(page.read_text(encoding="utf-8"))
+        if content is None or parser_events(content.group(1)) is None:
+            continue
+        ours, skipped = _our_sections(content.group(1))
+        assert ours == _material_sections(content.group(1)), page
+        left_out += skipped
+    assert left_out > 0  # the dataset pages' tables
+
+
+EXCLUDED = [  # (content, whether its excluded inside may be left out)
+    ('<h1 id="t">T</h1><p>before</p><div class="s" data-search-exclude><table><tr><td><a href="x">row</a></td>'
+     '<td><code>Q</code><br></td></tr></table></div><p>after</p>', True),
+    ('<h1 id="t">T</h1><div data-search-exclude><div>inner</div><p>still out?</p></div><p>after</p>', False),
+    ('<h1 id="t">T</h1><div data-search-exclude><h2 id="in">Inside</h2><p>x</p></div><p>after</p>', False),
+    ('<h1 id="t">T</h1><div data-search-exclude><p>x<p>y</div><p>after</p>', False),
+    ('<h1 id="t">T</h1><div data-search-exclude><pre class="linenodiv">1</pre></div><p>after</p>', False),
+    ('<h1 id="t">T</h1><div data-search-exclude><span data-search-exclude>a</span></div><p>after</p>',
+     True),  # the outer element's inside is given whole, the inner one's left out
+    ('<h1 id="t">T</h1><div data-search-exclude><p>a</br></p></div><p>after</p>', False),
+    ('<h1 id="t">T</h1><div data-search-exclude><p/>a</div><p>after</p>', False),
+    ('<h1 id="t">T</h1><div data-search-exclude><p>never closed</p>', False),
+    ('<p>a preface</p><section data-search-exclude><p>x</p></section><h2 id="b">B</h2><p>b</p>', True),
+]
+
+
+@pytest.mark.parametrize("content, left_out", EXCLUDED)
+def test_an_excluded_elements_inside_is_left_out_only_where_material_ignores_all_of_it(content, left_out):
+    ours, skipped = _our_sections(content)
+    assert ours == _material_sections(content)
+    assert (skipped > 0) == left_out
