@@ -42,8 +42,9 @@ RAW_TEXT = frozenset({"script", "style"})  # HTMLParser reads their content as i
 
 
 def parser_events(content: str) -> list[tuple] | None:
-    """The calls HTMLParser (converting character references) makes for ``content``, in order; None unless the
-    HTML is of the well-formed kind described above."""
+    """The calls HTMLParser makes for ``content``, in order, their text and attributes as written
+    (``feed_events`` converts character references and reads attributes, only for what it gives); None unless
+    the HTML is of the well-formed kind described above."""
     events: list[tuple] = []
     at, end = 0, len(content)
     while at < end:
@@ -52,7 +53,7 @@ def parser_events(content: str) -> list[tuple] | None:
             opening = end
         if opening > at:
             text = content[at:opening]
-            events.append(("data", html.unescape(text) if "&" in text else text))
+            events.append(("data", text))
         if opening == end:
             break
         tag = TAG.match(content, opening)
@@ -63,12 +64,16 @@ def parser_events(content: str) -> list[tuple] | None:
             events.append(("end", closing.lower()))
         else:
             name = name.lower()
-            values = [_attribute(found.group(1), found.group(2)) for found in ATTRIBUTE.finditer(attributes)]
-            events.append(("startend" if self_closing else "start", name, values))
+            events.append(("startend" if self_closing else "start", name, attributes))
             if name in RAW_TEXT and not self_closing and not content.startswith(f"</{name}>", tag.end()):
                 return None
         at = tag.end()
     return events
+
+
+def _attributes(written: str) -> list[tuple[str, str | None]]:
+    """A tag's attributes as HTMLParser gives them, from their text in the tag."""
+    return [_attribute(found.group(1), found.group(2)) for found in ATTRIBUTE.finditer(written)]
 
 
 def _attribute(name: str, value: str | None) -> tuple[str, str | None]:
@@ -104,8 +109,8 @@ def without_excluded_content(events: list[tuple], void: frozenset[str]) -> list[
 
 def _end_of_excluded(events: list[tuple], start: int, void: frozenset[str]) -> int | None:
     """Where the excluded element starting at ``start`` ends, if its inside may be left out; else None."""
-    name, attributes = events[start][1], events[start][2]
-    if not any(key == EXCLUDED for key, _ in attributes):
+    name, written = events[start][1], events[start][2]
+    if EXCLUDED not in written.lower() or not any(key == EXCLUDED for key, _ in _attributes(written)):
         return None
     open_tags = [name]
     for at in range(start + 1, len(events)):
@@ -119,25 +124,30 @@ def _end_of_excluded(events: list[tuple], start: int, void: frozenset[str]) -> i
             open_tags.pop()
             if not open_tags:
                 return at
-        elif kind != "start" or tag == name or tag in HEADINGS or any(
-                key == EXCLUDED or (key == "class" and value == "linenodiv") for key, value in events[at][2]):
+        elif kind != "start" or tag == name or tag in HEADINGS or _may_exclude(events[at][2]):
             return None
         elif tag not in void:
             open_tags.append(tag)
     return None
 
 
+def _may_exclude(written: str) -> bool:
+    """Whether a tag's attributes could exclude it from the index (read broadly: any mention counts)."""
+    lowered = written.lower()
+    return EXCLUDED in lowered or "linenodiv" in lowered
+
+
 def feed_events(parser, events: list[tuple]) -> None:
     """Give an HTMLParser subclass the calls HTMLParser itself would make for the page (``parser_events``)."""
     for event in events:
         if event[0] == "data":
-            parser.handle_data(event[1])
+            parser.handle_data(html.unescape(event[1]) if "&" in event[1] else event[1])
         elif event[0] == "start":
-            parser.handle_starttag(event[1], event[2])
+            parser.handle_starttag(event[1], _attributes(event[2]))
         elif event[0] == "end":
             parser.handle_endtag(event[1])
         else:
-            parser.handle_startendtag(event[1], event[2])
+            parser.handle_startendtag(event[1], _attributes(event[2]))
 
 
 def usable(config) -> bool:
