@@ -46,6 +46,7 @@ class RunLayout:
         self.root = Path(root)
         self._real_folders: dict[str, str] = {}  # a folder of the run -> its real path (a page reads several files)
         self._example_dirs: dict[tuple, Path] = {}  # (dataset, example id) -> its folder (names checked once)
+        self._real_root: tuple[str, str] | None = None  # the run's real path, and it as a folder prefix
 
     @property
     def manifest(self) -> Path:
@@ -91,12 +92,15 @@ class RunLayout:
         Run files are read for thousands of pages: the real path of each folder is resolved once per
         layout (a run that arrived with its links, not one that changes while it is read), the file's
         own name is checked each time."""
-        root = self._real(os.fspath(self.root))  # strings: Path.resolve and .parents cost more than the read
+        if self._real_root is None:  # strings: Path.resolve and .parents cost more than the read
+            root = self._real(os.fspath(self.root))
+            self._real_root = (root, os.path.join(root, ""))
+        root, inside = self._real_root
         target = self._real(os.fspath(path))
-        if target != root and not target.startswith(os.path.join(root, "")):
+        if target != root and not target.startswith(inside):
             raise RunFormatError(f"{path}: leads out of the run directory (to {shown(str(target), 120)}); "
                                  "links out of a run are not followed")
-        return Path(path)
+        return path if isinstance(path, Path) else Path(path)
 
     def _real(self, path: str) -> str:
         """``os.path.realpath(path)``, with its folder's real path remembered."""
