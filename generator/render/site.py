@@ -6,7 +6,6 @@ hands it to MkDocs. It reads run directories only; it never loads or runs a mode
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import os
@@ -121,7 +120,7 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, j
         good, entries = _whole_runs(runs, units, rendered, tmp, skipped)
         entries += _write_site_pages(good, tmp, skipped, RenderOptions(example_figures, templates, settings),
                                      _own_pages(handwritten_docs))
-        entries = sorted((dataclasses.asdict(e) for e in entries), key=lambda e: e["path"])
+        entries = sorted((e.to_json() for e in entries), key=lambda e: e["path"])
         atomic_write_text(tmp / INDEX_FILE, json.dumps({"schema_version": 1, "entries": entries}, indent=1) + "\n")
         page_kinds = page_entry_kinds()
         pages = sum(1 for e in entries if e["kind"] in page_kinds)

@@ -41,8 +41,8 @@ class RenderedUnit:
     figure_keys: list[str] = dataclasses.field(default_factory=list)  # the figure cache entries it used
 
     def to_json(self, fingerprint: str) -> dict:
-        return {"fingerprint": fingerprint, "files": self.files, "page": dataclasses.asdict(self.page),
-                "figures": [dataclasses.asdict(f) for f in self.figures], "figure_keys": self.figure_keys}
+        return {"fingerprint": fingerprint, "files": self.files, "page": self.page.to_json(),
+                "figures": [f.to_json() for f in self.figures], "figure_keys": self.figure_keys}
 
     @classmethod
     def from_json(cls, data: dict) -> "RenderedUnit":
