@@ -348,6 +348,8 @@ class Run:
         if trajectory is None:
             trajectory = self._read_trajectory(path, dataset, example_id)
             cache.put(key, version, trajectory, _trajectory_bytes(trajectory))
+        else:
+            self.layout.confined(path)  # a file now reached through a link out of the run is refused, read or not
         return trajectory
 
     def _read_trajectory(self, path: Path, dataset: str, example_id: str) -> Trajectory:
@@ -423,6 +425,8 @@ class Run:
             result = self._read_result(path, kind)
             if result is not None:
                 cache.put(key, version, result, _result_bytes(result))
+        else:
+            self.layout.confined(path)
         return result
 
     def _read_result(self, path: Path, kind: type[R]) -> R | None:

@@ -100,3 +100,19 @@ def test_a_file_replaced_by_a_link_out_of_the_run_is_refused_though_it_was_read_
     path.symlink_to(outside)
     with pytest.raises(RunFormatError, match="leads out of the run directory"):
         load_run(root).trajectory("set", "ex-1")
+
+
+def test_a_file_read_before_and_now_reached_through_a_link_out_of_the_run_is_refused(tmp_path, cache):
+    """The very file that was read, moved out of the run and linked back: the same version, still refused."""
+    root = write_example_run(tmp_path / "r", StoredExample(np.ones((1, 1, 3), np.float32)))
+    folder = root / "examples" / "set" / "ex-1"
+    run = load_run(root)
+    run.trajectory("set", "ex-1")
+    run.result("set", "ex-1", StoredExample)
+    for name in ("trajectory.json", "stored.safetensors"):
+        os.replace(folder / name, tmp_path / name)
+        (folder / name).symlink_to(tmp_path / name)
+    with pytest.raises(RunFormatError, match="leads out of the run directory"):
+        load_run(root).trajectory("set", "ex-1")
+    with pytest.raises(RunFormatError, match="leads out of the run directory"):
+        load_run(root).result("set", "ex-1", StoredExample)
