@@ -95,7 +95,8 @@ def render_docs(runs_dir: Path, docs_dir: Path, handwritten_docs: Path | None, j
     runs, skipped = list_runs_reporting(runs_dir)
     counts: list[int] = []
     _environment.cache_clear()  # templates and runs are read afresh by every build (workers inherit this)
-    _open_run.cache_clear()
+    _opened.clear()
+    _opened.update((str(run.root), run) for run in runs)  # the site pages read the same Run objects
 
     if reuse:
         remember_correctness(read_own_json(docs_dir / FACTS_FILE))
@@ -253,9 +254,14 @@ def _environment(templates: tuple[str, ...], cache: str | None = None):
     return template_environment(templates, template_bytecode(None if cache is None else Path(cache)))
 
 
-@functools.lru_cache(maxsize=8)
+_opened: dict[str, Run] = {}  # this build's runs by root: its pages share each (and what its layout learnt)
+
+
 def _open_run(root: str) -> Run:
-    return load_run(Path(root))
+    run = _opened.get(root)
+    if run is None:
+        run = _opened[root] = load_run(Path(root))
+    return run
 
 
 def _render_unit(docs_dir: str, options: RenderOptions, unit: PageUnit) -> RenderedUnit:
@@ -288,7 +294,7 @@ def _render_unit(docs_dir: str, options: RenderOptions, unit: PageUnit) -> Rende
 def render_example_alone(scratch: Path, run: Run, dataset: str, example_id: str) -> list[IndexEntry]:
     """Render one example's page with its static figures into ``scratch``; the figures written."""
     _environment.cache_clear()
-    _open_run.cache_clear()
+    _opened.clear()
     rendered = _render_unit(str(scratch), RenderOptions(example_figures=True), PageUnit("example", str(run.root), dataset,
                                                                                 example_id))
     if rendered.error:
