@@ -246,7 +246,8 @@ def main_real(sizes: list[int], jobs: int) -> None:
             served = served_change(work / "runs", work, jobs)
             print(f"| {n:,} | {base:.1f} | {scratch:.1f} | {scratch / base:.1f} | {peak:.0f} | {unchanged:.1f} | "
                   f"{changed:.1f} | {changed / base:.2f} | {changed_peak:.0f} | {result_changed:.1f} | "
-                  f"{result_changed / base:.2f} | {served:.1f} | {served / base:.2f} | {example_markdown_kib(work):.0f} |",
+                  f"{result_changed / base:.2f} | {served:.1f} | {served / base:.2f} | "
+                  f"{example_markdown_kib(work):.0f} |",
                   flush=True)
 
 

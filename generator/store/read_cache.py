@@ -38,7 +38,7 @@ class ReadCache:
         return entry[1]
 
     def put(self, key: Hashable, version: Version | None, record: Any, size: int) -> None:
-        """Keep ``record`` (about ``size`` bytes), read from ``version``; one larger than the whole cache is not kept."""
+        """Keep ``record`` (about ``size`` bytes), read from ``version``; one larger than the cache is not kept."""
         old = self._entries.pop(key, None)
         if old is not None:
             self.size -= old[2]
