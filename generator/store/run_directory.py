@@ -340,17 +340,25 @@ class Run:
 
     def trajectory(self, dataset: str, example_id: str) -> Trajectory:
         path = self.layout.trajectory(dataset, example_id)
+        return self._kept_or_read(("trajectory", str(path)), (path, path.with_name(THOUGHTS_FILE)),
+                                  lambda: self._read_trajectory(path, dataset, example_id), _trajectory_bytes)
+
+    def _kept_or_read(self, key: tuple, files: tuple[Path, ...], read: Callable[[], Any],
+                      size: Callable[[Any], int]) -> Any:
+        """``read()``, or, with ``read_cache`` on, the record read before from the same version of ``files`` (the
+        first of which is still confined to the run: one now reached through a link out of it is refused)."""
         cache = read_cache.active()
         if cache is None:
-            return self._read_trajectory(path, dataset, example_id)
-        key, version = ("trajectory", str(path)), read_cache.file_version(path, path.with_name(THOUGHTS_FILE))
-        trajectory = cache.get(key, version)
-        if trajectory is None:
-            trajectory = self._read_trajectory(path, dataset, example_id)
-            cache.put(key, version, trajectory, _trajectory_bytes(trajectory))
+            return read()
+        version = read_cache.file_version(*files)
+        record = cache.get(key, version)
+        if record is None:
+            record = read()
+            if record is not None:  # a result the run does not have is looked for again
+                cache.put(key, version, record, size(record))
         else:
-            self.layout.confined(path)  # a file now reached through a link out of the run is refused, read or not
-        return trajectory
+            self.layout.confined(files[0])
+        return record
 
     def _read_trajectory(self, path: Path, dataset: str, example_id: str) -> Trajectory:
         try:
@@ -416,18 +424,8 @@ class Run:
         Float tensors hold finite numbers or NaN (not measured; pages show it as missing), never infinity.
         """
         path = self.layout.result(dataset, example_id, kind.analysis)
-        cache = read_cache.active()
-        if cache is None:
-            return self._read_result(path, kind)
-        key, version = ("result", str(path), kind), read_cache.file_version(path)
-        result = cache.get(key, version)
-        if result is None:
-            result = self._read_result(path, kind)
-            if result is not None:
-                cache.put(key, version, result, _result_bytes(result))
-        else:
-            self.layout.confined(path)
-        return result
+        return self._kept_or_read(("result", str(path), kind), (path,), lambda: self._read_result(path, kind),
+                                  _result_bytes)
 
     def _read_result(self, path: Path, kind: type[R]) -> R | None:
         from safetensors import safe_open
