@@ -61,3 +61,15 @@ def test_every_formula_equals_scipy_stats():
         assert t_interval(data) == pytest.approx((low, high), rel=1e-10)
         assert t_interval_from_moments(float(data.mean()), float(data.std()), n) == pytest.approx((low, high), rel=1e-10)
         assert t_test_p(data) == pytest.approx(stats.ttest_1samp(data, 0.0).pvalue, rel=1e-9)
+
+
+def test_a_rate_interval_does_not_import_scipy():
+    """Every page's accuracy sentence has a Wilson interval: its normal quantile comes from the standard library,
+    so a build whose pages print only rates does not pay for importing ``scipy.special``."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from generator.intervals import wilson; wilson(3, 10); "
+            "print('scipy.special' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
