@@ -12,11 +12,13 @@ ends each build); without one, every figure is drawn. A folder is used (and prun
 is ours: we created it and left our marker file in it; inside it only entries named by a key
 are ever removed.
 
-The same folder keeps two more things a rebuild would otherwise make again: interactive plots'
+The same folder keeps three more things a rebuild would otherwise make again: interactive plots'
 documents (``@reusable_item``: a Bokeh ``json_item`` as JSON, keyed by its arguments, the plot
-code and Bokeh's version; only for dataset pages, ``figure_cache(folder, items=True)``), and
-Jinja's compiled templates (``template_bytecode``, in its ``jinja/`` folder; Jinja checks each
-against its template's source).
+code and Bokeh's version; only for dataset pages, ``figure_cache(folder, items=True)``), Jinja's
+compiled templates (``template_bytecode``, in its ``jinja/`` folder; Jinja checks each against
+its template's source), and what a dataset page read of its run (``kept_folder``; the files are
+``store/kept_reads.py``'s). The folder is trusted as the build's own: compiled templates run as
+code and kept reads are unpickled.
 """
 
 from __future__ import annotations
@@ -68,6 +70,25 @@ def figure_cache(folder: Path | None, items: bool = False):
         _FOLDER.reset(token)
         _USED.reset(used_token)
         _ITEMS.reset(items_token)
+
+
+def kept_folder(name: str) -> Path | None:
+    """Inside ``figure_cache``: a folder of ours for what a page keeps besides figures (a dataset page's run reads,
+    ``store/kept_reads.py``), named by a key of ``name`` and counted as used, so the prune keeps it while the page
+    is in the site (drawn or copied); None without a cache folder."""
+    folder = _FOLDER.get()
+    if folder is None:
+        return None
+    key = hashlib.sha256(f"kept|{name}".encode()).hexdigest()
+    used = _USED.get()
+    if used is not None:
+        used.append(key)
+    entry = folder / key
+    try:
+        entry.mkdir(exist_ok=True)
+    except OSError:
+        return None
+    return None if entry.is_symlink() or not entry.is_dir() else entry
 
 
 def cache_folder(docs_dir: Path) -> Path:

@@ -23,7 +23,7 @@ from generator.render.context import IndexEntry, SiteContext, run_dir
 from generator.render import jinja
 from generator.render.jinja import template_environment
 from generator.render.mkdocs_build import check_site_dir, load_mkdocs_config, run_mkdocs
-from generator.render.figure_cache import cache_folder, figure_cache, ours, prune, template_bytecode
+from generator.render.figure_cache import cache_folder, figure_cache, kept_folder, ours, prune, template_bytecode
 from generator.render.page_data import move_page_data
 from generator.render.pages import PAGE_KINDS, SITE_PAGE_KINDS, page_entry_kinds
 from generator.render.reuse import (RENDER_STATE, SPECS_STATE, code_fingerprint, previous_state, read_own_json,
@@ -31,6 +31,7 @@ from generator.render.reuse import (RENDER_STATE, SPECS_STATE, code_fingerprint,
 from generator.render.units import PageUnit, RenderedUnit, RenderOptions
 from generator.render.workers import process_pool
 from generator.render.plot_data import SPECS, write_specs
+from generator.store import kept_reads
 from generator.store.atomic import atomic_write_text, owned_path, remove_stale, replace_directory, write_into_staging
 from generator.store.plain_data import shown
 from generator.store.run_directory import (Run, RunFormatError, known_correctness, list_runs_reporting, load_run,
@@ -271,8 +272,10 @@ def _render_unit(docs_dir: str, options: RenderOptions, unit: PageUnit) -> Rende
         run = _open_run(unit.run_root)
         site.config_sha256 = run.manifest.config_sha256
         with figure_cache(None if options.figure_cache is None else Path(options.figure_cache),
-                          items=unit.kind == "dataset") as figure_keys:  # re-rendered whenever an example changes
-            page = PAGE_KINDS.get(unit.kind).render(site, run, unit.dataset, unit.example_id)
+                          items=unit.kind == "dataset") as figure_keys, \
+                kept_reads.kept(kept_folder(f"reads|{unit.run_root}|{unit.dataset}") if unit.kind == "dataset" else None):
+            page = PAGE_KINDS.get(unit.kind).render(site, run, unit.dataset, unit.example_id)  # dataset pages: again
+            # whenever an example changes, reading every one (what it read is kept: the next rendering reads one)
         environment = _environment(options.templates, options.figure_cache)
         text = environment.get_template(page.template).render(**page.context)
         text, data, data_path = move_page_data(text, page.path)

@@ -28,6 +28,9 @@ class ReadCache:
         self.max_bytes = max_bytes
         self.size = 0
         self._entries: OrderedDict[Hashable, tuple[Version, Any, int]] = OrderedDict()
+        # while records are kept on disk too (``kept_reads``): the keys found or read, and those read
+        self.used: set[Hashable] | None = None
+        self.fresh: set[Hashable] | None = None
 
     def get(self, key: Hashable, version: Version | None) -> Any:
         """The record read from this version of the file, or None (never read, or since replaced)."""
@@ -35,6 +38,8 @@ class ReadCache:
         if entry is None or version is None or entry[0] != version:
             return None
         self._entries.move_to_end(key)
+        if self.used is not None:
+            self.used.add(key)
         return entry[1]
 
     def put(self, key: Hashable, version: Version | None, record: Any, size: int) -> None:
@@ -46,12 +51,25 @@ class ReadCache:
             return
         self._entries[key] = (version, record, size)
         self.size += size
+        if self.used is not None and self.fresh is not None:
+            self.used.add(key)
+            self.fresh.add(key)
         while self.size > self.max_bytes:
             _, (_, _, dropped) = self._entries.popitem(last=False)
             self.size -= dropped
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def entries(self, keys: set[Hashable]) -> dict[Hashable, tuple[Version, Any, int]]:
+        """The kept (version, record, size) of those of ``keys`` still kept."""
+        return {key: self._entries[key] for key in keys if key in self._entries}
+
+    def add(self, entries: dict[Hashable, tuple[Version, Any, int]]) -> None:
+        """Entries kept elsewhere (on disk), as if read now; a key already kept keeps what this process read."""
+        for key, (version, record, size) in entries.items():
+            if key not in self._entries:
+                self.put(key, version, record, size)
 
 
 _cache: ReadCache | None = None
@@ -72,6 +90,13 @@ def disable() -> None:
 def active() -> ReadCache | None:
     """The cache, or None when it is off (then callers read every time, as they always did)."""
     return _cache
+
+
+def use(cache: ReadCache | None) -> ReadCache | None:
+    """Make ``cache`` this process's (None: off) and return the one before, to be put back."""
+    global _cache
+    before, _cache = _cache, cache
+    return before
 
 
 def file_version(*paths: str | os.PathLike) -> Version | None:

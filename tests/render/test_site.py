@@ -329,6 +329,43 @@ def test_a_rebuild_renders_only_what_changed_and_equals_a_fresh_build(tiny_run, 
     assert "changed" in (docs / "runs/tiny/alpha/examples/a-0.md").read_text()
 
 
+def test_a_rebuilt_dataset_page_reads_only_the_changed_example_and_its_kept_reads_go_with_it(tiny_run, tmp_path,
+                                                                                              monkeypatch):
+    """What a dataset page read is kept in the build's cache (``store/kept_reads.py``): after one example changed, a
+    new build process reads that example's trajectory again, not the others; the kept reads go when the dataset does."""
+    import shutil
+
+    from generator.render.site import render_docs
+    from generator.store import kept_reads
+    from generator.store.kept_reads import BASE
+    from generator.store.run_directory import Run
+
+    runs = tmp_path / "runs"
+    shutil.copytree(tiny_run, runs / "tiny")
+    docs = tmp_path / "docs"
+    render_docs(runs, docs, None, jobs=1)
+    kept = [path.parent for path in (tmp_path / ".docs.figures").glob(f"*/{BASE}")]
+    assert len(kept) == 2  # one per dataset page
+    read: list[str] = []
+    trajectory = Run._read_trajectory
+    monkeypatch.setattr(Run, "_read_trajectory", lambda self, path, dataset, example_id: read.append(example_id)
+                        or trajectory(self, path, dataset, example_id))
+    monkeypatch.setattr(kept_reads, "_seen", {})  # a new build process
+    path = runs / "tiny/examples/alpha/a-0/trajectory.json"
+    data = json.loads(path.read_text())
+    data["metadata"]["difficulty"] = "kept elsewhere"
+    path.write_text(json.dumps(data))
+    render_docs(runs, docs, None, jobs=1)
+    assert sorted(read) == ["a-0", "a-0"]  # its own page, and the dataset page; a-1 came from the kept reads
+    assert "kept elsewhere" in (docs / "runs/tiny/alpha/index.md").read_text()
+    shutil.rmtree(runs / "tiny/examples/beta")
+    manifest = json.loads((runs / "tiny/manifest.json").read_text())
+    manifest["datasets"] = [entry for entry in manifest["datasets"] if entry["name"] != "beta"]
+    (runs / "tiny/manifest.json").write_text(json.dumps(manifest))
+    render_docs(runs, docs, None, jobs=1)
+    assert len([folder for folder in kept if folder.exists()]) == 1  # beta's page is gone, and what it kept
+
+
 def test_no_value_is_escaped_twice(tiny_site):
     """A value printed inside a Markdown code span would show its character references as text."""
     for page in tiny_site.rglob("*.html"):
