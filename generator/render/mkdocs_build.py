@@ -378,7 +378,7 @@ class _Collect(logging.Handler):
 
 
 def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = False,
-               jobs: int = 1) -> tuple[Path, str]:
+               jobs: int = 1, config=None) -> tuple[Path, str]:
     """Build the site with MkDocs; returns its folder and how: ``whole``, ``incremental``, or ``unchanged`` (the
     rendered docs are the last build's, byte for byte: MkDocs is not run and the site is left as it is).
 
@@ -387,12 +387,13 @@ def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = 
     folder beside the site (a copy of the last site, for an incremental build), which replaces
     the site only when the build has finished: a build that fails or is killed leaves the last
     site as it was. The state that allows the next incremental build is written only after a
-    build succeeds, and removed before one starts.
+    build succeeds, and removed before one starts. ``config``: the MkDocs config loaded from
+    ``config_file`` with ``overrides``, when the caller has just loaded it (and not built with it).
     """
     from mkdocs.commands.build import build
     from mkdocs.exceptions import Abort
 
-    config = load_mkdocs_config(config_file, overrides)
+    config = config if config is not None else load_mkdocs_config(config_file, overrides)
     docs_dir = Path(config.docs_dir)
     site_dir = Path(config.site_dir)
     check_site_dir(site_dir)

@@ -10,7 +10,9 @@ run has: its trajectories.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -81,24 +83,46 @@ def _files(*patterns_in: tuple[Path, str]) -> list[str]:
     return sorted(p for root, pattern in patterns_in for p in _matching_files(os.fspath(root), pattern))
 
 
+Listing = list[tuple[str, str, bool, bool]]  # a folder's entries: name, path, a file?, a folder? (through links)
+_LISTINGS: ContextVar[dict[str, Listing] | None] = ContextVar("atlas_listings", default=None)
+
+
+@contextlib.contextmanager
+def listings_remembered():
+    """Inside, a folder listed for one unit's inputs is not listed again for another's (a dataset's summaries folder
+    is an input of each of its examples; its example folders, of the dataset page): one pass over a build's units,
+    while their run files stay as they are."""
+    token = _LISTINGS.set({})
+    try:
+        yield
+    finally:
+        _LISTINGS.reset(token)
+
+
 def _matching_files(root: str, pattern: str) -> list[str]:
     """The files (through links, as ``Path.is_file``) that ``Path(root).glob(pattern)`` gives, for a pattern of
     ``*`` and plain names between slashes, from folder listings whose entries know their own type, without
     glob's pattern machinery or a stat per file (fingerprints list a thousand folders a build)."""
     part, _, rest = pattern.partition("/")
     if not rest:
-        return _entries(root, part, _is_file)
-    return [found for folder in _entries(root, part, _is_dir) for found in _matching_files(folder, rest)]
+        return [path for name, path, is_file, _ in _listing(root) if is_file and part in ("*", name)]
+    return [found for name, folder, _, is_dir in _listing(root) if is_dir and part in ("*", name)
+            for found in _matching_files(folder, rest)]
 
 
-def _entries(root: str, part: str, kind: Callable[[os.DirEntry], bool]) -> list[str]:
-    """The paths of ``root``'s entries of that kind named ``part`` (``*``: any name, hidden ones too, as pathlib's
-    glob lists them)."""
+def _listing(root: str) -> Listing:
+    """``root``'s entries (hidden ones too, as pathlib's glob lists them), remembered inside ``listings_remembered``."""
+    listed = _LISTINGS.get()
+    if listed is not None and root in listed:
+        return listed[root]
     try:
         with os.scandir(root) as entries:
-            return [entry.path for entry in entries if (part == "*" or entry.name == part) and kind(entry)]
+            found = [(entry.name, entry.path, _is_file(entry), _is_dir(entry)) for entry in entries]
     except (FileNotFoundError, NotADirectoryError):
-        return []
+        found = []
+    if listed is not None:
+        listed[root] = found
+    return found
 
 
 def _is_file(entry: os.DirEntry) -> bool:

@@ -52,16 +52,22 @@ def _section_modules() -> list[Path]:
     return [Path(spec.origin) for spec in found if spec is not None and spec.origin and Path(spec.origin).is_file()]
 
 
-def unit_fingerprint(unit: PageUnit, run: Run, code: str) -> str:
-    """The unit's inputs by path, size and modification time (run files are only ever replaced whole)."""
+def unit_fingerprint(unit: PageUnit, run: Run, code: str, seen: dict[str, bytes] | None = None) -> str:
+    """The unit's inputs by path, size and modification time (run files are only ever replaced whole). ``seen``:
+    what the files already looked at in this pass over a build's units gave (a file is the input of many units:
+    a dataset's summaries, of each of its examples)."""
     digest = hashlib.sha256(f"{code}|{unit_key(unit)}".encode())
     root = os.path.join(str(run.root), "")
     for path in map(str, PAGE_KINDS.get(unit.kind).inputs(run, unit.dataset, unit.example_id)):
         if not path.startswith(root):
             raise ValueError(f"{path}: not a file of the run {run.root}")  # inputs come from its layout
-        stat = os.lstat(path)  # strings: a thousand units' Path objects cost more than their stats
-        relative = path[len(root):].replace(os.sep, "/")
-        digest.update(f"{relative}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+        line = seen.get(path) if seen is not None else None
+        if line is None:
+            stat = os.lstat(path)  # strings: a thousand units' Path objects cost more than their stats
+            line = f"{path[len(root):].replace(os.sep, '/')}|{stat.st_size}|{stat.st_mtime_ns}".encode()
+            if seen is not None:
+                seen[path] = line
+        digest.update(line)
     return digest.hexdigest()
 
 

@@ -25,7 +25,7 @@ from generator.render.jinja import template_environment
 from generator.render.mkdocs_build import check_site_dir, load_mkdocs_config, run_mkdocs
 from generator.render.figure_cache import cache_folder, figure_cache, kept_folder, ours, prune, template_bytecode
 from generator.render.page_data import move_page_data
-from generator.render.pages import PAGE_KINDS, SITE_PAGE_KINDS, page_entry_kinds
+from generator.render.pages import PAGE_KINDS, SITE_PAGE_KINDS, listings_remembered, page_entry_kinds
 from generator.render.reuse import (RENDER_STATE, SPECS_STATE, code_fingerprint, previous_state, read_own_json,
                                     reuse_files, reuse_unit, unit_fingerprint, unit_key)
 from generator.render.units import PageUnit, RenderedUnit, RenderOptions
@@ -157,7 +157,9 @@ def _render_or_reuse(units: list[PageUnit], previous: dict, previous_docs: Path 
     when its inputs are unchanged; also the render state to keep for the next build and how many units
     were rendered now. ``code`` is the renderer's fingerprint (``code_fingerprint``); ``while_rendering`` is
     done by this process while workers render."""
-    fingerprints = {unit: unit_fingerprint(unit, _open_run(unit.run_root), code) for unit in units}
+    seen: dict[str, bytes] = {}
+    with listings_remembered():  # one pass: each folder listed and each file looked at once
+        fingerprints = {unit: unit_fingerprint(unit, _open_run(unit.run_root), code, seen) for unit in units}
     reused = {unit: reuse_unit(previous.get(unit_key(unit)), fingerprints[unit], previous_docs, tmp)
               for unit in units}
     to_render = [unit for unit in units if reused[unit] is None]
@@ -272,10 +274,10 @@ def _render_unit(docs_dir: str, options: RenderOptions, unit: PageUnit) -> Rende
         run = _open_run(unit.run_root)
         site.config_sha256 = run.manifest.config_sha256
         with figure_cache(None if options.figure_cache is None else Path(options.figure_cache),
-                          items=unit.kind == "dataset") as figure_keys, \
-                kept_reads.kept(kept_folder(f"reads|{unit.run_root}|{unit.dataset}") if unit.kind == "dataset" else None):
-            page = PAGE_KINDS.get(unit.kind).render(site, run, unit.dataset, unit.example_id)  # dataset pages: again
-            # whenever an example changes, reading every one (what it read is kept: the next rendering reads one)
+                          items=unit.kind == "dataset") as figure_keys:  # re-rendered whenever an example changes,
+            reads = kept_folder(f"reads|{unit.run_root}|{unit.dataset}") if unit.kind == "dataset" else None
+            with kept_reads.kept(reads):  # reading every example: what it read is kept, the next time it reads one
+                page = PAGE_KINDS.get(unit.kind).render(site, run, unit.dataset, unit.example_id)
         environment = _environment(options.templates, options.figure_cache)
         text = environment.get_template(page.template).render(**page.context)
         text, data, data_path = move_page_data(text, page.path)
@@ -337,7 +339,8 @@ def build_site(runs_dir: Path, config_file: Path, site_dir: Path | None = None,
     try:
         rendered = render_docs(Path(runs_dir), docs_dir, root / "docs", jobs or os.cpu_count() or 1, example_figures,
                                reuse=not full, templates=project_templates(config_file), settings=settings)
-        built_dir, how = run_mkdocs(config_file, overrides, Path(runs_dir), full=full, jobs=jobs or os.cpu_count() or 1)
+        built_dir, how = run_mkdocs(config_file, overrides, Path(runs_dir), full=full, jobs=jobs or os.cpu_count() or 1,
+                                    config=mkdocs_config)  # loaded above, not built with: each load ~60 ms
     finally:
         lock.release()
     return BuiltSite(built_dir, rendered.pages, rendered.figures, rendered.skipped, rendered.rendered,

@@ -92,11 +92,19 @@ class RunLayout:
         Run files are read for thousands of pages: the real path of each folder is resolved once per
         layout (a run that arrived with its links, not one that changes while it is read), the file's
         own name is checked each time."""
+        return self._inside(path, self._real(os.fspath(path)))
+
+    def confined_not_link(self, path: Path) -> Path:
+        """``confined`` for a file known (by ``os.lstat``) not to be a link: only its folders are looked at."""
+        folder, name = os.path.split(os.fspath(path))
+        return self._inside(path, os.path.join(self._real_folder(folder), name) if folder and name not in (
+            "", ".", "..") else os.path.realpath(path))
+
+    def _inside(self, path: Path, target: str) -> Path:
         if self._real_root is None:  # strings: Path.resolve and .parents cost more than the read
             root = self._real(os.fspath(self.root))
             self._real_root = (root, os.path.join(root, ""))
         root, inside = self._real_root
-        target = self._real(os.fspath(path))
         if target != root and not target.startswith(inside):
             raise RunFormatError(f"{path}: leads out of the run directory (to {shown(str(target), 120)}); "
                                  "links out of a run are not followed")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
+from stat import S_ISLNK
 from typing import Any, Hashable
 
 Version = tuple
@@ -100,15 +101,21 @@ def use(cache: ReadCache | None) -> ReadCache | None:
 
 
 def file_version(*paths: str | os.PathLike) -> Version | None:
-    """The version of these files together (a missing one counts as missing); None if none can be looked at."""
+    """The version of these files together (a missing one counts as missing); None if none can be looked at, or
+    one is a link (its target could change under the same link: read every time).
+
+    ``os.lstat``: a version is never a link's, so a record kept by version was read from the file itself, and on
+    use only its folders need checking to stay inside the run (``RunLayout.confined_not_link``)."""
     version = []
     for path in paths:
         try:
-            stat = os.stat(path)
+            stat = os.lstat(path)
         except FileNotFoundError:
             version.append(None)
             continue
         except OSError:
+            return None
+        if S_ISLNK(stat.st_mode):
             return None
         version.append((stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_dev))
     return tuple(version) if any(part is not None for part in version) else None

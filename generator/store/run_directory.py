@@ -346,7 +346,8 @@ class Run:
     def _kept_or_read(self, key: tuple, files: tuple[Path, ...], read: Callable[[], Any],
                       size: Callable[[Any], int]) -> Any:
         """``read()``, or, with ``read_cache`` on, the record read before from the same version of ``files`` (the
-        first of which is still confined to the run: one now reached through a link out of it is refused)."""
+        first of which is still confined to the run: one now reached through a link out of it is refused; a
+        version is never a link's, so only the folders are looked at)."""
         cache = read_cache.active()
         if cache is None:
             return read()
@@ -357,7 +358,7 @@ class Run:
             if record is not None:  # a result the run does not have is looked for again
                 cache.put(key, version, record, size(record))
         else:
-            self.layout.confined(files[0])
+            self.layout.confined_not_link(files[0])
         return record
 
     def _read_trajectory(self, path: Path, dataset: str, example_id: str) -> Trajectory:

@@ -116,3 +116,29 @@ def test_a_file_read_before_and_now_reached_through_a_link_out_of_the_run_is_ref
         load_run(root).trajectory("set", "ex-1")
     with pytest.raises(RunFormatError, match="leads out of the run directory"):
         load_run(root).result("set", "ex-1", StoredExample)
+
+
+def test_an_example_folder_read_before_and_now_linked_from_outside_the_run_is_refused(tmp_path, cache):
+    """The files keep their version (the same inodes), but their folder now leads out of the run."""
+    root = write_example_run(tmp_path / "r", StoredExample(np.ones((1, 1, 3), np.float32)))
+    folder = root / "examples" / "set" / "ex-1"
+    run = load_run(root)
+    run.trajectory("set", "ex-1")
+    run.result("set", "ex-1", StoredExample)
+    os.replace(folder, tmp_path / "moved")
+    folder.symlink_to(tmp_path / "moved")
+    with pytest.raises(RunFormatError, match="leads out of the run directory"):
+        load_run(root).trajectory("set", "ex-1")
+    with pytest.raises(RunFormatError, match="leads out of the run directory"):
+        load_run(root).result("set", "ex-1", StoredExample)
+
+
+def test_a_file_that_is_a_link_inside_the_run_is_read_every_time(tmp_path, cache):
+    """A link's target can change under the same link: no version, nothing kept."""
+    root = write_example_run(tmp_path / "r", StoredExample(np.ones((1, 1, 3), np.float32)))
+    path = root / "examples" / "set" / "ex-1" / "trajectory.json"
+    os.replace(path, root / "examples" / "set" / "kept.json")
+    path.symlink_to(root / "examples" / "set" / "kept.json")
+    assert file_version(path) is None
+    run = load_run(root)
+    assert run.trajectory("set", "ex-1") is not run.trajectory("set", "ex-1") and len(cache) == 0
