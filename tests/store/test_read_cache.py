@@ -102,31 +102,26 @@ def test_a_file_replaced_by_a_link_out_of_the_run_is_refused_though_it_was_read_
         load_run(root).trajectory("set", "ex-1")
 
 
-def test_a_file_read_before_and_now_reached_through_a_link_out_of_the_run_is_refused(tmp_path, cache):
-    """The very file that was read, moved out of the run and linked back: the same version, still refused."""
-    root = write_example_run(tmp_path / "r", StoredExample(np.ones((1, 1, 3), np.float32)))
-    folder = root / "examples" / "set" / "ex-1"
-    run = load_run(root)
-    run.trajectory("set", "ex-1")
-    run.result("set", "ex-1", StoredExample)
+def _move_files_out(folder, outside):
     for name in ("trajectory.json", "stored.safetensors"):
-        os.replace(folder / name, tmp_path / name)
-        (folder / name).symlink_to(tmp_path / name)
-    with pytest.raises(RunFormatError, match="leads out of the run directory"):
-        load_run(root).trajectory("set", "ex-1")
-    with pytest.raises(RunFormatError, match="leads out of the run directory"):
-        load_run(root).result("set", "ex-1", StoredExample)
+        os.replace(folder / name, outside / name)
+        (folder / name).symlink_to(outside / name)
 
 
-def test_an_example_folder_read_before_and_now_linked_from_outside_the_run_is_refused(tmp_path, cache):
-    """The files keep their version (the same inodes), but their folder now leads out of the run."""
+def _move_folder_out(folder, outside):
+    os.replace(folder, outside / "moved")
+    folder.symlink_to(outside / "moved")
+
+
+@pytest.mark.parametrize("move", [_move_files_out, _move_folder_out], ids=["its files", "its folder"])
+def test_what_was_read_and_is_now_reached_through_a_link_out_of_the_run_is_refused(tmp_path, cache, move):
+    """The very files that were read, moved out of the run and linked back (the files themselves, or their folder):
+    the same versions (the same inodes), still refused."""
     root = write_example_run(tmp_path / "r", StoredExample(np.ones((1, 1, 3), np.float32)))
-    folder = root / "examples" / "set" / "ex-1"
     run = load_run(root)
     run.trajectory("set", "ex-1")
     run.result("set", "ex-1", StoredExample)
-    os.replace(folder, tmp_path / "moved")
-    folder.symlink_to(tmp_path / "moved")
+    move(root / "examples" / "set" / "ex-1", tmp_path)
     with pytest.raises(RunFormatError, match="leads out of the run directory"):
         load_run(root).trajectory("set", "ex-1")
     with pytest.raises(RunFormatError, match="leads out of the run directory"):
