@@ -35,6 +35,7 @@ from generator.render import plain_markdown, search_entries, shared_partials
 from generator.render.figure_cache import cache_folder, template_bytecode
 from generator.render.parallel_pages import ParallelPagesPlugin, only_known_plugins, usable
 from generator.render.raw_html import OwnHtmlBlocksPlugin
+from generator.render.theme_files import theme_files_pruned
 from generator.store.atomic import DIR_MODE, atomic_write_text, link_or_copy, remove_stale, swap_in
 from generator.store.plain_data import shown
 from generator.store.run_directory import list_runs_reporting
@@ -419,7 +420,7 @@ def run_mkdocs(config_file: Path, overrides: dict, runs_dir: Path, full: bool = 
             shutil.copytree(site_dir, staging, dirs_exist_ok=True, symlinks=True,
                             copy_function=_LinkUnchangedExamples(config, site_dir))
         workers = jobs if usable(config, jobs) else 0
-        with _build_date(runs_dir), tempfile.TemporaryDirectory(prefix="atlas-pages-") as scratch:
+        with _build_date(runs_dir), theme_files_pruned(), tempfile.TemporaryDirectory(prefix="atlas-pages-") as scratch:
             try:
                 plugin = _add_plugins(config, Path(scratch), incremental, state.get("titles"), previous_index, workers,
                                       unchanged_files(docs, state.get("docs")), state.get("anchors"))
