@@ -183,3 +183,22 @@ def test_the_server_fills_its_cache_from_the_folder_once(tmp_path, reads, monkey
         _read_all(root)
     assert reads == ["ex-7"] and loads == [1]  # its own save: not loaded again
     assert read_cache.active().used is None  # nothing tracked outside a block
+
+
+def test_loading_pauses_the_collector_and_leaves_it_as_it_was(tmp_path, monkeypatch):
+    import gc
+
+    root, folder = _run(tmp_path / "r"), tmp_path / "kept"
+    folder.mkdir()
+    with kept(folder):
+        _read_all(root)
+    during = []
+    load = kept_reads.pickle.load
+    monkeypatch.setattr(kept_reads.pickle, "load", lambda handle: during.append(gc.isenabled()) or load(handle))
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        try:
+            assert len(kept_reads._read(folder / BASE)) == 32 and gc.isenabled() is enabled
+        finally:
+            gc.enable()
+    assert during == [False, False]
