@@ -134,6 +134,42 @@ def test_a_large_page_is_not_indexed_twice_to_check():
     assert indexed_by_material == [table] and plugin.checked == 0 and plugin.indexed == 0
 
 
+def _page(content: str):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(content=content, meta={}, toc=[], url="d/index.html", title="Dataset",
+                           file=SimpleNamespace(src_uri="d/index.md"))
+
+
+@pytest.mark.parametrize("excluded", [True, False])
+def test_a_large_page_is_checked_on_its_text_outside_what_material_leaves_out(excluded):
+    """A dataset page (its table of every example left out of the search) is checked while the process checks: by
+    material's parser on the page without that table, not on the whole page; the entries are material's own."""
+    from material.plugins.search.plugin import SearchIndex
+
+    from generator.render.search_entries import CHECKED_SIZE, SearchEntriesPlugin
+
+    rows = "".join(f"<tr><td>q-{i}</td><td>{i} &amp; more</td></tr>" for i in range(CHECKED_SIZE // 30 + 1))
+    attribute = " data-search-exclude" if excluded else ""
+    content = (f'<h1 id="d">Dataset</h1><p>Accuracy <strong>50%</strong> of {CHECKED_SIZE} examples.</p>'
+               f'<div class="atlas-scroll"{attribute}><table><tbody>{rows}</tbody></table></div>'
+               '<h2 id="s">Salience</h2><p>Layer 1 &lt; layer 2.</p>')
+    expected = SearchIndex()
+    expected.add_entry_from_context(_page(content))
+    plugin, index, seen = SearchEntriesPlugin(), SearchIndex(), []
+
+    def material(page):
+        seen.append(len(page.content))
+        SearchIndex.add_entry_from_context(index, page)
+
+    plugin._add_entry(index, material, _page(content))
+    assert index.entries == expected.entries and len(expected.entries) == 2
+    if excluded:  # checked both ways on the page without its table: ours is trusted from now on
+        assert seen and max(seen) < CHECKED_SIZE and plugin.checked == 1 and plugin.indexed == 1
+    else:  # nothing left out: too large to check twice, material indexes it alone
+        assert seen == [len(content)] and plugin.checked == 0
+
+
 def _sections(parser) -> list:
     return [(repr(section), section.id, list(section.title), list(section.text), section.is_excluded())
             for section in parser.data]
