@@ -25,10 +25,11 @@ class _PrunedListing:
         self.loader = loader
 
     def list_templates(self, extensions=None, filter_func: Callable[[str], bool] | None = None) -> list[str]:
-        if extensions is not None:
-            raise TypeError("only filter_func is supported here")  # MkDocs passes a filter, never extensions
-        names = _names(self.loader.searchpath, self.loader.followlinks)
-        return [name for name in names if filter_func(name)] if filter_func is not None else names
+        if extensions is not None or filter_func is None:  # not how MkDocs asks (it filters by its patterns),
+            from jinja2 import Environment  # so Jinja's own listing, every name
+
+            return Environment(loader=self.loader).list_templates(extensions, filter_func)
+        return [name for name in _names(self.loader.searchpath, self.loader.followlinks) if filter_func(name)]
 
 
 def _names(searchpaths: list[str], followlinks: bool) -> list[str]:

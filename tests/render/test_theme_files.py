@@ -45,3 +45,18 @@ def test_hidden_folders_at_any_depth_and_links_as_jinja_lists_them(tmp_path):
         assert [name for name in _names(loader.searchpath, followlinks) if not name.split("/")[-1].startswith(".")] \
             == visible
         assert ("linked/b.js" in everything) is followlinks
+
+
+def test_asked_otherwise_than_mkdocs_asks_the_listing_is_jinjas_own(tmp_path):
+    from jinja2 import Environment, FileSystemLoader
+
+    from generator.render.theme_files import _PrunedListing
+
+    for name in ("a.css", ".icons/x.svg", "b.html"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    loader = FileSystemLoader(str(tmp_path))
+    pruned, jinja = _PrunedListing(loader), Environment(loader=loader)
+    assert pruned.list_templates() == jinja.list_templates() == [".icons/x.svg", "a.css", "b.html"]
+    assert pruned.list_templates(extensions=["svg"]) == jinja.list_templates(extensions=["svg"]) == [".icons/x.svg"]
+    assert pruned.list_templates(filter_func=lambda name: True) == ["a.css", "b.html"]  # a filter: hidden folders out
