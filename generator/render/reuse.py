@@ -2,7 +2,8 @@
 
 Each unit's fingerprint covers the run files its page kind reads (by path, size and
 modification time) and everything else that shapes a page (templates, the renderer's code and
-assets, bokeh's version, the build's options). The last build's fingerprints and the files
+assets, the code it runs outside ``render/``: reading run files, the result types, the
+intervals pages print; bokeh's version, the build's options). The last build's fingerprints and the files
 each unit wrote are kept in ``RENDER_STATE`` inside the docs folder.
 """
 
@@ -22,6 +23,9 @@ from generator.results import declarations
 from generator.store.atomic import link_or_copy
 from generator.store.run_directory import Run
 
+PACKAGE = Path(__file__).resolve().parents[1]
+# what the renderer runs outside render/ (tests/render/test_reuse.py checks this against its imports)
+RENDER_DEPENDENCIES = ("store", "results", "intervals.py", "registry.py", "shipped.py")
 RENDER_STATE = ".atlas-render.json"  # per unit: the fingerprint of its inputs and the files it wrote
 SPECS_STATE = "plot specifications"  # the entry of the state for the plots' shared specs (not a unit key)
 
@@ -36,13 +40,21 @@ def code_fingerprint(options: RenderOptions) -> str:
 
     digest = hashlib.sha256(f"{bokeh.__version__}|{options.example_figures}|{plot_data.INLINE_BYTES}|"
                             f"{options.site}".encode())
-    folders = [*template_folders(options.templates), Path(__file__).parent]
-    files = [path for folder in folders for path in sorted(Path(folder).rglob("*"))
-             if path.is_file() and path.suffix in (".j2", ".py", ".js", ".css")]
-    for path in files + _section_modules():
+    for path in render_code_files(options.templates) + _section_modules():
         digest.update(path.as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def render_code_files(templates: tuple[str, ...] = ()) -> list[Path]:
+    """The templates, and the package's code and assets that make pages (``render/`` and what it imports)."""
+    folders = [*template_folders(templates), Path(__file__).parent]
+    files = [path for folder in folders for path in sorted(Path(folder).rglob("*"))
+             if path.is_file() and path.suffix in (".j2", ".py", ".js", ".css")]
+    for name in RENDER_DEPENDENCIES:
+        found = PACKAGE / name
+        files += sorted(found.rglob("*.py")) if found.is_dir() else [found]
+    return files
 
 
 def _section_modules() -> list[Path]:
