@@ -44,7 +44,7 @@ from generator.store.atomic import atomic_write_bytes
 
 BASE, DELTA = "base.pickle", "delta.pickle"
 FORMAT = 1
-MAX_BYTES = 512 * 1024 * 1024  # records a one-shot build keeps while a page reads (estimated)
+MAX_BYTES = 256 * 1024 * 1024  # records a one-shot build keeps while a page reads (estimated; as `atlas serve`)
 REWRITE_FRACTION = 8  # the base is written again past a delta (or unused part) of 1/8 of it
 RECORD_CODE = ("store", "results")  # the package's folders whose code reads run files into records
 

@@ -202,3 +202,17 @@ def test_loading_pauses_the_collector_and_leaves_it_as_it_was(tmp_path, monkeypa
         finally:
             gc.enable()
     assert during == [False, False]
+
+
+def test_past_its_bound_a_page_reads_again_what_it_could_not_keep(tmp_path, reads, monkeypatch):
+    """A dataset larger than the bound (least recently used records dropped): correct records, more reads."""
+    root, folder = _run(tmp_path / "r"), tmp_path / "kept"
+    folder.mkdir()
+    monkeypatch.setattr(kept_reads, "MAX_BYTES", 1)  # smaller than any record
+    with kept(folder):
+        first = _read_all(root)
+    _as_new_process(monkeypatch)
+    reads.clear()
+    with kept(folder):
+        again = _read_all(root)
+    assert len(reads) == 32 and [t for t, _ in again] == [t for t, _ in first]
