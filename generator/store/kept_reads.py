@@ -8,13 +8,14 @@ has the version it was read from (size, modification time, inode and device) is 
 are read; afterwards the folder keeps what was used. In `atlas serve` the server's own cache is
 used and the folder fills it once, so its first rebuild after a change is warm too.
 
-Trust: records are pickled. The folder is one of the build's own cache folder (created by us, with
+Trust: records are pickled. The folder is inside the build's own cache folder (created by us, with
 our marker, never a link; ``render/figure_cache.ours``), trusted as the compiled templates in the same
 folder already are (Jinja runs them as code). Records are taken only while the code that read them
 is the same: the source of every module of ``generator/store`` and ``generator/results`` (read as
 files: the store never imports the results), and of each kept record's own module when it lives
-elsewhere (an analysis plugin's), with Python's and numpy's versions; any change reads every file
-again. A damaged file is ignored (every file is read again).
+elsewhere (an analysis plugin's; records of a module without a source file are not kept), with
+Python's and numpy's versions; any change reads every file again. A damaged file is ignored (every
+file is read again), and a record that cannot be kept never fails the page.
 
 Two files: ``base.pickle`` and ``delta.pickle`` (records read since the base was written; loaded
 after it, so they win). A rebuild after one change writes the few records it read, not the
@@ -117,7 +118,7 @@ def _read(path: Path) -> Entries:
                     _module_digest(str(name)) != digest for name, digest in modules.items()):
                 return {}
             with _collector_paused():  # a million new objects at 5,000 examples: the collector's passes cost
-                entries = pickle.load(handle)  # more than the load (0.52 -> 0.21 s), and find nothing to free
+                entries = pickle.load(handle)  # more than the load (0.5 -> 0.2 s), and find nothing to free
         return entries if isinstance(entries, dict) else {}
     except Exception:  # noqa: BLE001 - a damaged or foreign file: every run file is read again
         return {}
@@ -160,11 +161,14 @@ def _write(path: Path, entries: Entries) -> None:
     modules = sorted({type(record).__module__ for _, record, _ in entries.values()}
                      - {f"generator.{folder}.{path.stem}" for folder in RECORD_CODE
                         for path in (_package() / folder).glob("*.py")})
-    header = {"format": FORMAT, "code": _package_code(), "modules": {name: _module_digest(name) for name in modules}}
+    digests = {name: _module_digest(name) for name in modules}
+    if None in digests.values():
+        return  # a record whose code cannot be checked next time (a class made in a notebook, say): not kept
+    header = {"format": FORMAT, "code": _package_code(), "modules": digests}
     try:
         atomic_write_bytes(path, json.dumps(header).encode() + b"\n" + pickle.dumps(entries, protocol=5))
-    except (OSError, pickle.PicklingError, TypeError, AttributeError):
-        pass  # a cache: the next build reads the files again
+    except Exception:  # noqa: BLE001 - a record pickle refuses, a full disk: a cache, the next build reads again
+        pass
 
 
 def _freeze(record: Any) -> None:

@@ -3,13 +3,15 @@
 A served site is rebuilt on every change; each rebuild's dataset page reads every example of
 its dataset again (a thousand trajectories and three thousand result files: ~0.6 s on a 2-core
 machine) although one example changed. With the cache enabled, a trajectory or result read
-from a file whose version (size, modification time, inode and device, as ``os.stat`` gives
-them) is the one read before is the record read then. Run files are replaced whole, never
+from a file whose version (size, modification time, inode and device, as ``os.lstat`` gives
+them; a link has none) is the one read before is the record read then. Run files are replaced whole, never
 changed in place (the same assumption as the render fingerprints), so a new version is a new
 read. Records are frozen dataclasses and their arrays read-only, so sharing one is safe.
 
 Off by default: a one-shot build reads each file about once, and the cache would only add
-memory (``max_bytes`` bounds it; least recently used records are dropped first).
+memory (``max_bytes`` bounds it; least recently used records are dropped first); a one-shot
+build's dataset page uses one while it reads, filled from and left in the build's cache folder
+(``kept_reads``).
 """
 
 from __future__ import annotations

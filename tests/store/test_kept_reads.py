@@ -216,3 +216,18 @@ def test_past_its_bound_a_page_reads_again_what_it_could_not_keep(tmp_path, read
     with kept(folder):
         again = _read_all(root)
     assert len(reads) == 32 and [t for t, _ in again] == [t for t, _ in first]
+
+
+def test_records_whose_code_cannot_be_checked_are_not_kept_and_a_refused_pickle_fails_nothing(tmp_path, monkeypatch):
+    root, folder = _run(tmp_path / "r"), tmp_path / "kept"
+    folder.mkdir()
+    with monkeypatch.context() as patch:
+        patch.setattr(kept_reads, "_module_digest", lambda name: None)  # e.g. a class made in a notebook
+        with kept(folder):
+            _read_all(root)
+    assert not (folder / BASE).exists()
+    with monkeypatch.context() as patch:
+        patch.setattr(kept_reads.pickle, "dumps", lambda *args, **kwargs: (_ for _ in ()).throw(RecursionError()))
+        with kept(folder):
+            assert len(_read_all(root)) == len(IDS)
+    assert not (folder / BASE).exists()
