@@ -201,19 +201,21 @@ class SearchEntriesPlugin(BasePlugin):
             index.add_entry_from_context = functools.partial(self._add_entry, index, index.add_entry_from_context)
 
     def _add_entry(self, index, original, page) -> None:
-        checking = self.checked < CHECKED
-        found = None
-        if self.trusted and checking and len(page.content) > CHECKED_SIZE:
+        if not self.trusted:
+            original(page)
+            return
+        checking, checked_html = self.checked < CHECKED, page.content
+        if checking and len(page.content) > CHECKED_SIZE:
             found = without_excluded_html(page.content)  # a dataset page: checked on its text outside its table
             if found is None or len(found[1]) > CHECKED_SIZE:
                 original(page)
                 return
-        elif self.trusted:
-            found = parser_events(page.content), page.content
-        if found is None or found[0] is None:
-            original(page)
-            return
-        events, checked_html = found
+            events, checked_html = found
+        else:
+            events = parser_events(page.content)
+            if events is None:
+                original(page)
+                return
         if not checking:
             _index(index, page, events)
             self.indexed += 1

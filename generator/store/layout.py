@@ -96,9 +96,7 @@ class RunLayout:
 
     def confined_not_link(self, path: Path) -> Path:
         """``confined`` for a file known (by ``os.lstat``) not to be a link: only its folders are looked at."""
-        folder, name = os.path.split(os.fspath(path))
-        return self._inside(path, os.path.join(self._real_folder(folder), name) if folder and name not in (
-            "", ".", "..") else os.path.realpath(path))
+        return self._inside(path, self._real(os.fspath(path), not_link=True))
 
     def _inside(self, path: Path, target: str) -> Path:
         if self._real_root is None:  # strings: Path.resolve and .parents cost more than the read
@@ -110,10 +108,10 @@ class RunLayout:
                                  "links out of a run are not followed")
         return path if isinstance(path, Path) else Path(path)
 
-    def _real(self, path: str) -> str:
-        """``os.path.realpath(path)``, with its folder's real path remembered."""
+    def _real(self, path: str, not_link: bool = False) -> str:
+        """``os.path.realpath(path)``, with its folder's real path remembered (``not_link``: known not to be one)."""
         folder, name = os.path.split(path)
-        if not folder or name in ("", ".", "..") or os.path.islink(path):
+        if not folder or name in ("", ".", "..") or (not not_link and os.path.islink(path)):
             return os.path.realpath(path)
         return os.path.join(self._real_folder(folder), name)
 

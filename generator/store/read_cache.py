@@ -54,7 +54,7 @@ class ReadCache:
             return
         self._entries[key] = (version, record, size)
         self.size += size
-        if self.used is not None and self.fresh is not None:
+        if self.fresh is not None:  # set with ``used``, by ``kept_reads``
             self.used.add(key)
             self.fresh.add(key)
         while self.size > self.max_bytes:
