@@ -40,10 +40,20 @@ def code_fingerprint(options: RenderOptions) -> str:
 
     digest = hashlib.sha256(f"{bokeh.__version__}|{options.example_figures}|{plot_data.INLINE_BYTES}|"
                             f"{options.site}".encode())
+    folders = [*template_folders(options.templates), PACKAGE]
     for path in render_code_files(options.templates) + _section_modules():
-        digest.update(path.as_posix().encode())
+        digest.update(code_name(path, folders).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def code_name(path: Path, folders: list[Path]) -> str:
+    """A code file's name in the fingerprint: relative to the first of ``folders`` that holds it (with that
+    folder's place), so that a project moved or cloned elsewhere keeps its pages; absolute otherwise."""
+    for place, folder in enumerate(folders):
+        if path.is_relative_to(folder):
+            return f"{place}:{path.relative_to(folder).as_posix()}"
+    return path.as_posix()
 
 
 def render_code_files(templates: tuple[str, ...] = ()) -> list[Path]:
