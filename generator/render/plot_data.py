@@ -25,7 +25,9 @@ from generator.render.embed import SELECT_HEIGHT, script_json, stable_ids
 from generator.render.plots import PALETTE, display_token, fit_title, page_select
 from generator.store.atomic import atomic_write_text, write_into_staging
 
-QUANTUM = 65535  # weights are stored as round(w * QUANTUM) in uint16
+QUANTUM = 65534  # weights are stored as round(w * QUANTUM) in uint16
+MISSING = 65535  # a weight that was not measured (NaN in the run's tensor): drawn grey, as missing, never as 0
+MISSING_COLOUR = "#dddddd"  # every map's colour for a missing value
 INLINE_BYTES = 192 * 1024  # weights carried by the page itself; the rest load per head when chosen
 
 
@@ -48,7 +50,7 @@ def token_map_spec() -> dict[str, Any]:
 
     drawn = ColumnDataSource({"key": [], "query": [], "weight": [], "key_token": [], "query_token": []},
                              name="atlas-drawn")
-    mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0, name="atlas-map-colours")
+    mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0, nan_color=MISSING_COLOUR, name="atlas-map-colours")
     fig = figure(width=360, height=360, x_range=Range1d(-0.5, 0.5, name="atlas-x"),
                  y_range=Range1d(0.5, -0.5, name="atlas-y"), tools="pan,wheel_zoom,box_zoom,reset,save",
                  toolbar_location="above", x_axis_label="key token (attended to)",
@@ -102,7 +104,8 @@ def pooled_map_spec() -> dict[str, Any]:
 
     drawn = ColumnDataSource({"key": [], "query": [], "weight": [], "key_tokens": [], "query_tokens": []},
                              name="atlas-pooled-drawn")
-    mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0, name="atlas-pooled-mapper")
+    mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0, nan_color=MISSING_COLOUR,
+                               name="atlas-pooled-mapper")
     fig = figure(width=360, height=360, x_range=Range1d(-0.5, 0.5, name="atlas-pooled-x"),
                  y_range=Range1d(0.5, -0.5, name="atlas-pooled-y"), tools="pan,wheel_zoom,box_zoom,reset,save",
                  toolbar_location="above", x_axis_label="key block", y_axis_label="query block", title=" ",
@@ -130,7 +133,7 @@ def matrix_spec() -> dict[str, Any]:
 
     drawn = ColumnDataSource({"row": [], "column": [], "row_label": [], "column_label": [], "value": []},
                              name="atlas-matrix-drawn")
-    mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0, nan_color="#dddddd", name="atlas-matrix-mapper")
+    mapper = LinearColorMapper(palette=PALETTE, low=0.0, high=1.0, nan_color=MISSING_COLOUR, name="atlas-matrix-mapper")
     fig = figure(width=320, height=240, x_range=Range1d(-0.5, 0.5, name="atlas-matrix-x"),
                  y_range=Range1d(0.5, -0.5, name="atlas-matrix-y"), tools="save,reset", title=" ",
                  sizing_mode="scale_width", name="atlas-matrix-figure")
@@ -163,9 +166,15 @@ def _script_safe(text: str) -> str:
 
 
 def encode_head(weights: np.ndarray) -> str:
-    """One head's map [query, key]: its lower triangle, quantised to uint16, base64 (little-endian)."""
+    """One head's map [query, key]: its lower triangle, quantised to uint16 (``MISSING`` where NaN), base64
+    (little-endian)."""
     query, key = _lower_triangle(weights.shape[0])
-    quantised = np.rint(np.clip(weights[query, key], 0.0, 1.0) * QUANTUM).astype("<u2")
+    values = weights[query, key]
+    missing = np.isnan(values)
+    if missing.any():
+        values = np.where(missing, 0.0, values)
+    quantised = np.rint(np.clip(values, 0.0, 1.0) * QUANTUM).astype("<u2")
+    quantised[missing] = MISSING
     return base64.b64encode(quantised.tobytes()).decode("ascii")
 
 
@@ -177,7 +186,8 @@ def _lower_triangle(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def decode_head(text: str, n_tokens: int) -> np.ndarray:
     """The inverse of ``encode_head``: [query, key] with zeros above the diagonal."""
-    values = np.frombuffer(base64.b64decode(text), dtype="<u2").astype(np.float32) / QUANTUM
+    stored = np.frombuffer(base64.b64decode(text), dtype="<u2")
+    values = np.where(stored == MISSING, np.float32(np.nan), stored.astype(np.float32) / QUANTUM)
     out = np.zeros((n_tokens, n_tokens), dtype=np.float32)
     out[np.tril_indices(n_tokens)] = values
     return out
@@ -202,7 +212,7 @@ def token_map_data(maps: np.ndarray, tokens: Sequence[str], chunk_dir: Path, chu
         {"size": thumbnails.shape[-1], "layers": n_layers, "heads": n_heads,
          "values": base64.b64encode(thumbnails.tobytes()).decode("ascii")}) + ");\n")
     return {"tokens": [display_token(t) for t in tokens], "layers": n_layers, "heads": n_heads, "n": n_tokens,
-            "quantum": QUANTUM, "inline": inline, "chunks": chunk_href if chunked else None,
+            "quantum": QUANTUM, "missing": MISSING, "inline": inline, "chunks": chunk_href if chunked else None,
             "thumbnails": f"{chunk_href}.{THUMBNAILS}",
             "size": int(min(900, max(360, 14 * n_tokens + 120))),
             "segments": [[name, int(start)] for name, start in segments if 0 <= start < n_tokens]}
@@ -258,6 +268,7 @@ def pooled_map_data(mean: np.ndarray, maximum: np.ndarray, heads: np.ndarray, ed
                for statistic, values in (("mean", mean), ("max", maximum)))
     inline, chunked = _split(encoded, chunk_dir, target, inline_bytes)
     return {"labels": labels, "n": n_bins, "names": [f"layer {l}, head {h}" for l, h in heads], "quantum": QUANTUM,
+            "missing": MISSING,
             "inline": inline, "chunks": chunk_href if chunked else None,
             "high": float(max(maximum.max(), 1e-9)), "size": int(min(900, max(360, 6 * n_bins + 160)))}
 

@@ -1,5 +1,6 @@
 """Token maps as data: exact enough to read, light pages at the scale of real models, every head reachable."""
 
+import base64
 import re
 
 import numpy as np
@@ -21,6 +22,22 @@ def test_a_head_round_trips_within_half_a_quantum():
     back = decode_head(encode_head(weights), 40)
     assert np.abs(back - weights).max() <= 0.5 / QUANTUM + 1e-7
     assert (back[np.triu_indices(40, 1)] == 0).all()
+
+
+def test_a_weight_not_measured_stays_missing_never_zero():
+    """NaN in a run's map (not measured) is stored as ``MISSING`` and read back as NaN; the others as before."""
+    from generator.render.plot_data import MISSING
+
+    weights = random_maps(1, 1, 12)[0, 0]
+    weights[5, 2] = weights[11, 0] = np.nan
+    encoded = encode_head(weights)
+    stored = np.frombuffer(base64.b64decode(encoded), dtype="<u2")
+    assert (stored == MISSING).sum() == 2 and stored.max() == MISSING and np.sort(stored)[-3] <= QUANTUM
+    back = decode_head(encoded, 12)
+    assert np.isnan(back[5, 2]) and np.isnan(back[11, 0]) and np.isnan(back).sum() == 2
+    measured = ~np.isnan(weights) & np.tri(12, dtype=bool)
+    assert np.abs(back[measured] - weights[measured]).max() <= 0.5 / QUANTUM + 1e-7
+    assert decode_head(encode_head(np.ones((3, 3), np.float32)), 3)[2, 2] == 1.0  # 1 is the largest stored weight
 
 
 def test_heads_past_the_budget_become_scripts_beside_the_page(tmp_path):

@@ -3,6 +3,7 @@ head kept in the address; and the copy buttons of citation snippets."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tests.conftest import REPO_ROOT, save_tiny_checkpoint, write_dataset
@@ -154,4 +155,48 @@ def test_hovering_a_strip_token_shades_where_it_attends_in_the_shown_head(browse
     assert all(a == "" for a in attended[query + 1:])  # a token attends only to itself and what came before
     page.mouse.move(0, 0)
     assert strip.get_attribute("data-query") is None
+    assert external == [] and errors == []
+
+
+@pytest.fixture(scope="module")
+def site_with_a_missing_weight(tiny_run, tmp_path_factory):
+    """The tiny run with one weight of example a-0's maps not measured (NaN, as the run format allows)."""
+    import shutil
+
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+
+    from generator.render.site import build_site
+
+    base = tmp_path_factory.mktemp("missing_weight")
+    shutil.copytree(tiny_run, base / "runs" / "tiny")
+    path = base / "runs/tiny/examples/alpha/a-0/attention.safetensors"
+    with safe_open(str(path), "np") as handle:
+        metadata = handle.metadata()
+    tensors = load_file(str(path))
+    tensors["maps"][1, 3, 5, 2] = np.nan
+    save_file(tensors, str(path), metadata=metadata)
+    return build_site(base / "runs", REPO_ROOT / "mkdocs.yml", site_dir=base / "site", docs_dir=base / "docs").site_dir
+
+
+def test_a_weight_not_measured_is_drawn_grey_and_said_so(browser, site_with_a_missing_weight):  # noqa: F811
+    """A NaN weight is not drawn as 0: the map's cell is NaN (the mapper's grey) and hovering its query in the
+    strip says "not measured" for it; the row's other weights are shaded against the largest measured one."""
+    page, external, errors = open_offline(browser, (site_with_a_missing_weight / "runs/tiny/alpha/examples/a-0.html")
+                                          .as_uri() + "?layer=1&head=3")
+    drawn_map(page)
+    cells = page.evaluate("""() => {
+      for (const doc of Bokeh.documents) {
+        const source = doc.get_model_by_name("atlas-drawn"), mapper = doc.get_model_by_name("atlas-map-colours");
+        if (source && source.data.weight.length) return {weight: Array.from(source.data.weight, String),
+          query: Array.from(source.data.query), key: Array.from(source.data.key), nan: mapper.nan_color};
+      }
+      return null;
+    }""")
+    missing = [(q, k) for w, q, k in zip(cells["weight"], cells["query"], cells["key"]) if w == "NaN"]
+    assert missing == [(5, 2)] and cells["nan"] == "#dddddd"
+    strip = page.locator(".atlas-tokens").first
+    strip.locator(".atlas-token").nth(5).hover()
+    attended = strip.locator(".atlas-token").evaluate_all("spans => spans.map(s => s.getAttribute('data-attended'))")
+    assert attended[2] == "not measured" and all(a not in ("", "NaN") for i, a in enumerate(attended[:6]) if i != 2)
     assert external == [] and errors == []

@@ -12,10 +12,12 @@
     if (redraw[target]) redraw[target]();
   };
 
-  function decode(encoded, quantum) {
+  // A map's weights from their uint16 text; ``missing`` (a weight not measured) becomes NaN, drawn grey.
+  function decode(encoded, quantum, missing) {
     var bytes = atob(encoded), out = new Float32Array(bytes.length / 2);
     for (var i = 0; i < out.length; i++) {
-      out[i] = (bytes.charCodeAt(2 * i) | (bytes.charCodeAt(2 * i + 1) << 8)) / quantum;
+      var stored = bytes.charCodeAt(2 * i) | (bytes.charCodeAt(2 * i + 1) << 8);
+      out[i] = stored === missing ? NaN : stored / quantum;
     }
     return out;
   }
@@ -55,7 +57,7 @@
       var chosen = choose(), encoded = store.maps[chosen.name];
       fig.title.text = chosen.title + (encoded ? "" : " (loading)");
       if (!encoded) return store.request(chosen.name);
-      var drawn = {key: cells.key, query: cells.query, weight: decode(encoded, data.quantum)};
+      var drawn = {key: cells.key, query: cells.query, weight: decode(encoded, data.quantum, data.missing)};
       drawn[columns[0]] = cells.keyLabel;
       drawn[columns[1]] = cells.queryLabel;
       source.data = drawn;
@@ -554,11 +556,14 @@
     var query = Array.prototype.indexOf.call(spans, token);
     if (query < 0 || query >= shown.n) return;
     var start = (query * (query + 1)) / 2, largest = 0;
-    for (var k = 0; k <= query; k++) largest = Math.max(largest, shown.weight[start + k]);
+    for (var k = 0; k <= query; k++) {
+      if (!isNaN(shown.weight[start + k])) largest = Math.max(largest, shown.weight[start + k]);
+    }
     Array.prototype.forEach.call(spans, function (span, key) {
-      var weight = key <= query && largest > 0 ? shown.weight[start + key] / largest : 0;
+      var value = key <= query ? shown.weight[start + key] : NaN;  // NaN past the query, or not measured
+      var weight = !isNaN(value) && largest > 0 ? value / largest : 0;
       span.style.boxShadow = weight > 0.02 ? "inset 0 -0.35em 0 rgba(255, 140, 0, " + weight.toFixed(2) + ")" : "";
-      span.setAttribute("data-attended", key <= query ? shown.weight[start + key].toFixed(4) : "");
+      span.setAttribute("data-attended", key > query ? "" : isNaN(value) ? "not measured" : value.toFixed(4));
     });
     token.style.outline = "2px solid rgb(255, 140, 0)";
     strip.setAttribute("data-query", String(query));
