@@ -1,4 +1,5 @@
-"""An output with no reasoning step: every step-based analysis says so on the example page, and what it did."""
+"""An output with no reasoning step: every step-based analysis says so on the example page, and what it did; the
+dataset page draws no empty figure for it."""
 
 import html
 
@@ -32,3 +33,7 @@ def test_each_step_analysis_states_that_it_found_no_step(tmp_path):
             "ablated and the example adds nothing to the dataset's importance.") in page
     assert (f"No pair of reasoning steps was found in this example's output (its parts: {parts}), so no "
             "pair of steps could be ablated.") in page
+    dataset = html.unescape((site / "runs/nosteps/d/index.html").read_text())
+    assert "zero: no example had a part to remove: inconclusive." in dataset
+    assert "Examples x parts" not in dataset and "importance-heatmap" not in dataset  # no empty figure to cite
+    assert not list((site / "runs/nosteps/d/figures").glob("importance-*"))

@@ -30,6 +30,9 @@ def ablation_dataset(site: SiteContext, run: Run, dataset: str, trajectories: li
                   for method, by_part in in_step_order(summary.importance_by_position, methods).items()}
     context: dict[str, Any] = {"methods": methods, "reading": ablation_reading(summary),
                                "layers": summary.layers}
+    if not parts:  # no example had a part to remove: the reading says so, and there is nothing to draw
+        return {**context, "bars": None, "bars_figure": None, "heatmap": None, "heatmap_figure": None,
+                "correlation": None, "pooled": []}
     context["bars"] = embed(plots.bars_with_ci(importance, f"{base}-bars", "Importance by position",
                                                "drop in answer log-prob (+: the part matters)"))
     first = importance[methods[0]]
