@@ -127,13 +127,17 @@ def _all_plain(values: list | tuple, item_type: Any, nonempty: bool) -> tuple | 
 def _int_tuples(values: list | tuple, args: tuple) -> tuple | None:
     """Items that are each a tuple of ints (of the annotation's length, unless it ends with ``...``)."""
     length = None if Ellipsis in args else len(args)
-    if length == 2:  # token offsets: one check a pair, without a generator of its own
-        ok = all(type(v) in (list, tuple) and len(v) == 2 and type(v[0]) is int and type(v[1]) is int for v in values)
-        return tuple(_shared_pair(*v) for v in values) if ok else None
-    else:
-        ok = all(type(v) in (list, tuple) and (length is None or len(v) == length) and all(type(x) is int for x in v)
-                 for v in values)
+    if length == 2:
+        return _int_pairs(values)
+    ok = all(type(v) in (list, tuple) and (length is None or len(v) == length) and all(type(x) is int for x in v)
+             for v in values)
     return tuple(tuple(v) for v in values) if ok else None
+
+
+def _int_pairs(values: list | tuple) -> tuple | None:
+    """Token offsets: one check a pair, without a generator of its own; each pair shared (``_shared_pair``)."""
+    ok = all(type(v) in (list, tuple) and len(v) == 2 and type(v[0]) is int and type(v[1]) is int for v in values)
+    return tuple(_shared_pair(*v) for v in values) if ok else None
 
 
 _PAIRS: dict[tuple[int, int], tuple[int, int]] = {}  # offset pairs read so far, each kept once
