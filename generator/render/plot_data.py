@@ -22,12 +22,11 @@ import numpy as np
 
 from generator.render.colour_scale import bokeh_palette, colour_scale
 from generator.render.embed import SELECT_HEIGHT, script_json, stable_ids
-from generator.render.plots import PALETTE, display_token, fit_title, page_select
+from generator.render.plots import MISSING_COLOUR, PALETTE, display_token, fit_title, page_select
 from generator.store.atomic import atomic_write_text, write_into_staging
 
 QUANTUM = 65534  # weights are stored as round(w * QUANTUM) in uint16
 MISSING = 65535  # a weight that was not measured (NaN in the run's tensor): drawn grey, as missing, never as 0
-MISSING_COLOUR = "#dddddd"  # every map's colour for a missing value
 INLINE_BYTES = 192 * 1024  # weights carried by the page itself; the rest load per head when chosen
 
 

@@ -16,6 +16,7 @@ from generator.render.figure_cache import reusable_item
 from generator.results.statistics import MeanWithCI
 
 PALETTE = "Viridis256"
+MISSING_COLOUR = "#dddddd"  # every plot's colour for a value not measured (NaN)
 
 
 # Bokeh's widgets draw in their own shadow root with a white background of their own; these variables make a
@@ -165,7 +166,7 @@ def matrix_figure(values: np.ndarray, row_labels: Sequence[str], column_labels: 
     n_rows, n_columns = values.shape
     r, c = np.meshgrid(np.arange(n_rows), np.arange(n_columns), indexing="ij")
     scale = colour_scale(values, low, high)
-    mapper = LinearColorMapper(palette=bokeh_palette(scale), low=scale.low, high=scale.high, nan_color="#dddddd")
+    mapper = LinearColorMapper(palette=bokeh_palette(scale), low=scale.low, high=scale.high, nan_color=MISSING_COLOUR)
     source = ColumnDataSource({"row": [row_labels[i] for i in r.ravel()], "column": [column_labels[j] for j in c.ravel()],
                                "value": values.ravel().astype(np.float32)})
     cell = max(14, min(max_cell, 1000 // max(1, n_columns)))  # long token axes get narrower cells
